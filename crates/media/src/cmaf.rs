@@ -1,0 +1,438 @@
+//! Writing CMAF headers and segments (ISO/IEC 23000-19) in ISO-BMFF boxes
+//! (ISO/IEC 14496-12).
+//!
+//! A media segment is returned as a [`SegmentLayout`]: the generated boxes (`styp`,
+//! `sidx`, `moof`, the `mdat` header) interleaved with byte ranges of the source that hold
+//! the sample data. The caller copies the ranges; this crate never touches media bytes.
+
+use std::ops::Range;
+
+use crate::bmff::{write_box, write_full_box, Put};
+use crate::segment::SegmentSpec;
+use crate::{Sample, Track, TrackKind};
+
+/// Sample flags (ISO/IEC 14496-12, 8.8.3.1): `sample_depends_on` = 2 (an I-frame or any
+/// audio frame).
+const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
+/// `sample_depends_on` = 1 and `sample_is_non_sync_sample` = 1.
+const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0101_0000;
+
+/// Writes the CMAF header (init segment) of one track: `ftyp` and a `moov` with an empty
+/// sample table, the source's sample description, and `mvex`/`trex`.
+pub fn init_segment(track: &Track) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 + track.sample_description.len());
+    write_box(&mut out, b"ftyp", |o| {
+        o.extend_from_slice(b"iso6");
+        o.put_u32(0);
+        for brand in [b"iso6", b"cmfc", b"mp41"] {
+            o.extend_from_slice(brand);
+        }
+    });
+    write_box(&mut out, b"moov", |o| {
+        // 8.2.2 Movie Header: durations are 0, the fragments carry the timing.
+        write_full_box(o, b"mvhd", 0, 0, |o| {
+            o.put_u32(0); // creation_time
+            o.put_u32(0); // modification_time
+            o.put_u32(track.timescale);
+            o.put_u32(0); // duration
+            o.put_u32(0x0001_0000); // rate 1.0
+            o.put_u16(0x0100); // volume 1.0
+            o.extend_from_slice(&[0; 10]);
+            put_identity_matrix(o);
+            o.extend_from_slice(&[0; 24]); // pre_defined
+            o.put_u32(track.track_id + 1); // next_track_ID
+        });
+        write_box(o, b"trak", |o| {
+            // 8.3.2 Track Header: enabled and in movie.
+            write_full_box(o, b"tkhd", 0, 0x3, |o| {
+                o.put_u32(0);
+                o.put_u32(0);
+                o.put_u32(track.track_id);
+                o.put_u32(0);
+                o.put_u32(0); // duration
+                o.extend_from_slice(&[0; 8]);
+                o.put_u16(0); // layer
+                o.put_u16(0); // alternate_group
+                o.put_u16(if track.kind == TrackKind::Audio {
+                    0x0100
+                } else {
+                    0
+                });
+                o.put_u16(0);
+                put_identity_matrix(o);
+                o.put_u32(track.width << 16);
+                o.put_u32(track.height << 16);
+            });
+            write_box(o, b"mdia", |o| {
+                // 8.4.2 Media Header.
+                write_full_box(o, b"mdhd", 0, 0, |o| {
+                    o.put_u32(0);
+                    o.put_u32(0);
+                    o.put_u32(track.timescale);
+                    o.put_u32(0);
+                    o.put_u16(packed_language(&track.language));
+                    o.put_u16(0);
+                });
+                // 8.4.3 Handler Reference.
+                write_full_box(o, b"hdlr", 0, 0, |o| {
+                    o.put_u32(0);
+                    o.extend_from_slice(match track.kind {
+                        TrackKind::Video => b"vide",
+                        TrackKind::Audio => b"soun",
+                    });
+                    o.extend_from_slice(&[0; 12]);
+                    o.extend_from_slice(match track.kind {
+                        TrackKind::Video => b"openvod video\0",
+                        TrackKind::Audio => b"openvod audio\0",
+                    });
+                });
+                write_box(o, b"minf", |o| {
+                    match track.kind {
+                        // 12.1.2 Video media header, flags = 1.
+                        TrackKind::Video => write_full_box(o, b"vmhd", 0, 1, |o| {
+                            o.extend_from_slice(&[0; 8]);
+                        }),
+                        // 12.2.2 Sound media header.
+                        TrackKind::Audio => write_full_box(o, b"smhd", 0, 0, |o| {
+                            o.put_u32(0);
+                        }),
+                    }
+                    // 8.7.1 Data Information: the media is in this file (flags = 1).
+                    write_box(o, b"dinf", |o| {
+                        write_full_box(o, b"dref", 0, 0, |o| {
+                            o.put_u32(1);
+                            write_full_box(o, b"url ", 0, 1, |_| {});
+                        });
+                    });
+                    write_box(o, b"stbl", |o| {
+                        o.extend_from_slice(&track.sample_description);
+                        for kind in [b"stts", b"stsc", b"stco"] {
+                            write_full_box(o, kind, 0, 0, |o| o.put_u32(0));
+                        }
+                        write_full_box(o, b"stsz", 0, 0, |o| {
+                            o.put_u32(0);
+                            o.put_u32(0);
+                        });
+                    });
+                });
+            });
+        });
+        // 8.8.1 Movie Extends: the samples are in fragments.
+        write_box(o, b"mvex", |o| {
+            write_full_box(o, b"trex", 0, 0, |o| {
+                o.put_u32(track.track_id);
+                o.put_u32(1); // default_sample_description_index
+                o.put_u32(0);
+                o.put_u32(0);
+                o.put_u32(0);
+            });
+        });
+    });
+    out
+}
+
+fn put_identity_matrix(o: &mut Vec<u8>) {
+    for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
+        o.put_u32(v);
+    }
+}
+
+/// ISO 639-2/T code packed as three 5-bit letters (8.4.2.3); "und" when not a code.
+fn packed_language(lang: &str) -> u16 {
+    let b = lang.as_bytes();
+    let code = if b.len() == 3 && b.iter().all(u8::is_ascii_lowercase) {
+        b
+    } else {
+        b"und"
+    };
+    code.iter()
+        .fold(0u16, |acc, &c| (acc << 5) | u16::from(c - 0x60))
+}
+
+/// One part of a media segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Generated bytes (boxes and box headers).
+    Bytes(Vec<u8>),
+    /// `len` bytes of the source at `offset`.
+    Source { offset: u64, len: u64 },
+}
+
+/// Where a fragment lies in its segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentPlace {
+    /// Offset of the fragment's `moof` in the segment file.
+    pub offset: u64,
+    /// Bytes of `moof` + `mdat`.
+    pub size: u64,
+    /// Bytes from the `moof` to the end of the first sample's data: the range an I-frame
+    /// playlist points at when the fragment starts with a sync sample.
+    pub first_sample_end: u64,
+    /// Whether the fragment starts with a sync sample.
+    pub starts_with_sync: bool,
+    /// Earliest presentation time, in the track timescale.
+    pub start: i64,
+    /// Duration in the track timescale.
+    pub duration: u64,
+}
+
+/// A media segment as generated bytes and source byte ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentLayout {
+    pub parts: Vec<Part>,
+    pub fragments: Vec<FragmentPlace>,
+}
+
+impl SegmentLayout {
+    /// Size of the segment file.
+    pub fn len(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Bytes(b) => b.len() as u64,
+                Part::Source { len, .. } => *len,
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Assembles the segment from a source held in memory (tests and small inputs).
+    pub fn to_bytes(&self, source: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() as usize);
+        for p in &self.parts {
+            match p {
+                Part::Bytes(b) => out.extend_from_slice(b),
+                Part::Source { offset, len } => {
+                    out.extend_from_slice(&source[*offset as usize..(*offset + *len) as usize])
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Builds media segment `number` (1-based, also the base of the `mfhd` sequence numbers)
+/// of `track`: `styp`, a `sidx` indexing the fragments, then `moof` + `mdat` per fragment.
+pub fn media_segment(track: &Track, spec: &SegmentSpec, first_sequence: u32) -> SegmentLayout {
+    let mut moofs = Vec::with_capacity(spec.fragments.len());
+    for (k, range) in spec.fragments.iter().enumerate() {
+        moofs.push(moof(track, range.clone(), first_sequence + k as u32));
+    }
+    let mdat_sizes: Vec<u64> = spec
+        .fragments
+        .iter()
+        .map(|r| {
+            8 + track.samples[r.clone()]
+                .iter()
+                .map(|s| u64::from(s.size))
+                .sum::<u64>()
+        })
+        .collect();
+
+    let mut head = Vec::with_capacity(128);
+    // 8.16.2 Segment Type: a media segment of the DASH "simple" and "index" kinds and a
+    // CMAF segment.
+    write_box(&mut head, b"styp", |o| {
+        o.extend_from_slice(b"msdh");
+        o.put_u32(0);
+        for brand in [b"msdh", b"msix", b"cmfs"] {
+            o.extend_from_slice(brand);
+        }
+    });
+    let fragments: Vec<FragmentPlace> = spec
+        .fragments
+        .iter()
+        .zip(moofs.iter().zip(&mdat_sizes))
+        .map(|(r, (m, &mdat))| {
+            let samples = &track.samples[r.clone()];
+            let start = samples.iter().map(Sample::pts).min().unwrap_or(0);
+            let end = samples
+                .iter()
+                .map(|s| s.pts() + i64::from(s.duration))
+                .max()
+                .unwrap_or(start);
+            FragmentPlace {
+                offset: 0,
+                size: m.len() as u64 + mdat,
+                first_sample_end: m.len() as u64 + 8 + u64::from(samples[0].size),
+                starts_with_sync: samples[0].sync,
+                start,
+                duration: (end - start).max(0) as u64,
+            }
+        })
+        .collect();
+    // 8.16.3 Segment Index: one reference per fragment, each starting with a SAP of
+    // type 1 (the fragments are cut at sync samples).
+    write_full_box(&mut head, b"sidx", 1, 0, |o| {
+        o.put_u32(track.track_id);
+        o.put_u32(track.timescale);
+        o.put_u64(spec.start.max(0) as u64);
+        o.put_u64(0); // first_offset
+        o.put_u16(0);
+        o.put_u16(fragments.len() as u16);
+        for (k, f) in fragments.iter().enumerate() {
+            let duration = fragments
+                .get(k + 1)
+                .map_or(spec.start + spec.duration as i64 - f.start, |n| {
+                    n.start - f.start
+                });
+            o.put_u32((f.size as u32) & 0x7fff_ffff);
+            o.put_u32(duration.max(0) as u32);
+            o.put_u32(if f.starts_with_sync { 0x9000_0000 } else { 0 });
+        }
+    });
+
+    let mut parts = Vec::with_capacity(2 + 3 * moofs.len());
+    let mut offset = head.len() as u64;
+    parts.push(Part::Bytes(head));
+    let mut placed = Vec::with_capacity(fragments.len());
+    for ((range, mut m), (f, mdat)) in spec
+        .fragments
+        .iter()
+        .zip(moofs)
+        .zip(fragments.into_iter().zip(mdat_sizes))
+    {
+        placed.push(FragmentPlace { offset, ..f });
+        offset += f.size;
+        write_box_header(&mut m, mdat, b"mdat");
+        parts.push(Part::Bytes(m));
+        push_sample_ranges(&mut parts, &track.samples[range.clone()]);
+    }
+    SegmentLayout {
+        parts,
+        fragments: placed,
+    }
+}
+
+fn write_box_header(out: &mut Vec<u8>, size: u64, kind: &[u8; 4]) {
+    out.put_u32(u32::try_from(size).unwrap_or(1));
+    out.extend_from_slice(kind);
+}
+
+/// Adds the byte ranges of `samples`, merging samples that are adjacent in the source.
+fn push_sample_ranges(parts: &mut Vec<Part>, samples: &[Sample]) {
+    for s in samples {
+        let len = u64::from(s.size);
+        if let Some(Part::Source { offset, len: prev }) = parts.last_mut() {
+            if *offset + *prev == s.offset {
+                *prev += len;
+                continue;
+            }
+        }
+        parts.push(Part::Source {
+            offset: s.offset,
+            len,
+        });
+    }
+}
+
+/// Writes a `moof` (8.8.4) for the samples `range` of `track`, with the `trun` data offset
+/// pointing just past the `mdat` header that follows it.
+fn moof(track: &Track, range: Range<usize>, sequence: u32) -> Vec<u8> {
+    let samples = &track.samples[range];
+    let first = &samples[0];
+    let same_duration = samples.iter().all(|s| s.duration == first.duration);
+    let has_cts = samples.iter().any(|s| s.cts != 0);
+    let negative_cts = samples.iter().any(|s| s.cts < 0);
+    let rest_sync: Vec<bool> = samples[1..].iter().map(|s| s.sync).collect();
+    // Flags in tfhd/trun: a common default, with the first sample's own flags when only
+    // it differs (the usual video fragment: one I-frame, then dependent frames).
+    let (default_flags, first_flags, per_sample_flags) = if rest_sync.iter().all(|&s| s) {
+        let f = if first.sync {
+            None
+        } else {
+            Some(NON_SYNC_SAMPLE_FLAGS)
+        };
+        (SYNC_SAMPLE_FLAGS, f, false)
+    } else if rest_sync.iter().all(|&s| !s) {
+        let f = if first.sync {
+            Some(SYNC_SAMPLE_FLAGS)
+        } else {
+            None
+        };
+        (NON_SYNC_SAMPLE_FLAGS, f, false)
+    } else {
+        (NON_SYNC_SAMPLE_FLAGS, None, true)
+    };
+
+    let mut out = Vec::with_capacity(64 + samples.len() * 16);
+    let mut data_offset_at = 0;
+    write_box(&mut out, b"moof", |o| {
+        // 8.8.5 Movie Fragment Header.
+        write_full_box(o, b"mfhd", 0, 0, |o| o.put_u32(sequence));
+        write_box(o, b"traf", |o| {
+            // 8.8.7 Track Fragment Header: default-base-is-moof (0x020000),
+            // default-sample-duration (0x08), default-sample-flags (0x20).
+            let mut flags = 0x02_0000 | 0x20;
+            if same_duration {
+                flags |= 0x08;
+            }
+            write_full_box(o, b"tfhd", 0, flags, |o| {
+                o.put_u32(track.track_id);
+                if same_duration {
+                    o.put_u32(first.duration);
+                }
+                o.put_u32(default_flags);
+            });
+            // 8.8.12 Track Fragment Decode Time.
+            write_full_box(o, b"tfdt", 1, 0, |o| o.put_u64(first.dts));
+            // 8.8.8 Track Run: version 1 only when a composition offset is negative.
+            let mut flags = 0x001 | 0x200; // data-offset, sample-size
+            if first_flags.is_some() {
+                flags |= 0x004;
+            }
+            if !same_duration {
+                flags |= 0x100;
+            }
+            if per_sample_flags {
+                flags |= 0x400;
+            }
+            if has_cts {
+                flags |= 0x800;
+            }
+            write_full_box(o, b"trun", u8::from(negative_cts), flags, |o| {
+                o.put_u32(samples.len() as u32);
+                data_offset_at = o.len();
+                o.put_i32(0);
+                if let Some(f) = first_flags {
+                    o.put_u32(f);
+                }
+                for s in samples {
+                    if !same_duration {
+                        o.put_u32(s.duration);
+                    }
+                    o.put_u32(s.size);
+                    if per_sample_flags {
+                        o.put_u32(if s.sync {
+                            SYNC_SAMPLE_FLAGS
+                        } else {
+                            NON_SYNC_SAMPLE_FLAGS
+                        });
+                    }
+                    if has_cts {
+                        o.put_i32(s.cts);
+                    }
+                }
+            });
+        });
+    });
+    let data_offset = out.len() as i32 + 8;
+    out[data_offset_at..data_offset_at + 4].copy_from_slice(&data_offset.to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_is_packed_in_five_bit_letters() {
+        // "und" = 0x55c4, the value every MP4 writer uses.
+        assert_eq!(packed_language("und"), 0x55c4);
+        assert_eq!(packed_language("English"), 0x55c4);
+        assert_eq!(packed_language("eng"), 0x15c7);
+    }
+}

@@ -1,0 +1,198 @@
+//! Codec parameters read from sample entries, and the RFC 6381 codec strings that HLS
+//! `CODECS` and DASH `@codecs` carry.
+
+use std::fmt::Write;
+
+/// What a sample entry says about the coded stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecInfo {
+    /// H.264 / AVC (`avc1`, `avc3`): the three bytes after the NAL header of the SPS
+    /// (ISO/IEC 14496-10, 7.3.2.1.1).
+    H264 {
+        entry: [u8; 4],
+        profile_idc: u8,
+        constraint_flags: u8,
+        level_idc: u8,
+    },
+    /// H.265 / HEVC (`hvc1`, `hev1`), from the `hvcC` box (ISO/IEC 14496-15, 8.3.3.1).
+    H265 {
+        entry: [u8; 4],
+        profile_space: u8,
+        tier_flag: bool,
+        profile_idc: u8,
+        compatibility_flags: u32,
+        constraint_flags: [u8; 6],
+        level_idc: u8,
+    },
+    /// AV1 (`av01`), from the `av1C` box (AV1 Codec ISO Media File Format Binding, 2.3).
+    Av1 {
+        profile: u8,
+        level_idx: u8,
+        tier: bool,
+        bit_depth: u8,
+    },
+    /// MPEG-4 audio in `mp4a` (ISO/IEC 14496-3): the object type indication of the
+    /// decoder config, and the audio object type of the AudioSpecificConfig.
+    Mp4Audio {
+        object_type_indication: u8,
+        audio_object_type: u8,
+        channels: u16,
+        sample_rate: u32,
+    },
+}
+
+impl CodecInfo {
+    /// The RFC 6381 `codecs` parameter, e.g. `avc1.64001f` or `mp4a.40.2`.
+    pub fn codec_string(&self) -> String {
+        match self {
+            CodecInfo::H264 {
+                entry,
+                profile_idc,
+                constraint_flags,
+                level_idc,
+            } => format!(
+                "{}.{profile_idc:02x}{constraint_flags:02x}{level_idc:02x}",
+                String::from_utf8_lossy(entry)
+            ),
+            CodecInfo::H265 {
+                entry,
+                profile_space,
+                tier_flag,
+                profile_idc,
+                compatibility_flags,
+                constraint_flags,
+                level_idc,
+            } => {
+                // ISO/IEC 14496-15, Annex E.3: profile space letter, profile, the 32
+                // compatibility flags bit-reversed in hex, tier and level, then the
+                // constraint bytes with trailing zero bytes left out.
+                let space = match profile_space {
+                    1 => "A",
+                    2 => "B",
+                    3 => "C",
+                    _ => "",
+                };
+                let mut s = format!(
+                    "{}.{space}{profile_idc}.{:x}.{}{level_idc}",
+                    String::from_utf8_lossy(entry),
+                    compatibility_flags.reverse_bits(),
+                    if *tier_flag { 'H' } else { 'L' }
+                );
+                let used = constraint_flags
+                    .iter()
+                    .rposition(|&b| b != 0)
+                    .map_or(0, |i| i + 1);
+                for b in &constraint_flags[..used] {
+                    let _ = write!(s, ".{b:x}");
+                }
+                s
+            }
+            CodecInfo::Av1 {
+                profile,
+                level_idx,
+                tier,
+                bit_depth,
+            } => format!(
+                "av01.{profile}.{level_idx:02}{}.{bit_depth:02}",
+                if *tier { 'H' } else { 'M' }
+            ),
+            CodecInfo::Mp4Audio {
+                object_type_indication,
+                audio_object_type,
+                ..
+            } => {
+                if *object_type_indication == 0x40 {
+                    format!("mp4a.40.{audio_object_type}")
+                } else {
+                    format!("mp4a.{object_type_indication:02X}")
+                }
+            }
+        }
+    }
+
+    /// Audio channel count, for audio codecs.
+    pub fn channels(&self) -> Option<u16> {
+        match self {
+            CodecInfo::Mp4Audio { channels, .. } => Some(*channels),
+            _ => None,
+        }
+    }
+
+    /// Audio sample rate in Hz, for audio codecs.
+    pub fn sample_rate(&self) -> Option<u32> {
+        match self {
+            CodecInfo::Mp4Audio { sample_rate, .. } => Some(*sample_rate),
+            _ => None,
+        }
+    }
+}
+
+/// Reads profile, constraint flags and level from an H.264 SPS NAL unit (with its one-byte
+/// NAL header), ISO/IEC 14496-10, 7.3.2.1.1.
+pub fn h264_sps_profile(sps: &[u8]) -> Option<(u8, u8, u8)> {
+    match sps {
+        [header, profile, constraints, level, ..] if header & 0x1f == 7 => {
+            Some((*profile, *constraints, *level))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h264_string_is_profile_constraints_level_in_hex() {
+        let c = CodecInfo::H264 {
+            entry: *b"avc1",
+            profile_idc: 100,
+            constraint_flags: 0,
+            level_idc: 40,
+        };
+        assert_eq!(c.codec_string(), "avc1.640028");
+    }
+
+    #[test]
+    fn hevc_string_follows_annex_e() {
+        // Main profile, level 3.1, the example of ISO/IEC 14496-15 E.3.
+        let c = CodecInfo::H265 {
+            entry: *b"hvc1",
+            profile_space: 0,
+            tier_flag: false,
+            profile_idc: 1,
+            compatibility_flags: 0x6000_0000,
+            constraint_flags: [0xb0, 0, 0, 0, 0, 0],
+            level_idc: 93,
+        };
+        assert_eq!(c.codec_string(), "hvc1.1.6.L93.b0");
+    }
+
+    #[test]
+    fn av1_and_aac_strings() {
+        let av1 = CodecInfo::Av1 {
+            profile: 0,
+            level_idx: 8,
+            tier: false,
+            bit_depth: 8,
+        };
+        assert_eq!(av1.codec_string(), "av01.0.08M.08");
+        let aac = CodecInfo::Mp4Audio {
+            object_type_indication: 0x40,
+            audio_object_type: 2,
+            channels: 2,
+            sample_rate: 48000,
+        };
+        assert_eq!(aac.codec_string(), "mp4a.40.2");
+    }
+
+    #[test]
+    fn sps_profile_needs_an_sps_nal() {
+        assert_eq!(
+            h264_sps_profile(&[0x67, 100, 0, 31, 0xac]),
+            Some((100, 0, 31))
+        );
+        assert_eq!(h264_sps_profile(&[0x68, 100, 0, 31]), None);
+        assert_eq!(h264_sps_profile(&[0x67, 100]), None);
+    }
+}

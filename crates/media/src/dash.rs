@@ -1,0 +1,183 @@
+//! A static DASH MPD (ISO/IEC 23009-1) of the live profile: one AdaptationSet per media
+//! type (and per audio language), SegmentTemplate with SegmentTimeline per Representation.
+
+use std::fmt::Write;
+
+/// One Representation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Representation {
+    pub id: String,
+    pub bandwidth: u64,
+    pub codecs: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frame rate as `num/den` or an integer (5.3.12.2 FrameRateType).
+    pub frame_rate: Option<String>,
+    pub audio_sampling_rate: Option<u32>,
+    pub audio_channels: Option<u16>,
+    pub timescale: u32,
+    /// Media time that maps to the start of the period (5.3.9.2).
+    pub presentation_time_offset: u64,
+    pub initialization: String,
+    /// Media URL template with `$Number$`.
+    pub media: String,
+    /// `(start, duration)` of each segment in `timescale` units.
+    pub timeline: Vec<(i64, u64)>,
+}
+
+/// One AdaptationSet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdaptationSet {
+    pub content_type: &'static str,
+    pub mime_type: &'static str,
+    pub language: Option<String>,
+    pub representations: Vec<Representation>,
+}
+
+/// The MPD.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mpd {
+    pub duration_seconds: f64,
+    pub min_buffer_seconds: f64,
+    pub adaptation_sets: Vec<AdaptationSet>,
+}
+
+fn iso_duration(secs: f64) -> String {
+    format!("PT{:.3}S", secs.max(0.0))
+}
+
+/// Escapes text for an XML attribute value.
+fn attr(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Mpd {
+    pub fn render(&self) -> String {
+        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            s,
+            "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">",
+            iso_duration(self.duration_seconds),
+            iso_duration(self.min_buffer_seconds)
+        );
+        s.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
+        for (i, set) in self.adaptation_sets.iter().enumerate() {
+            let _ = write!(
+                s,
+                "    <AdaptationSet id=\"{i}\" contentType=\"{}\" mimeType=\"{}\" segmentAlignment=\"true\" startWithSAP=\"1\"",
+                set.content_type, set.mime_type
+            );
+            if let Some(lang) = &set.language {
+                let _ = write!(s, " lang=\"{}\"", attr(lang));
+            }
+            if set.content_type == "video" {
+                let w = set
+                    .representations
+                    .iter()
+                    .map(|r| r.width)
+                    .max()
+                    .unwrap_or(0);
+                let h = set
+                    .representations
+                    .iter()
+                    .map(|r| r.height)
+                    .max()
+                    .unwrap_or(0);
+                let _ = write!(s, " maxWidth=\"{w}\" maxHeight=\"{h}\"");
+            }
+            s.push_str(">\n");
+            for r in &set.representations {
+                let _ = write!(
+                    s,
+                    "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\"",
+                    attr(&r.id),
+                    r.bandwidth,
+                    attr(&r.codecs)
+                );
+                if r.width > 0 {
+                    let _ = write!(s, " width=\"{}\" height=\"{}\"", r.width, r.height);
+                }
+                if let Some(f) = &r.frame_rate {
+                    let _ = write!(s, " frameRate=\"{f}\"");
+                }
+                if let Some(rate) = r.audio_sampling_rate {
+                    let _ = write!(s, " audioSamplingRate=\"{rate}\"");
+                }
+                s.push_str(">\n");
+                if let Some(ch) = r.audio_channels {
+                    let _ = writeln!(
+                        s,
+                        "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{ch}\"/>"
+                    );
+                }
+                let _ = write!(s, "        <SegmentTemplate timescale=\"{}\"", r.timescale);
+                if r.presentation_time_offset > 0 {
+                    let _ = write!(
+                        s,
+                        " presentationTimeOffset=\"{}\"",
+                        r.presentation_time_offset
+                    );
+                }
+                let _ = writeln!(
+                    s,
+                    " initialization=\"{}\" media=\"{}\" startNumber=\"1\">",
+                    attr(&r.initialization),
+                    attr(&r.media)
+                );
+                s.push_str("          <SegmentTimeline>\n");
+                write_timeline(&mut s, &r.timeline);
+                s.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n");
+                s.push_str("      </Representation>\n");
+            }
+            s.push_str("    </AdaptationSet>\n");
+        }
+        s.push_str("  </Period>\n</MPD>\n");
+        s
+    }
+}
+
+/// `S` elements (5.3.9.6): `t` where a segment does not follow the previous one without a
+/// gap, `r` for runs of equal durations.
+fn write_timeline(s: &mut String, timeline: &[(i64, u64)]) {
+    let mut i = 0;
+    let mut expected: Option<i64> = None;
+    while i < timeline.len() {
+        let (t, d) = timeline[i];
+        let mut run = 0;
+        while i + run + 1 < timeline.len()
+            && timeline[i + run + 1].1 == d
+            && timeline[i + run + 1].0 == timeline[i + run].0 + d as i64
+        {
+            run += 1;
+        }
+        s.push_str("            <S");
+        if expected != Some(t) {
+            let _ = write!(s, " t=\"{t}\"");
+        }
+        let _ = write!(s, " d=\"{d}\"");
+        if run > 0 {
+            let _ = write!(s, " r=\"{run}\"");
+        }
+        s.push_str("/>\n");
+        expected = Some(timeline[i + run].0 + d as i64);
+        i += run + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_runs_are_compressed() {
+        let mut s = String::new();
+        write_timeline(&mut s, &[(0, 4), (4, 4), (8, 4), (12, 2)]);
+        assert_eq!(
+            s,
+            "            <S t=\"0\" d=\"4\" r=\"2\"/>\n            <S d=\"2\"/>\n"
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! One ffmpeg process per source: decode once, encode every rung (`split` + `scale`) and
+//! the audio, with aligned closed GOPs, into one MP4 per rendition.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::ladder::EncodePlan;
+use crate::process::{kill, poll, read_tail, spawn};
+use crate::{Error, Result};
+
+/// Progress of a running encode, from ffmpeg's `-progress` output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Media time encoded so far, in seconds.
+    pub encoded_seconds: f64,
+    /// Source duration in seconds (0 when unknown).
+    pub total_seconds: f64,
+    /// Encoding speed as a multiple of real time.
+    pub speed: f64,
+    /// Wall time since the encode started.
+    pub elapsed: Duration,
+}
+
+impl Progress {
+    /// Fraction done, 0..=1, when the duration is known.
+    pub fn fraction(&self) -> Option<f64> {
+        (self.total_seconds > 0.0)
+            .then(|| (self.encoded_seconds / self.total_seconds).clamp(0.0, 1.0))
+    }
+}
+
+/// Limits on the encode's running time.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    /// Kill ffmpeg after this long in all.
+    pub total: Duration,
+    /// Kill ffmpeg when it reports no progress for this long.
+    pub stall: Duration,
+}
+
+impl Deadline {
+    /// Ten minutes plus one minute per second of media: far beyond any encode on sane
+    /// hardware, close enough to catch a hung decoder.
+    pub fn for_duration(seconds: f64) -> Deadline {
+        let media = if seconds.is_finite() && seconds > 0.0 {
+            seconds
+        } else {
+            3600.0
+        };
+        Deadline {
+            total: Duration::from_secs(600 + (media * 60.0) as u64),
+            stall: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Output file of a rendition in `dir`.
+pub fn output_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.mp4"))
+}
+
+/// The ffmpeg arguments for `plan`, writing into `dir`.
+pub fn arguments(input: &Path, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&[
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+    ]);
+    // Only plain files may be opened while reading the input: a crafted file (an HLS
+    // playlist, a concat list) could otherwise read local files or reach the network.
+    push(&["-protocol_whitelist", "file,pipe", "-i"]);
+    a.push(input.as_os_str().to_owned());
+
+    let (num, den) = plan.frame_rate;
+    let mut graph = format!("[0:{}]", plan.video_stream_index);
+    if plan.deinterlace {
+        graph.push_str("bwdif=mode=send_frame,");
+    }
+    // Constant frame rate (variable-rate sources are resampled) and 8-bit 4:2:0, which
+    // H.264 High and every player need; then one decode feeds every rung.
+    graph.push_str(&format!(
+        "fps={num}/{den},format=yuv420p,split={}",
+        plan.rungs.len()
+    ));
+    for i in 0..plan.rungs.len() {
+        graph.push_str(&format!("[s{i}]"));
+    }
+    for (i, r) in plan.rungs.iter().enumerate() {
+        // setsar=1: square pixels in every rung, whatever the source's pixel shape.
+        graph.push_str(&format!(
+            ";[s{i}]scale={}:{}:flags=bicubic,setsar=1[v{i}]",
+            r.width, r.height
+        ));
+    }
+    let mut a2: Vec<OsString> = vec!["-filter_complex".into(), graph.into()];
+    let gop = plan.gop_frames.to_string();
+    let force = format!("expr:gte(t,n_forced*{})", plan.gop_seconds);
+    for (i, r) in plan.rungs.iter().enumerate() {
+        let maxrate = r.max_bitrate.to_string();
+        let bufsize = (r.max_bitrate * 2).to_string();
+        let crf = r.crf.to_string();
+        let args = [
+            "-map",
+            &format!("[v{i}]"),
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            &plan.profile,
+            "-preset",
+            &plan.preset,
+            "-crf",
+            &crf,
+            "-maxrate",
+            &maxrate,
+            "-bufsize",
+            &bufsize,
+            // Closed GOPs of a fixed length, keyframes forced on the same instants in
+            // every rung, no scene-cut keyframes: every rendition cuts at the same times.
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            &force,
+            "-flags",
+            "+cgop",
+            "-map_metadata",
+            "-1",
+            "-an",
+        ];
+        a2.extend(args.iter().map(OsString::from));
+        a2.extend([
+            "-f".into(),
+            "mp4".into(),
+            output_path(dir, &r.name).into_os_string(),
+        ]);
+    }
+    if let Some(au) = &plan.audio {
+        for s in [
+            "-map".to_string(),
+            format!("0:{}", au.stream_index),
+            "-vn".into(),
+            "-c:a".into(),
+            "aac".into(),
+            "-b:a".into(),
+            au.bitrate.to_string(),
+            "-ar".into(),
+            au.sample_rate.to_string(),
+            "-ac".into(),
+            au.channels.to_string(),
+            "-map_metadata".into(),
+            "-1".into(),
+            "-f".into(),
+            "mp4".into(),
+        ] {
+            a2.push(s.into());
+        }
+        a2.push(output_path(dir, &au.name).into_os_string());
+    }
+    a.extend(a2);
+    a
+}
+
+/// What the encode cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EncodeCost {
+    pub wall: Duration,
+    /// CPU time of ffmpeg (user + system).
+    pub cpu: Duration,
+}
+
+/// Runs ffmpeg for `plan`, reporting progress, and kills it on `deadline` or on a stall.
+pub fn encode(
+    input: &Path,
+    plan: &EncodePlan,
+    dir: &Path,
+    deadline: Deadline,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<EncodeCost> {
+    let started = Instant::now();
+    let cpu_before = children_cpu_time();
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(arguments(input, plan, dir))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = spawn(cmd, "ffmpeg")?;
+    let stderr = child
+        .stderr
+        .take()
+        .map(|e| std::thread::spawn(move || read_tail(e)));
+    let (tx, rx) = mpsc::channel::<(f64, f64)>();
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let Some(out) = stdout else { return };
+        let (mut t, mut speed) = (0.0, 0.0);
+        for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+            if let Some((k, v)) = line.split_once('=') {
+                match k {
+                    "out_time_us" | "out_time_ms" => {
+                        if let Ok(us) = v.trim().parse::<i64>() {
+                            t = us.max(0) as f64 / 1e6;
+                        }
+                    }
+                    "speed" => speed = v.trim().trim_end_matches('x').parse().unwrap_or(0.0),
+                    // Keep reading even if nobody listens: a full pipe would stall ffmpeg.
+                    "progress" => drop(tx.send((t, speed))),
+                    _ => {}
+                }
+            }
+        }
+    });
+    let hard_stop = started + deadline.total;
+    let mut last_progress = Instant::now();
+    let status = loop {
+        while let Ok((t, speed)) = rx.try_recv() {
+            last_progress = Instant::now();
+            on_progress(Progress {
+                encoded_seconds: t,
+                total_seconds: plan.duration,
+                speed,
+                elapsed: started.elapsed(),
+            });
+        }
+        if let Some(status) = poll(&mut child, Duration::from_millis(200))? {
+            break status;
+        }
+        if Instant::now() >= hard_stop {
+            kill(&mut child);
+            return Err(Error::Timeout {
+                seconds: deadline.total.as_secs(),
+            });
+        }
+        if last_progress.elapsed() > deadline.stall {
+            kill(&mut child);
+            return Err(Error::Ffmpeg {
+                status: "stopped".into(),
+                message: format!("no progress for {} s", deadline.stall.as_secs()),
+            });
+        }
+    };
+    let _ = reader.join();
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    if !status.success() {
+        let message = crate::probe::last_line(&stderr).unwrap_or_else(|| "no message".into());
+        return Err(Error::Ffmpeg {
+            status: status.to_string(),
+            message,
+        });
+    }
+    Ok(EncodeCost {
+        wall: started.elapsed(),
+        cpu: children_cpu_time().saturating_sub(cpu_before),
+    })
+}
+
+/// User + system CPU time of all waited-for children of this process.
+pub(crate) fn children_cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass and nothing else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    let tv =
+        |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}

@@ -1,0 +1,163 @@
+//! A transcode job: probe, plan, encode the ladder, package, and put the folder in place.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use openvod_media::package::Rendition;
+use serde::Serialize;
+
+use crate::ffmpeg::{self, Deadline, Progress};
+use crate::ladder::{self, EncodePlan};
+use crate::output::StagedDir;
+use crate::package::{self, Manifests, PackageSummary};
+use crate::probe::{self, MediaInfo};
+use crate::template::JobTemplate;
+use crate::{Error, Result};
+
+/// What to transcode, where, and how.
+#[derive(Debug, Clone)]
+pub struct TranscodeJob {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub template: JobTemplate,
+    /// Replace a non-empty output folder.
+    pub overwrite: bool,
+    /// Overrides the deadline derived from the source's duration.
+    pub deadline: Option<Deadline>,
+}
+
+/// Stages of a job, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Probe,
+    Encode,
+    Package,
+}
+
+/// A progress report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JobEvent<'a> {
+    Started(Stage),
+    Planned(&'a EncodePlan),
+    Encoding(Progress),
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranscodeSummary {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub source: MediaInfo,
+    pub plan: EncodePlan,
+    #[serde(flatten)]
+    pub package: PackageSummary,
+    /// Wall time of the whole job, seconds.
+    pub wall_seconds: f64,
+    /// CPU time of the encode (ffmpeg), seconds.
+    pub cpu_seconds: f64,
+    /// Encode wall time, seconds.
+    pub encode_seconds: f64,
+    /// Media seconds encoded per wall second.
+    pub speed: f64,
+}
+
+/// Runs a job to the end. On any error nothing is left at `job.output` (an existing
+/// folder there is untouched).
+pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result<TranscodeSummary> {
+    let started = Instant::now();
+    let shown = job.input.display().to_string();
+    on_event(JobEvent::Started(Stage::Probe));
+    let info = probe::probe(&job.input)?;
+    check_complete(&job.input, &info)?;
+    let plan = ladder::plan(&info, &job.template, &shown)?;
+    on_event(JobEvent::Planned(&plan));
+    let staged = StagedDir::new(&job.output, job.overwrite)?;
+    let work = staged.path().join(".encode");
+    std::fs::create_dir(&work).map_err(|e| Error::io(&work, e))?;
+
+    on_event(JobEvent::Started(Stage::Encode));
+    let deadline = job
+        .deadline
+        .unwrap_or_else(|| Deadline::for_duration(plan.duration));
+    let cost = ffmpeg::encode(&job.input, &plan, &work, deadline, &mut |p| {
+        on_event(JobEvent::Encoding(p))
+    })?;
+
+    on_event(JobEvent::Started(Stage::Package));
+    let mut sources = Vec::new();
+    let mut renditions = Vec::new();
+    let names = plan
+        .rungs
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(plan.audio.as_ref().map(|a| a.name.clone()));
+    for name in names {
+        let path = ffmpeg::output_path(&work, &name);
+        let tracks = package::read_mp4(&path)?;
+        let track = tracks
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Output(format!("ffmpeg wrote no track for rendition {name}")))?;
+        renditions.push(Rendition {
+            name,
+            source: sources.len(),
+            track,
+        });
+        sources.push(path);
+    }
+    let p = &job.template.packaging;
+    let manifests = Manifests {
+        hls: p.hls,
+        dash: p.dash,
+    };
+    let summary = package::package_into(
+        &sources,
+        renditions,
+        job.template.segment_target(),
+        manifests,
+        staged.path(),
+    )?;
+    std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let output = staged.commit()?;
+    let encode_seconds = cost.wall.as_secs_f64();
+    Ok(TranscodeSummary {
+        input: job.input.clone(),
+        output,
+        speed: if encode_seconds > 0.0 {
+            summary.duration / encode_seconds
+        } else {
+            0.0
+        },
+        source: info,
+        plan,
+        package: summary,
+        wall_seconds: round3(started.elapsed()),
+        cpu_seconds: round3(cost.cpu),
+        encode_seconds: round3(cost.wall),
+    })
+}
+
+fn round3(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// An MP4 or QuickTime source whose sample data runs past the end of the file is
+/// refused: ffmpeg would encode the part that is there and report success.
+fn check_complete(input: &Path, info: &MediaInfo) -> Result<()> {
+    if !info.container.split(',').any(|c| c == "mp4" || c == "mov") {
+        return Ok(());
+    }
+    match package::read_mp4(input) {
+        Err(Error::Media {
+            source: source @ openvod_media::Error::Truncated(_),
+            ..
+        }) => Err(Error::Probe {
+            input: input.display().to_string(),
+            reason: source.to_string(),
+        }),
+        // Other codecs and layouts are ffmpeg's business: it reads far more than the
+        // packager does.
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,251 @@
+//! Planning the encode: which rungs, at what size and frame rate, with what rate control.
+
+use serde::Serialize;
+
+use crate::probe::MediaInfo;
+use crate::template::{crf_for_quality, JobTemplate};
+use crate::{Error, Result};
+
+/// One video output of the encode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedRung {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub max_bitrate: u64,
+    pub crf: u8,
+}
+
+/// The audio output of the encode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedAudio {
+    pub name: String,
+    /// ffprobe index of the source stream.
+    pub stream_index: u32,
+    pub bitrate: u64,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+/// Everything ffmpeg is asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EncodePlan {
+    pub video_stream_index: u32,
+    pub rungs: Vec<PlannedRung>,
+    pub audio: Option<PlannedAudio>,
+    /// Output frame rate as a rational.
+    pub frame_rate: (u32, u32),
+    /// Keyframe interval in frames (`-g`), and in seconds for `-force_key_frames`.
+    pub gop_frames: u32,
+    pub gop_seconds: f64,
+    pub deinterlace: bool,
+    pub profile: String,
+    pub preset: String,
+    /// Source duration in seconds (0 when unknown).
+    pub duration: f64,
+}
+
+/// Rounds to the nearest even number, at least 2: H.264 4:2:0 needs even dimensions.
+fn even(x: f64) -> u32 {
+    ((x / 2.0).round() as u32).max(1) * 2
+}
+
+/// Plans the ladder for a source: rungs above the source's short side are left out
+/// (never upscale), sizes keep the display aspect ratio with square pixels and even
+/// dimensions, and a source smaller than every rung gets one rung at its own size.
+pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<EncodePlan> {
+    let unsupported = |reason: String| Error::Unsupported {
+        input: input.to_string(),
+        reason,
+    };
+    let video = info.first_video().ok_or_else(|| {
+        unsupported("no video stream (audio-only files are not transcoded)".into())
+    })?;
+    if video.width == 0 || video.height == 0 {
+        return Err(unsupported(format!(
+            "video stream has no picture size ({}x{})",
+            video.width, video.height
+        )));
+    }
+    if video.width > 8192 || video.height > 8192 {
+        return Err(unsupported(format!(
+            "video is {}x{}, larger than 8192 pixels",
+            video.width, video.height
+        )));
+    }
+    let (dw, dh) = video.display_size();
+    let landscape = dw >= dh;
+    let short = dw.min(dh);
+    let v = &template.video;
+    let size_for = |short_side: f64| -> (u32, u32) {
+        if landscape {
+            (even(short_side * dw / dh), even(short_side))
+        } else {
+            (even(short_side), even(short_side * dh / dw))
+        }
+    };
+    let mut rungs: Vec<PlannedRung> = v
+        .rungs
+        .iter()
+        .filter(|r| f64::from(r.height) <= short + 0.5)
+        .map(|r| {
+            let (width, height) = match r.width {
+                Some(w) => (w, r.height),
+                None => size_for(f64::from(r.height)),
+            };
+            PlannedRung {
+                name: r.name.clone(),
+                width,
+                height,
+                max_bitrate: r.max_bitrate,
+                crf: crf_for_quality(r.quality.unwrap_or(v.quality)),
+            }
+        })
+        .collect();
+    if rungs.is_empty() {
+        // Smaller than the smallest rung: one rung at the source's size, with the
+        // smallest rung's rate settings.
+        let smallest = v
+            .rungs
+            .iter()
+            .min_by_key(|r| r.height)
+            .expect("templates have rungs");
+        let (width, height) = size_for(short);
+        rungs.push(PlannedRung {
+            name: format!("{}p", even(short)),
+            width,
+            height,
+            max_bitrate: smallest.max_bitrate,
+            crf: crf_for_quality(smallest.quality.unwrap_or(v.quality)),
+        });
+    }
+    let mut fps = video.frame_rate_rational;
+    while f64::from(fps.0) / f64::from(fps.1) > v.max_frame_rate + 0.01 {
+        fps.1 *= 2;
+    }
+    let fps_f = f64::from(fps.0) / f64::from(fps.1);
+    let gop_frames = ((v.gop_seconds * fps_f).round() as u32).max(1);
+    let audio = match (&template.audio, info.first_audio()) {
+        (Some(a), Some(src)) => Some(PlannedAudio {
+            name: a.name.clone(),
+            stream_index: src.index,
+            bitrate: a.bitrate,
+            sample_rate: a.sample_rate,
+            channels: a.channels,
+        }),
+        _ => None,
+    };
+    let duration = if info.duration > 0.0 {
+        info.duration
+    } else {
+        video.duration.unwrap_or(0.0)
+    };
+    Ok(EncodePlan {
+        video_stream_index: video.index,
+        rungs,
+        audio,
+        frame_rate: fps,
+        gop_frames,
+        gop_seconds: v.gop_seconds,
+        deinterlace: video.interlaced,
+        profile: v.profile.clone(),
+        preset: v.preset.clone(),
+        duration,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{StreamInfo, VideoStream};
+
+    fn source(width: u32, height: u32, rotation: u32, fps: (u32, u32)) -> MediaInfo {
+        MediaInfo {
+            container: "mov,mp4".into(),
+            duration: 10.0,
+            bit_rate: None,
+            size: 1,
+            streams: vec![StreamInfo::Video(VideoStream {
+                index: 0,
+                codec: "h264".into(),
+                profile: None,
+                level: None,
+                width,
+                height,
+                sample_aspect_ratio: (1, 1),
+                display_aspect_ratio: (16, 9),
+                rotation,
+                frame_rate: f64::from(fps.0) / f64::from(fps.1),
+                frame_rate_rational: fps,
+                variable_frame_rate: false,
+                pixel_format: Some("yuv420p".into()),
+                bit_depth: Some(8),
+                interlaced: false,
+                bit_rate: None,
+                duration: Some(10.0),
+            })],
+        }
+    }
+
+    fn sizes(p: &EncodePlan) -> Vec<(u32, u32)> {
+        p.rungs.iter().map(|r| (r.width, r.height)).collect()
+    }
+
+    #[test]
+    fn full_ladder_for_1080p() {
+        let p = plan(
+            &source(1920, 1080, 0, (30, 1)),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            sizes(&p),
+            vec![(1920, 1080), (1280, 720), (960, 540), (640, 360)]
+        );
+        assert_eq!(p.gop_frames, 60);
+        assert_eq!(p.rungs[0].crf, 22);
+    }
+
+    #[test]
+    fn never_upscales_and_keeps_odd_aspect_even() {
+        let p = plan(
+            &source(853, 479, 0, (25, 1)),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(sizes(&p), vec![(642, 360)]);
+        let tiny = plan(
+            &source(320, 240, 0, (25, 1)),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(sizes(&tiny), vec![(320, 240)]);
+    }
+
+    #[test]
+    fn rotated_phone_video_is_portrait() {
+        let p = plan(
+            &source(1920, 1080, 90, (30, 1)),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(p.rungs[0].width, 1080);
+        assert_eq!(p.rungs[0].height, 1920);
+    }
+
+    #[test]
+    fn high_frame_rates_are_halved() {
+        let p = plan(
+            &source(1280, 720, 0, (120, 1)),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(p.frame_rate, (120, 2));
+        assert_eq!(p.gop_frames, 120);
+    }
+}

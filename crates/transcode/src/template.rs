@@ -1,0 +1,384 @@
+//! Job templates: the ladder, codec settings, packaging and audio of a transcode, read
+//! from TOML (see `templates/default.toml`, which is also the built-in `default`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A complete job template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobTemplate {
+    pub name: String,
+    pub video: VideoSettings,
+    /// `None`: no audio output even when the source has audio.
+    pub audio: Option<AudioSettings>,
+    #[serde(default)]
+    pub packaging: PackagingSettings,
+}
+
+/// Video codec settings shared by every rung, and the rungs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSettings {
+    /// Only "h264" for now.
+    #[serde(default = "default_codec")]
+    pub codec: String,
+    /// H.264 profile: "high", "main" or "baseline".
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// x264 preset, "ultrafast" to "veryslow".
+    #[serde(default = "default_preset")]
+    pub preset: String,
+    /// Capped-quality level 1-10 (the QVBR quality level): mapped to a CRF, with each
+    /// rung's `max_bitrate` as the cap.
+    #[serde(default = "default_quality")]
+    pub quality: u8,
+    /// Closed GOP length in seconds; segments and fragments are cut on GOPs.
+    #[serde(default = "default_gop")]
+    pub gop_seconds: f64,
+    /// Sources above this frame rate are encoded at half their rate.
+    #[serde(default = "default_max_fps")]
+    pub max_frame_rate: f64,
+    pub rungs: Vec<LadderRung>,
+}
+
+/// One rung of the ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderRung {
+    /// Folder and rendition name, e.g. "720p".
+    pub name: String,
+    /// Size of the short side in pixels (the height of a landscape picture); the other
+    /// side follows the source's display aspect ratio.
+    pub height: u32,
+    /// Explicit width; when set, the picture is scaled to exactly `width` x `height`
+    /// (padding is never added, so set it only when the aspect ratio is known).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Peak bit rate in bits per second (`-maxrate`; the VBV buffer is twice this).
+    pub max_bitrate: u64,
+    /// Overrides the template's quality level for this rung.
+    #[serde(default)]
+    pub quality: Option<u8>,
+}
+
+/// The audio output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSettings {
+    #[serde(default = "default_audio_name")]
+    pub name: String,
+    /// Only "aac" (AAC-LC) for now.
+    #[serde(default = "default_audio_codec")]
+    pub codec: String,
+    #[serde(default = "default_audio_bitrate")]
+    pub bitrate: u64,
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: u32,
+    /// 1 (mono), 2 (stereo) or 6 (5.1). Sources with other layouts are mixed to this.
+    #[serde(default = "default_channels")]
+    pub channels: u16,
+}
+
+/// Segmenting and manifests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagingSettings {
+    #[serde(default = "default_segment")]
+    pub segment_seconds: f64,
+    #[serde(default = "default_fragment")]
+    pub fragment_seconds: f64,
+    #[serde(default = "yes")]
+    pub hls: bool,
+    #[serde(default = "yes")]
+    pub dash: bool,
+}
+
+impl Default for PackagingSettings {
+    fn default() -> Self {
+        PackagingSettings {
+            segment_seconds: default_segment(),
+            fragment_seconds: default_fragment(),
+            hls: true,
+            dash: true,
+        }
+    }
+}
+
+fn default_codec() -> String {
+    "h264".into()
+}
+fn default_profile() -> String {
+    "high".into()
+}
+fn default_preset() -> String {
+    "medium".into()
+}
+fn default_quality() -> u8 {
+    8
+}
+fn default_gop() -> f64 {
+    2.0
+}
+fn default_max_fps() -> f64 {
+    60.0
+}
+fn default_audio_name() -> String {
+    "audio".into()
+}
+fn default_audio_codec() -> String {
+    "aac".into()
+}
+fn default_audio_bitrate() -> u64 {
+    128_000
+}
+fn default_sample_rate() -> u32 {
+    48_000
+}
+fn default_channels() -> u16 {
+    2
+}
+fn default_segment() -> f64 {
+    4.0
+}
+fn default_fragment() -> f64 {
+    2.0
+}
+fn yes() -> bool {
+    true
+}
+
+const DEFAULT_TEMPLATE: &str = include_str!("../templates/default.toml");
+
+const PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+impl JobTemplate {
+    /// Names of the built-in templates.
+    pub fn builtin_names() -> &'static [&'static str] {
+        &["default"]
+    }
+
+    /// A built-in template by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<JobTemplate> {
+        if name_or_path == "default" {
+            return JobTemplate::parse(DEFAULT_TEMPLATE, "built-in template 'default'");
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            return Err(Error::Template(format!(
+                "{name_or_path:?} is neither a built-in template ({}) nor a file",
+                Self::builtin_names().join(", ")
+            )));
+        }
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.len() > 1 << 20 {
+            return Err(Error::Template(format!(
+                "{name_or_path}: larger than 1 MiB"
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        JobTemplate::parse(&text, name_or_path)
+    }
+
+    /// The built-in default ladder.
+    pub fn default_ladder() -> JobTemplate {
+        JobTemplate::parse(DEFAULT_TEMPLATE, "built-in").expect("the built-in template is valid")
+    }
+
+    /// Parses and validates TOML; `origin` names the source in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<JobTemplate> {
+        let t: JobTemplate =
+            toml::from_str(text).map_err(|e| Error::Template(format!("{origin}: {e}")))?;
+        t.validate()
+            .map_err(|e| Error::Template(format!("{origin}: {e}")))?;
+        Ok(t)
+    }
+
+    /// Checks every value; the message names the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let v = &self.video;
+        if v.codec != "h264" {
+            return Err(format!(
+                "video.codec {:?} is not supported (only \"h264\")",
+                v.codec
+            ));
+        }
+        if !["high", "main", "baseline"].contains(&v.profile.as_str()) {
+            return Err(format!(
+                "video.profile {:?}: use high, main or baseline",
+                v.profile
+            ));
+        }
+        if !PRESETS.contains(&v.preset.as_str()) {
+            return Err(format!(
+                "video.preset {:?}: use one of {}",
+                v.preset,
+                PRESETS.join(", ")
+            ));
+        }
+        check_quality(v.quality, "video.quality")?;
+        if !(0.5..=10.0).contains(&v.gop_seconds) {
+            return Err(format!(
+                "video.gop_seconds {} is outside 0.5..10",
+                v.gop_seconds
+            ));
+        }
+        if !(1.0..=240.0).contains(&v.max_frame_rate) {
+            return Err(format!(
+                "video.max_frame_rate {} is outside 1..240",
+                v.max_frame_rate
+            ));
+        }
+        if v.rungs.is_empty() || v.rungs.len() > 16 {
+            return Err("video.rungs: give 1 to 16 rungs".into());
+        }
+        for (i, r) in v.rungs.iter().enumerate() {
+            let at = format!("video.rungs[{i}]");
+            if !(16..=4320).contains(&r.height) {
+                return Err(format!("{at}.height {} is outside 16..4320", r.height));
+            }
+            if let Some(w) = r.width {
+                if !(16..=7680).contains(&w) || w % 2 == 1 || r.height % 2 == 1 {
+                    return Err(format!("{at}: width and height must be even, 16..7680"));
+                }
+            }
+            if !(50_000..=200_000_000).contains(&r.max_bitrate) {
+                return Err(format!(
+                    "{at}.max_bitrate {} is outside 50 kb/s..200 Mb/s",
+                    r.max_bitrate
+                ));
+            }
+            if let Some(q) = r.quality {
+                check_quality(q, &format!("{at}.quality"))?;
+            }
+            if v.rungs[..i].iter().any(|o| o.name == r.name) {
+                return Err(format!("{at}.name {:?} is used twice", r.name));
+            }
+        }
+        if let Some(a) = &self.audio {
+            if a.codec != "aac" {
+                return Err(format!(
+                    "audio.codec {:?} is not supported (only \"aac\")",
+                    a.codec
+                ));
+            }
+            if !(16_000..=512_000).contains(&a.bitrate) {
+                return Err(format!(
+                    "audio.bitrate {} is outside 16..512 kb/s",
+                    a.bitrate
+                ));
+            }
+            if ![
+                8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,
+            ]
+            .contains(&a.sample_rate)
+            {
+                return Err(format!(
+                    "audio.sample_rate {} is not an AAC sample rate",
+                    a.sample_rate
+                ));
+            }
+            if ![1, 2, 6].contains(&a.channels) {
+                return Err(format!("audio.channels {}: use 1, 2 or 6", a.channels));
+            }
+            if v.rungs.iter().any(|r| r.name == a.name) {
+                return Err(format!(
+                    "audio.name {:?} is also a video rung's name",
+                    a.name
+                ));
+            }
+        }
+        let p = &self.packaging;
+        openvod_media::segment::SegmentTarget {
+            segment_seconds: p.segment_seconds,
+            fragment_seconds: p.fragment_seconds,
+        }
+        .validate()
+        .map_err(|e| format!("packaging: {e}"))?;
+        if !p.hls && !p.dash {
+            return Err("packaging: at least one of hls and dash must be true".into());
+        }
+        Ok(())
+    }
+
+    /// Segment and fragment targets for the packager.
+    pub fn segment_target(&self) -> openvod_media::segment::SegmentTarget {
+        openvod_media::segment::SegmentTarget {
+            segment_seconds: self.packaging.segment_seconds,
+            fragment_seconds: self.packaging.fragment_seconds,
+        }
+    }
+}
+
+fn check_quality(q: u8, field: &str) -> std::result::Result<(), String> {
+    if (1..=10).contains(&q) {
+        Ok(())
+    } else {
+        Err(format!("{field} {q} is outside 1..10"))
+    }
+}
+
+/// The x264 CRF for a capped-quality level: 10 is near transparent (CRF 18), each level
+/// below costs 2 CRF steps, so the default level 8 is CRF 22.
+pub fn crf_for_quality(level: u8) -> u8 {
+    38 - 2 * level.clamp(1, 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_default_is_the_reference_ladder() {
+        let t = JobTemplate::default_ladder();
+        let rungs: Vec<(u32, u64)> = t
+            .video
+            .rungs
+            .iter()
+            .map(|r| (r.height, r.max_bitrate))
+            .collect();
+        assert_eq!(
+            rungs,
+            vec![
+                (1080, 5_000_000),
+                (720, 3_000_000),
+                (540, 1_600_000),
+                (360, 800_000)
+            ]
+        );
+        assert_eq!(t.video.quality, 8);
+        assert_eq!(t.packaging.segment_seconds, 4.0);
+        assert_eq!(t.audio.as_ref().map(|a| a.bitrate), Some(128_000));
+    }
+
+    #[test]
+    fn unknown_and_bad_fields_are_named() {
+        let err = JobTemplate::parse("name='x'\n[video]\nrungs=[]\ncolour='red'\n", "t.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let text = DEFAULT_TEMPLATE.replace("quality = 8", "quality = 11");
+        let err = JobTemplate::parse(&text, "t.toml").unwrap_err();
+        assert!(err.to_string().contains("video.quality 11"), "{err}");
+    }
+
+    #[test]
+    fn quality_maps_to_crf() {
+        assert_eq!(crf_for_quality(10), 18);
+        assert_eq!(crf_for_quality(8), 22);
+        assert_eq!(crf_for_quality(1), 36);
+    }
+}
