@@ -19,5 +19,6 @@ pub use probe::{probe, MediaInfo};
 pub mod ffmpeg;
 pub mod job;
 pub mod ladder;
+pub mod mediaconvert;
 pub mod output;
 pub mod package;
