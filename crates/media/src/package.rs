@@ -268,7 +268,7 @@ impl Presentation {
                 m.audio.push(hls::AudioRendition {
                     group_id: format!("audio{g}"),
                     name: r.name.clone(),
-                    language: (r.track.language != "und").then(|| r.track.language.clone()),
+                    language: language_tag(&r.track.language),
                     channels: r.track.codec.channels(),
                     default: k == 0,
                     uri: format!("{}/index.m3u8", r.name),
@@ -325,7 +325,7 @@ impl Presentation {
         for r in &self.renditions {
             let (content_type, mime_type, language) = match r.track.kind {
                 TrackKind::Video => ("video", "video/mp4", None),
-                TrackKind::Audio => ("audio", "audio/mp4", Some(r.track.language.clone())),
+                TrackKind::Audio => ("audio", "audio/mp4", language_tag(&r.track.language)),
             };
             let rep = dash::Representation {
                 id: r.name.clone(),
@@ -364,6 +364,56 @@ impl Presentation {
     }
 }
 
+/// The BCP 47 tag (RFC 5646) for an ISO 639-2 code, as HLS `LANGUAGE` and DASH `@lang`
+/// want it: the two-letter ISO 639-1 code where there is one (RFC 5646, 2.2.1), the
+/// three-letter code otherwise, nothing for "und".
+pub fn language_tag(iso639_2: &str) -> Option<String> {
+    const TWO_LETTER: [(&str, &str); 32] = [
+        ("ara", "ar"),
+        ("ben", "bn"),
+        ("chi", "zh"),
+        ("zho", "zh"),
+        ("ces", "cs"),
+        ("cze", "cs"),
+        ("dan", "da"),
+        ("deu", "de"),
+        ("ger", "de"),
+        ("ell", "el"),
+        ("gre", "el"),
+        ("eng", "en"),
+        ("spa", "es"),
+        ("fin", "fi"),
+        ("fra", "fr"),
+        ("fre", "fr"),
+        ("heb", "he"),
+        ("hin", "hi"),
+        ("hun", "hu"),
+        ("ind", "id"),
+        ("ita", "it"),
+        ("jpn", "ja"),
+        ("kor", "ko"),
+        ("nld", "nl"),
+        ("dut", "nl"),
+        ("nor", "no"),
+        ("pol", "pl"),
+        ("por", "pt"),
+        ("rus", "ru"),
+        ("swe", "sv"),
+        ("tur", "tr"),
+        ("ukr", "uk"),
+    ];
+    if iso639_2 == "und" || iso639_2.is_empty() {
+        return None;
+    }
+    Some(
+        TWO_LETTER
+            .iter()
+            .find(|(three, _)| *three == iso639_2)
+            .map_or(iso639_2, |(_, two)| two)
+            .to_string(),
+    )
+}
+
 /// Delays every track by the composition delay of the most reordered video track, so
 /// that no composition offset is negative and all tracks start together.
 ///
@@ -394,12 +444,13 @@ fn align_starts(renditions: &mut [Rendition]) -> Vec<u64> {
             let own = needed(t);
             let d = ((delay * f64::from(t.timescale)).round() as i64).max(own);
             if t.samples.iter().any(|s| s.cts != 0) {
+                let d = i32::try_from(d).unwrap_or(i32::MAX);
                 for s in &mut t.samples {
-                    s.cts = s.cts.saturating_add(d as i32);
+                    s.cts = s.cts.saturating_add(d);
                 }
             } else {
                 for s in &mut t.samples {
-                    s.dts += d as u64;
+                    s.dts = s.dts.saturating_add(d as u64);
                 }
             }
             d as u64

@@ -189,23 +189,25 @@ fn normalize_timing(t: &mut Track, edit_media_time: Option<i64>, delay: u64) {
         // Never start after the first decoded frame is presented: that frame is a sync
         // sample and must keep a presentation time >= its decode time's origin.
         let start = start.min(t.samples[0].pts());
-        let shift = start - first_dts as i64;
+        let shift = start.saturating_sub(first_dts as i64);
         for s in &mut t.samples {
-            s.dts = s.dts - first_dts + delay;
-            s.cts = (i64::from(s.cts) - shift).clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+            s.dts = s.dts.saturating_sub(first_dts).saturating_add(delay);
+            s.cts = i64::from(s.cts)
+                .saturating_sub(shift)
+                .clamp(i32::MIN.into(), i32::MAX.into()) as i32;
         }
     } else {
         // Drop whole samples that end at or before the presentation start.
         let skip = t
             .samples
             .iter()
-            .take_while(|s| (s.dts + u64::from(s.duration)) as i64 <= start)
+            .take_while(|s| s.dts.saturating_add(u64::from(s.duration)) as i64 <= start)
             .count()
             .min(t.samples.len() - 1);
         t.samples.drain(..skip);
         let base = t.samples[0].dts;
         for s in &mut t.samples {
-            s.dts = s.dts - base + delay;
+            s.dts = s.dts.saturating_sub(base).saturating_add(delay);
         }
     }
 }
@@ -482,6 +484,12 @@ fn read_sample_table(
             limit: limits.max_samples,
         });
     }
+    // Every sample takes at least one byte of the file.
+    if count > file_len {
+        return Err(bad(format!(
+            "{count} samples in a file of {file_len} bytes"
+        )));
+    }
     let count = count as usize;
     let size_of = |i: usize| match &stbl.stsz.samples {
         StszSamples::Identical { size, .. } => *size,
@@ -498,9 +506,10 @@ fn read_sample_table(
     let mut sample = 0usize;
     'chunks: for (i, entry) in stsc.iter().enumerate() {
         let first = entry.first_chunk as usize;
-        let last = stsc
-            .get(i + 1)
-            .map_or(chunk_offsets.len(), |n| n.first_chunk as usize - 1);
+        let last = match stsc.get(i + 1) {
+            Some(n) => (n.first_chunk as usize).saturating_sub(1),
+            None => chunk_offsets.len(),
+        };
         if first == 0 || last > chunk_offsets.len() {
             return Err(bad(format!(
                 "stsc entry {} points outside the chunk table",
@@ -662,6 +671,13 @@ fn read_moof<S: ByteSource + ?Sized>(
                 })?;
             }
             let n = trun.samples.len() as u64;
+            // Every sample takes at least one byte of the file.
+            if n > src.len() {
+                return Err(malformed(format!(
+                    "a run of {n} samples in a file of {} bytes",
+                    src.len()
+                )));
+            }
             if pending.track.samples.len() as u64 + n > limits.max_samples {
                 return Err(Error::Limit {
                     what: "number of samples in a track",

@@ -40,7 +40,7 @@ pub struct Sample {
 impl Sample {
     /// Presentation (composition) time.
     pub fn pts(&self) -> i64 {
-        self.dts as i64 + i64::from(self.cts)
+        (self.dts as i64).saturating_add(i64::from(self.cts))
     }
 }
 

@@ -163,11 +163,13 @@ pub fn arguments(input: &Path, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
             au.channels.to_string(),
             "-map_metadata".into(),
             "-1".into(),
-            "-f".into(),
-            "mp4".into(),
         ] {
             a2.push(s.into());
         }
+        if let Some(lang) = &au.language {
+            a2.extend(["-metadata:s:a:0".into(), format!("language={lang}").into()]);
+        }
+        a2.extend(["-f".into(), "mp4".into()]);
         a2.push(output_path(dir, &au.name).into_os_string());
     }
     a.extend(a2);

@@ -1,6 +1,6 @@
 //! A transcode job: probe, plan, encode the ladder, package, and put the folder in place.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use openvod_media::package::Rendition;
@@ -69,7 +69,6 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let shown = job.input.display().to_string();
     on_event(JobEvent::Started(Stage::Probe));
     let info = probe::probe(&job.input)?;
-    check_complete(&job.input, &info)?;
     let plan = ladder::plan(&info, &job.template, &shown)?;
     on_event(JobEvent::Planned(&plan));
     let staged = StagedDir::new(&job.output, job.overwrite)?;
@@ -140,24 +139,4 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
 
 fn round3(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
-}
-
-/// An MP4 or QuickTime source whose sample data runs past the end of the file is
-/// refused: ffmpeg would encode the part that is there and report success.
-fn check_complete(input: &Path, info: &MediaInfo) -> Result<()> {
-    if !info.container.split(',').any(|c| c == "mp4" || c == "mov") {
-        return Ok(());
-    }
-    match package::read_mp4(input) {
-        Err(Error::Media {
-            source: source @ openvod_media::Error::Truncated(_),
-            ..
-        }) => Err(Error::Probe {
-            input: input.display().to_string(),
-            reason: source.to_string(),
-        }),
-        // Other codecs and layouts are ffmpeg's business: it reads far more than the
-        // packager does.
-        _ => Ok(()),
-    }
 }

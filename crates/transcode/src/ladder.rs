@@ -25,6 +25,8 @@ pub struct PlannedAudio {
     pub bitrate: u64,
     pub sample_rate: u32,
     pub channels: u16,
+    /// The source's ISO 639-2 language, carried to the output.
+    pub language: Option<String>,
 }
 
 /// Everything ffmpeg is asked to do.
@@ -132,6 +134,7 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
             bitrate: a.bitrate,
             sample_rate: a.sample_rate,
             channels: a.channels,
+            language: src.language.clone(),
         }),
         _ => None,
     };

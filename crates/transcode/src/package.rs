@@ -212,9 +212,10 @@ fn write_segment(path: &Path, parts: &[Part], src: &FileSource, src_path: &Path)
 /// audio track `STEM_audio` (or the stem when the file has no video). Audio tracks that
 /// are byte-identical encodes of one another (the same audio muxed into each rendition)
 /// are kept once.
-pub fn name_renditions(sources: &[(PathBuf, Vec<Track>)]) -> Vec<Rendition> {
+pub fn name_renditions(sources: Vec<(PathBuf, Vec<Track>)>) -> (Vec<PathBuf>, Vec<Rendition>) {
     let mut out: Vec<Rendition> = Vec::new();
-    for (i, (path, tracks)) in sources.iter().enumerate() {
+    let mut paths = Vec::with_capacity(sources.len());
+    for (i, (path, tracks)) in sources.into_iter().enumerate() {
         let stem: String = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -257,9 +258,10 @@ pub fn name_renditions(sources: &[(PathBuf, Vec<Track>)]) -> Vec<Rendition> {
             out.push(Rendition {
                 name,
                 source: i,
-                track: t.clone(),
+                track: t,
             });
         }
+        paths.push(path);
     }
-    out
+    (paths, out)
 }

@@ -89,6 +89,8 @@ pub struct AudioStream {
     pub sample_rate: u32,
     pub bit_rate: Option<u64>,
     pub duration: Option<f64>,
+    /// ISO 639-2 language code from the stream's tags, when it has a real one.
+    pub language: Option<String>,
 }
 
 impl MediaInfo {
@@ -163,7 +165,29 @@ pub fn probe(input: &Path) -> Result<MediaInfo> {
             reason: "no audio or video streams".into(),
         });
     }
+    check_complete(input, &info)?;
     Ok(info)
+}
+
+/// An MP4 or QuickTime file whose sample data runs past the end of the file is refused:
+/// ffprobe describes it happily and ffmpeg would encode the part that is there and
+/// report success.
+fn check_complete(input: &Path, info: &MediaInfo) -> Result<()> {
+    if !info.container.split(',').any(|c| c == "mp4" || c == "mov") {
+        return Ok(());
+    }
+    match crate::package::read_mp4(input) {
+        Err(Error::Media {
+            source: source @ openvod_media::Error::Truncated(_),
+            ..
+        }) => Err(Error::Probe {
+            input: input.display().to_string(),
+            reason: source.to_string(),
+        }),
+        // Other codecs and layouts are ffmpeg's business: it reads far more than the
+        // packager does.
+        _ => Ok(()),
+    }
 }
 
 /// The last non-empty line of ffmpeg's stderr, with the `[demuxer @ 0x...]` prefix cut.
@@ -247,6 +271,7 @@ impl MediaInfo {
                     sample_rate: num(&s.sample_rate).unwrap_or(0),
                     bit_rate: num(&s.bit_rate),
                     duration: num(&s.duration),
+                    language: language(&s),
                 })),
                 other => streams.push(StreamInfo::Other {
                     index: s.index,
@@ -269,6 +294,13 @@ impl MediaInfo {
             streams,
         }
     }
+}
+
+/// The stream's language tag when it is a three-letter code other than "und".
+fn language(s: &ProbeStream) -> Option<String> {
+    let tag = s.tags.as_ref()?.get("language")?.as_str()?;
+    (tag.len() == 3 && tag.bytes().all(|b| b.is_ascii_lowercase()) && tag != "und")
+        .then(|| tag.to_string())
 }
 
 /// An attached picture (album art) is a "video" stream of one frame; it is not video.
@@ -371,7 +403,7 @@ mod tests {
            "r_frame_rate":"30000/1001","avg_frame_rate":"30000/1001","pix_fmt":"yuv420p10le",
            "field_order":"progressive",
            "side_data_list":[{"side_data_type":"Display Matrix","rotation":-90}]},
-          {"index":1,"codec_type":"audio","codec_name":"aac","channels":6,"sample_rate":"44100"},
+          {"index":1,"codec_type":"audio","codec_name":"aac","channels":6,"sample_rate":"44100","tags":{"language":"fra"}},
           {"index":2,"codec_type":"video","codec_name":"mjpeg","disposition":{"attached_pic":1}}],
           "format":{"format_name":"mov,mp4","duration":"12.5","bit_rate":"900000"}}"#;
         let info = MediaInfo::from_report(serde_json::from_str(json).unwrap(), 10);
@@ -382,6 +414,7 @@ mod tests {
         assert!(!v.variable_frame_rate && !v.interlaced);
         assert!((v.frame_rate - 29.97).abs() < 0.01);
         assert_eq!(info.first_audio().unwrap().channels, 6);
+        assert_eq!(info.first_audio().unwrap().language.as_deref(), Some("fra"));
         assert!(matches!(info.streams[2], StreamInfo::Other { .. }));
         assert_eq!(info.duration, 12.5);
     }

@@ -7,13 +7,6 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FourCc(pub [u8; 4]);
 
-impl FourCc {
-    /// Whether every byte is printable ASCII, as in every registered box type.
-    pub fn is_printable(&self) -> bool {
-        self.0.iter().all(|b| (0x20..0x7f).contains(b))
-    }
-}
-
 impl fmt::Display for FourCc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for &b in &self.0 {
