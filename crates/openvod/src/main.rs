@@ -1,0 +1,62 @@
+//! The `openvod` command: parses flags and calls the library crates.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// openvod: a self-hosted video-on-demand platform.
+#[derive(Parser)]
+#[command(name = "openvod", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a media file: container, duration, streams.
+    Probe {
+        input: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transcode a file to an adaptive bit rate ladder, packaged as CMAF for HLS and DASH.
+    Transcode(commands::TranscodeArgs),
+    /// Package MP4 renditions (fragmented or progressive) as CMAF for HLS and DASH.
+    Package(commands::PackageArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe { input, json } => commands::probe(&input, json),
+        Command::Transcode(args) => commands::transcode(args),
+        Command::Package(args) => commands::package(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the text.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !s.contains(&text) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&text);
+        }
+    }
+    s
+}

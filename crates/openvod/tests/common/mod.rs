@@ -1,0 +1,179 @@
+//! Helpers shared by the end-to-end tests: media made with ffmpeg's lavfi sources, the
+//! openvod binary, and independent readers of its output (ffprobe, m3u8-rs,
+//! dash-mpd-core, mp4-atom).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs ffmpeg with `args`, panicking with its stderr on failure.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-y", "-nostdin"])
+        .args(args)
+        .output()
+        .expect("ffmpeg is installed (the test command installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test source: `seconds` of testsrc2 at `size` and `rate`, with a sine tone unless
+/// `audio` is false. Extra output arguments go before the file name.
+pub fn make_source(
+    dir: &Path,
+    name: &str,
+    size: &str,
+    rate: u32,
+    seconds: u32,
+    audio: bool,
+    extra: &[&str],
+) -> PathBuf {
+    let path = dir.join(name);
+    let video = format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
+    let tone = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let mut args = vec!["-f", "lavfi", "-i", &video];
+    if audio {
+        args.extend(["-f", "lavfi", "-i", &tone, "-c:a", "aac"]);
+    }
+    args.extend([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
+    args.extend(extra);
+    let p = path.to_str().expect("utf-8 path");
+    args.push(p);
+    ffmpeg(&args);
+    path
+}
+
+/// The openvod binary built for this test run.
+pub fn openvod(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openvod"))
+        .args(args)
+        .output()
+        .expect("openvod runs")
+}
+
+/// A fast template for tests: the default ladder with a quick preset (which still uses
+/// B-frames, so composition offsets are exercised).
+pub fn fast_template(dir: &Path) -> PathBuf {
+    let text = include_str!("../../../transcode/templates/default.toml")
+        .replace("preset = \"medium\"", "preset = \"superfast\"");
+    let path = dir.join("fast.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Asserts that a command succeeded, showing its output otherwise.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Decodes every stream of `input` with ffmpeg to nothing; returns ffmpeg's error output,
+/// which must be empty for a clean decode.
+pub fn decode_errors(input: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-nostdin", "-i"])
+        .arg(input)
+        .args(["-map", "0", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        text.push_str(&format!("\nexit status {}", out.status));
+    }
+    text
+}
+
+/// Concatenates a rendition's init segment and media segments, in playlist order, into
+/// one fragmented MP4 that any MP4 reader can open.
+pub fn concat_rendition(out: &Path, name: &str, dest: &Path) -> PathBuf {
+    let playlist = std::fs::read(out.join(name).join("index.m3u8")).unwrap();
+    let media = match m3u8_rs::parse_media_playlist_res(&playlist) {
+        Ok(p) => p,
+        Err(e) => panic!("{name}/index.m3u8 does not parse: {e:?}"),
+    };
+    let mut bytes = std::fs::read(out.join(name).join("init.mp4")).unwrap();
+    for seg in &media.segments {
+        bytes.extend(std::fs::read(out.join(name).join(&seg.uri)).unwrap());
+    }
+    let path = dest.join(format!("{name}.cat.mp4"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Presentation times (seconds) of the keyframes of the first video stream, by ffprobe.
+pub fn keyframe_times(file: &Path) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains('K'))
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+/// ffprobe's `start_time` of the first stream of `file`.
+pub fn start_time(file: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Names of the entries of a folder, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
