@@ -31,7 +31,7 @@ for tool in ffmpeg ffprobe jq awk; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ -x $TIME ]] || die "$TIME is missing (apt-get install time)"
-[[ -x $OPENVOD ]] || die "no openvod binary at $OPENVOD (cd /work/main && CARGO_TARGET_DIR=\$HOME/.cache/openvod/target cargo build --release -p openvod)"
+[[ -x $OPENVOD ]] || die "no openvod binary at $OPENVOD (from the repository: CARGO_TARGET_DIR=\$HOME/.cache/openvod/target cargo build --release -p openvod)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 
 INPUTS=$BENCH_DIR/inputs

@@ -36,7 +36,7 @@ for tool in ffmpeg jq awk npm; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ -x $TIME ]] || die "$TIME is missing (apt-get install time)"
-[[ -x $OPENVOD ]] || die "no openvod binary at $OPENVOD (cd /work/main && CARGO_TARGET_DIR=\$HOME/.cache/openvod/target cargo build --release -p openvod)"
+[[ -x $OPENVOD ]] || die "no openvod binary at $OPENVOD (from the repository: CARGO_TARGET_DIR=\$HOME/.cache/openvod/target cargo build --release -p openvod)"
 
 INPUTS=$BENCH_DIR/inputs
 WORK=$BENCH_DIR/package
