@@ -34,6 +34,39 @@ pub struct AdaptationSet {
     pub representations: Vec<Representation>,
 }
 
+impl AdaptationSet {
+    /// Whether every Representation's segments start and end at the same instants
+    /// (5.3.3.2 `@segmentAlignment`), compared in seconds to within a millisecond.
+    pub fn segments_aligned(&self) -> bool {
+        let seconds = |r: &Representation| -> Vec<(f64, f64)> {
+            let ts = f64::from(r.timescale.max(1));
+            r.timeline
+                .iter()
+                .map(|&(t, d)| {
+                    (
+                        (t - r.presentation_time_offset as i64) as f64 / ts,
+                        d as f64 / ts,
+                    )
+                })
+                .collect()
+        };
+        let Some(first) = self.representations.first().map(seconds) else {
+            return true;
+        };
+        self.representations
+            .iter()
+            .skip(1)
+            .map(seconds)
+            .all(|other| {
+                other.len() == first.len()
+                    && other
+                        .iter()
+                        .zip(&first)
+                        .all(|(a, b)| (a.0 - b.0).abs() < 1e-3 && (a.1 - b.1).abs() < 1e-3)
+            })
+    }
+}
+
 /// The MPD.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mpd {
@@ -67,8 +100,10 @@ impl Mpd {
         for (i, set) in self.adaptation_sets.iter().enumerate() {
             let _ = write!(
                 s,
-                "    <AdaptationSet id=\"{i}\" contentType=\"{}\" mimeType=\"{}\" segmentAlignment=\"true\" startWithSAP=\"1\"",
-                set.content_type, set.mime_type
+                "    <AdaptationSet id=\"{i}\" contentType=\"{}\" mimeType=\"{}\" segmentAlignment=\"{}\" startWithSAP=\"1\"",
+                set.content_type,
+                set.mime_type,
+                set.segments_aligned()
             );
             if let Some(lang) = &set.language {
                 let _ = write!(s, " lang=\"{}\"", attr(lang));
@@ -170,6 +205,41 @@ fn write_timeline(s: &mut String, timeline: &[(i64, u64)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rep(timescale: u32, timeline: Vec<(i64, u64)>) -> Representation {
+        Representation {
+            id: "r".into(),
+            bandwidth: 1,
+            codecs: "avc1.640028".into(),
+            width: 2,
+            height: 2,
+            frame_rate: None,
+            audio_sampling_rate: None,
+            audio_channels: None,
+            timescale,
+            presentation_time_offset: 0,
+            initialization: "i".into(),
+            media: "m".into(),
+            timeline,
+        }
+    }
+
+    #[test]
+    fn alignment_compares_seconds_across_timescales() {
+        let mut set = AdaptationSet {
+            content_type: "video",
+            mime_type: "video/mp4",
+            language: None,
+            representations: vec![
+                rep(1000, vec![(0, 4000), (4000, 2000)]),
+                rep(90000, vec![(0, 360000), (360000, 180000)]),
+            ],
+        };
+        assert!(set.segments_aligned());
+        set.representations
+            .push(rep(1000, vec![(0, 3000), (3000, 3000)]));
+        assert!(!set.segments_aligned());
+    }
 
     #[test]
     fn timeline_runs_are_compressed() {

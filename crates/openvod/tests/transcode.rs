@@ -93,6 +93,11 @@ fn ladder_has_four_rungs_and_audio_in_both_manifests() {
     let mpd = dash_mpd_core::parse(&mpd).expect("manifest.mpd parses");
     let sets = &mpd.periods[0].adaptations;
     assert_eq!(sets.len(), 2, "one AdaptationSet per media type");
+    assert_eq!(
+        sets[0].segmentAlignment,
+        Some(true),
+        "renditions of one encode are aligned"
+    );
     let video: Vec<(u64, u64)> = sets[0]
         .representations
         .iter()
