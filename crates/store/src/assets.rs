@@ -1,0 +1,269 @@
+//! Assets: one uploaded source and everything made from it.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::db::{col, now_ms};
+use crate::events::append_event;
+use crate::tasks::{insert_task, Stage};
+use crate::{Db, Error, Result};
+
+/// Where an asset is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetStatus {
+    Queued,
+    Processing,
+    Ready,
+    Failed,
+    Cancelled,
+}
+
+impl AssetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetStatus::Queued => "queued",
+            AssetStatus::Processing => "processing",
+            AssetStatus::Ready => "ready",
+            AssetStatus::Failed => "failed",
+            AssetStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AssetStatus> {
+        Some(match s {
+            "queued" => AssetStatus::Queued,
+            "processing" => AssetStatus::Processing,
+            "ready" => AssetStatus::Ready,
+            "failed" => AssetStatus::Failed,
+            "cancelled" => AssetStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// An asset as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Asset {
+    pub id: String,
+    pub status: AssetStatus,
+    pub stage: Option<Stage>,
+    /// Percent done of the current stage's work, 0-100.
+    pub progress: f64,
+    pub source_key: String,
+    pub source_name: Option<String>,
+    pub source_size: Option<i64>,
+    pub template: String,
+    pub probe: Option<serde_json::Value>,
+    pub renditions: Option<serde_json::Value>,
+    pub output_prefix: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// What creating an asset needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAsset {
+    pub source_key: String,
+    pub source_name: Option<String>,
+    pub source_size: Option<i64>,
+    pub template: String,
+}
+
+const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at";
+
+fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
+    Ok(match text {
+        Some(t) => Some(serde_json::from_str(&t)?),
+        None => None,
+    })
+}
+
+fn asset_from(row: &AnyRow) -> Result<Asset> {
+    let status: String = col(row, "status")?;
+    let stage: Option<String> = col(row, "stage")?;
+    Ok(Asset {
+        id: col(row, "id")?,
+        status: AssetStatus::parse(&status)
+            .ok_or_else(|| Error::Conflict(format!("unknown asset status {status:?}")))?,
+        stage: stage.as_deref().and_then(Stage::parse),
+        progress: col(row, "progress")?,
+        source_key: col(row, "source_key")?,
+        source_name: col(row, "source_name")?,
+        source_size: col(row, "source_size")?,
+        template: col(row, "template")?,
+        probe: json(col(row, "probe")?)?,
+        renditions: json(col(row, "renditions")?)?,
+        output_prefix: col(row, "output_prefix")?,
+        error_code: col(row, "error_code")?,
+        error_message: col(row, "error_message")?,
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+        started_at: col(row, "started_at")?,
+        finished_at: col(row, "finished_at")?,
+    })
+}
+
+/// A new identifier: a UUIDv7, so that identifiers sort by creation time.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// Inserts a queued asset, its first task and its `asset.created` event.
+async fn insert_new(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    new: &NewAsset,
+    max_attempts: u32,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO assets (id, status, stage, progress, source_key, source_name, source_size, template, created_at, updated_at) \
+         VALUES ($1, 'queued', $2, 0, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(id)
+    .bind(Stage::FIRST.as_str())
+    .bind(&new.source_key)
+    .bind(&new.source_name)
+    .bind(new.source_size)
+    .bind(&new.template)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    insert_task(tx, id, Stage::FIRST, max_attempts, now).await?;
+    append_event(
+        tx,
+        Some(id),
+        "asset.created",
+        &serde_json::json!({ "id": id }),
+        now,
+    )
+    .await
+}
+
+impl Db {
+    /// Creates an asset with its first task and an `asset.created` event, in one
+    /// transaction.
+    pub async fn create_asset(&self, new: NewAsset, max_attempts: u32) -> Result<Asset> {
+        let id = new_id();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        insert_new(&mut tx, &id, &new, max_attempts, now).await?;
+        tx.commit().await?;
+        self.asset(&id)
+            .await?
+            .ok_or(Error::NotFound { what: "asset", id })
+    }
+
+    /// One asset.
+    pub async fn asset(&self, id: &str) -> Result<Option<Asset>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(asset_from).transpose()
+    }
+
+    /// Assets newest first, optionally of one status, `limit` at a time after the asset
+    /// `before` (an id from the previous page).
+    pub async fn list_assets(
+        &self,
+        status: Option<AssetStatus>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Asset>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM assets WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(status.map(AssetStatus::as_str))
+        .bind(before)
+        .bind(i64::from(limit.clamp(1, 1000)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(asset_from).collect()
+    }
+
+    /// Records progress of the running stage; no event (progress events are rate-limited
+    /// by the caller).
+    pub async fn set_progress(&self, id: &str, progress: f64) -> Result<()> {
+        sqlx::query("UPDATE assets SET progress = $1, updated_at = $2 WHERE id = $3 AND status = 'processing'")
+            .bind(progress.clamp(0.0, 100.0))
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an asset, its tasks and its import record. The caller removes its objects.
+    pub async fn delete_asset(&self, id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM tasks WHERE asset_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM imports WHERE asset_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM assets WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if n.rows_affected() > 0 {
+            append_event(
+                &mut tx,
+                Some(id),
+                "asset.deleted",
+                &serde_json::json!({ "id": id }),
+                now_ms(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Counts of assets by status, for metrics.
+    pub async fn count_assets_by_status(&self) -> Result<Vec<(AssetStatus, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM assets GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let status: String = col(row, "status")?;
+            if let Some(s) = AssetStatus::parse(&status) {
+                out.push((s, col(row, "n")?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that the source object `source_key` was imported as a new asset, exactly
+    /// once: returns `None` when it already was.
+    pub async fn import_source(&self, new: NewAsset, max_attempts: u32) -> Result<Option<Asset>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id = new_id();
+        let claimed = sqlx::query(
+            "INSERT INTO imports (source_key, asset_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (source_key) DO NOTHING",
+        )
+        .bind(&new.source_key)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        insert_new(&mut tx, &id, &new, max_attempts, now).await?;
+        tx.commit().await?;
+        self.asset(&id).await
+    }
+}

@@ -1,0 +1,20 @@
+//! Storage for openvod: objects (a local folder or any S3-compatible store) and the
+//! metadata and job database (SQLite or PostgreSQL).
+//!
+//! Both databases run the same SQL through sqlx's `Any` driver, with `$N` parameters that
+//! both understand; where they differ (claiming a task under concurrency) the backend is
+//! named explicitly. Each backend has its own migrations, run at connect.
+
+mod assets;
+mod db;
+mod error;
+mod events;
+pub mod objects;
+mod tasks;
+
+pub use assets::{Asset, AssetStatus, NewAsset};
+pub use db::{now_ms, Backend, Db};
+pub use error::{Error, Result};
+pub use events::Event;
+pub use objects::{Bucket, Objects, ObjectsConfig};
+pub use tasks::{ClaimedTask, Stage, StageOutcome, TaskFailure, TaskStatus};

@@ -1,0 +1,370 @@
+//! Object storage through `object_store`: a local folder by default, any S3-compatible
+//! store by configuration. Sources and outputs are separate locations (prefixes or
+//! buckets), like the source and destination buckets of the reference architecture.
+//! Objects are streamed in and out; nothing here holds a whole media object in memory.
+
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Error, Result};
+
+/// Where objects live.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ObjectsConfig {
+    /// A folder on this machine.
+    Local {
+        /// Root folder; sources and outputs are sub-folders of it.
+        root: PathBuf,
+    },
+    /// An S3-compatible store (AWS S3, Garage, MinIO, Ceph...).
+    S3 {
+        /// e.g. `http://127.0.0.1:3900`; empty for AWS.
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// Bucket of the sources.
+        source_bucket: String,
+        /// Bucket of the outputs (may be the source bucket).
+        output_bucket: String,
+        #[serde(default = "default_region")]
+        region: String,
+        access_key_id: String,
+        secret_access_key: String,
+        /// Path-style requests (`endpoint/bucket/key`), as most self-hosted stores want.
+        #[serde(default = "yes")]
+        path_style: bool,
+        /// Allow plain-HTTP endpoints.
+        #[serde(default)]
+        allow_http: bool,
+    },
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// One location: a store and a key prefix within it.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+}
+
+/// The source and output locations.
+#[derive(Debug, Clone)]
+pub struct Objects {
+    pub sources: Bucket,
+    pub outputs: Bucket,
+}
+
+/// Largest accepted key.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks a key given by a user or derived from one: relative, no `.`/`..` or empty
+/// segments, no backslashes or control characters. Anything that could address an
+/// object outside its location is refused.
+pub fn check_key(key: &str) -> Result<Path> {
+    let bad = |reason| Error::Key {
+        key: key.chars().take(200).collect(),
+        reason,
+    };
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(bad("must be 1 to 1024 bytes"));
+    }
+    if key.starts_with('/') || key.ends_with('/') {
+        return Err(bad("must not start or end with '/'"));
+    }
+    if key.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(bad("must not hold control characters or backslashes"));
+    }
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(bad("must not hold empty, '.' or '..' segments"));
+    }
+    Path::parse(key).map_err(|_| bad("is not a valid object path"))
+}
+
+impl Objects {
+    /// Opens the configured store.
+    pub fn open(config: &ObjectsConfig) -> Result<Objects> {
+        match config {
+            ObjectsConfig::Local { root } => {
+                let mut stores = Vec::new();
+                for sub in ["sources", "outputs"] {
+                    let dir = root.join(sub);
+                    std::fs::create_dir_all(&dir)?;
+                    let fs = LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true);
+                    stores.push(Bucket {
+                        store: Arc::new(fs),
+                        prefix: Path::default(),
+                    });
+                }
+                let outputs = stores.pop().expect("two stores");
+                let sources = stores.pop().expect("two stores");
+                Ok(Objects { sources, outputs })
+            }
+            ObjectsConfig::S3 {
+                endpoint,
+                source_bucket,
+                output_bucket,
+                region,
+                access_key_id,
+                secret_access_key,
+                path_style,
+                allow_http,
+            } => {
+                let open = |bucket: &str, prefix: &str| -> Result<Bucket> {
+                    let mut b = AmazonS3Builder::new()
+                        .with_bucket_name(bucket)
+                        .with_region(region)
+                        .with_access_key_id(access_key_id)
+                        .with_secret_access_key(secret_access_key)
+                        .with_virtual_hosted_style_request(!path_style)
+                        .with_allow_http(*allow_http);
+                    if let Some(e) = endpoint.as_deref().filter(|e| !e.is_empty()) {
+                        b = b.with_endpoint(e);
+                    }
+                    Ok(Bucket {
+                        store: Arc::new(b.build()?),
+                        prefix: Path::from(prefix),
+                    })
+                };
+                // One bucket for both: separate prefixes.
+                let (sp, op) = if source_bucket == output_bucket {
+                    ("sources", "outputs")
+                } else {
+                    ("", "")
+                };
+                Ok(Objects {
+                    sources: open(source_bucket, sp)?,
+                    outputs: open(output_bucket, op)?,
+                })
+            }
+        }
+    }
+}
+
+impl Bucket {
+    fn path(&self, key: &str) -> Result<Path> {
+        let key = check_key(key)?;
+        Ok(if self.prefix.as_ref().is_empty() {
+            key
+        } else {
+            Path::from_iter(self.prefix.parts().chain(key.parts()))
+        })
+    }
+
+    /// The key of `path` relative to this location.
+    fn key_of(&self, path: &Path) -> String {
+        let full = path.as_ref();
+        let prefix = self.prefix.as_ref();
+        if prefix.is_empty() {
+            full.to_string()
+        } else {
+            full.strip_prefix(prefix)
+                .map(|k| k.trim_start_matches('/'))
+                .unwrap_or(full)
+                .to_string()
+        }
+    }
+
+    /// Writes an object from a stream of chunks (multipart on S3 past a few MiB), at most
+    /// `limit` bytes; returns its size. Past the limit the upload is aborted and
+    /// [`Error::Conflict`] returned, and nothing is left behind.
+    pub async fn put_stream<S, E>(&self, key: &str, mut body: S, limit: u64) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = self.path(key)?;
+        let mut writer = BufWriter::new(self.store.clone(), path);
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::Io(std::io::Error::other(e.to_string())));
+                }
+            };
+            size += chunk.len() as u64;
+            if size > limit {
+                let _ = writer.abort().await;
+                return Err(Error::Conflict(format!(
+                    "the object is larger than the limit of {limit} bytes"
+                )));
+            }
+            if let Err(e) = writer.write_all(&chunk).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+        }
+        writer.shutdown().await?;
+        Ok(size)
+    }
+
+    /// Uploads a local file.
+    pub async fn put_file(&self, key: &str, file: &FsPath) -> Result<u64> {
+        let path = self.path(key)?;
+        let mut src = tokio::fs::File::open(file).await?;
+        let mut writer = BufWriter::new(self.store.clone(), path);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = src.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.write_all(&buf[..n]).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+            size += n as u64;
+        }
+        writer.shutdown().await?;
+        Ok(size)
+    }
+
+    /// Uploads every file below `dir` under `prefix/`, keeping relative paths.
+    pub async fn put_dir(&self, prefix: &str, dir: &FsPath) -> Result<u64> {
+        let mut total = 0;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let mut entries = tokio::fs::read_dir(&d).await?;
+            while let Some(e) = entries.next_entry().await? {
+                let p = e.path();
+                if e.file_type().await?.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p
+                        .strip_prefix(dir)
+                        .map_err(|_| Error::Config("file outside the folder".into()))?;
+                    let rel = rel.to_string_lossy().replace('\\', "/");
+                    total += self.put_file(&format!("{prefix}/{rel}"), &p).await?;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Small objects (manifests, indexes) read whole.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store.put(&self.path(key)?, bytes.into()).await?;
+        Ok(())
+    }
+
+    /// Size and identity of an object; `None` when it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        match self.store.head(&self.path(key)?).await {
+            Ok(m) => Ok(Some(m)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Bytes `range` of an object.
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        Ok(self.store.get_range(&self.path(key)?, range).await?)
+    }
+
+    /// An object as a stream of chunks.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
+        let opts = object_store::GetOptions {
+            range: range.map(Into::into),
+            ..Default::default()
+        };
+        let result = self.store.get_opts(&self.path(key)?, opts).await?;
+        Ok(result.into_stream().map_err(Error::from))
+    }
+
+    /// Copies an object to a local file, streaming.
+    pub async fn download(&self, key: &str, file: &FsPath) -> Result<u64> {
+        let mut stream = Box::pin(self.get_stream(key, None).await?);
+        let mut out = tokio::fs::File::create(file).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok(size)
+    }
+
+    /// Objects under `prefix` (`""` for all), with keys relative to this location.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, ObjectMeta)>> {
+        let path = if prefix.is_empty() {
+            self.prefix.clone()
+        } else {
+            self.path(prefix)?
+        };
+        let path = (!path.as_ref().is_empty()).then_some(path);
+        let metas: Vec<ObjectMeta> = self.store.list(path.as_ref()).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (self.key_of(&m.location), m))
+            .collect())
+    }
+
+    /// Deletes one object; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&self.path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes every object under `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let objects = self.list(prefix).await?;
+        for (key, _) in &objects {
+            self.delete(key).await?;
+        }
+        Ok(objects.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_leave_their_location() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "../x",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a/",
+            "a\u{0}b",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["a", "sources/2024/movie.mov", "x y/é.mp4"] {
+            assert!(check_key(good).is_ok(), "{good:?} refused");
+        }
+    }
+}

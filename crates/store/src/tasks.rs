@@ -1,0 +1,494 @@
+//! Tasks: one row per stage of an asset's pipeline, leased by workers.
+//!
+//! A worker claims a runnable task (pending and due, or running with an expired lease)
+//! and holds it with a lease it renews by heartbeat. Everything a stage decides is
+//! committed in one transaction together with the task's completion, and only by the
+//! worker that still holds the lease: a worker that lost its lease cannot overwrite the
+//! work of the one that took over.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::assets::new_id;
+use crate::db::{col, now_ms};
+use crate::events::append_event;
+use crate::{Backend, Db, Error, Result};
+
+/// The stages of the pipeline, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Probe,
+    Validate,
+    Transcode,
+    Package,
+    Publish,
+}
+
+impl Stage {
+    pub const FIRST: Stage = Stage::Probe;
+    pub const ALL: [Stage; 5] = [
+        Stage::Probe,
+        Stage::Validate,
+        Stage::Transcode,
+        Stage::Package,
+        Stage::Publish,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Probe => "probe",
+            Stage::Validate => "validate",
+            Stage::Transcode => "transcode",
+            Stage::Package => "package",
+            Stage::Publish => "publish",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The stage after this one; `None` after the last.
+    pub fn next(self) -> Option<Stage> {
+        let i = Stage::ALL.iter().position(|&s| s == self)?;
+        Stage::ALL.get(i + 1).copied()
+    }
+}
+
+/// The state of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A task a worker holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedTask {
+    pub id: String,
+    pub asset_id: String,
+    pub stage: Stage,
+    /// 1 on the first run.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub owner: String,
+}
+
+/// Why a task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// A stable code for the API, e.g. "invalid_media".
+    pub code: String,
+    /// One line for a person.
+    pub message: String,
+    /// Whether running it again might succeed (a store outage, a killed process).
+    pub retryable: bool,
+}
+
+/// Inserts (or resets, when the stage ran before) the task of `stage` for an asset.
+pub(crate) async fn insert_task(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_id: &str,
+    stage: Stage,
+    max_attempts: u32,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tasks (id, asset_id, stage, status, attempts, max_attempts, run_after, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', 0, $4, $5, $5, $5) \
+         ON CONFLICT (asset_id, stage) DO UPDATE SET status = 'pending', attempts = 0, run_after = $5, \
+         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, output = NULL, updated_at = $5",
+    )
+    .bind(new_id())
+    .bind(asset_id)
+    .bind(stage.as_str())
+    .bind(i64::from(max_attempts.max(1)))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+impl Db {
+    /// Claims the next runnable task for `owner`, holding it for `lease`. Tasks whose
+    /// lease expired after their last attempt are failed first, so that a task that kills
+    /// its worker every time cannot loop forever.
+    pub async fn claim_task(&self, owner: &str, lease: Duration) -> Result<Option<ClaimedTask>> {
+        let now = now_ms();
+        self.fail_exhausted_leases(now).await?;
+        // PostgreSQL: concurrent workers skip rows another transaction has locked.
+        // SQLite: the UPDATE runs under the database's single write lock.
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM tasks \
+                         WHERE (status = 'pending' AND run_after <= $3) \
+                            OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts) \
+                         ORDER BY run_after, id LIMIT 1 {lock}) \
+             RETURNING id, asset_id, stage, attempts, max_attempts"
+        ))
+        .bind(owner)
+        .bind(now + millis(lease))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let stage: String = col(&row, "stage")?;
+        let task = ClaimedTask {
+            id: col(&row, "id")?,
+            asset_id: col(&row, "asset_id")?,
+            stage: Stage::parse(&stage)
+                .ok_or_else(|| Error::Conflict(format!("unknown stage {stage:?}")))?,
+            attempt: col::<i64>(&row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+            max_attempts: col::<i64>(&row, "max_attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+            owner: owner.to_string(),
+        };
+        sqlx::query(
+            "UPDATE assets SET status = 'processing', stage = $1, progress = 0, started_at = COALESCE(started_at, $2), updated_at = $2 \
+             WHERE id = $3",
+        )
+        .bind(task.stage.as_str())
+        .bind(now)
+        .bind(&task.asset_id)
+        .execute(&mut *tx)
+        .await?;
+        let payload = serde_json::json!({ "id": task.asset_id, "stage": task.stage, "attempt": task.attempt, "progress": 0.0 });
+        append_event(
+            &mut tx,
+            Some(&task.asset_id),
+            "asset.progress",
+            &payload,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(task))
+    }
+
+    async fn fail_exhausted_leases(&self, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE tasks SET status = 'failed', lease_owner = NULL, updated_at = $1, \
+             last_error = 'the worker running it stopped before finishing, on every attempt' \
+             WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts \
+             RETURNING asset_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let asset: String = col(row, "asset_id")?;
+            let failure = TaskFailure {
+                code: "worker_lost".into(),
+                message: "the worker running it stopped before finishing, on every attempt".into(),
+                retryable: false,
+            };
+            fail_asset(&mut tx, &asset, &failure, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Renews the lease. `false` means the lease is gone (expired and taken, or the asset
+    /// was cancelled): the worker must stop the work and not commit it.
+    pub async fn heartbeat(&self, task: &ClaimedTask, lease: Duration) -> Result<bool> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now + millis(lease))
+        .bind(now)
+        .bind(&task.id)
+        .bind(&task.owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    /// Commits a finished stage: the task's output, the asset fields the stage set, and
+    /// the next stage's task (or the asset becoming ready), in one transaction. Fails
+    /// with [`Error::Conflict`] when the lease was lost, leaving everything as it was.
+    pub async fn complete_task(&self, task: &ClaimedTask, outcome: StageOutcome) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE tasks SET status = 'succeeded', output = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(outcome.output.to_string())
+        .bind(now)
+        .bind(&task.id)
+        .bind(&task.owner)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() != 1 {
+            return Err(Error::Conflict(format!(
+                "the lease on the {} task of asset {} was lost",
+                task.stage.as_str(),
+                task.asset_id
+            )));
+        }
+        let to_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+        sqlx::query(
+            "UPDATE assets SET probe = COALESCE($1, probe), renditions = COALESCE($2, renditions), \
+             output_prefix = COALESCE($3, output_prefix), updated_at = $4 WHERE id = $5",
+        )
+        .bind(to_text(&outcome.probe))
+        .bind(to_text(&outcome.renditions))
+        .bind(outcome.output_prefix.clone())
+        .bind(now)
+        .bind(&task.asset_id)
+        .execute(&mut *tx)
+        .await?;
+        match task.stage.next() {
+            Some(next) => {
+                insert_task(&mut tx, &task.asset_id, next, task.max_attempts, now).await?;
+                sqlx::query(
+                    "UPDATE assets SET stage = $1, progress = 0, updated_at = $2 WHERE id = $3",
+                )
+                .bind(next.as_str())
+                .bind(now)
+                .bind(&task.asset_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE assets SET status = 'ready', stage = NULL, progress = 100, finished_at = $1, updated_at = $1, \
+                     error_code = NULL, error_message = NULL WHERE id = $2",
+                )
+                .bind(now)
+                .bind(&task.asset_id)
+                .execute(&mut *tx)
+                .await?;
+                append_event(
+                    &mut tx,
+                    Some(&task.asset_id),
+                    "asset.ready",
+                    &serde_json::json!({ "id": task.asset_id }),
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: the task runs again after `retry_delay` while attempts
+    /// remain and the failure is retryable; otherwise the task and its asset fail.
+    pub async fn fail_task(
+        &self,
+        task: &ClaimedTask,
+        failure: &TaskFailure,
+        retry_delay: Duration,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let retry = failure.retryable && task.attempt < task.max_attempts;
+        let n = sqlx::query(
+            "UPDATE tasks SET status = $1, run_after = $2, last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
+             WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
+        )
+        .bind(if retry { "pending" } else { "failed" })
+        .bind(now + millis(retry_delay))
+        .bind(&failure.message)
+        .bind(now)
+        .bind(&task.id)
+        .bind(&task.owner)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() != 1 {
+            // Lost the lease (or cancelled): the failure is not ours to record.
+            return Ok(());
+        }
+        if retry {
+            let payload = serde_json::json!({
+                "id": task.asset_id, "stage": task.stage, "attempt": task.attempt,
+                "retry_in_ms": millis(retry_delay), "error": failure.message,
+            });
+            append_event(
+                &mut tx,
+                Some(&task.asset_id),
+                "asset.retrying",
+                &payload,
+                now,
+            )
+            .await?;
+        } else {
+            fail_asset(&mut tx, &task.asset_id, failure, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs again only what failed (or was cancelled) of an asset.
+    pub async fn retry_asset(&self, asset_id: &str) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE tasks SET status = 'pending', attempts = 0, run_after = $1, last_error = NULL, updated_at = $1 \
+             WHERE asset_id = $2 AND status IN ('failed', 'cancelled') RETURNING stage",
+        )
+        .bind(now)
+        .bind(asset_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(row) = rows.first() else {
+            return Err(Error::Conflict(format!(
+                "asset {asset_id} has no failed or cancelled task to retry"
+            )));
+        };
+        let stage: String = col(row, "stage")?;
+        sqlx::query(
+            "UPDATE assets SET status = 'queued', stage = $1, progress = 0, error_code = NULL, error_message = NULL, \
+             finished_at = NULL, updated_at = $2 WHERE id = $3",
+        )
+        .bind(&stage)
+        .bind(now)
+        .bind(asset_id)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            &mut tx,
+            Some(asset_id),
+            "asset.retried",
+            &serde_json::json!({ "id": asset_id, "stage": stage }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Cancels the asset's pending and running work. A worker holding the running task
+    /// learns it at its next heartbeat and stops.
+    pub async fn cancel_asset(&self, asset_id: &str) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+             WHERE asset_id = $2 AND status IN ('pending', 'running')",
+        )
+        .bind(now)
+        .bind(asset_id)
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query(
+            "UPDATE assets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND status IN ('queued', 'processing')",
+        )
+        .bind(now)
+        .bind(asset_id)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() == 1 {
+            append_event(
+                &mut tx,
+                Some(asset_id),
+                "asset.cancelled",
+                &serde_json::json!({ "id": asset_id }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n.rows_affected() == 1)
+    }
+
+    /// Tasks waiting to run (due now or later), for the queue-depth metric.
+    pub async fn pending_tasks(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        col(&row, "n")
+    }
+
+    /// The state of each task of an asset, in stage order.
+    pub async fn asset_tasks(
+        &self,
+        asset_id: &str,
+    ) -> Result<Vec<(Stage, TaskStatus, u32, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT stage, status, attempts, last_error FROM tasks WHERE asset_id = $1",
+        )
+        .bind(asset_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let stage: String = col(row, "stage")?;
+            let status: String = col(row, "status")?;
+            let (Some(stage), Some(status)) = (Stage::parse(&stage), parse_status(&status)) else {
+                continue;
+            };
+            let attempts: i64 = col(row, "attempts")?;
+            out.push((
+                stage,
+                status,
+                attempts.clamp(0, i64::from(u32::MAX)) as u32,
+                col(row, "last_error")?,
+            ));
+        }
+        out.sort_by_key(|t| Stage::ALL.iter().position(|&s| s == t.0));
+        Ok(out)
+    }
+}
+
+fn parse_status(s: &str) -> Option<TaskStatus> {
+    Some(match s {
+        "pending" => TaskStatus::Pending,
+        "running" => TaskStatus::Running,
+        "succeeded" => TaskStatus::Succeeded,
+        "failed" => TaskStatus::Failed,
+        "cancelled" => TaskStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+async fn fail_asset(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_id: &str,
+    failure: &TaskFailure,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE assets SET status = 'failed', error_code = $1, error_message = $2, finished_at = $3, updated_at = $3 \
+         WHERE id = $4 AND status IN ('queued', 'processing')",
+    )
+    .bind(&failure.code)
+    .bind(&failure.message)
+    .bind(now)
+    .bind(asset_id)
+    .execute(&mut **tx)
+    .await?;
+    let payload =
+        serde_json::json!({ "id": asset_id, "code": failure.code, "error": failure.message });
+    append_event(tx, Some(asset_id), "asset.failed", &payload, now).await
+}
+
+/// What a finished stage commits with its task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageOutcome {
+    /// Kept on the task for inspection and for the next stages.
+    pub output: serde_json::Value,
+    pub probe: Option<serde_json::Value>,
+    pub renditions: Option<serde_json::Value>,
+    pub output_prefix: Option<String>,
+}
