@@ -412,6 +412,28 @@ impl Db {
         Ok(n.rows_affected() == 1)
     }
 
+    /// The output a finished stage of an asset recorded.
+    pub async fn task_output(
+        &self,
+        asset_id: &str,
+        stage: Stage,
+    ) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query(
+            "SELECT output FROM tasks WHERE asset_id = $1 AND stage = $2 AND status = 'succeeded'",
+        )
+        .bind(asset_id)
+        .bind(stage.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let text: Option<String> = col(&row, "output")?;
+                Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Tasks waiting to run (due now or later), for the queue-depth metric.
     pub async fn pending_tasks(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending'")

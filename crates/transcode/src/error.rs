@@ -31,6 +31,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Output(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -184,12 +185,14 @@ pub struct EncodeCost {
     pub cpu: Duration,
 }
 
-/// Runs ffmpeg for `plan`, reporting progress, and kills it on `deadline` or on a stall.
+/// Runs ffmpeg for `plan`, reporting progress, and kills it on `deadline`, on a stall,
+/// or as soon as `cancel` is set.
 pub fn encode(
     input: &Path,
     plan: &EncodePlan,
     dir: &Path,
     deadline: Deadline,
+    cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<EncodeCost> {
     let started = Instant::now();
@@ -239,6 +242,10 @@ pub fn encode(
         }
         if let Some(status) = poll(&mut child, Duration::from_millis(200))? {
             break status;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            kill(&mut child);
+            return Err(Error::Cancelled);
         }
         if Instant::now() >= hard_stop {
             kill(&mut child);

@@ -1,6 +1,6 @@
 //! A transcode job: probe, plan, encode the ladder, package, and put the folder in place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use openvod_media::package::Rendition;
@@ -79,44 +79,13 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let deadline = job
         .deadline
         .unwrap_or_else(|| Deadline::for_duration(plan.duration));
-    let cost = ffmpeg::encode(&job.input, &plan, &work, deadline, &mut |p| {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let cost = ffmpeg::encode(&job.input, &plan, &work, deadline, &never, &mut |p| {
         on_event(JobEvent::Encoding(p))
     })?;
 
     on_event(JobEvent::Started(Stage::Package));
-    let mut sources = Vec::new();
-    let mut renditions = Vec::new();
-    let names = plan
-        .rungs
-        .iter()
-        .map(|r| r.name.clone())
-        .chain(plan.audio.as_ref().map(|a| a.name.clone()));
-    for name in names {
-        let path = ffmpeg::output_path(&work, &name);
-        let tracks = package::read_mp4(&path)?;
-        let track = tracks
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Output(format!("ffmpeg wrote no track for rendition {name}")))?;
-        renditions.push(Rendition {
-            name,
-            source: sources.len(),
-            track,
-        });
-        sources.push(path);
-    }
-    let p = &job.template.packaging;
-    let manifests = Manifests {
-        hls: p.hls,
-        dash: p.dash,
-    };
-    let summary = package::package_into(
-        &sources,
-        renditions,
-        job.template.segment_target(),
-        manifests,
-        staged.path(),
-    )?;
+    let summary = package_encoded(&plan, &work, &job.template, staged.path())?;
     std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let output = staged.commit()?;
     let encode_seconds = cost.wall.as_secs_f64();
@@ -135,6 +104,49 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
         cpu_seconds: round3(cost.cpu),
         encode_seconds: round3(cost.wall),
     })
+}
+
+/// Packages the rendition files ffmpeg wrote for `plan` in `encoded` into `out` (an
+/// existing, empty folder), as the template's packaging settings say.
+pub fn package_encoded(
+    plan: &EncodePlan,
+    encoded: &Path,
+    template: &JobTemplate,
+    out: &Path,
+) -> Result<PackageSummary> {
+    let mut sources = Vec::new();
+    let mut renditions = Vec::new();
+    let names = plan
+        .rungs
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(plan.audio.as_ref().map(|a| a.name.clone()));
+    for name in names {
+        let path = ffmpeg::output_path(encoded, &name);
+        let tracks = package::read_mp4(&path)?;
+        let track = tracks
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Output(format!("ffmpeg wrote no track for rendition {name}")))?;
+        renditions.push(Rendition {
+            name,
+            source: sources.len(),
+            track,
+        });
+        sources.push(path);
+    }
+    let p = &template.packaging;
+    let manifests = Manifests {
+        hls: p.hls,
+        dash: p.dash,
+    };
+    package::package_into(
+        &sources,
+        renditions,
+        template.segment_target(),
+        manifests,
+        out,
+    )
 }
 
 fn round3(d: Duration) -> f64 {

@@ -1,13 +1,13 @@
 //! Planning the encode: which rungs, at what size and frame rate, with what rate control.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::probe::MediaInfo;
 use crate::template::{crf_for_quality, JobTemplate};
 use crate::{Error, Result};
 
 /// One video output of the encode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRung {
     pub name: String,
     pub width: u32,
@@ -17,7 +17,7 @@ pub struct PlannedRung {
 }
 
 /// The audio output of the encode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedAudio {
     pub name: String,
     /// ffprobe index of the source stream.
@@ -30,7 +30,7 @@ pub struct PlannedAudio {
 }
 
 /// Everything ffmpeg is asked to do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncodePlan {
     pub video_stream_index: u32,
     pub rungs: Vec<PlannedRung>,

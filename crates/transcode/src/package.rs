@@ -47,10 +47,10 @@ pub fn read_mp4(path: &Path) -> Result<Vec<Track>> {
 }
 
 /// One packaged rendition, as reported to the user.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RenditionSummary {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub codecs: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
@@ -68,7 +68,7 @@ pub struct RenditionSummary {
 }
 
 /// What a packaging run wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PackageSummary {
     pub duration: f64,
     pub renditions: Vec<RenditionSummary>,
@@ -134,7 +134,7 @@ pub fn package_into(
         let video = rendition.track.kind == TrackKind::Video;
         summaries.push(RenditionSummary {
             name: rendition.name.clone(),
-            kind: rendition.track.kind.as_str(),
+            kind: rendition.track.kind.as_str().to_string(),
             codecs: rendition.codec_string(),
             width: video.then_some(rendition.track.width),
             height: video.then_some(rendition.track.height),

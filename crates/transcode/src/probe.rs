@@ -9,7 +9,7 @@ use crate::process::run_captured;
 use crate::{Error, Result};
 
 /// What a media file holds, as far as openvod cares.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaInfo {
     /// ffprobe's container names, e.g. "mov,mp4,m4a,3gp,3g2,mj2".
     pub container: String,
@@ -22,7 +22,7 @@ pub struct MediaInfo {
 }
 
 /// One stream of the file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum StreamInfo {
     Video(VideoStream),
@@ -35,7 +35,7 @@ pub enum StreamInfo {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoStream {
     pub index: u32,
     pub codec: String,
@@ -79,7 +79,7 @@ impl VideoStream {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioStream {
     pub index: u32,
     pub codec: String,

@@ -1,0 +1,81 @@
+//! What a worker needs to know.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openvod_transcode::JobTemplate;
+use serde::Deserialize;
+
+/// Checks run on every source before it is transcoded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationPolicy {
+    /// Longest accepted source in seconds (0: no limit).
+    pub max_duration_seconds: f64,
+    /// Largest accepted picture (0: no limit).
+    pub max_width: u32,
+    pub max_height: u32,
+    /// Accepted video codecs by ffprobe name, e.g. ["h264", "hevc", "prores"] (empty: any).
+    pub video_codecs: Vec<String>,
+}
+
+impl Default for ValidationPolicy {
+    fn default() -> Self {
+        ValidationPolicy {
+            max_duration_seconds: 6.0 * 3600.0,
+            max_width: 7680,
+            max_height: 4320,
+            video_codecs: Vec::new(),
+        }
+    }
+}
+
+/// Settings of the workers.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Names this worker in leases and logs.
+    pub worker_id: String,
+    /// Local scratch space (sources and renditions being worked on).
+    pub work_dir: PathBuf,
+    /// How long a claimed task stays ours without a heartbeat.
+    pub lease: Duration,
+    /// How often the lease is renewed (well under `lease`).
+    pub heartbeat: Duration,
+    /// How long an idle worker waits before looking for work again.
+    pub poll_interval: Duration,
+    /// Runs of a stage before its asset fails.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled at each further attempt, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub policy: ValidationPolicy,
+    /// Templates by name; an asset names the one it is transcoded with.
+    pub templates: HashMap<String, JobTemplate>,
+}
+
+impl PipelineConfig {
+    /// Defaults for a worker scratching in `work_dir`, with the built-in template.
+    pub fn new(worker_id: impl Into<String>, work_dir: impl Into<PathBuf>) -> PipelineConfig {
+        let mut templates = HashMap::new();
+        templates.insert("default".to_string(), JobTemplate::default_ladder());
+        PipelineConfig {
+            worker_id: worker_id.into(),
+            work_dir: work_dir.into(),
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+            max_attempts: 3,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+            policy: ValidationPolicy::default(),
+            templates,
+        }
+    }
+
+    /// Exponential backoff after failed attempt `attempt` (1-based).
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        self.retry_base.saturating_mul(factor).min(self.retry_max)
+    }
+}

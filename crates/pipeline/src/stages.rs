@@ -1,0 +1,393 @@
+//! What each stage does.
+//!
+//! Keys in the output location, per asset:
+//!
+//! ```text
+//! ASSET/work/encode/NAME.mp4   renditions as ffmpeg wrote them (transcode -> package)
+//! ASSET/out/...                the packaged presentation (master.m3u8, manifest.mpd, ...)
+//! ```
+//!
+//! Both are overwritten by a re-run, never duplicated; `publish` commits `ASSET/out` as
+//! the asset's output and removes the work files and anything under `out` that the
+//! committed package does not list.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openvod_store::{Asset, ClaimedTask, Db, Objects, Stage, StageOutcome};
+use openvod_transcode::ffmpeg::{self, Deadline};
+use openvod_transcode::ladder::{self, EncodePlan};
+use openvod_transcode::probe::MediaInfo;
+use openvod_transcode::JobTemplate;
+use serde_json::json;
+
+use crate::{PipelineConfig, StageError};
+
+pub(crate) struct Ctx<'a> {
+    pub db: &'a Db,
+    pub objects: &'a Objects,
+    pub config: &'a PipelineConfig,
+    /// Set when the lease is lost or the asset cancelled.
+    pub cancel: Arc<AtomicBool>,
+}
+
+type StageResult = Result<StageOutcome, StageError>;
+
+pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
+    let asset = ctx.db.asset(&task.asset_id).await?.ok_or_else(|| {
+        StageError::permanent("not_found", format!("asset {} is gone", task.asset_id))
+    })?;
+    match task.stage {
+        Stage::Probe => probe(ctx, &asset).await,
+        Stage::Validate => validate(ctx, &asset),
+        Stage::Transcode => transcode(ctx, &asset).await,
+        Stage::Package => package(ctx, &asset).await,
+        Stage::Publish => publish(ctx, &asset).await,
+    }
+}
+
+/// Work done after a stage's result is committed: cleaning up after `publish`.
+pub(crate) async fn after_commit(ctx: &Ctx<'_>, task: &ClaimedTask) {
+    if task.stage != Stage::Publish {
+        return;
+    }
+    let id = &task.asset_id;
+    let _ = ctx
+        .objects
+        .outputs
+        .delete_prefix(&format!("{id}/work"))
+        .await;
+    if let Ok(Some(out)) = ctx.db.task_output(id, Stage::Package).await {
+        let listed: Vec<String> = out["files"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(|s| format!("{id}/out/{s}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Ok(present) = ctx.objects.outputs.list(&format!("{id}/out")).await {
+            for (key, _) in present {
+                if !listed.contains(&key) {
+                    let _ = ctx.objects.outputs.delete(&key).await;
+                }
+            }
+        }
+    }
+    forget_local(ctx.config, id).await;
+}
+
+/// Removes an asset's local scratch folder.
+pub(crate) async fn forget_local(config: &PipelineConfig, asset_id: &str) {
+    let _ = tokio::fs::remove_dir_all(config.work_dir.join(asset_id)).await;
+}
+
+fn local_dir(ctx: &Ctx<'_>, asset: &Asset) -> PathBuf {
+    ctx.config.work_dir.join(&asset.id)
+}
+
+/// The source on local disk, fetched from the store unless this worker already has it.
+async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf, StageError> {
+    let dir = local_dir(ctx, asset);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| StageError::transient("worker", e))?;
+    let path = dir.join("source");
+    let meta = ctx
+        .objects
+        .sources
+        .head(&asset.source_key)
+        .await?
+        .ok_or_else(|| {
+            StageError::permanent(
+                "source_missing",
+                format!("source object {} is missing", asset.source_key),
+            )
+        })?;
+    if tokio::fs::metadata(&path).await.map(|m| m.len()).ok() != Some(meta.size) {
+        let partial = dir.join("source.partial");
+        ctx.objects
+            .sources
+            .download(&asset.source_key, &partial)
+            .await?;
+        tokio::fs::rename(&partial, &path)
+            .await
+            .map_err(|e| StageError::transient("worker", e))?;
+    }
+    Ok(path)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StageError::transient("worker", format!("worker thread failed: {e}")))
+}
+
+async fn probe(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    let source = local_source(ctx, asset).await?;
+    let info = blocking(move || openvod_transcode::probe(&source)).await??;
+    Ok(StageOutcome {
+        output: json!({ "size": info.size }),
+        probe: Some(serde_json::to_value(&info).map_err(|e| StageError::transient("worker", e))?),
+        ..StageOutcome::default()
+    })
+}
+
+fn template<'a>(ctx: &'a Ctx<'_>, asset: &Asset) -> Result<&'a JobTemplate, StageError> {
+    ctx.config.templates.get(&asset.template).ok_or_else(|| {
+        StageError::permanent(
+            "unknown_template",
+            format!("no template named {:?}", asset.template),
+        )
+    })
+}
+
+fn media_info(asset: &Asset) -> Result<MediaInfo, StageError> {
+    let value = asset
+        .probe
+        .clone()
+        .ok_or_else(|| StageError::transient("worker", "the probe result is missing"))?;
+    serde_json::from_value(value)
+        .map_err(|e| StageError::transient("worker", format!("stored probe result: {e}")))
+}
+
+fn plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
+    Ok(ladder::plan(
+        &media_info(asset)?,
+        template(ctx, asset)?,
+        asset.source_name.as_deref().unwrap_or(&asset.id),
+    )?)
+}
+
+/// The validation policy: fails fast, with the reason, before any encoding.
+fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    let info = media_info(asset)?;
+    let policy = &ctx.config.policy;
+    let video = info.first_video().ok_or_else(|| {
+        StageError::permanent(
+            "invalid_media",
+            "no video stream (audio-only files are not transcoded)",
+        )
+    })?;
+    if policy.max_duration_seconds > 0.0 && info.duration > policy.max_duration_seconds {
+        return Err(StageError::permanent(
+            "policy",
+            format!(
+                "the source lasts {:.0} s, over the limit of {:.0} s",
+                info.duration, policy.max_duration_seconds
+            ),
+        ));
+    }
+    if (policy.max_width > 0 && video.width > policy.max_width)
+        || (policy.max_height > 0 && video.height > policy.max_height)
+    {
+        return Err(StageError::permanent(
+            "policy",
+            format!(
+                "the picture is {}x{}, over the limit of {}x{}",
+                video.width, video.height, policy.max_width, policy.max_height
+            ),
+        ));
+    }
+    if !policy.video_codecs.is_empty() && !policy.video_codecs.iter().any(|c| c == &video.codec) {
+        return Err(StageError::permanent(
+            "policy",
+            format!(
+                "video codec {} is not accepted (accepted: {})",
+                video.codec,
+                policy.video_codecs.join(", ")
+            ),
+        ));
+    }
+    let plan = plan(ctx, asset)?;
+    Ok(StageOutcome {
+        output: serde_json::to_value(&plan).map_err(|e| StageError::transient("worker", e))?,
+        ..StageOutcome::default()
+    })
+}
+
+async fn fresh_dir(path: &Path) -> Result<(), StageError> {
+    let _ = tokio::fs::remove_dir_all(path).await;
+    tokio::fs::create_dir_all(path)
+        .await
+        .map_err(|e| StageError::transient("worker", e))
+}
+
+async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    let plan = plan(ctx, asset)?;
+    let source = local_source(ctx, asset).await?;
+    let encoded = local_dir(ctx, asset).join("encode");
+    fresh_dir(&encoded).await?;
+    // Progress goes from the encoding thread to the database, at most once a second.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+    let reporter = {
+        let db = ctx.db.clone();
+        let id = asset.id.clone();
+        tokio::spawn(async move {
+            let mut last = Instant::now() - Duration::from_secs(10);
+            while let Some(percent) = rx.recv().await {
+                if last.elapsed() >= Duration::from_secs(1) {
+                    last = Instant::now();
+                    let _ = db.set_progress(&id, percent).await;
+                    let payload = json!({ "id": id, "stage": "transcode", "progress": (percent * 10.0).round() / 10.0 });
+                    let _ = db.append_event(Some(&id), "asset.progress", &payload).await;
+                }
+            }
+        })
+    };
+    let cancel = ctx.cancel.clone();
+    let (p, dir) = (plan.clone(), encoded.clone());
+    let cost = blocking(move || {
+        ffmpeg::encode(
+            &source,
+            &p,
+            &dir,
+            Deadline::for_duration(p.duration),
+            &cancel,
+            &mut |progress| {
+                if let Some(f) = progress.fraction() {
+                    let _ = tx.send(f * 100.0);
+                }
+            },
+        )
+    })
+    .await?;
+    let _ = reporter.await;
+    let cost = cost?;
+    let mut names = Vec::new();
+    for name in rendition_names(&plan) {
+        ctx.objects
+            .outputs
+            .put_file(
+                &format!("{}/work/encode/{name}.mp4", asset.id),
+                &ffmpeg::output_path(&encoded, &name),
+            )
+            .await?;
+        names.push(name);
+    }
+    Ok(StageOutcome {
+        output: json!({
+            "renditions": names,
+            "encode_seconds": cost.wall.as_secs_f64(),
+            "cpu_seconds": cost.cpu.as_secs_f64(),
+        }),
+        ..StageOutcome::default()
+    })
+}
+
+fn rendition_names(plan: &EncodePlan) -> Vec<String> {
+    plan.rungs
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(plan.audio.as_ref().map(|a| a.name.clone()))
+        .collect()
+}
+
+async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    let plan = plan(ctx, asset)?;
+    let template = template(ctx, asset)?.clone();
+    let encoded = local_dir(ctx, asset).join("encode");
+    tokio::fs::create_dir_all(&encoded)
+        .await
+        .map_err(|e| StageError::transient("worker", e))?;
+    // Another worker may have run the transcode: fetch what is not here.
+    for name in rendition_names(&plan) {
+        let key = format!("{}/work/encode/{name}.mp4", asset.id);
+        let local = ffmpeg::output_path(&encoded, &name);
+        let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
+            StageError::transient(
+                "worker",
+                format!("rendition {key} is missing; the transcode must run again"),
+            )
+        })?;
+        if tokio::fs::metadata(&local).await.map(|m| m.len()).ok() != Some(remote.size) {
+            ctx.objects.outputs.download(&key, &local).await?;
+        }
+    }
+    let out = local_dir(ctx, asset).join("package");
+    fresh_dir(&out).await?;
+    let (o, e) = (out.clone(), encoded.clone());
+    let summary =
+        blocking(move || openvod_transcode::job::package_encoded(&plan, &e, &template, &o))
+            .await??;
+    if ctx.cancel.load(Ordering::Relaxed) {
+        return Err(StageError::Abandoned);
+    }
+    let prefix = format!("{}/out", asset.id);
+    ctx.objects.outputs.put_dir(&prefix, &out).await?;
+    let files = list_files(&out).await?;
+    let mut output =
+        serde_json::to_value(&summary).map_err(|e| StageError::transient("worker", e))?;
+    output["prefix"] = json!(prefix);
+    output["files"] = json!(files);
+    Ok(StageOutcome {
+        output,
+        ..StageOutcome::default()
+    })
+}
+
+/// Paths of the files below `dir`, relative, with `/` separators, sorted.
+async fn list_files(dir: &Path) -> Result<Vec<String>, StageError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut entries = tokio::fs::read_dir(&d)
+            .await
+            .map_err(|e| StageError::transient("worker", e))?;
+        while let Some(e) = entries
+            .next_entry()
+            .await
+            .map_err(|e| StageError::transient("worker", e))?
+        {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Commits the packaged output: checks it is all in the store, then records it.
+async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    let out = ctx
+        .db
+        .task_output(&asset.id, Stage::Package)
+        .await?
+        .ok_or_else(|| StageError::transient("worker", "the package result is missing"))?;
+    let prefix = out["prefix"]
+        .as_str()
+        .ok_or_else(|| StageError::transient("worker", "the package result has no prefix"))?
+        .to_string();
+    let files = out["files"].as_array().cloned().unwrap_or_default();
+    let present: std::collections::HashSet<String> = ctx
+        .objects
+        .outputs
+        .list(&prefix)
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for f in &files {
+        let key = format!("{prefix}/{}", f.as_str().unwrap_or_default());
+        if !present.contains(&key) {
+            return Err(StageError::transient(
+                "storage",
+                format!("{key} is missing from the store"),
+            ));
+        }
+    }
+    Ok(StageOutcome {
+        output: json!({ "prefix": prefix, "files": files.len() }),
+        renditions: Some(out["renditions"].clone()),
+        output_prefix: Some(prefix),
+        ..StageOutcome::default()
+    })
+}

@@ -1,0 +1,379 @@
+//! The pipeline end to end: a source in the store becomes a packaged, playable asset.
+//! Runs on SQLite + a local folder, and on PostgreSQL + S3 (Garage) when they are there
+//! (required under `CI=true`; see `crates/store/tests` for the variables).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use openvod_pipeline::{PipelineConfig, Worker};
+use openvod_store::{AssetStatus, Db, NewAsset, Objects, ObjectsConfig, Stage};
+use openvod_transcode::JobTemplate;
+
+struct Env {
+    name: &'static str,
+    db: Db,
+    objects: Objects,
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+async fn environments(dir: &Path) -> Vec<Env> {
+    let mut out = vec![Env {
+        name: "sqlite+folder",
+        db: Db::connect(&format!("sqlite://{}/meta.db", dir.display()))
+            .await
+            .unwrap(),
+        objects: Objects::open(&ObjectsConfig::Local {
+            root: dir.join("objects"),
+        })
+        .unwrap(),
+    }];
+    let pg = std::env::var("OPENVOD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let s3 = std::env::var("OPENVOD_TEST_S3_ENDPOINT").ok();
+    let admin = Db::connect(&pg).await;
+    match (admin, s3) {
+        (Ok(admin), Some(endpoint)) => {
+            let schema = format!(
+                "p_{}_{}",
+                std::process::id(),
+                SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            admin
+                .execute_raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .await
+                .unwrap();
+            admin
+                .execute_raw(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .unwrap();
+            let sep = if pg.contains('?') { '&' } else { '?' };
+            let db = Db::connect(&format!("{pg}{sep}options=-c%20search_path%3D{schema}"))
+                .await
+                .unwrap();
+            let env = |k: &str| std::env::var(k).unwrap();
+            let bucket = env("OPENVOD_TEST_S3_BUCKET");
+            let objects = Objects::open(&ObjectsConfig::S3 {
+                endpoint: Some(endpoint),
+                source_bucket: bucket.clone(),
+                output_bucket: bucket,
+                region: env("OPENVOD_TEST_S3_REGION"),
+                access_key_id: env("OPENVOD_TEST_S3_KEY_ID"),
+                secret_access_key: env("OPENVOD_TEST_S3_SECRET"),
+                path_style: true,
+                allow_http: true,
+            })
+            .unwrap();
+            out.push(Env {
+                name: "postgres+s3",
+                db,
+                objects,
+            });
+        }
+        (admin, s3) => {
+            let why = format!(
+                "PostgreSQL {}, S3 {}",
+                if admin.is_ok() {
+                    "reachable"
+                } else {
+                    "unreachable"
+                },
+                if s3.is_some() {
+                    "configured"
+                } else {
+                    "not configured"
+                }
+            );
+            assert!(!ci(), "PostgreSQL and S3 are required in CI: {why}");
+            eprintln!("\n*** SKIPPED: the PostgreSQL + S3 half of this test ({why}) ***\n");
+        }
+    }
+    out
+}
+
+fn fast_template() -> JobTemplate {
+    let mut t = JobTemplate::default_ladder();
+    t.video.preset = "superfast".into();
+    t
+}
+
+fn config(dir: &Path, worker: &str) -> PipelineConfig {
+    let mut c = PipelineConfig::new(worker, dir.join(format!("work-{worker}")));
+    c.templates.insert("fast".into(), fast_template());
+    c.heartbeat = Duration::from_millis(200);
+    c.lease = Duration::from_secs(5);
+    c.poll_interval = Duration::from_millis(50);
+    c.retry_base = Duration::from_millis(100);
+    c
+}
+
+fn make_source(dir: &Path, seconds: u32, size: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("src-{seconds}-{size}.mp4"));
+    let video = format!("testsrc2=size={size}:rate=25:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let out = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            &video,
+            "-f",
+            "lavfi",
+            "-i",
+            &audio,
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+async fn upload(env: &Env, key: &str, file: &Path) -> NewAsset {
+    let size = env.objects.sources.put_file(key, file).await.unwrap();
+    NewAsset {
+        source_key: key.into(),
+        source_name: Some("src.mp4".into()),
+        source_size: Some(size as i64),
+        template: "fast".into(),
+    }
+}
+
+/// Runs the worker until the asset leaves queued/processing.
+async fn drive(worker: &Worker, db: &Db, id: &str) -> openvod_store::Asset {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let a = db.asset(id).await.unwrap().unwrap();
+        if !matches!(a.status, AssetStatus::Queued | AssetStatus::Processing) {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "asset {id} stuck at {:?} {:?}",
+            a.status,
+            a.stage
+        );
+        if !worker.run_once().await.unwrap() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_becomes_a_playable_asset() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 6, "640x360");
+    for env in environments(dir.path()).await {
+        let name = env.name;
+        let key = format!(
+            "uploads/{}-{}.mp4",
+            name.replace('+', "-"),
+            std::process::id()
+        );
+        let new = upload(&env, &key, &src).await;
+        let asset = env.db.create_asset(new, 3).await.unwrap();
+        let worker = Worker::new(
+            env.db.clone(),
+            env.objects.clone(),
+            config(dir.path(), name),
+        );
+        let done = drive(&worker, &env.db, &asset.id).await;
+        assert_eq!(
+            done.status,
+            AssetStatus::Ready,
+            "{name}: {:?}",
+            done.error_message
+        );
+        let prefix = done.output_prefix.clone().unwrap();
+        assert_eq!(prefix, format!("{}/out", asset.id));
+        let renditions = done.renditions.clone().unwrap();
+        let names: Vec<&str> = renditions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["360p", "audio"], "{name}");
+        assert!(done.probe.as_ref().unwrap()["duration"].as_f64().unwrap() > 5.9);
+        // Exactly the packaged files, nothing from the work area.
+        let keys: Vec<String> = env
+            .objects
+            .outputs
+            .list(&asset.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            keys.iter().all(|k| k.starts_with(&prefix)),
+            "{name}: {keys:?}"
+        );
+        assert!(
+            keys.contains(&format!("{prefix}/master.m3u8"))
+                && keys.contains(&format!("{prefix}/manifest.mpd"))
+        );
+        // ffmpeg plays what the store holds.
+        let copy = dir.path().join(format!("copy-{}", name.replace('+', "-")));
+        for k in &keys {
+            let local = copy.join(k);
+            std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+            env.objects.outputs.download(k, &local).await.unwrap();
+        }
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(copy.join(&prefix).join("master.m3u8"))
+            .args(["-map", "0", "-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The source is untouched.
+        let meta = env.objects.sources.head(&key).await.unwrap().unwrap();
+        assert_eq!(meta.size, std::fs::metadata(&src).unwrap().len());
+        let stages: Vec<Stage> = env
+            .db
+            .asset_tasks(&asset.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(stages, Stage::ALL.to_vec());
+        assert!(
+            !dir.path()
+                .join(format!("work-{name}"))
+                .join(&asset.id)
+                .exists(),
+            "{name}: local scratch removed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_sources_and_policy_fail_fast_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not a video").unwrap();
+    let src = make_source(dir.path(), 3, "320x240");
+    for env in environments(dir.path()).await {
+        let name = env.name;
+        let mut cfg = config(dir.path(), name);
+        cfg.policy.max_duration_seconds = 2.0;
+        let worker = Worker::new(env.db.clone(), env.objects.clone(), cfg);
+
+        let new = upload(&env, &format!("bad/{}.mp4", std::process::id()), &text).await;
+        let asset = env.db.create_asset(new, 3).await.unwrap();
+        let failed = drive(&worker, &env.db, &asset.id).await;
+        assert_eq!(
+            (failed.status, failed.error_code.as_deref()),
+            (AssetStatus::Failed, Some("invalid_media")),
+            "{name}"
+        );
+        assert!(failed.error_message.unwrap().contains("not a media file"));
+        let tasks = env.db.asset_tasks(&asset.id).await.unwrap();
+        assert_eq!(
+            (tasks[0].0, tasks[0].2),
+            (Stage::Probe, 1),
+            "{name}: not retried"
+        );
+
+        let new = upload(&env, &format!("long/{}.mp4", std::process::id()), &src).await;
+        let asset = env.db.create_asset(new, 3).await.unwrap();
+        let failed = drive(&worker, &env.db, &asset.id).await;
+        assert_eq!(failed.error_code.as_deref(), Some("policy"), "{name}");
+        assert!(failed
+            .error_message
+            .unwrap()
+            .contains("over the limit of 2 s"));
+
+        // With the limit lifted, retry runs only what failed and the asset completes.
+        let worker = Worker::new(
+            env.db.clone(),
+            env.objects.clone(),
+            config(dir.path(), name),
+        );
+        env.db.retry_asset(&asset.id).await.unwrap();
+        let done = drive(&worker, &env.db, &asset.id).await;
+        assert_eq!(done.status, AssetStatus::Ready, "{name}");
+        let tasks = env.db.asset_tasks(&asset.id).await.unwrap();
+        assert_eq!(
+            tasks[0],
+            (Stage::Probe, openvod_store::TaskStatus::Succeeded, 1, None),
+            "probe ran once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_ffmpeg_mid_transcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 40, "1280x720");
+    let env = environments(dir.path()).await.remove(0);
+    let new = upload(&env, "long.mp4", &src).await;
+    let asset = env.db.create_asset(new, 3).await.unwrap();
+    let mut cfg = config(dir.path(), "canceller");
+    cfg.templates
+        .insert("fast".into(), JobTemplate::default_ladder());
+    let worker = Worker::new(env.db.clone(), env.objects.clone(), cfg);
+    let run = tokio::spawn({
+        let worker = worker.clone();
+        async move { while worker.run_once().await.unwrap() {} }
+    });
+    let started = Instant::now();
+    loop {
+        let a = env.db.asset(&asset.id).await.unwrap().unwrap();
+        if a.stage == Some(Stage::Transcode) && a.progress > 0.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "transcode never started: {a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(env.db.cancel_asset(&asset.id).await.unwrap());
+    let cancelled_at = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the worker stops promptly")
+        .unwrap();
+    assert!(cancelled_at.elapsed() < Duration::from_secs(10));
+    let a = env.db.asset(&asset.id).await.unwrap().unwrap();
+    assert_eq!(a.status, AssetStatus::Cancelled);
+    let ffmpeg_left = Command::new("pgrep")
+        .args(["-f", &format!("ffmpeg.*{}", asset.id)])
+        .output()
+        .unwrap();
+    assert!(
+        ffmpeg_left.stdout.is_empty(),
+        "ffmpeg still running: {}",
+        String::from_utf8_lossy(&ffmpeg_left.stdout)
+    );
+}
