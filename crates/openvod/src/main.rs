@@ -1,6 +1,8 @@
 //! The `openvod` command: parses flags and calls the library crates.
 
 mod commands;
+mod config;
+mod service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,12 @@ enum Command {
     Transcode(commands::TranscodeArgs),
     /// Package MP4 renditions (fragmented or progressive) as CMAF for HLS and DASH.
     Package(commands::PackageArgs),
+    /// Run the service: API, origin and workers in one process.
+    Serve(service::ServiceArgs),
+    /// Run workers only, against the configured database and store.
+    Worker(service::ServiceArgs),
+    /// Run the origin only.
+    Origin(service::ServiceArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +44,9 @@ fn main() -> ExitCode {
         Command::Probe { input, json } => commands::probe(&input, json),
         Command::Transcode(args) => commands::transcode(args),
         Command::Package(args) => commands::package(args),
+        Command::Serve(args) => service::run(service::Role::Serve, args),
+        Command::Worker(args) => service::run(service::Role::Worker, args),
+        Command::Origin(args) => service::run(service::Role::Origin, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use openvod_transcode::JobTemplate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Checks run on every source before it is transcoded.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationPolicy {
     /// Longest accepted source in seconds (0: no limit).

@@ -1,0 +1,350 @@
+//! `openvod.toml`: every key has a default, and every key can be set by an environment
+//! variable `OPENVOD_<KEY>` or `OPENVOD_<SECTION>_<KEY>` (upper case), which wins over
+//! the file. `openvod.toml.example` at the top of the repository lists them all.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Folder for the defaults below (database, objects, scratch space).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; empty: `sqlite://DATA_DIR/openvod.db`.
+    pub database_url: String,
+    /// "text" or "json" log lines.
+    pub log_format: String,
+    pub store: StoreSection,
+    pub upload: UploadSection,
+    pub worker: WorkerSection,
+    pub policy: openvod_pipeline::ValidationPolicy,
+    /// Extra templates by name: `name = "path/to/template.toml"`. A `default` entry
+    /// replaces the built-in default ladder.
+    pub templates: HashMap<String, PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// "local" or "s3".
+    pub kind: String,
+    /// local: root folder; empty: `DATA_DIR/objects`.
+    pub root: PathBuf,
+    /// s3: endpoint URL (empty for AWS), buckets, region, credentials.
+    pub endpoint: String,
+    pub source_bucket: String,
+    pub output_bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub path_style: bool,
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadSection {
+    /// Largest accepted upload in bytes (413 above).
+    pub max_bytes: u64,
+    /// Whether deleting an asset also deletes its source object.
+    pub delete_sources: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSection {
+    /// Workers in this process (`serve` and `worker`); 0 in `serve` runs no worker.
+    pub concurrency: u32,
+    /// Scratch space; empty: `DATA_DIR/work`.
+    pub work_dir: PathBuf,
+    pub lease_seconds: u64,
+    pub heartbeat_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            log_format: "text".into(),
+            store: StoreSection::default(),
+            upload: UploadSection::default(),
+            worker: WorkerSection::default(),
+            policy: openvod_pipeline::ValidationPolicy::default(),
+            templates: HashMap::new(),
+        }
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            kind: "local".into(),
+            root: PathBuf::new(),
+            endpoint: String::new(),
+            source_bucket: String::new(),
+            output_bucket: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            path_style: true,
+            allow_http: false,
+        }
+    }
+}
+
+impl Default for UploadSection {
+    fn default() -> Self {
+        UploadSection {
+            max_bytes: 20 << 30,
+            delete_sources: false,
+        }
+    }
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        WorkerSection {
+            concurrency: 1,
+            work_dir: PathBuf::new(),
+            lease_seconds: 60,
+            heartbeat_seconds: 10,
+            max_attempts: 3,
+            retry_base_seconds: 5,
+        }
+    }
+}
+
+const SECTIONS: [&str; 4] = ["store", "upload", "worker", "policy"];
+
+impl Config {
+    /// Reads the file (when given), then applies `OPENVOD_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Config> {
+        let mut table: toml::Table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("config {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("config {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let defaults = toml::Table::try_from(Config::default()).context("default config")?;
+        let mut vars: Vec<(&String, &String)> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("OPENVOD_"))
+            .collect();
+        vars.sort();
+        for (name, value) in vars {
+            let key = name["OPENVOD_".len()..].to_ascii_lowercase();
+            let (section, field) = match SECTIONS.iter().find(|s| key.starts_with(&format!("{s}_")))
+            {
+                Some(s) => (Some(*s), &key[s.len() + 1..]),
+                None => (None, key.as_str()),
+            };
+            // Only keys the configuration has: other OPENVOD_ variables are not ours.
+            let default = match section {
+                Some(s) => defaults
+                    .get(s)
+                    .and_then(|t| t.as_table())
+                    .and_then(|t| t.get(field)),
+                None => defaults.get(field).filter(|v| !v.is_table()),
+            };
+            let Some(default) = default else { continue };
+            let parsed = parse_like(default, value).with_context(|| format!("{name}={value:?}"))?;
+            match section {
+                Some(s) => {
+                    let entry = table
+                        .entry(s)
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let Some(t) = entry.as_table_mut() else {
+                        bail!("config: [{s}] is not a section")
+                    };
+                    t.insert(field.to_string(), parsed);
+                }
+                None => {
+                    table.insert(field.to_string(), parsed);
+                }
+            }
+        }
+        let config: Config = toml::Value::Table(table).try_into().context("config")?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("config: log_format must be \"text\" or \"json\"");
+        }
+        if !["local", "s3"].contains(&self.store.kind.as_str()) {
+            bail!("config: store.kind must be \"local\" or \"s3\"");
+        }
+        if self.worker.lease_seconds == 0
+            || self.worker.heartbeat_seconds == 0
+            || self.worker.heartbeat_seconds * 2 > self.worker.lease_seconds
+        {
+            bail!("config: worker.heartbeat_seconds must be at most half of worker.lease_seconds");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("openvod.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn objects(&self) -> openvod_store::ObjectsConfig {
+        let s = &self.store;
+        if s.kind == "s3" {
+            openvod_store::ObjectsConfig::S3 {
+                endpoint: (!s.endpoint.is_empty()).then(|| s.endpoint.clone()),
+                source_bucket: s.source_bucket.clone(),
+                output_bucket: if s.output_bucket.is_empty() {
+                    s.source_bucket.clone()
+                } else {
+                    s.output_bucket.clone()
+                },
+                region: s.region.clone(),
+                access_key_id: s.access_key_id.clone(),
+                secret_access_key: s.secret_access_key.clone(),
+                path_style: s.path_style,
+                allow_http: s.allow_http,
+            }
+        } else {
+            let root = if s.root.as_os_str().is_empty() {
+                self.data_dir.join("objects")
+            } else {
+                s.root.clone()
+            };
+            openvod_store::ObjectsConfig::Local { root }
+        }
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        if self.worker.work_dir.as_os_str().is_empty() {
+            self.data_dir.join("work")
+        } else {
+            self.worker.work_dir.clone()
+        }
+    }
+
+    /// The built-in templates plus the configured ones, by name.
+    pub fn templates(&self) -> Result<HashMap<String, openvod_transcode::JobTemplate>> {
+        let mut out = HashMap::new();
+        out.insert(
+            "default".to_string(),
+            openvod_transcode::JobTemplate::default_ladder(),
+        );
+        for (name, path) in &self.templates {
+            let t = openvod_transcode::JobTemplate::load(&path.to_string_lossy())?;
+            out.insert(name.clone(), t);
+        }
+        Ok(out)
+    }
+}
+
+/// Parses an environment value as the same TOML type as the key's default.
+fn parse_like(default: &toml::Value, value: &str) -> Result<toml::Value> {
+    Ok(match default {
+        toml::Value::String(_) => toml::Value::String(value.to_string()),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(value.trim().parse().context("an integer")?)
+        }
+        toml::Value::Float(_) => toml::Value::Float(value.trim().parse().context("a number")?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match value.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => bail!("true or false"),
+        }),
+        toml::Value::Array(_) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.into()))
+                .collect(),
+        ),
+        _ => bail!("cannot be set from the environment"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::load(None, &HashMap::new()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://data/openvod.db");
+        assert!(
+            matches!(c.objects(), openvod_store::ObjectsConfig::Local { root } if root == Path::new("data/objects"))
+        );
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openvod.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[worker]\nconcurrency = 4\n[store]\nkind = \"s3\"\nsource_bucket = \"src\"\n").unwrap();
+        let vars = env(&[
+            ("OPENVOD_WORKER_CONCURRENCY", "2"),
+            ("OPENVOD_STORE_OUTPUT_BUCKET", "out"),
+            ("OPENVOD_POLICY_VIDEO_CODECS", "h264, hevc"),
+            ("OPENVOD_BIN", "/not/a/config/key"),
+        ]);
+        let c = Config::load(Some(&file), &vars).unwrap();
+        assert_eq!(
+            (c.listen.as_str(), c.worker.concurrency),
+            ("0.0.0.0:9000", 2)
+        );
+        assert_eq!(
+            (
+                c.store.source_bucket.as_str(),
+                c.store.output_bucket.as_str()
+            ),
+            ("src", "out")
+        );
+        assert_eq!(c.policy.video_codecs, vec!["h264", "hevc"]);
+        let bad = env(&[("OPENVOD_WORKER_CONCURRENCY", "many")]);
+        let err = Config::load(None, &bad).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("OPENVOD_WORKER_CONCURRENCY"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn the_example_file_lists_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openvod.toml.example");
+        let c = Config::load(Some(Path::new(example)), &HashMap::new()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openvod.toml");
+        std::fs::write(&file, "listne = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), &HashMap::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
+}

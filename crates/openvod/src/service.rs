@@ -1,0 +1,183 @@
+//! `openvod serve`, `worker` and `origin`: the long-running roles.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use openvod_pipeline::{PipelineConfig, Worker};
+use openvod_server::{AppState, Roles, ServerConfig};
+use openvod_store::{Db, Objects};
+
+use crate::config::Config;
+
+/// Flags every role shares.
+#[derive(Args, Clone)]
+pub struct ServiceArgs {
+    /// Configuration file (TOML); see openvod.toml.example.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data folder for the default database, objects and scratch space.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+/// The roles of one process.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    /// API, origin and workers.
+    Serve,
+    /// Workers only.
+    Worker,
+    /// Origin only.
+    Origin,
+}
+
+fn load(args: &ServiceArgs) -> Result<Config> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut config = Config::load(args.config.as_deref(), &env)?;
+    if let Some(d) = &args.data {
+        config.data_dir = d.clone();
+    }
+    if let Some(l) = &args.listen {
+        config.listen = l.clone();
+    }
+    Ok(config)
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENVOD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub fn run(role: Role, args: ServiceArgs) -> Result<()> {
+    let config = load(&args)?;
+    init_logs(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(role, config))
+}
+
+async fn run_async(role: Role, config: Config) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| config.data_dir.display().to_string())?;
+    let db = Db::connect(&config.database_url())
+        .await
+        .context("database")?;
+    let objects = Objects::open(&config.objects()).context("object store")?;
+    let templates = config.templates()?;
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            shutdown.notify_waiters();
+        });
+    }
+
+    let mut workers = Vec::new();
+    if matches!(role, Role::Serve | Role::Worker) {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        for n in 0..config.worker.concurrency {
+            let mut pc = PipelineConfig::new(
+                format!("{host}-{}-{n}", std::process::id()),
+                config.work_dir(),
+            );
+            pc.lease = Duration::from_secs(config.worker.lease_seconds);
+            pc.heartbeat = Duration::from_secs(config.worker.heartbeat_seconds);
+            pc.max_attempts = config.worker.max_attempts;
+            pc.retry_base = Duration::from_secs(config.worker.retry_base_seconds);
+            pc.policy = config.policy.clone();
+            pc.templates = templates.clone();
+            let worker = Worker::new(db.clone(), objects.clone(), pc);
+            let shutdown = shutdown.clone();
+            workers.push(tokio::spawn(async move {
+                worker.run(shutdown.notified()).await
+            }));
+        }
+        tracing::info!(workers = config.worker.concurrency, "workers started");
+    }
+
+    let roles = match role {
+        Role::Serve => Roles {
+            api: true,
+            origin: true,
+        },
+        Role::Origin => Roles {
+            api: false,
+            origin: true,
+        },
+        Role::Worker => Roles {
+            api: false,
+            origin: false,
+        },
+    };
+    let mut names: Vec<String> = templates.keys().cloned().collect();
+    names.sort();
+    let state = AppState {
+        db: db.clone(),
+        objects,
+        config: Arc::new(ServerConfig {
+            max_upload_bytes: config.upload.max_bytes,
+            delete_sources: config.upload.delete_sources,
+            default_template: "default".into(),
+            templates: names,
+            max_attempts: config.worker.max_attempts,
+        }),
+    };
+    // Every role listens: workers for /healthz, /readyz and /metrics.
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout says where to reach this process (tests read it).
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, ?role, "listening");
+    let app = openvod_server::router(state, roles);
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.notified().await })
+        .await?;
+    for w in workers {
+        let _ = w.await;
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

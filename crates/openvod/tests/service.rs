@@ -1,0 +1,477 @@
+//! `openvod serve`, `worker` and `origin` as real processes over HTTP: upload, the
+//! pipeline to ready, the origin's answers, bad requests, and a worker killed with
+//! SIGKILL in the middle of a transcode. On SQLite + a folder, and on PostgreSQL + S3
+//! (Garage) with each role in its own process.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A running openvod process; killed when dropped.
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `openvod ROLE` with `config` and waits for its "listening on" line.
+fn start(role: &str, config: &Path, env: &[(String, String)]) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openvod"))
+        .args([
+            role,
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("OPENVOD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{role}: {line:?}"))
+        .to_string();
+    Proc { child, base }
+}
+
+/// `curl` with `args`; returns (status, headers, body).
+fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let headers = dir.path().join("h");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-D",
+            headers.to_str().unwrap(),
+            "--max-time",
+            "120",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let h = std::fs::read_to_string(&headers).unwrap_or_default();
+    let status = h
+        .lines()
+        .rfind(|l| l.starts_with("HTTP/"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, h.to_ascii_lowercase(), out.stdout)
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+fn upload(api: &str, file: &Path) -> String {
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &format!("{api}/v1/assets?name=clip.mp4"),
+    ]);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    json(&body)["id"].as_str().unwrap().to_string()
+}
+
+fn wait_until(api: &str, id: &str, want: &str, limit: Duration) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, _, body) = curl(&[&format!("{api}/v1/assets/{id}")]);
+        assert_eq!(status, 200);
+        let a = json(&body);
+        if a["status"] == want {
+            return a;
+        }
+        assert!(a["status"] != "failed" && a["status"] != "cancelled", "{a}");
+        assert!(
+            started.elapsed() < limit,
+            "still {} after {limit:?}: {a}",
+            a["status"]
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let template = fast_template(dir);
+    let path = dir.join("openvod.toml");
+    let text = format!(
+        "data_dir = \"{}\"\n[templates]\ndefault = \"{}\"\n[upload]\nmax_bytes = 30000000\n[worker]\nlease_seconds = 4\nheartbeat_seconds = 1\nretry_base_seconds = 1\n{extra}",
+        dir.join("data").display(),
+        template.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Checks what a viewer and a CDN see of a ready asset.
+fn check_origin(origin: &str, id: &str) {
+    let play = format!("{origin}/play/{id}");
+    let (status, headers, body) = curl(&[&format!("{play}/master.m3u8")]);
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains("content-type: application/vnd.apple.mpegurl"),
+        "{headers}"
+    );
+    assert!(headers.contains("cache-control: public, max-age=30"));
+    assert!(headers.contains("access-control-allow-origin: *"));
+    assert!(body.starts_with(b"#EXTM3U"));
+    let (status, headers, body) = curl(&["-r", "0-99", &format!("{play}/360p/1.m4s")]);
+    assert_eq!((status, body.len()), (206, 100), "{headers}");
+    assert!(headers.contains("content-range: bytes 0-99/"), "{headers}");
+    assert!(headers.contains("immutable"));
+    assert_eq!(&body[4..8], b"styp");
+    let etag = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (status, _, body) = curl(&[
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        &format!("{play}/360p/1.m4s"),
+    ]);
+    assert_eq!((status, body.len()), (304, 0));
+    let (status, headers, _) = curl(&["-I", &format!("{play}/manifest.mpd")]);
+    assert_eq!(status, 200);
+    assert!(headers.contains("content-type: application/dash+xml"));
+    let (status, _, _) = curl(&["-r", "999999999-", &format!("{play}/360p/1.m4s")]);
+    assert_eq!(status, 416);
+    // ffmpeg plays both manifests over HTTP.
+    for m in ["master.m3u8", "manifest.mpd"] {
+        let out = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-i",
+                &format!("{play}/{m}"),
+                "-map",
+                "0",
+                "-f",
+                "null",
+                "-",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn serve_on_sqlite_and_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "clip.mp4", "640x360", 25, 6, true, &[]);
+    let config = write_config(dir.path(), "");
+    let server = start("serve", &config, &[]);
+    let api = server.base.clone();
+    let (status, _, body) = curl(&[&format!("{api}/healthz")]);
+    assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
+    let (status, _, body) = curl(&[&format!("{api}/readyz")]);
+    assert_eq!(
+        (status, json(&body)["database"].as_str()),
+        (200, Some("ok"))
+    );
+
+    let id = upload(&api, &src);
+    // Not ready yet: no partial manifest.
+    let (status, _, _) = curl(&[&format!("{api}/play/{id}/master.m3u8")]);
+    assert_eq!(status, 404);
+    let asset = wait_until(&api, &id, "ready", Duration::from_secs(180));
+    assert_eq!(asset["playback"]["hls"], format!("/play/{id}/master.m3u8"));
+    assert_eq!(asset["source"]["name"], "clip.mp4");
+    assert_eq!(asset["renditions"].as_array().unwrap().len(), 2, "{asset}");
+    check_origin(&api, &id);
+
+    let (status, _, body) = curl(&[&format!("{api}/v1/assets?status=ready&limit=10")]);
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["assets"][0]["id"], id);
+    let (status, _, body) = curl(&[&format!("{api}/metrics")]);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("openvod_assets{status=\"ready\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("openvod_origin_requests_total{status=\"206\"}"),
+        "{text}"
+    );
+
+    // Bad requests: clear 4xx, nothing written outside the data folder.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![0u8; 31_000_000]).unwrap();
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", big.display()),
+        &format!("{api}/v1/assets"),
+    ]);
+    assert_eq!(
+        (status, json(&body)["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Length: 0",
+        &format!("{api}/v1/assets"),
+    ]);
+    assert_eq!(
+        (status, json(&body)["error"]["code"].as_str()),
+        (400, Some("empty_body"))
+    );
+    let (status, _, _) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        "x",
+        &format!("{api}/v1/assets?template=nope"),
+    ]);
+    assert_eq!(status, 400);
+    for path in [
+        format!("/v1/assets/{}", "0".repeat(32)),
+        "/v1/assets/..%2f..%2fetc".into(),
+        format!("/play/{id}/..%2f..%2fsources%2fuploads"),
+        format!("/play/{id}/%2e%2e/%2e%2e/openvod.db"),
+        "/play/../../etc/passwd".into(),
+    ] {
+        let (status, _, body) = curl(&["--path-as-is", &format!("{api}{path}")]);
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert!(json(&body)["error"]["message"].is_string(), "{path}");
+    }
+    let (status, _, _) = curl(&[
+        "-X",
+        "POST",
+        &format!("{api}/v1/assets?limit=x&status=bogus"),
+    ]);
+    assert_eq!(status, 400, "a POST without a body");
+    let (status, _, _) = curl(&[&format!("{api}/v1/assets?status=bogus")]);
+    assert_eq!(status, 400);
+
+    // A failing upload fails with a reason, and retry re-runs only the failed stage.
+    let text_file = dir.path().join("notes.mp4");
+    std::fs::write(&text_file, "not a video at all").unwrap();
+    let bad = upload(&api, &text_file);
+    let started = Instant::now();
+    let failed = loop {
+        let (_, _, body) = curl(&[&format!("{api}/v1/assets/{bad}")]);
+        let a = json(&body);
+        if a["status"] == "failed" {
+            break a;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(failed["error"]["code"], "invalid_media");
+
+    // Delete removes the outputs.
+    let (status, _, _) = curl(&["-X", "DELETE", &format!("{api}/v1/assets/{id}")]);
+    assert_eq!(status, 204);
+    let (status, _, _) = curl(&[&format!("{api}/v1/assets/{id}")]);
+    assert_eq!(status, 404);
+    let (status, _, _) = curl(&[&format!("{api}/play/{id}/master.m3u8")]);
+    assert_eq!(status, 404);
+    assert!(!dir.path().join("data/objects/outputs").join(&id).exists());
+    assert!(
+        dir.path()
+            .join("data/objects/sources/uploads")
+            .read_dir()
+            .unwrap()
+            .count()
+            >= 1,
+        "sources are kept"
+    );
+}
+
+/// PostgreSQL + S3 settings for child processes, or `None` (skipped loudly, or failing
+/// in CI) when they are not there.
+fn pg_s3_env(schema: &str) -> Option<Vec<(String, String)>> {
+    let pg = std::env::var("OPENVOD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Ok(endpoint) = std::env::var("OPENVOD_TEST_S3_ENDPOINT") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "S3 is required in CI (scripts/test starts Garage)"
+        );
+        eprintln!("\n*** SKIPPED: PostgreSQL + S3 service tests: OPENVOD_TEST_S3_ENDPOINT is not set ***\n");
+        return None;
+    };
+    let psql = Command::new("psql")
+        .args([
+            pg.as_str(),
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+        ])
+        .output();
+    match psql {
+        Ok(o) if o.status.success() => {}
+        other => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL is required in CI: {other:?}"
+            );
+            eprintln!("\n*** SKIPPED: PostgreSQL + S3 service tests: PostgreSQL is not reachable at {pg} ***\n");
+            return None;
+        }
+    }
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    let var = |k: &str| std::env::var(k).unwrap();
+    let bucket = var("OPENVOD_TEST_S3_BUCKET");
+    Some(vec![
+        (
+            "OPENVOD_DATABASE_URL".into(),
+            format!("{pg}{sep}options=-c%20search_path%3D{schema}"),
+        ),
+        ("OPENVOD_STORE_KIND".into(), "s3".into()),
+        ("OPENVOD_STORE_ENDPOINT".into(), endpoint),
+        ("OPENVOD_STORE_SOURCE_BUCKET".into(), bucket.clone()),
+        ("OPENVOD_STORE_OUTPUT_BUCKET".into(), bucket),
+        ("OPENVOD_STORE_REGION".into(), var("OPENVOD_TEST_S3_REGION")),
+        (
+            "OPENVOD_STORE_ACCESS_KEY_ID".into(),
+            var("OPENVOD_TEST_S3_KEY_ID"),
+        ),
+        (
+            "OPENVOD_STORE_SECRET_ACCESS_KEY".into(),
+            var("OPENVOD_TEST_S3_SECRET"),
+        ),
+        ("OPENVOD_STORE_ALLOW_HTTP".into(), "true".into()),
+    ])
+}
+
+#[test]
+fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(env) = pg_s3_env(&format!("svc_{}", std::process::id())) else {
+        return;
+    };
+    // The API process runs no worker; workers and the origin are processes of their own.
+    let config = write_config(dir.path(), "concurrency = 1\n");
+    let mut api_env = env.clone();
+    api_env.push(("OPENVOD_WORKER_CONCURRENCY".into(), "0".into()));
+    let api = start("serve", &config, &api_env);
+    let origin = start("origin", &config, &env);
+    // Long enough that the first worker is surely mid-transcode when it is killed.
+    let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
+    let source_bytes = std::fs::read(&src).unwrap();
+    let id = upload(&api.base, &src);
+
+    let mut first = start("worker", &config, &env);
+    let started = Instant::now();
+    loop {
+        let (_, _, body) = curl(&[&format!("{}/v1/assets/{id}", api.base)]);
+        let a = json(&body);
+        if a["stage"] == "transcode" && a["progress"].as_f64().unwrap_or(0.0) > 5.0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SIGKILL: no chance to clean up or give the lease back.
+    unsafe_kill(&mut first.child);
+    let _second = start("worker", &config, &env);
+    let asset = wait_until(&api.base, &id, "ready", Duration::from_secs(300));
+    let transcode = asset["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["stage"] == "transcode")
+        .unwrap();
+    assert_eq!(
+        transcode["attempts"], 2,
+        "the second worker re-ran the transcode after the lease expired: {asset}"
+    );
+    check_origin(&origin.base, &id);
+    // Exactly one set of outputs, and the source byte-identical to what was uploaded.
+    let objects = s3_objects(&env);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys: Vec<String> = rt
+        .block_on(objects.outputs.list(&id))
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        keys.iter().all(|k| k.starts_with(&format!("{id}/out/"))),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("master.m3u8")).count(),
+        1
+    );
+    let copy = dir.path().join("source-after");
+    rt.block_on(
+        objects
+            .sources
+            .download(asset["source"]["key"].as_str().unwrap(), &copy),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read(&copy).unwrap() == source_bytes,
+        "the source changed"
+    );
+}
+
+/// `kill -9`: the process gets no chance to clean up.
+fn unsafe_kill(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = child.wait();
+}
+
+/// The S3 store the child processes use, opened here to look at it directly.
+fn s3_objects(env: &[(String, String)]) -> openvod_store::Objects {
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let config = openvod_store::ObjectsConfig::S3 {
+        endpoint: Some(get("OPENVOD_STORE_ENDPOINT")),
+        source_bucket: get("OPENVOD_STORE_SOURCE_BUCKET"),
+        output_bucket: get("OPENVOD_STORE_OUTPUT_BUCKET"),
+        region: get("OPENVOD_STORE_REGION"),
+        access_key_id: get("OPENVOD_STORE_ACCESS_KEY_ID"),
+        secret_access_key: get("OPENVOD_STORE_SECRET_ACCESS_KEY"),
+        path_style: true,
+        allow_http: true,
+    };
+    openvod_store::Objects::open(&config).unwrap()
+}

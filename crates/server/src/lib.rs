@@ -1,0 +1,86 @@
+//! HTTP for openvod: the control API (`/v1/...`), the origin (`/play/...`), server-sent
+//! events, health and Prometheus metrics. Handlers are thin: state lives in the database
+//! and the object store (`openvod_store`), so any number of these servers can run side by
+//! side.
+
+mod api;
+mod error;
+mod events;
+mod health;
+mod origin;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use openvod_store::{Db, Objects};
+
+pub use error::ApiError;
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest accepted upload; a larger body is answered with 413.
+    pub max_upload_bytes: u64,
+    /// `DELETE /v1/assets/{id}` also deletes the source object.
+    pub delete_sources: bool,
+    /// Template for uploads that name none.
+    pub default_template: String,
+    /// Templates an upload may name.
+    pub templates: Vec<String>,
+    /// Runs of each stage before an asset fails.
+    pub max_attempts: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_upload_bytes: 20 << 30,
+            delete_sources: false,
+            default_template: "default".into(),
+            templates: vec!["default".into()],
+            max_attempts: 3,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub objects: Objects,
+    pub config: Arc<ServerConfig>,
+}
+
+/// Which parts a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub origin: bool,
+}
+
+/// The process-wide Prometheus recorder (installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
+        })
+        .clone()
+}
+
+/// The routes of the given roles; health and metrics are always served.
+pub fn router(state: AppState, roles: Roles) -> Router {
+    let _ = metrics_handle();
+    let mut app = health::routes();
+    if roles.api {
+        app = app.merge(api::routes()).merge(events::routes());
+    }
+    if roles.origin {
+        app = app.merge(origin::routes());
+    }
+    app.fallback(|| async { ApiError::not_found("route", "no such route") })
+        .with_state(state)
+}
