@@ -24,6 +24,7 @@ pub struct Config {
     pub upload: UploadSection,
     pub worker: WorkerSection,
     pub policy: openvod_pipeline::ValidationPolicy,
+    pub watch: WatchSection,
     /// Extra templates by name: `name = "path/to/template.toml"`. A `default` entry
     /// replaces the built-in default ladder.
     pub templates: HashMap<String, PathBuf>,
@@ -69,6 +70,32 @@ pub struct WorkerSection {
     pub retry_base_seconds: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchSection {
+    /// Whether `serve` imports new objects under `prefix` of the source location.
+    pub enabled: bool,
+    pub prefix: String,
+    /// Seconds between listings.
+    pub interval_seconds: u64,
+    /// Objects younger than this are left for a later pass (copies still in progress).
+    pub settle_seconds: u64,
+    /// Template of the imported assets.
+    pub template: String,
+}
+
+impl Default for WatchSection {
+    fn default() -> Self {
+        WatchSection {
+            enabled: true,
+            prefix: "watch".into(),
+            interval_seconds: 10,
+            settle_seconds: 10,
+            template: "default".into(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -80,6 +107,7 @@ impl Default for Config {
             upload: UploadSection::default(),
             worker: WorkerSection::default(),
             policy: openvod_pipeline::ValidationPolicy::default(),
+            watch: WatchSection::default(),
             templates: HashMap::new(),
         }
     }
@@ -124,7 +152,7 @@ impl Default for WorkerSection {
     }
 }
 
-const SECTIONS: [&str; 4] = ["store", "upload", "worker", "policy"];
+const SECTIONS: [&str; 5] = ["store", "upload", "worker", "policy", "watch"];
 
 impl Config {
     /// Reads the file (when given), then applies `OPENVOD_*` variables from `env`.

@@ -114,6 +114,40 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         tracing::info!(workers = config.worker.concurrency, "workers started");
     }
 
+    if matches!(role, Role::Serve) && config.watch.enabled {
+        if !templates.contains_key(&config.watch.template) {
+            anyhow::bail!(
+                "config: watch.template {:?} is not a template",
+                config.watch.template
+            );
+        }
+        let watch = openvod_pipeline::watch::WatchConfig {
+            prefix: config.watch.prefix.clone(),
+            settle: Duration::from_secs(config.watch.settle_seconds),
+            template: config.watch.template.clone(),
+            max_attempts: config.worker.max_attempts,
+        };
+        let (db, objects, every) = (
+            db.clone(),
+            objects.clone(),
+            Duration::from_secs(config.watch.interval_seconds.max(1)),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                match openvod_pipeline::watch::import_new(&db, &objects, &watch).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(imported = n, prefix = %watch.prefix, "watch import"),
+                    Err(e) => tracing::warn!(error = %e, "watch import"),
+                }
+                tokio::select! {
+                    _ = shutdown.notified() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
     let roles = match role {
         Role::Serve => Roles {
             api: true,
@@ -132,7 +166,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     names.sort();
     let state = AppState {
         db: db.clone(),
-        objects,
+        objects: objects.clone(),
         config: Arc::new(ServerConfig {
             max_upload_bytes: config.upload.max_bytes,
             delete_sources: config.upload.delete_sources,

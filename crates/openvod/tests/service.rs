@@ -119,7 +119,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let template = fast_template(dir);
     let path = dir.join("openvod.toml");
     let text = format!(
-        "data_dir = \"{}\"\n[templates]\ndefault = \"{}\"\n[upload]\nmax_bytes = 30000000\n[worker]\nlease_seconds = 4\nheartbeat_seconds = 1\nretry_base_seconds = 1\n{extra}",
+        "data_dir = \"{}\"\n[templates]\ndefault = \"{}\"\n[upload]\nmax_bytes = 30000000\n[watch]\ninterval_seconds = 1\nsettle_seconds = 1\n[worker]\nlease_seconds = 4\nheartbeat_seconds = 1\nretry_base_seconds = 1\n{extra}",
         dir.join("data").display(),
         template.display()
     );
@@ -293,6 +293,32 @@ fn serve_on_sqlite_and_a_folder() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(failed["error"]["code"], "invalid_media");
+
+    // A file dropped into the watched folder becomes an asset, once.
+    let watched = dir.path().join("data/objects/sources/watch");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::copy(&src, watched.join("dropped.mp4")).unwrap();
+    let started = Instant::now();
+    let dropped = loop {
+        let (_, _, body) = curl(&[&format!("{api}/v1/assets?limit=50")]);
+        let list = json(&body);
+        let found: Vec<&serde_json::Value> = list["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["source"]["name"] == "dropped.mp4")
+            .collect();
+        assert!(found.len() <= 1, "imported twice: {list}");
+        if let Some(a) = found.first() {
+            break a["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the watched file was not imported"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    wait_until(&api, &dropped, "ready", Duration::from_secs(180));
 
     // Delete removes the outputs.
     let (status, _, _) = curl(&["-X", "DELETE", &format!("{api}/v1/assets/{id}")]);

@@ -11,6 +11,7 @@
 
 mod config;
 mod stages;
+pub mod watch;
 mod worker;
 
 pub use config::{PipelineConfig, ValidationPolicy};

@@ -377,3 +377,68 @@ async fn cancel_stops_ffmpeg_mid_transcode() {
         String::from_utf8_lossy(&ffmpeg_left.stdout)
     );
 }
+
+#[tokio::test]
+async fn watched_objects_become_assets_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 2, "320x240");
+    for env in environments(dir.path()).await {
+        let prefix = format!(
+            "watch-{}-{}",
+            std::process::id(),
+            env.name.replace('+', "-")
+        );
+        let watch = openvod_pipeline::watch::WatchConfig {
+            prefix: prefix.clone(),
+            settle: Duration::ZERO,
+            template: "fast".into(),
+            max_attempts: 3,
+        };
+        env.objects
+            .sources
+            .put_file(&format!("{prefix}/a.mp4"), &src)
+            .await
+            .unwrap();
+        env.objects
+            .sources
+            .put_file(&format!("{prefix}/sub/b.mp4"), &src)
+            .await
+            .unwrap();
+        // Two importers at once (two serve processes) and a second pass: still two assets.
+        let (x, y) = tokio::join!(
+            openvod_pipeline::watch::import_new(&env.db, &env.objects, &watch),
+            openvod_pipeline::watch::import_new(&env.db, &env.objects, &watch)
+        );
+        assert_eq!(x.unwrap() + y.unwrap(), 2, "{}", env.name);
+        assert_eq!(
+            openvod_pipeline::watch::import_new(&env.db, &env.objects, &watch)
+                .await
+                .unwrap(),
+            0
+        );
+        let assets = env.db.list_assets(None, None, 100).await.unwrap();
+        let mut names: Vec<String> = assets
+            .iter()
+            .filter(|a| a.source_key.starts_with(&prefix))
+            .filter_map(|a| a.source_name.clone())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["a.mp4", "b.mp4"], "{}", env.name);
+        // A fresh object waits for the settle time.
+        let slow = openvod_pipeline::watch::WatchConfig {
+            settle: Duration::from_secs(3600),
+            ..watch
+        };
+        env.objects
+            .sources
+            .put_file(&format!("{prefix}/c.mp4"), &src)
+            .await
+            .unwrap();
+        assert_eq!(
+            openvod_pipeline::watch::import_new(&env.db, &env.objects, &slow)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}
