@@ -25,6 +25,9 @@ pub struct Config {
     pub worker: WorkerSection,
     pub policy: openvod_pipeline::ValidationPolicy,
     pub watch: WatchSection,
+    /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
+    /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
+    pub webhooks: Vec<WebhookEntry>,
     /// Extra templates by name: `name = "path/to/template.toml"`. A `default` entry
     /// replaces the built-in default ladder.
     pub templates: HashMap<String, PathBuf>,
@@ -71,6 +74,18 @@ pub struct WorkerSection {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEntry {
+    pub url: String,
+    /// Signing secret; empty: a random one.
+    #[serde(default)]
+    pub secret: String,
+    /// Event kinds; absent: created, progress, ready and failed.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WatchSection {
     /// Whether `serve` imports new objects under `prefix` of the source location.
@@ -108,6 +123,7 @@ impl Default for Config {
             worker: WorkerSection::default(),
             policy: openvod_pipeline::ValidationPolicy::default(),
             watch: WatchSection::default(),
+            webhooks: Vec::new(),
             templates: HashMap::new(),
         }
     }
@@ -187,6 +203,9 @@ impl Config {
                 None => defaults.get(field).filter(|v| !v.is_table()),
             };
             let Some(default) = default else { continue };
+            if key == "webhooks" {
+                continue;
+            }
             let parsed = parse_like(default, value).with_context(|| format!("{name}={value:?}"))?;
             match section {
                 Some(s) => {

@@ -148,6 +148,25 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         });
     }
 
+    if matches!(role, Role::Serve) {
+        for hook in &config.webhooks {
+            let events = openvod_server::webhooks::check_webhook(&hook.url, hook.events.clone())
+                .map_err(|e| anyhow::anyhow!("config: webhook {}: {}", hook.url, e.message))?;
+            if db.webhook_by_url(&hook.url).await?.is_none() {
+                let secret = if hook.secret.is_empty() {
+                    openvod_server::webhooks::new_secret()
+                } else {
+                    hook.secret.clone()
+                };
+                db.create_webhook(&hook.url, &secret, &events).await?;
+            }
+        }
+        tokio::spawn(openvod_server::webhooks::run_sender(
+            db.clone(),
+            shutdown.clone(),
+        ));
+    }
+
     let roles = match role {
         Role::Serve => Roles {
             api: true,

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod health;
 mod origin;
+pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
@@ -76,7 +77,10 @@ pub fn router(state: AppState, roles: Roles) -> Router {
     let _ = metrics_handle();
     let mut app = health::routes();
     if roles.api {
-        app = app.merge(api::routes()).merge(events::routes());
+        app = app
+            .merge(api::routes())
+            .merge(events::routes())
+            .merge(webhooks::routes());
     }
     if roles.origin {
         app = app.merge(origin::routes());

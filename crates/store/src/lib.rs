@@ -11,6 +11,7 @@ mod error;
 mod events;
 pub mod objects;
 mod tasks;
+mod webhooks;
 
 pub use assets::{Asset, AssetStatus, NewAsset};
 pub use db::{now_ms, Backend, Db};
@@ -18,3 +19,4 @@ pub use error::{Error, Result};
 pub use events::Event;
 pub use objects::{Bucket, Objects, ObjectsConfig};
 pub use tasks::{ClaimedTask, Stage, StageOutcome, TaskFailure, TaskStatus};
+pub use webhooks::{Delivery, DueDelivery, Webhook};

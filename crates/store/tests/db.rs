@@ -356,3 +356,82 @@ async fn imports_happen_once_and_listing_pages() {
         db.ping().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn webhook_deliveries_fan_out_once_and_retry() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let hook = db
+            .create_webhook(
+                "http://127.0.0.1:9/h",
+                "s3cret-s3cret-s3cret",
+                &["asset.created".into()],
+            )
+            .await
+            .unwrap();
+        let other = db
+            .create_webhook(
+                "http://127.0.0.1:9/all",
+                "s3cret-s3cret-s3cret",
+                &["*".into()],
+            )
+            .await
+            .unwrap();
+        let asset = db.create_asset(new_asset("h"), 3).await.unwrap();
+        db.cancel_asset(&asset.id).await.unwrap();
+        let (a, b) = tokio::join!(db.fan_out_webhooks(100), db.fan_out_webhooks(100));
+        assert_eq!(
+            a.unwrap() + b.unwrap(),
+            2,
+            "{name}: two events, consumed once"
+        );
+        assert_eq!(db.fan_out_webhooks(100).await.unwrap(), 0);
+        assert_eq!(
+            db.deliveries(&hook.id, 10).await.unwrap().len(),
+            1,
+            "{name}: created only"
+        );
+        assert_eq!(
+            db.deliveries(&other.id, 10).await.unwrap().len(),
+            2,
+            "{name}: everything"
+        );
+        let mut sent = 0;
+        while let Some(due) = db.claim_delivery(Duration::from_secs(60)).await.unwrap() {
+            assert_eq!(due.delivery.attempts, 1, "{name}");
+            let retry = (due.url.ends_with("/h")).then(|| openvod_store::now_ms() + 300);
+            db.record_delivery(
+                &due.delivery.id,
+                retry.is_none(),
+                Some(500),
+                Some("HTTP 500"),
+                retry,
+            )
+            .await
+            .unwrap();
+            sent += 1;
+        }
+        assert_eq!(sent, 3, "{name}");
+        // The failed one is due again after its backoff, on its second attempt.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let again = db
+            .claim_delivery(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("due again");
+        assert_eq!(
+            (again.delivery.attempts, again.delivery.kind.as_str()),
+            (2, "asset.created"),
+            "{name}"
+        );
+        assert!(
+            db.claim_delivery(Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: leased"
+        );
+        assert!(db.delete_webhook(&hook.id).await.unwrap());
+        assert!(db.deliveries(&hook.id, 10).await.unwrap().is_empty());
+    }
+}
