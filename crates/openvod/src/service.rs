@@ -202,6 +202,23 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     // The first line on stdout says where to reach this process (tests read it).
     println!("listening on http://{addr}");
     tracing::info!(%addr, ?role, "listening");
+    if matches!(role, Role::Serve) {
+        // Unfinished resumable uploads past their expiry are removed, parts and all.
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                match openvod_server::tus::remove_expired(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired uploads"),
+                    Err(e) => tracing::warn!(error = %e, "expired uploads"),
+                }
+                tokio::select! {
+                    _ = shutdown.notified() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                }
+            }
+        });
+    }
     let app = openvod_server::router(state, roles);
     let stop = shutdown.clone();
     axum::serve(listener, app)

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod health;
 mod origin;
+pub mod tus;
 pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
@@ -80,7 +81,8 @@ pub fn router(state: AppState, roles: Roles) -> Router {
         app = app
             .merge(api::routes())
             .merge(events::routes())
-            .merge(webhooks::routes());
+            .merge(webhooks::routes())
+            .merge(tus::routes());
     }
     if roles.origin {
         app = app.merge(origin::routes());

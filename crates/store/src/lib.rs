@@ -11,6 +11,7 @@ mod error;
 mod events;
 pub mod objects;
 mod tasks;
+mod uploads;
 mod webhooks;
 
 pub use assets::{Asset, AssetStatus, NewAsset};
@@ -19,4 +20,5 @@ pub use error::{Error, Result};
 pub use events::Event;
 pub use objects::{Bucket, Objects, ObjectsConfig};
 pub use tasks::{ClaimedTask, Stage, StageOutcome, TaskFailure, TaskStatus};
+pub use uploads::Upload;
 pub use webhooks::{Delivery, DueDelivery, Webhook};

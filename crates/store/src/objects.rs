@@ -186,8 +186,42 @@ impl Bucket {
 
     /// Writes an object from a stream of chunks (multipart on S3 past a few MiB), at most
     /// `limit` bytes; returns its size. Past the limit the upload is aborted and
-    /// [`Error::Conflict`] returned, and nothing is left behind.
-    pub async fn put_stream<S, E>(&self, key: &str, mut body: S, limit: u64) -> Result<u64>
+    /// [`Error::Conflict`] returned, and nothing is left behind; so is it when the stream
+    /// fails.
+    pub async fn put_stream<S, E>(&self, key: &str, body: S, limit: u64) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        match self.write_stream(key, body, limit, false).await? {
+            (size, None) => Ok(size),
+            (_, Some(e)) => Err(Error::Io(std::io::Error::other(e))),
+        }
+    }
+
+    /// Like [`Bucket::put_stream`], but when the stream fails the bytes that did arrive
+    /// are kept as the object: returns the size stored and the stream's error. An empty
+    /// object is not kept.
+    pub async fn put_stream_partial<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+    ) -> Result<(u64, Option<String>)>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.write_stream(key, body, limit, true).await
+    }
+
+    async fn write_stream<S, E>(
+        &self,
+        key: &str,
+        mut body: S,
+        limit: u64,
+        keep_partial: bool,
+    ) -> Result<(u64, Option<String>)>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -195,12 +229,13 @@ impl Bucket {
         let path = self.path(key)?;
         let mut writer = BufWriter::new(self.store.clone(), path);
         let mut size = 0u64;
+        let mut failure = None;
         while let Some(chunk) = body.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    let _ = writer.abort().await;
-                    return Err(Error::Io(std::io::Error::other(e.to_string())));
+                    failure = Some(e.to_string());
+                    break;
                 }
             };
             size += chunk.len() as u64;
@@ -213,6 +248,35 @@ impl Bucket {
             if let Err(e) = writer.write_all(&chunk).await {
                 let _ = writer.abort().await;
                 return Err(e.into());
+            }
+        }
+        if failure.is_some() && (!keep_partial || size == 0) {
+            let _ = writer.abort().await;
+            return Ok((0, failure));
+        }
+        writer.shutdown().await?;
+        Ok((size, failure))
+    }
+
+    /// Writes `dest` as the objects `parts` joined in order, streaming; returns its size.
+    pub async fn concat(&self, dest: &str, parts: &[String]) -> Result<u64> {
+        let mut writer = BufWriter::new(self.store.clone(), self.path(dest)?);
+        let mut size = 0u64;
+        for part in parts {
+            let mut stream = Box::pin(self.get_stream(part, None).await?);
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                };
+                size += chunk.len() as u64;
+                if let Err(e) = writer.write_all(&chunk).await {
+                    let _ = writer.abort().await;
+                    return Err(e.into());
+                }
             }
         }
         writer.shutdown().await?;

@@ -1,0 +1,353 @@
+//! Resumable uploads: the tus protocol 1.0.0 with the creation, termination and
+//! expiration extensions (https://tus.io/protocols/resumable-upload), at `/v1/uploads`.
+//!
+//! Every PATCH streams into an object of its own (a part); the bytes of a PATCH that is
+//! cut off are kept, so a client resumes exactly where the connection dropped, also
+//! after a server restart (the offsets live in the database, the parts in the store).
+//! When the last byte arrives the parts are joined, streaming, into the source object,
+//! and the asset is created; the response carries its id in `Openvod-Asset`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine;
+use futures::TryStreamExt;
+use openvod_store::{NewAsset, Upload};
+
+use crate::{ApiError, AppState};
+
+const TUS_VERSION: &str = "1.0.0";
+/// How long an unfinished upload is kept after its last PATCH.
+const EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/uploads", post(create).options(options))
+        .route(
+            "/v1/uploads/{id}",
+            axum::routing::head(head)
+                .patch(patch)
+                .delete(terminate)
+                .options(options),
+        )
+}
+
+fn tus_headers(h: &mut HeaderMap) {
+    h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn respond(status: StatusCode, extra: &[(&'static str, String)]) -> Response {
+    let mut r = status.into_response();
+    tus_headers(r.headers_mut());
+    for (k, v) in extra {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            r.headers_mut().insert(*k, v);
+        }
+    }
+    r
+}
+
+/// Every request but OPTIONS must speak our version (tus 1.0.0, "Tus-Resumable").
+fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            "send Tus-Resumable: 1.0.0",
+        )),
+    }
+}
+
+async fn options(State(state): State<AppState>) -> Response {
+    respond(
+        StatusCode::NO_CONTENT,
+        &[
+            ("tus-version", TUS_VERSION.into()),
+            ("tus-extension", "creation,termination,expiration".into()),
+            ("tus-max-size", state.config.max_upload_bytes.to_string()),
+        ],
+    )
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn http_date(ms: i64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+}
+
+fn expiry() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now + EXPIRY).as_millis() as i64
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs.
+fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(raw) = headers.get("upload-metadata") else {
+        return Ok(Vec::new());
+    };
+    let raw = raw
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII"))?;
+    if raw.len() > 4096 {
+        return Err(ApiError::bad_request(
+            "invalid_metadata",
+            "Upload-Metadata is longer than 4096 bytes",
+        ));
+    }
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
+        let v = base64::engine::general_purpose::STANDARD
+            .decode(v.trim())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_metadata",
+                    format!("Upload-Metadata {k}: not base64"),
+                )
+            })?;
+        let v = String::from_utf8(v).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_metadata",
+                format!("Upload-Metadata {k}: not UTF-8"),
+            )
+        })?;
+        out.push((k.to_string(), v));
+    }
+    Ok(out)
+}
+
+async fn create(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let length = header_u64(&headers, "upload-length").ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_length",
+            "Upload-Length is required (deferred length is not supported)",
+        )
+    })?;
+    if length > state.config.max_upload_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the upload is larger than the limit of {} bytes",
+                state.config.max_upload_bytes
+            ),
+        ));
+    }
+    if length == 0 {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "Upload-Length is 0: there is nothing to transcode",
+        ));
+    }
+    let meta = metadata(&headers)?;
+    let get = |k: &str| meta.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let name = get("filename").or_else(|| get("name")).map(|n| {
+        n.chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect::<String>()
+    });
+    let template = get("template").unwrap_or_else(|| state.config.default_template.clone());
+    if !state.config.templates.contains(&template) {
+        return Err(ApiError::bad_request(
+            "unknown_template",
+            format!("no template named {template:?}"),
+        ));
+    }
+    let expires = expiry();
+    let upload = state
+        .db
+        .create_upload(length as i64, name.as_deref(), &template, expires)
+        .await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &[
+            ("location", format!("/v1/uploads/{}", upload.id)),
+            ("upload-expires", http_date(expires)),
+        ],
+    ))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Upload, ApiError> {
+    crate::api::check_id(id)?;
+    let gone = || ApiError::not_found("upload", format!("no upload {id}"));
+    let upload = state.db.upload(id).await?.ok_or_else(gone)?;
+    if upload.asset_id.is_none() && upload.expires_at < openvod_store::now_ms() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "expired",
+            format!("upload {id} has expired"),
+        ));
+    }
+    Ok(upload)
+}
+
+fn state_headers(u: &Upload) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("upload-offset", u.received.to_string()),
+        ("upload-length", u.length.to_string()),
+    ];
+    if let Some(a) = &u.asset_id {
+        h.push(("openvod-asset", a.clone()));
+    } else {
+        h.push(("upload-expires", http_date(u.expires_at)));
+    }
+    h
+}
+
+async fn head(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let u = load(&state, &id).await?;
+    Ok(respond(StatusCode::OK, &state_headers(&u)))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        != Some("application/offset+octet-stream")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "PATCH needs Content-Type: application/offset+octet-stream",
+        ));
+    }
+    let u = load(&state, &id).await?;
+    let offset = header_u64(&headers, "upload-offset")
+        .ok_or_else(|| ApiError::bad_request("invalid_offset", "Upload-Offset is required"))?;
+    if u.asset_id.is_some() || offset != u.received as u64 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            format!(
+                "Upload-Offset is {offset} but the upload is at {}",
+                u.received
+            ),
+        ));
+    }
+    let room = (u.length - u.received).max(0) as u64;
+    let part = format!(
+        "tus/{id}/{:016}-{}",
+        u.received,
+        uuid::Uuid::now_v7().simple()
+    );
+    let stream = body.into_data_stream().map_err(|e| e.to_string());
+    let (size, failure) = match state
+        .objects
+        .sources
+        .put_stream_partial(&part, stream, room)
+        .await
+    {
+        Ok(r) => r,
+        Err(openvod_store::Error::Conflict(_)) => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body runs past Upload-Length ({} bytes left)", room),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if size > 0
+        && !state
+            .db
+            .append_upload_part(&id, u.received, &part, size as i64, expiry())
+            .await?
+    {
+        // Another PATCH got there first: ours does not count.
+        let _ = state.objects.sources.delete(&part).await;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            "another request moved the offset",
+        ));
+    }
+    if let Some(e) = failure {
+        return Err(ApiError::bad_request(
+            "upload_interrupted",
+            format!("the request body was cut off after {size} bytes: {e}"),
+        ));
+    }
+    let mut u = load(&state, &id).await?;
+    if u.received == u.length && u.asset_id.is_none() {
+        let asset_id = complete(&state, &u).await?;
+        u.asset_id = Some(asset_id);
+    }
+    metrics::counter!("openvod_upload_bytes_total").increment(size);
+    Ok(respond(StatusCode::NO_CONTENT, &state_headers(&u)))
+}
+
+/// Joins the parts into the source object and creates the asset.
+async fn complete(state: &AppState, u: &Upload) -> Result<String, ApiError> {
+    let key = format!("uploads/{}", u.id);
+    let size = state.objects.sources.concat(&key, &u.parts).await?;
+    let asset = state
+        .db
+        .create_asset(
+            NewAsset {
+                source_key: key,
+                source_name: u.name.clone(),
+                source_size: Some(size as i64),
+                template: u.template.clone(),
+            },
+            state.config.max_attempts,
+        )
+        .await?;
+    state.db.finish_upload(&u.id, &asset.id).await?;
+    for part in &u.parts {
+        let _ = state.objects.sources.delete(part).await;
+    }
+    metrics::counter!("openvod_uploads_total").increment(1);
+    Ok(asset.id)
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_version(&headers)?;
+    let u = load(&state, &id).await?;
+    for part in &u.parts {
+        state.objects.sources.delete(part).await?;
+    }
+    state.db.delete_upload(&id).await?;
+    Ok(respond(StatusCode::NO_CONTENT, &[]))
+}
+
+/// Removes expired unfinished uploads and their parts.
+pub async fn remove_expired(state: &AppState) -> Result<usize, openvod_store::Error> {
+    let expired = state.db.expired_uploads(openvod_store::now_ms()).await?;
+    for u in &expired {
+        state
+            .objects
+            .sources
+            .delete_prefix(&format!("tus/{}", u.id))
+            .await?;
+        state.db.delete_upload(&u.id).await?;
+    }
+    Ok(expired.len())
+}
