@@ -75,6 +75,8 @@ pub fn run(role: Role, args: ServiceArgs) -> Result<()> {
 }
 
 async fn run_async(role: Role, config: Config) -> Result<()> {
+    // The recorder exists before any worker records into it.
+    let _ = openvod_server::metrics_handle();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| config.data_dir.display().to_string())?;
     let db = Db::connect(&config.database_url())

@@ -501,3 +501,43 @@ fn s3_objects(env: &[(String, String)]) -> openvod_store::Objects {
     };
     openvod_store::Objects::open(&config).unwrap()
 }
+
+#[test]
+fn twenty_uploads_at_once_and_concurrent_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "tiny.mp4", "320x240", 25, 2, true, &[]);
+    let config = write_config(dir.path(), "concurrency = 2\n");
+    let server = start("serve", &config, &[]);
+    let api = server.base.clone();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20).map(|_| s.spawn(|| upload(&api, &src))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        20
+    );
+    for id in &ids {
+        wait_until(&api, id, "ready", Duration::from_secs(600));
+    }
+    // Concurrent range requests against one segment return exactly the right bytes.
+    let url = format!("{api}/play/{}/240p/1.m4s", ids[0]);
+    let (status, _, whole) = curl(&[&url]);
+    assert_eq!(status, 200);
+    let whole = std::sync::Arc::new(whole);
+    std::thread::scope(|s| {
+        for k in 0..40usize {
+            let (url, whole) = (url.clone(), whole.clone());
+            s.spawn(move || {
+                let len = whole.len();
+                let a = (k * 7919) % len;
+                let b = (a + 1 + (k * 104_729) % 5000).min(len - 1);
+                let (status, headers, body) = curl(&["-r", &format!("{a}-{b}"), &url]);
+                assert_eq!(status, 206, "{headers}");
+                assert_eq!(&body[..], &whole[a..=b], "range {a}-{b}");
+                let (status, _, _) = curl(&["-H", "If-None-Match: \"nope\"", "-r", "0-0", &url]);
+                assert_eq!(status, 206);
+            });
+        }
+    });
+}

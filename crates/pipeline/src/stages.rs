@@ -258,6 +258,10 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     .await?;
     let _ = reporter.await;
     let cost = cost?;
+    if plan.duration > 0.0 && cost.wall.as_secs_f64() > 0.0 {
+        // Media seconds per wall second: the "x real time" of the encode.
+        metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
+    }
     let mut names = Vec::new();
     for name in rendition_names(&plan) {
         ctx.objects

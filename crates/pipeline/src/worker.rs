@@ -40,7 +40,7 @@ impl Worker {
                 r = self.run_once() => match r {
                     Ok(ran) => !ran,
                     Err(e) => {
-                        eprintln!("worker {}: {e}", self.config.worker_id);
+                        tracing::warn!(worker = %self.config.worker_id, error = %e, "worker");
                         true
                     }
                 },
@@ -76,8 +76,28 @@ impl Worker {
             config: &self.config,
             cancel: cancel.clone(),
         };
-        let result = stages::run(&ctx, &task).await;
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("task", asset = %task.asset_id, stage = task.stage.as_str(), attempt = task.attempt);
+        let result = {
+            use tracing::Instrument;
+            stages::run(&ctx, &task).instrument(span.clone()).await
+        };
         beat.abort();
+        let outcome = match &result {
+            Ok(_) if cancel.load(Ordering::Relaxed) => "abandoned",
+            Ok(_) => "succeeded",
+            Err(StageError::Abandoned) => "abandoned",
+            Err(StageError::Permanent { .. }) => "failed",
+            Err(StageError::Transient { .. }) => "retried",
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::histogram!("openvod_task_seconds", "stage" => task.stage.as_str(), "outcome" => outcome).record(seconds);
+        span.in_scope(|| match &result {
+            Err(StageError::Permanent { message, .. } | StageError::Transient { message, .. }) => {
+                tracing::warn!(outcome, seconds, error = %message, "stage ended")
+            }
+            _ => tracing::info!(outcome, seconds, "stage ended"),
+        });
         let lost = cancel.load(Ordering::Relaxed);
         match result {
             Ok(outcome) if !lost => match self.db.complete_task(&task, outcome).await {

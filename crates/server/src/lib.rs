@@ -14,7 +14,7 @@ pub mod webhooks;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use openvod_store::{Db, Objects};
 
 pub use error::ApiError;
@@ -66,9 +66,26 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
+            let seconds = [
+                0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+            ];
+            let speed = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+            let builder = || {
+                PrometheusBuilder::new()
+                    .set_buckets_for_metric(Matcher::Full("openvod_task_seconds".into()), &seconds)
+                    .and_then(|b| {
+                        b.set_buckets_for_metric(
+                            Matcher::Full("openvod_encode_speed".into()),
+                            &speed,
+                        )
+                    })
+            };
+            match builder() {
+                Ok(b) => b
+                    .install_recorder()
+                    .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle()),
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
         })
         .clone()
 }
