@@ -17,6 +17,14 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))
+        .route("/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI 3.0 document of every route (`crates/server/openapi.json`).
+pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -61,4 +69,34 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics_handle().render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the server has is in the document, and nothing else.
+    #[test]
+    fn openapi_lists_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut documented: Vec<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        documented.sort();
+        let sources = [
+            include_str!("api.rs"),
+            include_str!("origin.rs"),
+            include_str!("events.rs"),
+            include_str!("health.rs"),
+            include_str!("webhooks.rs"),
+            include_str!("tus.rs"),
+        ];
+        let mut routed: Vec<String> = sources
+            .iter()
+            .flat_map(|s| s.match_indices(".route(").map(move |(i, _)| &s[i + 7..]))
+            .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+            .filter(|p| p.starts_with('/'))
+            .map(|p| p.replace("{*path}", "{path}"))
+            .collect();
+        routed.sort();
+        routed.dedup();
+        assert_eq!(documented, routed);
+    }
 }
