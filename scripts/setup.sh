@@ -29,15 +29,27 @@ need_rust() {
   fi
 }
 
+need_node() {
+  if ! command -v npm >/dev/null; then
+    echo "installing node.js and npm..." >&2
+    apt_install nodejs npm
+  fi
+}
+
+# The dashboard's player library (hls.js from npm), compiled into the binary.
+need_web() {
+  need_node
+  if [ ! -f web/node_modules/hls.js/dist/hls.min.js ]; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 need_browser() {
   if [ ! -x /usr/bin/chromium ]; then
     echo "installing chromium..." >&2
     apt_install chromium
   fi
-  if ! command -v npm >/dev/null; then
-    echo "installing node.js and npm..." >&2
-    apt_install nodejs npm
-  fi
+  need_node
 }
 
 # Build output lives outside the clone so that repeated runs (and CI) reuse it.

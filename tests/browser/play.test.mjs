@@ -13,17 +13,13 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
+import { ARTIFACTS, CHROMIUM_ARGS, findOpenvod, run, slug, withTimeout } from './common.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const ARTIFACTS = path.join(HERE, 'artifacts');
 
 const env = process.env;
 const PLAY_SECONDS = 5;
@@ -31,88 +27,12 @@ const PLAY_TIMEOUT_MS = Number(env.OPENVOD_PLAY_TIMEOUT_MS ?? 40_000);
 const TRANSCODE_TIMEOUT_MS = Number(env.OPENVOD_TRANSCODE_TIMEOUT_MS ?? 600_000);
 const SOURCE_SECONDS = 12;
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
 const CASES = [
   { name: 'hls.js plays master.m3u8', player: 'hls', manifest: 'master.m3u8' },
   { name: 'dash.js plays manifest.mpd', player: 'dash', manifest: 'manifest.mpd' },
   { name: 'Shaka Player plays manifest.mpd', player: 'shaka', manifest: 'manifest.mpd' },
   { name: 'Shaka Player plays master.m3u8', player: 'shaka', manifest: 'master.m3u8' },
 ];
-
-// Run a command; resolve {stdout, stderr}, reject with the output tail on failure or timeout.
-function run(cmd, args, { timeoutMs, cwd } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid, 'SIGKILL'); // its process group: ffmpeg children too
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs ?? 120_000);
-    const tail = (s) => s.split('\n').slice(-40).join('\n');
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`could not run ${cmd}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0 && !timedOut) return resolve({ stdout, stderr });
-      const why = timedOut ? `timed out after ${timeoutMs} ms` : `exited with ${code ?? signal}`;
-      reject(new Error(`${cmd} ${args.join(' ')}\n${why}\n--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${tail(stderr)}`));
-    });
-  });
-}
-
-function findOpenvod() {
-  if (env.OPENVOD_BIN) {
-    if (!fs.existsSync(env.OPENVOD_BIN)) throw new Error(`OPENVOD_BIN=${env.OPENVOD_BIN} does not exist`);
-    return env.OPENVOD_BIN;
-  }
-  const target = env.CARGO_TARGET_DIR ? path.resolve(REPO, env.CARGO_TARGET_DIR) : path.join(REPO, 'target');
-  const tried = ['debug', 'release'].map((p) => path.join(target, p, 'openvod'));
-  const found = tried
-    .filter((f) => fs.existsSync(f))
-    .map((f) => ({ f, mtime: fs.statSync(f).mtimeMs }))
-    .sort((a, b) => b.mtime - a.mtime); // the most recently built one
-  if (found.length === 0) {
-    throw new Error(
-      `openvod binary not found (tried ${tried.join(', ')}).\n` +
-        'Build it first (cargo build), or set OPENVOD_BIN=/path/to/openvod, ' +
-        'or set OPENVOD_TEST_OUTPUT_DIR=/path/to/output to play an existing output folder.',
-    );
-  }
-  return found[0].f;
-}
-
-function slug(s) {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 describe('openvod output plays in Chromium', () => {
   let tmp = null;

@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod origin;
 pub mod tus;
+mod ui;
 pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
@@ -99,7 +100,8 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(api::routes())
             .merge(events::routes())
             .merge(webhooks::routes())
-            .merge(tus::routes());
+            .merge(tus::routes())
+            .merge(ui::routes());
     }
     if roles.origin {
         app = app.merge(origin::routes());

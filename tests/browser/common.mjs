@@ -1,0 +1,89 @@
+// Shared by the browser suites: how Chromium is started here, running commands with a
+// deadline, and finding the openvod binary.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(HERE, '..', '..');
+export const ARTIFACTS = path.join(HERE, 'artifacts');
+const env = process.env;
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+
+// Run a command; resolve {stdout, stderr}, reject with the output tail on failure or timeout.
+export function run(cmd, args, { timeoutMs, cwd } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL'); // its process group: ffmpeg children too
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutMs ?? 120_000);
+    const tail = (s) => s.split('\n').slice(-40).join('\n');
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run ${cmd}: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0 && !timedOut) return resolve({ stdout, stderr });
+      const why = timedOut ? `timed out after ${timeoutMs} ms` : `exited with ${code ?? signal}`;
+      reject(new Error(`${cmd} ${args.join(' ')}\n${why}\n--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${tail(stderr)}`));
+    });
+  });
+}
+
+export function findOpenvod() {
+  if (env.OPENVOD_BIN) {
+    if (!fs.existsSync(env.OPENVOD_BIN)) throw new Error(`OPENVOD_BIN=${env.OPENVOD_BIN} does not exist`);
+    return env.OPENVOD_BIN;
+  }
+  const target = env.CARGO_TARGET_DIR ? path.resolve(REPO, env.CARGO_TARGET_DIR) : path.join(REPO, 'target');
+  const tried = ['debug', 'release'].map((p) => path.join(target, p, 'openvod'));
+  const found = tried
+    .filter((f) => fs.existsSync(f))
+    .map((f) => ({ f, mtime: fs.statSync(f).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime); // the most recently built one
+  if (found.length === 0) {
+    throw new Error(
+      `openvod binary not found (tried ${tried.join(', ')}).\n` +
+        'Build it first (cargo build), or set OPENVOD_BIN=/path/to/openvod, ' +
+        'or set OPENVOD_TEST_OUTPUT_DIR=/path/to/output to play an existing output folder.',
+    );
+  }
+  return found[0].f;
+}
+
+export function slug(s) {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,84 @@
+// The dashboard in a real browser: Chromium uploads a file through the page (tus), sees
+// it become ready in the live list, opens it and plays it, and a screenshot is kept.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { ARTIFACTS, CHROMIUM_ARGS, REPO, findOpenvod, run, withTimeout } from './common.mjs';
+
+const env = process.env;
+
+describe('the dashboard', () => {
+  let tmp;
+  let server;
+  let base;
+  let browser;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-dashboard-'));
+    const src = path.join(tmp, 'holiday.mp4');
+    await run('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=8',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=8',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
+    ], { timeoutMs: 60_000 });
+    const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
+      .replace('preset = "medium"', 'preset = "superfast"');
+    fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
+    const config = path.join(tmp, 'openvod.toml');
+    fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
+    server = spawn(findOpenvod(), ['serve', '--config', config, '--listen', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...env, OPENVOD_LOG: 'warn' },
+    });
+    base = await withTimeout(new Promise((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (d) => {
+        out += d;
+        const m = out.match(/listening on (http:\/\/\S+)/);
+        if (m) resolve(m[1]);
+      });
+      server.on('exit', (code) => reject(new Error(`openvod serve exited with ${code}`)));
+    }), 30_000, 'openvod serve');
+    browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    if (server) server.kill('SIGKILL');
+    if (tmp && !env.OPENVOD_TEST_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('uploads through the page, goes ready live, and plays with a quality selector', { timeout: 240_000 }, async () => {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(base + '/');
+      await page.setInputFiles('#file', path.join(tmp, 'holiday.mp4'));
+      // The row appears and turns ready without a reload: the list follows the event stream.
+      const row = page.locator('tr.asset', { hasText: 'holiday.mp4' });
+      await row.locator('.status.ready').waitFor({ timeout: 180_000 });
+      await row.click();
+      await page.waitForFunction(() => {
+        const v = document.querySelector('#player');
+        return v && v.currentTime > 3 && v.videoWidth > 0;
+      }, null, { timeout: 60_000 });
+      const qualities = await page.$$eval('#quality option', (o) => o.map((x) => x.textContent));
+      assert.ok(qualities.includes('Auto') && qualities.some((q) => q.startsWith('360p')), qualities.join(', '));
+      const embed = await page.inputValue('#embed');
+      assert.match(embed, /\/play\/[0-9a-f]{32}\/master\.m3u8/);
+      assert.equal(await page.evaluate(() => window.__playerError ?? null), null);
+      assert.deepEqual(errors, []);
+    } finally {
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true }).catch(() => {});
+      await page.close();
+    }
+  });
+});

@@ -1,0 +1,182 @@
+// The openvod dashboard: tus uploads, the live asset list, an asset page with a player.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const api = (path, opts) => fetch(path, opts).then(async (r) => {
+  const body = r.headers.get('content-type')?.includes('json') ? await r.json() : null;
+  if (!r.ok) throw new Error(body?.error?.message ?? `HTTP ${r.status}`);
+  return body;
+});
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const kb = (bits) => (bits ? `${Math.round(bits / 1000)} kb/s` : '');
+const mb = (bytes) => (bytes ? `${(bytes / 1e6).toFixed(1)} MB` : '');
+
+// ---- uploads: tus 1.0, resumable across page reloads -------------------------------
+const CHUNK = 8 * 1024 * 1024;
+const TUS = { 'Tus-Resumable': '1.0.0' };
+
+async function tusUpload(file, onProgress) {
+  const key = `openvod-upload:${file.name}:${file.size}:${file.lastModified}`;
+  let url = localStorage.getItem(key);
+  let offset = 0;
+  if (url) {
+    const r = await fetch(url, { method: 'HEAD', headers: TUS });
+    if (r.ok) offset = Number(r.headers.get('Upload-Offset'));
+    else url = null;
+  }
+  if (!url) {
+    const meta = `filename ${btoa(unescape(encodeURIComponent(file.name)))}`;
+    const r = await fetch('/v1/uploads', { method: 'POST', headers: { ...TUS, 'Upload-Length': String(file.size), 'Upload-Metadata': meta } });
+    if (r.status !== 201) throw new Error((await r.json().catch(() => null))?.error?.message ?? `HTTP ${r.status}`);
+    url = r.headers.get('Location');
+    localStorage.setItem(key, url);
+  }
+  let failures = 0;
+  while (true) {
+    const chunk = file.slice(offset, offset + CHUNK);
+    let r;
+    try {
+      r = await fetch(url, {
+        method: 'PATCH',
+        headers: { ...TUS, 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' },
+        body: chunk,
+      });
+    } catch (e) {
+      r = null;
+    }
+    if (r && r.status === 204) {
+      failures = 0;
+      offset = Number(r.headers.get('Upload-Offset'));
+      onProgress(offset / file.size);
+      const asset = r.headers.get('Openvod-Asset');
+      if (asset) {
+        localStorage.removeItem(key);
+        return asset;
+      }
+      continue;
+    }
+    // Interrupted or refused: ask where the server is and go on from there.
+    if (++failures > 5) throw new Error(r ? `upload failed: HTTP ${r.status}` : 'upload failed: network error');
+    await new Promise((res) => setTimeout(res, 1000 * failures));
+    const h = await fetch(url, { method: 'HEAD', headers: TUS }).catch(() => null);
+    if (h?.ok) offset = Number(h.headers.get('Upload-Offset'));
+  }
+}
+
+function startUpload(file) {
+  const row = document.createElement('div');
+  row.className = 'upload';
+  row.innerHTML = `<div>${esc(file.name)} <span class="state">uploading</span></div><progress max="1" value="0"></progress>`;
+  $('#uploads').append(row);
+  tusUpload(file, (f) => { row.querySelector('progress').value = f; })
+    .then((id) => { row.querySelector('.state').textContent = 'uploaded'; refreshAsset(id); setTimeout(() => row.remove(), 4000); })
+    .catch((e) => { row.querySelector('.state').textContent = `failed: ${e.message}`; });
+}
+
+const drop = $('#drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  [...e.dataTransfer.files].forEach(startUpload);
+});
+$('#file').addEventListener('change', (e) => { [...e.target.files].forEach(startUpload); e.target.value = ''; });
+
+// ---- the asset list, live ----------------------------------------------------------
+const rows = new Map();
+
+function renderRow(a) {
+  let tr = rows.get(a.id);
+  if (!tr) {
+    tr = document.createElement('tr');
+    tr.className = 'asset';
+    tr.dataset.id = a.id;
+    tr.addEventListener('click', () => { location.hash = `#/asset/${a.id}`; });
+    rows.set(a.id, tr);
+    $('#assets tbody').prepend(tr);
+  }
+  const progress = a.status === 'processing' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : '';
+  tr.innerHTML = `<td>${esc(a.source?.name ?? a.id)}</td><td class="status ${a.status}">${a.status}</td>` +
+    `<td>${progress}</td><td>${new Date(a.created_at_ms).toLocaleString()}</td>`;
+  if (currentAsset === a.id) renderAsset(a);
+}
+
+async function refreshAsset(id) {
+  try { renderRow(await api(`/v1/assets/${id}`)); } catch (e) { rows.get(id)?.remove(); rows.delete(id); }
+}
+
+async function loadList() {
+  const page = await api('/v1/assets?limit=100');
+  page.assets.reverse().forEach(renderRow);
+}
+
+const events = new EventSource('/v1/events');
+for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted']) {
+  events.addEventListener(kind, (e) => {
+    const data = JSON.parse(e.data);
+    if (data.id) refreshAsset(data.id);
+  });
+}
+
+// ---- the asset page ----------------------------------------------------------------
+let currentAsset = null;
+let hls = null;
+
+function renderAsset(a) {
+  $('#asset-title').textContent = a.source?.name ?? a.id;
+  const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
+  $('#asset-status').innerHTML = `<span class="status ${a.status}">${esc(status)}</span>${a.error ? ` — ${esc(a.error.message)}` : ''}`;
+  const tbody = $('#renditions tbody');
+  tbody.innerHTML = (a.renditions ?? []).map((r) =>
+    `<tr><td>${esc(r.name)}</td><td>${r.width ? `${r.width}x${r.height}` : r.kind}</td><td>${esc(r.codecs)}</td>` +
+    `<td>${kb(r.bitrate)}</td><td>${kb(r.peak_bitrate)}</td><td>${mb(r.bytes)}</td></tr>`).join('');
+  if (a.status !== 'ready' || !a.playback) return;
+  const origin = location.origin;
+  const hlsUrl = origin + a.playback.hls;
+  const dashUrl = origin + a.playback.dash;
+  $('#urls').innerHTML = `<dt>HLS</dt><dd>${esc(hlsUrl)}</dd><dt>DASH</dt><dd>${esc(dashUrl)}</dd>`;
+  $('#embed').value = `<video id="openvod-${a.id}" controls playsinline style="width:100%"></video>\n` +
+    `<script src="${origin}/ui/hls.js"></script>\n<script>\n(function () {\n  var v = document.getElementById('openvod-${a.id}');\n` +
+    `  if (v.canPlayType('application/vnd.apple.mpegurl')) { v.src = '${hlsUrl}'; }\n  else { var h = new Hls(); h.loadSource('${hlsUrl}'); h.attachMedia(v); }\n})();\n</script>`;
+  $('#player-box').hidden = false;
+  if (hls || $('#player').src) return;
+  const video = $('#player');
+  if (window.Hls && Hls.isSupported()) {
+    hls = new Hls();
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      const select = $('#quality');
+      select.innerHTML = '<option value="-1">Auto</option>' +
+        hls.levels.map((l, i) => `<option value="${i}">${l.height}p (${kb(l.bitrate)})</option>`).join('');
+      video.play().catch(() => {});
+    });
+    hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.__playerError = `${d.type}: ${d.details}`; });
+    hls.loadSource(hlsUrl);
+    hls.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = hlsUrl;
+  } else {
+    $('#player-missing').hidden = false;
+    video.hidden = true;
+  }
+}
+
+$('#quality').addEventListener('change', (e) => { if (hls) hls.currentLevel = Number(e.target.value); });
+$('#copy-embed').addEventListener('click', () => navigator.clipboard?.writeText($('#embed').value));
+
+function route() {
+  const m = location.hash.match(/^#\/asset\/([0-9a-f]{32})$/);
+  if (hls) { hls.destroy(); hls = null; }
+  const video = $('#player');
+  video.removeAttribute('src');
+  $('#player-box').hidden = true;
+  $('#urls').innerHTML = '';
+  $('#embed').value = '';
+  currentAsset = m ? m[1] : null;
+  $('#list-view').hidden = !!m;
+  $('#asset-view').hidden = !m;
+  if (m) refreshAsset(m[1]);
+}
+
+window.addEventListener('hashchange', route);
+loadList().then(route).catch((e) => { document.body.append(`Could not load assets: ${e.message}`); });
