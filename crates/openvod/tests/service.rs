@@ -224,6 +224,14 @@ fn serve_on_sqlite_and_a_folder() {
         text.contains("openvod_origin_requests_total{status=\"206\"}"),
         "{text}"
     );
+    for metric in [
+        "openvod_task_seconds_bucket{stage=\"transcode\",outcome=\"succeeded\"",
+        "openvod_encode_speed_count",
+        "openvod_queue_depth",
+        "openvod_origin_bytes_total{status=\"206\"}",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
 
     // Bad requests: clear 4xx, nothing written outside the data folder.
     let big = dir.path().join("big.bin");

@@ -207,9 +207,11 @@ async fn serve_inner(
             .outputs
             .get_stream(&key, range.map(|(a, b)| a..b + 1))
             .await?;
+        let code = status.as_u16().to_string();
         let counted = stream.map(move |chunk| {
             if let Ok(c) = &chunk {
-                metrics::counter!("openvod_origin_bytes_total").increment(c.len() as u64);
+                metrics::counter!("openvod_origin_bytes_total", "status" => code.clone())
+                    .increment(c.len() as u64);
             }
             chunk.map_err(std::io::Error::other)
         });
