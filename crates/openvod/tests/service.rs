@@ -5,52 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A running openvod process; killed when dropped.
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `openvod ROLE` with `config` and waits for its "listening on" line.
-fn start(role: &str, config: &Path, env: &[(String, String)]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openvod"))
-        .args([
-            role,
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("OPENVOD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{role}: {line:?}"))
-        .to_string();
-    Proc { child, base }
-}
 
 /// `curl` with `args`; returns (status, headers, body).
 fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
@@ -190,7 +149,7 @@ fn serve_on_sqlite_and_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let src = make_source(dir.path(), "clip.mp4", "640x360", 25, 6, true, &[]);
     let config = write_config(dir.path(), "");
-    let server = start("serve", &config, &[]);
+    let server = start_service("serve", &config, &[]);
     let api = server.base.clone();
     let (status, _, body) = curl(&[&format!("{api}/healthz")]);
     assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
@@ -413,14 +372,14 @@ fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
     let config = write_config(dir.path(), "concurrency = 1\n");
     let mut api_env = env.clone();
     api_env.push(("OPENVOD_WORKER_CONCURRENCY".into(), "0".into()));
-    let api = start("serve", &config, &api_env);
-    let origin = start("origin", &config, &env);
+    let api = start_service("serve", &config, &api_env);
+    let origin = start_service("origin", &config, &env);
     // Long enough that the first worker is surely mid-transcode when it is killed.
     let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
     let source_bytes = std::fs::read(&src).unwrap();
     let id = upload(&api.base, &src);
 
-    let mut first = start("worker", &config, &env);
+    let mut first = start_service("worker", &config, &env);
     let started = Instant::now();
     loop {
         let (_, _, body) = curl(&[&format!("{}/v1/assets/{id}", api.base)]);
@@ -433,7 +392,7 @@ fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
     }
     // SIGKILL: no chance to clean up or give the lease back.
     unsafe_kill(&mut first.child);
-    let _second = start("worker", &config, &env);
+    let _second = start_service("worker", &config, &env);
     let asset = wait_until(&api.base, &id, "ready", Duration::from_secs(300));
     let transcode = asset["tasks"]
         .as_array()
@@ -515,7 +474,7 @@ fn twenty_uploads_at_once_and_concurrent_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let src = make_source(dir.path(), "tiny.mp4", "320x240", 25, 2, true, &[]);
     let config = write_config(dir.path(), "concurrency = 2\n");
-    let server = start("serve", &config, &[]);
+    let server = start_service("serve", &config, &[]);
     let api = server.base.clone();
     let ids: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..20).map(|_| s.spawn(|| upload(&api, &src))).collect();

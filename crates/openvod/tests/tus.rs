@@ -3,52 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(config: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openvod"))
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("OPENVOD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Server {
-        child,
-        base: line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_string(),
-    }
-}
 
 /// curl; returns (status, lower-cased headers).
 fn tus(args: &[&str]) -> (u16, String) {
@@ -116,7 +77,7 @@ fn an_upload_cut_off_and_resumed_after_a_restart_is_byte_identical() {
     let src = make_source(dir.path(), "clip.mp4", "640x360", 25, 4, true, &[]);
     let bytes = std::fs::read(&src).unwrap();
     let len = bytes.len();
-    let server = serve(&config);
+    let server = start_service("serve", &config, &[]);
     let base = server.base.clone();
 
     let (status, h) = tus(&["-X", "OPTIONS", &format!("{base}/v1/uploads")]);
@@ -200,7 +161,7 @@ fn an_upload_cut_off_and_resumed_after_a_restart_is_byte_identical() {
 
     // Restart: the offset is still there, and the rest completes the upload.
     drop(server);
-    let server = serve(&config);
+    let server = start_service("serve", &config, &[]);
     let base = server.base.clone();
     assert_eq!(offset(&base, &location), kept);
     let rest = dir.path().join("rest");

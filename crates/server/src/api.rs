@@ -30,10 +30,10 @@ pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
     {
         Ok(())
     } else {
-        Err(ApiError::not_found(
-            "asset",
-            format!("no asset {:?}", id.chars().take(64).collect::<String>()),
-        ))
+        Err(ApiError::not_found(format!(
+            "no asset {:?}",
+            id.chars().take(64).collect::<String>()
+        )))
     }
 }
 
@@ -43,10 +43,10 @@ async fn load(state: &AppState, id: &str) -> Result<Asset, ApiError> {
         .db
         .asset(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("asset", format!("no asset {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("no asset {id}")))
 }
 
-/// The asset as the API shows it.
+/// The asset as the API shows it, with its tasks.
 pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<Value, ApiError> {
     let tasks: Vec<Value> = state
         .db
@@ -55,6 +55,13 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<Value, ApiError>
         .into_iter()
         .map(|(stage, status, attempts, error)| json!({ "stage": stage, "status": status, "attempts": attempts, "error": error }))
         .collect();
+    let mut v = summary(a);
+    v["tasks"] = json!(tasks);
+    Ok(v)
+}
+
+/// The asset without its tasks: what a list shows, from the asset row alone.
+fn summary(a: &Asset) -> Value {
     let playback = (a.status == AssetStatus::Ready).then(|| {
         json!({
             "hls": format!("/play/{}/master.m3u8", a.id),
@@ -65,7 +72,7 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<Value, ApiError>
         .error_code
         .as_ref()
         .map(|code| json!({ "code": code, "message": a.error_message }));
-    Ok(json!({
+    json!({
         "id": a.id,
         "status": a.status,
         "stage": a.stage,
@@ -79,8 +86,7 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<Value, ApiError>
         "created_at_ms": a.created_at,
         "started_at_ms": a.started_at,
         "finished_at_ms": a.finished_at,
-        "tasks": tasks,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,10 +217,7 @@ async fn list(
     let next = (assets.len() == limit as usize)
         .then(|| assets.last().map(|a| a.id.clone()))
         .flatten();
-    let mut items = Vec::with_capacity(assets.len());
-    for a in &assets {
-        items.push(view(&state, a).await?);
-    }
+    let items: Vec<Value> = assets.iter().map(summary).collect();
     Ok(Json(json!({ "assets": items, "next": next })))
 }
 

@@ -22,8 +22,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(what: &'static str, message: impl Into<String>) -> ApiError {
-        let _ = what;
+    pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 

@@ -106,6 +106,6 @@ pub fn router(state: AppState, roles: Roles) -> Router {
     if roles.origin {
         app = app.merge(origin::routes());
     }
-    app.fallback(|| async { ApiError::not_found("route", "no such route") })
+    app.fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }

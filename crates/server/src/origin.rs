@@ -130,7 +130,7 @@ async fn serve_inner(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     check_id(id)?;
-    let not_found = || ApiError::not_found("object", format!("no {path} for asset {id}"));
+    let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
     let asset = state.db.asset(id).await?.ok_or_else(not_found)?;
     // Nothing is served before the asset is ready: never a partial manifest.
     let prefix = match (&asset.status, &asset.output_prefix) {

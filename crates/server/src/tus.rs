@@ -182,7 +182,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 
 async fn load(state: &AppState, id: &str) -> Result<Upload, ApiError> {
     crate::api::check_id(id)?;
-    let gone = || ApiError::not_found("upload", format!("no upload {id}"));
+    let gone = || ApiError::not_found(format!("no upload {id}"));
     let upload = state.db.upload(id).await?.ok_or_else(gone)?;
     if upload.asset_id.is_none() && upload.expires_at < openvod_store::now_ms() {
         return Err(ApiError::new(

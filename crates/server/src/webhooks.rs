@@ -132,10 +132,10 @@ async fn remove(
     if state.db.delete_webhook(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(
-            "webhook",
-            format!("no webhook {:?}", id.chars().take(64).collect::<String>()),
-        ))
+        Err(ApiError::not_found(format!(
+            "no webhook {:?}",
+            id.chars().take(64).collect::<String>()
+        )))
     }
 }
 
@@ -144,10 +144,10 @@ async fn deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.db.webhooks().await?.iter().any(|h| h.id == id) {
-        return Err(ApiError::not_found(
-            "webhook",
-            format!("no webhook {:?}", id.chars().take(64).collect::<String>()),
-        ));
+        return Err(ApiError::not_found(format!(
+            "no webhook {:?}",
+            id.chars().take(64).collect::<String>()
+        )));
     }
     Ok(Json(
         json!({ "deliveries": state.db.deliveries(&id, 200).await? }),

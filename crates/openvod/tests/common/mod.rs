@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs ffmpeg with `args`, panicking with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
@@ -176,4 +177,49 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// A running `openvod serve|worker|origin`; killed when dropped.
+pub struct Service {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `openvod ROLE --config CONFIG` on a free port with extra environment `env`,
+/// and waits for the "listening on" line it prints first.
+pub fn start_service(role: &str, config: &Path, env: &[(String, String)]) -> Service {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openvod"))
+        .args([
+            role,
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("OPENVOD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("openvod starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .unwrap();
+    let base = match line.trim().strip_prefix("listening on ") {
+        Some(b) => b.to_string(),
+        None => {
+            let _ = child.kill();
+            panic!("openvod {role} did not start: {line:?}");
+        }
+    };
+    Service { child, base }
 }
