@@ -23,6 +23,8 @@ pub struct Representation {
     pub media: String,
     /// `(start, duration)` of each segment in `timescale` units.
     pub timeline: Vec<(i64, u64)>,
+    /// `ContentProtection` elements (whole XML) of this Representation.
+    pub content_protection: Vec<String>,
 }
 
 /// One AdaptationSet.
@@ -31,6 +33,11 @@ pub struct AdaptationSet {
     pub content_type: &'static str,
     pub mime_type: &'static str,
     pub language: Option<String>,
+    /// `ContentProtection` elements common to every Representation (ISO/IEC 23009-1,
+    /// 5.8.4.1), written at the AdaptationSet level where most players look first.
+    pub content_protection: Vec<String>,
+    /// Indexes (ids) of the other AdaptationSets a player may switch to seamlessly.
+    pub switchable_with: Vec<usize>,
     pub representations: Vec<Representation>,
 }
 
@@ -80,7 +87,7 @@ fn iso_duration(secs: f64) -> String {
 }
 
 /// Escapes text for an XML attribute value.
-fn attr(v: &str) -> String {
+pub fn attr(v: &str) -> String {
     v.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -90,11 +97,24 @@ fn attr(v: &str) -> String {
 impl Mpd {
     pub fn render(&self) -> String {
         let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let protected = self.adaptation_sets.iter().any(|a| {
+            !a.content_protection.is_empty()
+                || a.representations
+                    .iter()
+                    .any(|r| !r.content_protection.is_empty())
+        });
+        // Namespaces of the protection descriptors: ISO/IEC 23001-7 (cenc:default_KID,
+        // cenc:pssh), PlayReady (mspr:pro) and DASH-IF ClearKey (clearkey:Laurl).
+        let namespaces = if protected {
+            " xmlns:cenc=\"urn:mpeg:cenc:2013\" xmlns:mspr=\"urn:microsoft:playready\" xmlns:clearkey=\"http://dashif.org/guidelines/clearKey\" xmlns:dashif=\"https://dashif.org/\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">",
+            "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"{namespaces} profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">",
             iso_duration(self.duration_seconds),
-            iso_duration(self.min_buffer_seconds)
+            iso_duration(self.min_buffer_seconds),
         );
         s.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
         for (i, set) in self.adaptation_sets.iter().enumerate() {
@@ -124,6 +144,17 @@ impl Mpd {
                 let _ = write!(s, " maxWidth=\"{w}\" maxHeight=\"{h}\"");
             }
             s.push_str(">\n");
+            if !set.switchable_with.is_empty() {
+                let ids: Vec<String> = set.switchable_with.iter().map(|i| i.to_string()).collect();
+                let _ = writeln!(
+                    s,
+                    "      <SupplementalProperty schemeIdUri=\"urn:mpeg:dash:adaptation-set-switching:2016\" value=\"{}\"/>",
+                    ids.join(",")
+                );
+            }
+            for cp in &set.content_protection {
+                let _ = writeln!(s, "      {cp}");
+            }
             for r in &set.representations {
                 let _ = write!(
                     s,
@@ -147,6 +178,9 @@ impl Mpd {
                         s,
                         "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{ch}\"/>"
                     );
+                }
+                for cp in &r.content_protection {
+                    let _ = writeln!(s, "        {cp}");
                 }
                 let _ = write!(s, "        <SegmentTemplate timescale=\"{}\"", r.timescale);
                 if r.presentation_time_offset > 0 {
@@ -221,6 +255,7 @@ mod tests {
             initialization: "i".into(),
             media: "m".into(),
             timeline,
+            content_protection: Vec::new(),
         }
     }
 
@@ -230,6 +265,8 @@ mod tests {
             content_type: "video",
             mime_type: "video/mp4",
             language: None,
+            content_protection: Vec::new(),
+            switchable_with: Vec::new(),
             representations: vec![
                 rep(1000, vec![(0, 4000), (4000, 2000)]),
                 rep(90000, vec![(0, 360000), (360000, 180000)]),

@@ -19,6 +19,9 @@ pub struct MediaPlaylist {
     pub entries: Vec<PlaylistEntry>,
     /// An I-frame playlist (4.4.3.6) rather than a playlist of whole segments.
     pub iframes_only: bool,
+    /// `EXT-X-KEY` tags (whole lines), written after `EXT-X-MAP` so that the init
+    /// segment stays clear (RFC 8216bis, 4.4.4.4-4.4.4.5).
+    pub keys: Vec<String>,
 }
 
 impl MediaPlaylist {
@@ -44,6 +47,10 @@ impl MediaPlaylist {
             s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
         let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", self.init_uri);
+        for k in &self.keys {
+            s.push_str(k);
+            s.push('\n');
+        }
         for e in &self.entries {
             let _ = writeln!(s, "#EXTINF:{:.5},", e.duration);
             if let Some((len, offset)) = e.byte_range {
@@ -96,11 +103,18 @@ pub struct MultivariantPlaylist {
     pub audio: Vec<AudioRendition>,
     pub variants: Vec<Variant>,
     pub iframe_variants: Vec<IFrameVariant>,
+    /// `EXT-X-SESSION-KEY` tags (whole lines, RFC 8216bis 4.4.6.5), so that a player can
+    /// start fetching licences before it loads a media playlist.
+    pub session_keys: Vec<String>,
 }
 
 impl MultivariantPlaylist {
     pub fn render(&self) -> String {
         let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        for k in &self.session_keys {
+            s.push_str(k);
+            s.push('\n');
+        }
         for a in &self.audio {
             let _ = write!(
                 s,
@@ -209,6 +223,7 @@ mod tests {
                 },
             ],
             iframes_only: false,
+            keys: Vec::new(),
         };
         assert_eq!(p.target_duration(), 5);
         let text = p.render();

@@ -12,6 +12,7 @@
 pub mod bmff;
 pub mod cmaf;
 pub mod codec;
+pub mod crypt;
 pub mod dash;
 mod error;
 pub mod hls;

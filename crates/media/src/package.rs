@@ -8,7 +8,10 @@
 //! NAME/init.mp4  NAME/1.m4s  NAME/2.m4s ...  NAME/index.m3u8  [NAME/iframes.m3u8]
 //! ```
 
-use crate::cmaf::{self, FragmentPlace, SegmentLayout};
+use crate::bmff::ByteSource;
+use crate::cmaf::{self, FragmentPlace, Part, SegmentLayout};
+use crate::crypt::{self, Scheme, TrackProtection};
+
 use crate::dash;
 use crate::hls;
 use crate::segment::{plan_segments, CutList, SegmentSpec, SegmentTarget};
@@ -94,6 +97,96 @@ impl PackagedRendition {
 pub struct Presentation {
     pub renditions: Vec<PackagedRendition>,
     pub target: SegmentTarget,
+}
+
+/// How a DRM system is signalled for one rendition. Built by the key provider (the
+/// system-specific data is its business); this crate only places it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemSignal {
+    /// The DRM system ID (ISO/IEC 23001-7, 8.1.2).
+    pub system_id: [u8; 16],
+    /// The whole `pssh` box, for the init segment and DASH `cenc:pssh`; `None` for
+    /// systems signalled in HLS only (FairPlay).
+    pub pssh: Option<Vec<u8>>,
+    /// This system's DASH `ContentProtection` element, as XML; `None` when the system
+    /// is not signalled in DASH.
+    pub dash_descriptor: Option<String>,
+    /// The whole `#EXT-X-KEY` line of media playlists, when signalled in HLS.
+    pub hls_key: Option<String>,
+    /// The whole `#EXT-X-SESSION-KEY` line of the multivariant playlist.
+    pub hls_session_key: Option<String>,
+}
+
+/// The keys and signalling of one rendition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenditionKeys {
+    pub track: TrackProtection,
+    pub systems: Vec<SystemSignal>,
+    /// `METHOD=AES-128` only: the key URI written into `EXT-X-KEY`.
+    pub key_uri: String,
+}
+
+/// How a presentation's output is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// CENC in the fMP4 (DASH `ContentProtection`; HLS `SAMPLE-AES` for `cbcs`,
+    /// `SAMPLE-AES-CTR` for `cenc`).
+    Sample(Scheme),
+    /// HLS whole-segment AES-128 over clear CMAF segments.
+    Aes128,
+}
+
+/// Protection of every rendition of a presentation, in rendition order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Protection {
+    pub method: Method,
+    pub renditions: Vec<RenditionKeys>,
+}
+
+impl Protection {
+    /// `EXT-X-KEY` lines of rendition `r`, or with `session` its `EXT-X-SESSION-KEY`
+    /// lines.
+    fn hls_keys(&self, r: usize, session: bool) -> Vec<String> {
+        let Some(k) = self.renditions.get(r) else {
+            return Vec::new();
+        };
+        match self.method {
+            Method::Aes128 => {
+                let tag = if session {
+                    "EXT-X-SESSION-KEY"
+                } else {
+                    "EXT-X-KEY"
+                };
+                vec![format!("#{tag}:METHOD=AES-128,URI=\"{}\"", k.key_uri)]
+            }
+            Method::Sample(_) => k
+                .systems
+                .iter()
+                .filter_map(|s| {
+                    if session {
+                        s.hls_session_key.clone()
+                    } else {
+                        s.hls_key.clone()
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The DASH `ContentProtection` elements of rendition `r` (ISO/IEC 23001-7, 11.2):
+    /// the `mp4protection` descriptor with the default KID, then one per DRM system.
+    fn dash_descriptors(&self, r: usize) -> Vec<String> {
+        let (Method::Sample(scheme), Some(k)) = (self.method, self.renditions.get(r)) else {
+            return Vec::new();
+        };
+        let mut out = vec![format!(
+            "<ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{}\" cenc:default_KID=\"{}\"/>",
+            scheme.as_str(),
+            crypt::kid_uuid(&k.track.key.kid)
+        )];
+        out.extend(k.systems.iter().filter_map(|s| s.dash_descriptor.clone()));
+        out
+    }
 }
 
 /// Checks a rendition name used as a folder name and in URLs.
@@ -196,6 +289,80 @@ impl Presentation {
         cmaf::media_segment(&p.track, &p.segments[index], p.first_sequence[index])
     }
 
+    /// The init segment of rendition `r` under `protection` (AES-128 leaves it clear).
+    pub fn protected_init_segment(&self, r: usize, protection: &Protection) -> Result<Vec<u8>> {
+        match (protection.method, protection.renditions.get(r)) {
+            (Method::Aes128, _) => Ok(self.init_segment(r)),
+            (Method::Sample(_), Some(k)) => {
+                cmaf::protected_init_segment(&self.renditions[r].track, &k.track)
+            }
+            (Method::Sample(_), None) => Err(missing_keys(r)),
+        }
+    }
+
+    /// Media segment `index` of rendition `r` under `protection`, its samples read
+    /// through `src`.
+    pub fn protected_media_segment<S: ByteSource + ?Sized>(
+        &self,
+        r: usize,
+        index: usize,
+        protection: &Protection,
+        src: &S,
+    ) -> Result<SegmentLayout> {
+        let p = &self.renditions[r];
+        let k = protection
+            .renditions
+            .get(r)
+            .ok_or_else(|| missing_keys(r))?;
+        match protection.method {
+            Method::Sample(_) => cmaf::protected_media_segment(
+                &p.track,
+                &p.segments[index],
+                p.first_sequence[index],
+                &k.track,
+                src,
+            ),
+            Method::Aes128 => {
+                let clear = self.media_segment(r, index);
+                let mut bytes = Vec::with_capacity(clear.len() as usize);
+                for part in &clear.parts {
+                    match part {
+                        Part::Bytes(b) => bytes.extend_from_slice(b),
+                        Part::Source { offset, len } => {
+                            let at = bytes.len();
+                            bytes.resize(at + *len as usize, 0);
+                            src.read_exact_at(*offset, &mut bytes[at..])
+                                .map_err(|source| Error::Read {
+                                    offset: *offset,
+                                    source,
+                                })?;
+                        }
+                    }
+                }
+                // The media sequence of segment `index` is `index` (the playlists start
+                // at EXT-X-MEDIA-SEQUENCE 0), which is also its IV.
+                let sealed = crypt::aes128_segment(&k.track.key.key, index as u64, &bytes);
+                Ok(SegmentLayout {
+                    parts: vec![Part::Bytes(sealed)],
+                    fragments: clear.fragments,
+                })
+            }
+        }
+    }
+
+    /// Records the layout a segment was written with, when it differs from the clear one
+    /// (protected segments are larger), so that sizes, bit rates and I-frame byte ranges
+    /// describe the files as written.
+    pub fn record_segment(&mut self, r: usize, index: usize, layout: &SegmentLayout) {
+        let target = self.target.segment_seconds;
+        let p = &mut self.renditions[r];
+        p.segment_sizes[index] = layout.len();
+        p.fragments[index] = layout.fragments.clone();
+        let secs = p.segment_seconds();
+        p.peak_bandwidth = hls::peak_bit_rate(&secs, target);
+        p.average_bandwidth = hls::average_bit_rate(&secs);
+    }
+
     /// Path of the init segment of rendition `r`.
     pub fn init_path(&self, r: usize) -> String {
         format!("{}/init.mp4", self.renditions[r].name)
@@ -216,6 +383,15 @@ impl Presentation {
 
     /// The media playlist of rendition `r` (`NAME/index.m3u8`).
     pub fn hls_media_playlist(&self, r: usize) -> String {
+        self.protected_hls_media_playlist(r, None)
+    }
+
+    /// The media playlist of rendition `r` with the `EXT-X-KEY` tags of `protection`.
+    pub fn protected_hls_media_playlist(
+        &self,
+        r: usize,
+        protection: Option<&Protection>,
+    ) -> String {
         let p = &self.renditions[r];
         let scale = f64::from(p.track.timescale);
         hls::MediaPlaylist {
@@ -231,18 +407,33 @@ impl Presentation {
                 })
                 .collect(),
             iframes_only: false,
+            keys: protection.map_or_else(Vec::new, |k| k.hls_keys(r, false)),
         }
         .render()
     }
 
     /// The I-frame playlist of video rendition `r` (`NAME/iframes.m3u8`).
     pub fn hls_iframe_playlist(&self, r: usize) -> Option<String> {
+        self.protected_hls_iframe_playlist(r, None)
+    }
+
+    /// The I-frame playlist under `protection`; none for AES-128, whose byte ranges
+    /// would cut CBC blocks of the whole-segment ciphertext.
+    pub fn protected_hls_iframe_playlist(
+        &self,
+        r: usize,
+        protection: Option<&Protection>,
+    ) -> Option<String> {
         let p = &self.renditions[r];
+        if protection.is_some_and(|k| k.method == Method::Aes128) {
+            return None;
+        }
         (p.track.kind == TrackKind::Video).then(|| {
             hls::MediaPlaylist {
                 init_uri: "init.mp4".into(),
                 entries: p.iframe_entries(),
                 iframes_only: true,
+                keys: protection.map_or_else(Vec::new, |k| k.hls_keys(r, false)),
             }
             .render()
         })
@@ -250,7 +441,22 @@ impl Presentation {
 
     /// The multivariant playlist (`master.m3u8`).
     pub fn hls_multivariant_playlist(&self) -> String {
+        self.protected_hls_multivariant_playlist(None)
+    }
+
+    /// The multivariant playlist with `EXT-X-SESSION-KEY` tags for `protection`.
+    pub fn protected_hls_multivariant_playlist(&self, protection: Option<&Protection>) -> String {
         let mut m = hls::MultivariantPlaylist::default();
+        if let Some(k) = protection {
+            for r in 0..self.renditions.len() {
+                for line in k.hls_keys(r, true) {
+                    if !m.session_keys.contains(&line) {
+                        m.session_keys.push(line);
+                    }
+                }
+            }
+        }
+        let iframes = protection.is_none_or(|k| k.method != Method::Aes128);
         // One audio group per audio codec, so that a variant's CODECS is exact.
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, r) in self.renditions.iter().enumerate() {
@@ -298,6 +504,9 @@ impl Presentation {
                 var.average_bandwidth += avg.unwrap_or(0);
                 m.variants.push(var);
             }
+            if !iframes {
+                continue;
+            }
             m.iframe_variants.push(hls::IFrameVariant {
                 uri: format!("{}/iframes.m3u8", v.name),
                 bandwidth: v.iframe_bandwidth(),
@@ -321,8 +530,14 @@ impl Presentation {
 
     /// The DASH MPD (`manifest.mpd`).
     pub fn dash_mpd(&self) -> String {
+        self.protected_dash_mpd(None)
+    }
+
+    /// The DASH MPD with the `ContentProtection` descriptors of `protection`.
+    pub fn protected_dash_mpd(&self, protection: Option<&Protection>) -> String {
         let mut sets: Vec<dash::AdaptationSet> = Vec::new();
-        for r in &self.renditions {
+        let mut kids: Vec<Option<[u8; 16]>> = Vec::new();
+        for (i, r) in self.renditions.iter().enumerate() {
             let (content_type, mime_type, language) = match r.track.kind {
                 TrackKind::Video => ("video", "video/mp4", None),
                 TrackKind::Audio => ("audio", "audio/mp4", language_tag(&r.track.language)),
@@ -341,19 +556,57 @@ impl Presentation {
                 initialization: format!("{}/init.mp4", r.name),
                 media: format!("{}/$Number$.m4s", r.name),
                 timeline: r.segments.iter().map(|s| (s.start, s.duration)).collect(),
+                content_protection: protection.map_or_else(Vec::new, |k| k.dash_descriptors(i)),
             };
-            match sets
-                .iter_mut()
-                .find(|s| s.content_type == content_type && s.language == language)
-            {
-                Some(set) => set.representations.push(rep),
-                None => sets.push(dash::AdaptationSet {
-                    content_type,
-                    mime_type,
-                    language,
-                    representations: vec![rep],
-                }),
+            // DASH-IF IOP (7.7.2): the Representations of an AdaptationSet share one
+            // default KID. With a key per track type, each key gets its own set, and
+            // the video sets are declared switchable (ISO/IEC 23009-1, 5.3.3.5).
+            let kid = protection
+                .and_then(|k| k.renditions.get(i))
+                .map(|k| k.track.key.kid);
+            match sets.iter_mut().zip(&kids).find(|(s, k)| {
+                s.content_type == content_type && s.language == language && **k == kid
+            }) {
+                Some((set, _)) => set.representations.push(rep),
+                None => {
+                    kids.push(kid);
+                    sets.push(dash::AdaptationSet {
+                        content_type,
+                        mime_type,
+                        language,
+                        content_protection: Vec::new(),
+                        switchable_with: Vec::new(),
+                        representations: vec![rep],
+                    })
+                }
             }
+        }
+        let video_sets: Vec<usize> = (0..sets.len())
+            .filter(|&i| sets[i].content_type == "video")
+            .collect();
+        if video_sets.len() > 1 {
+            for &i in &video_sets {
+                sets[i].switchable_with = video_sets.iter().copied().filter(|&j| j != i).collect();
+            }
+        }
+        // Descriptors shared by every Representation of a set move up to the
+        // AdaptationSet, where players look for the DRM systems; what differs (the
+        // default KID, with a key per track type) stays on each Representation.
+        for set in &mut sets {
+            let common: Vec<String> = set.representations[0]
+                .content_protection
+                .iter()
+                .filter(|cp| {
+                    set.representations
+                        .iter()
+                        .all(|r| r.content_protection.contains(cp))
+                })
+                .cloned()
+                .collect();
+            for r in &mut set.representations {
+                r.content_protection.retain(|cp| !common.contains(cp));
+            }
+            set.content_protection = common;
         }
         dash::Mpd {
             duration_seconds: self.duration_seconds(),
@@ -362,6 +615,10 @@ impl Presentation {
         }
         .render()
     }
+}
+
+fn missing_keys(r: usize) -> Error {
+    Error::Settings(format!("no keys were given for rendition {r}"))
 }
 
 /// The BCP 47 tag (RFC 5646) for an ISO 639-2 code, as HLS `LANGUAGE` and DASH `@lang`

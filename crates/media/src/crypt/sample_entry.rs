@@ -1,0 +1,148 @@
+//! Protected sample entries (ISO/IEC 23001-7, 8.12 `tenc`; ISO/IEC 14496-12, 8.12
+//! `sinf`, `frma`, `schm`, `schi`).
+//!
+//! The source's `stsd` is kept byte for byte (see [`crate::cmaf::init_segment`]); to
+//! protect it the sample entry's type becomes `encv`/`enca`, and a `sinf` naming the
+//! original format, the scheme and the track's default KID is appended to its children.
+
+use super::{NalSyntax, TrackProtection};
+use crate::bmff::{write_box, write_full_box, Put};
+use crate::{Error, Result, TrackKind};
+
+/// Bytes from the start of a sample entry to its first child box: the SampleEntry
+/// header (16) plus the VisualSampleEntry fields (70), or the AudioSampleEntry fields
+/// (20, more in QuickTime's versions 1 and 2).
+fn children_offset(entry: &[u8], kind: TrackKind) -> Option<usize> {
+    match kind {
+        TrackKind::Video => Some(86),
+        TrackKind::Audio => match u16::from_be_bytes([*entry.get(16)?, *entry.get(17)?]) {
+            0 => Some(36),
+            1 => Some(52),
+            2 => Some(72),
+            _ => None,
+        },
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The first sample entry of an `stsd` box: its offset and size.
+fn first_entry(stsd: &[u8]) -> Option<(usize, usize)> {
+    if stsd.get(4..8)? != b"stsd" || be32(stsd, 12)? == 0 {
+        return None;
+    }
+    let size = be32(stsd, 16)? as usize;
+    (size >= 8 && 16 + size <= stsd.len()).then_some((16, size))
+}
+
+/// Finds a child box of a sample entry by type; returns its body.
+fn child<'a>(entry: &'a [u8], kind: TrackKind, fourcc: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut pos = children_offset(entry, kind)?;
+    while pos + 8 <= entry.len() {
+        let size = be32(entry, pos)? as usize;
+        if size < 8 || pos + size > entry.len() {
+            return None;
+        }
+        if &entry[pos + 4..pos + 8] == fourcc {
+            return Some(&entry[pos + 8..pos + size]);
+        }
+        pos += size;
+    }
+    None
+}
+
+/// The NAL syntax and NAL length-field size of a video track, from `avcC`
+/// (ISO/IEC 14496-15, 5.3.3.1) or `hvcC` (8.3.3.1): `None` for other codecs.
+pub fn nal_length_size(stsd: &[u8]) -> Option<(NalSyntax, u8)> {
+    let (at, size) = first_entry(stsd)?;
+    let entry = &stsd[at..at + size];
+    match &entry[4..8] {
+        b"avc1" | b"avc3" => {
+            let c = child(entry, TrackKind::Video, b"avcC")?;
+            Some((NalSyntax::Avc, (c.get(4)? & 3) + 1))
+        }
+        b"hvc1" | b"hev1" => {
+            let c = child(entry, TrackKind::Video, b"hvcC")?;
+            Some((NalSyntax::Hevc, (c.get(21)? & 3) + 1))
+        }
+        _ => None,
+    }
+}
+
+/// The `stsd` of a protected track: the first entry renamed `encv`/`enca` with a `sinf`
+/// appended.
+pub fn protected_sample_description(
+    stsd: &[u8],
+    kind: TrackKind,
+    p: &TrackProtection,
+) -> Result<Vec<u8>> {
+    let (at, size) = first_entry(stsd).ok_or_else(|| Error::Malformed {
+        kind: "stsd".into(),
+        offset: 0,
+        reason: "no sample entry".into(),
+    })?;
+    // One entry only: further entries would stay clear in a track marked protected.
+    if be32(stsd, 12) != Some(1) {
+        return Err(Error::Unsupported(
+            "protecting a track with several sample entries".into(),
+        ));
+    }
+    let entry = &stsd[at..at + size];
+    if children_offset(entry, kind).is_none_or(|o| o > entry.len()) {
+        return Err(Error::Unsupported(
+            "a sample entry this packager cannot protect".into(),
+        ));
+    }
+    let mut original = [0u8; 4];
+    original.copy_from_slice(&entry[4..8]);
+    if kind == TrackKind::Video && nal_length_size(stsd).is_none() {
+        return Err(Error::Unsupported(format!(
+            "encryption of '{}' video (H.264 and H.265 can be encrypted)",
+            String::from_utf8_lossy(&original)
+        )));
+    }
+    let mut sinf = Vec::with_capacity(96);
+    write_box(&mut sinf, b"sinf", |o| {
+        write_box(o, b"frma", |o| o.extend_from_slice(&original));
+        write_full_box(o, b"schm", 0, 0, |o| {
+            o.extend_from_slice(&p.scheme.fourcc());
+            o.put_u32(0x0001_0000);
+        });
+        write_box(o, b"schi", |o| write_tenc(o, kind, p));
+    });
+
+    let mut out = Vec::with_capacity(stsd.len() + sinf.len());
+    out.extend_from_slice(&stsd[..at]);
+    out.put_u32((size + sinf.len()) as u32);
+    out.extend_from_slice(match kind {
+        TrackKind::Video => b"encv",
+        TrackKind::Audio => b"enca",
+    });
+    out.extend_from_slice(&entry[8..]);
+    out.extend_from_slice(&sinf);
+    out.extend_from_slice(&stsd[at + size..]);
+    let total = out.len() as u32;
+    out[..4].copy_from_slice(&total.to_be_bytes());
+    Ok(out)
+}
+
+/// 8.2 Track Encryption Box: version 1 carries the pattern (`cbcs`); a constant IV
+/// follows when samples carry none.
+fn write_tenc(o: &mut Vec<u8>, kind: TrackKind, p: &TrackProtection) {
+    let (crypt, skip) = p.scheme.pattern(kind == TrackKind::Video);
+    let iv_size = p.scheme.per_sample_iv_size();
+    let version = u8::from(p.scheme == super::Scheme::Cbcs);
+    write_full_box(o, b"tenc", version, 0, |o| {
+        o.put_u8(0);
+        o.put_u8(if version == 1 { (crypt << 4) | skip } else { 0 });
+        o.put_u8(1); // default_isProtected
+        o.put_u8(iv_size);
+        o.extend_from_slice(&p.key.kid);
+        if iv_size == 0 {
+            o.put_u8(16);
+            o.extend_from_slice(&p.iv);
+        }
+    });
+}
