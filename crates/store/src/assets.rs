@@ -63,6 +63,8 @@ pub struct Asset {
     pub updated_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// "public" or "signed"; `None` takes the server's default.
+    pub playback: Option<String>,
 }
 
 /// What creating an asset needs.
@@ -75,7 +77,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -106,6 +108,7 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
         updated_at: col(row, "updated_at")?,
         started_at: col(row, "started_at")?,
         finished_at: col(row, "finished_at")?,
+        playback: col(row, "playback")?,
     })
 }
 
@@ -158,6 +161,62 @@ impl Db {
         self.asset(&id)
             .await?
             .ok_or(Error::NotFound { what: "asset", id })
+    }
+
+    /// Sets an asset's playback access ("public", "signed", or `None` for the default).
+    pub async fn set_playback(&self, id: &str, playback: Option<&str>) -> Result<Asset> {
+        let done = sqlx::query("UPDATE assets SET playback = $1, updated_at = $2 WHERE id = $3")
+            .bind(playback.map(str::to_string))
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: "asset",
+                id: id.to_string(),
+            });
+        }
+        self.asset(id).await?.ok_or(Error::NotFound {
+            what: "asset",
+            id: id.to_string(),
+        })
+    }
+
+    /// Records the single use of an upload token; `false` when it was used before.
+    pub async fn use_upload_token(&self, token_id: &str, upload_id: Option<&str>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO upload_token_uses (token_id, upload_id, used_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (token_id) DO NOTHING",
+        )
+        .bind(token_id)
+        .bind(upload_id.map(str::to_string))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records which upload a spent upload token created.
+    pub async fn bind_upload_token(&self, token_id: &str, upload_id: &str) -> Result<()> {
+        sqlx::query("UPDATE upload_token_uses SET upload_id = $1 WHERE token_id = $2")
+            .bind(upload_id)
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The upload an upload token created, if it was used for one.
+    pub async fn upload_of_token(&self, token_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT upload_id FROM upload_token_uses WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => col(&r, "upload_id")?,
+            None => None,
+        })
     }
 
     /// One asset.

@@ -6,6 +6,7 @@
 //! named explicitly. Each backend has its own migrations, run at connect.
 
 mod assets;
+mod content_keys;
 mod db;
 mod error;
 mod events;
@@ -15,6 +16,7 @@ mod uploads;
 mod webhooks;
 
 pub use assets::{Asset, AssetStatus, NewAsset};
+pub use content_keys::{KidChosenBy, StoredContentKey};
 pub use db::{now_ms, Backend, Db};
 pub use error::{Error, Result};
 pub use events::Event;
