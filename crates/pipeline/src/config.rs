@@ -52,6 +52,9 @@ pub struct PipelineConfig {
     pub policy: ValidationPolicy,
     /// Templates by name; an asset names the one it is transcoded with.
     pub templates: HashMap<String, JobTemplate>,
+    /// The key store (keys sealed under the configured master key); templates with
+    /// `[protection]` need it.
+    pub key_store: Option<openvod_drm::KeyStore>,
 }
 
 impl PipelineConfig {
@@ -70,6 +73,7 @@ impl PipelineConfig {
             retry_max: Duration::from_secs(300),
             policy: ValidationPolicy::default(),
             templates,
+            key_store: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! committed by the database write.
 
 mod config;
+pub mod protect;
 mod stages;
 pub mod watch;
 mod worker;

@@ -23,6 +23,7 @@ use openvod_transcode::probe::MediaInfo;
 use openvod_transcode::JobTemplate;
 use serde_json::json;
 
+use crate::protect;
 use crate::{PipelineConfig, StageError};
 
 pub(crate) struct Ctx<'a> {
@@ -312,12 +313,18 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             ctx.objects.outputs.download(&key, &local).await?;
         }
     }
+    let outputs = package_outputs(ctx, asset, &plan, &template).await?;
     let out = local_dir(ctx, asset).join("package");
     fresh_dir(&out).await?;
     let (o, e) = (out.clone(), encoded.clone());
-    let summary =
-        blocking(move || openvod_transcode::job::package_encoded(&plan, &e, &template, &o))
-            .await??;
+    let summaries = blocking(move || {
+        openvod_transcode::job::package_encoded_outputs(&plan, &e, &template, &outputs, &o)
+    })
+    .await??;
+    let summary = summaries
+        .into_iter()
+        .next()
+        .ok_or_else(|| StageError::permanent("invalid_template", "no output to package"))?;
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
@@ -332,6 +339,58 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         output,
         ..StageOutcome::default()
     })
+}
+
+/// The copies to package: the clear one, or the template's protected copies with keys
+/// from its key provider (keys under the asset id, so every worker finds the same).
+async fn package_outputs(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+    plan: &EncodePlan,
+    template: &JobTemplate,
+) -> Result<Vec<openvod_transcode::package::Output>, StageError> {
+    let Some(settings) = &template.protection else {
+        return Ok(vec![openvod_transcode::package::Output {
+            folder: String::new(),
+            protection: None,
+        }]);
+    };
+    let store = ctx.config.key_store.clone().ok_or_else(|| {
+        StageError::permanent(
+            "no_key_store",
+            format!(
+                "template {:?} encrypts its output, but no master key is configured ([drm] master_key)",
+                template.name
+            ),
+        )
+    })?;
+    let provider = match (settings.key_provider.as_str(), &settings.speke_url) {
+        ("speke", Some(url)) => openvod_drm::KeyProvider::Speke {
+            client: openvod_drm::SpekeClient::new(url)
+                .map_err(|e| StageError::permanent("key_provider", e))?,
+            store,
+        },
+        _ => openvod_drm::KeyProvider::Builtin(store),
+    };
+    let mut renditions: Vec<protect::KeyedRendition> = plan
+        .rungs
+        .iter()
+        .map(|r| protect::KeyedRendition::video(&r.name, r.width, r.height))
+        .collect();
+    if let Some(a) = &plan.audio {
+        renditions.push(protect::KeyedRendition::audio(&a.name));
+    }
+    // AES-128 keys are served by the origin at /play/ASSET/keys/KID, two folders up from
+    // aes128/NAME/index.m3u8.
+    let key_uri = |kid: &str| format!("../../keys/{kid}");
+    protect::protected_outputs(&provider, &asset.id, settings, &renditions, &key_uri)
+        .await
+        .map_err(|e| match e {
+            protect::ProtectError::Provider(p) if p.to_string().contains("timed out") => {
+                StageError::transient("key_provider", p)
+            }
+            other => StageError::transient("key_provider", other),
+        })
 }
 
 /// Paths of the files below `dir`, relative, with `/` separators, sorted.

@@ -114,6 +114,21 @@ pub fn package_encoded(
     template: &JobTemplate,
     out: &Path,
 ) -> Result<PackageSummary> {
+    let clear = package::Output {
+        folder: String::new(),
+        protection: None,
+    };
+    package_encoded_outputs(plan, encoded, template, &[clear], out).map(|mut v| v.remove(0))
+}
+
+/// Packages the encoded renditions once per output (clear and protected copies).
+pub fn package_encoded_outputs(
+    plan: &EncodePlan,
+    encoded: &Path,
+    template: &JobTemplate,
+    outputs: &[package::Output],
+    out: &Path,
+) -> Result<Vec<PackageSummary>> {
     let mut sources = Vec::new();
     let mut renditions = Vec::new();
     let names = plan
@@ -140,11 +155,12 @@ pub fn package_encoded(
         hls: p.hls,
         dash: p.dash,
     };
-    package::package_into(
+    package::package_outputs(
         &sources,
         renditions,
         template.segment_target(),
         manifests,
+        outputs,
         out,
     )
 }

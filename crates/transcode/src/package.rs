@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use openvod_media::cmaf::Part;
-use openvod_media::package::{Presentation, Rendition};
+use openvod_media::package::{Method, Presentation, Protection, Rendition};
 use openvod_media::segment::SegmentTarget;
 use openvod_media::{read_tracks, ByteSource, Limits, Track, TrackKind};
 use serde::Serialize;
@@ -83,6 +83,14 @@ pub struct Manifests {
     pub dash: bool,
 }
 
+/// One packaged copy of a presentation: a folder under the output (`""` for the root)
+/// and how it is protected.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub folder: String,
+    pub protection: Option<Protection>,
+}
+
 /// Packages named tracks of `sources` into `dir` (which must exist and be empty).
 pub fn package_into(
     sources: &[PathBuf],
@@ -91,6 +99,24 @@ pub fn package_into(
     manifests: Manifests,
     dir: &Path,
 ) -> Result<PackageSummary> {
+    let clear = Output {
+        folder: String::new(),
+        protection: None,
+    };
+    package_outputs(sources, renditions, target, manifests, &[clear], dir).map(|mut v| v.remove(0))
+}
+
+/// Packages named tracks of `sources` once per output into `dir` (which must exist and be
+/// empty): the same cuts and sample data, clear or protected. AES-128 outputs get HLS
+/// only (DASH has no whole-segment encryption).
+pub fn package_outputs(
+    sources: &[PathBuf],
+    renditions: Vec<Rendition>,
+    target: SegmentTarget,
+    manifests: Manifests,
+    outputs: &[Output],
+    dir: &Path,
+) -> Result<Vec<PackageSummary>> {
     let presentation = Presentation::new(renditions, target).map_err(|source| Error::Media {
         path: dir.to_path_buf(),
         source,
@@ -99,37 +125,76 @@ pub fn package_into(
         .iter()
         .map(|p| FileSource::open(p))
         .collect::<Result<_>>()?;
+    let mut summaries = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        let out_dir = dir.join(&output.folder);
+        if !output.folder.is_empty() {
+            std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+        }
+        let manifests = match output.protection.as_ref().map(|p| p.method) {
+            Some(Method::Aes128) => Manifests {
+                hls: manifests.hls,
+                dash: false,
+            },
+            _ => manifests,
+        };
+        summaries.push(write_presentation(
+            presentation.clone(),
+            &files,
+            sources,
+            manifests,
+            output.protection.as_ref(),
+            &out_dir,
+        )?);
+    }
+    Ok(summaries)
+}
+
+fn write_presentation(
+    mut presentation: Presentation,
+    files: &[FileSource],
+    sources: &[PathBuf],
+    manifests: Manifests,
+    protection: Option<&Protection>,
+    dir: &Path,
+) -> Result<PackageSummary> {
+    let media_error = |source| Error::Media {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut count = 0usize;
     let mut total = 0u64;
     let mut summaries = Vec::new();
-    for (r, rendition) in presentation.renditions.iter().enumerate() {
+    for r in 0..presentation.renditions.len() {
+        let rendition = &presentation.renditions[r];
         let rdir = dir.join(&rendition.name);
         std::fs::create_dir(&rdir).map_err(|e| Error::io(&rdir, e))?;
-        let init = presentation.init_segment(r);
+        let init = match protection {
+            Some(p) => presentation
+                .protected_init_segment(r, p)
+                .map_err(media_error)?,
+            None => presentation.init_segment(r),
+        };
         let mut bytes = init.len() as u64;
         write_file(&dir.join(presentation.init_path(r)), &init)?;
-        let src = &files[rendition.source];
-        for n in 0..rendition.segments.len() {
+        let source = rendition.source;
+        let src = &files[source];
+        for n in 0..presentation.renditions[r].segments.len() {
             let path = dir.join(presentation.segment_path(r, n));
-            bytes += write_segment(
-                &path,
-                &presentation.media_segment(r, n).parts,
-                src,
-                &sources[rendition.source],
-            )?;
+            let layout = match protection {
+                Some(p) => {
+                    let layout = presentation
+                        .protected_media_segment(r, n, p, src)
+                        .map_err(media_error)?;
+                    presentation.record_segment(r, n, &layout);
+                    layout
+                }
+                None => presentation.media_segment(r, n),
+            };
+            bytes += write_segment(&path, &layout.parts, src, &sources[source])?;
         }
+        let rendition = &presentation.renditions[r];
         count += 1 + rendition.segments.len();
-        if manifests.hls {
-            write_file(
-                &rdir.join("index.m3u8"),
-                presentation.hls_media_playlist(r).as_bytes(),
-            )?;
-            count += 1;
-            if let Some(iframes) = presentation.hls_iframe_playlist(r) {
-                write_file(&rdir.join("iframes.m3u8"), iframes.as_bytes())?;
-                count += 1;
-            }
-        }
         total += bytes;
         let video = rendition.track.kind == TrackKind::Video;
         summaries.push(RenditionSummary {
@@ -148,17 +213,37 @@ pub fn package_into(
             bytes,
         });
     }
+    // Playlists last: protected segments change sizes, bit rates and I-frame ranges.
+    for r in 0..presentation.renditions.len() {
+        if !manifests.hls {
+            break;
+        }
+        let rdir = dir.join(&presentation.renditions[r].name);
+        write_file(
+            &rdir.join("index.m3u8"),
+            presentation
+                .protected_hls_media_playlist(r, protection)
+                .as_bytes(),
+        )?;
+        count += 1;
+        if let Some(iframes) = presentation.protected_hls_iframe_playlist(r, protection) {
+            write_file(&rdir.join("iframes.m3u8"), iframes.as_bytes())?;
+            count += 1;
+        }
+    }
     if manifests.hls {
         write_file(
             &dir.join("master.m3u8"),
-            presentation.hls_multivariant_playlist().as_bytes(),
+            presentation
+                .protected_hls_multivariant_playlist(protection)
+                .as_bytes(),
         )?;
         count += 1;
     }
     if manifests.dash {
         write_file(
             &dir.join("manifest.mpd"),
-            presentation.dash_mpd().as_bytes(),
+            presentation.protected_dash_mpd(protection).as_bytes(),
         )?;
         count += 1;
     }

@@ -17,6 +17,107 @@ pub struct JobTemplate {
     pub audio: Option<AudioSettings>,
     #[serde(default)]
     pub packaging: PackagingSettings,
+    /// Encryption of the packaged output; `None` (no `[protection]` table): clear only.
+    #[serde(default)]
+    pub protection: Option<ProtectionSettings>,
+}
+
+/// Which protected copies to write, with which keys and DRM signalling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionSettings {
+    /// Copies to write, each in its own folder of the output: "clear" (the root),
+    /// "cenc" and "cbcs" (CENC fMP4, DASH and HLS), "aes-128" (HLS whole-segment).
+    #[serde(default = "default_outputs")]
+    pub outputs: Vec<String>,
+    /// DRM systems signalled in the manifests and init segments: "widevine",
+    /// "playready", "fairplay" (HLS `cbcs` only) and "clearkey".
+    #[serde(default = "default_drm_systems")]
+    pub drm_systems: Vec<String>,
+    /// "per-track-type" (a key each for audio, SD, HD and UHD video) or "single".
+    #[serde(default = "default_key_scope")]
+    pub keys: String,
+    /// "builtin" (openvod's own key store) or "speke" (a SPEKE v2.0 key provider).
+    #[serde(default = "default_key_provider")]
+    pub key_provider: String,
+    /// The SPEKE v2.0 endpoint, when `key_provider = "speke"`.
+    #[serde(default)]
+    pub speke_url: Option<String>,
+    /// Seconds at the start left clear, so playback starts while the licence loads.
+    #[serde(default)]
+    pub clear_lead_seconds: f64,
+}
+
+fn default_outputs() -> Vec<String> {
+    vec!["cenc".into(), "cbcs".into()]
+}
+fn default_drm_systems() -> Vec<String> {
+    ["widevine", "playready", "fairplay", "clearkey"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_key_scope() -> String {
+    "per-track-type".into()
+}
+fn default_key_provider() -> String {
+    "builtin".into()
+}
+
+/// The copies a protected template may ask for.
+pub const PROTECTION_OUTPUTS: [&str; 4] = ["clear", "cenc", "cbcs", "aes-128"];
+/// The DRM systems a template may signal.
+pub const DRM_SYSTEMS: [&str; 4] = ["widevine", "playready", "fairplay", "clearkey"];
+
+impl ProtectionSettings {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.outputs.is_empty() {
+            return Err("protection.outputs: name at least one copy".into());
+        }
+        for o in &self.outputs {
+            if !PROTECTION_OUTPUTS.contains(&o.as_str()) {
+                return Err(format!(
+                    "protection.outputs: {o:?} is not one of {}",
+                    PROTECTION_OUTPUTS.join(", ")
+                ));
+            }
+        }
+        for d in &self.drm_systems {
+            if !DRM_SYSTEMS.contains(&d.as_str()) {
+                return Err(format!(
+                    "protection.drm_systems: {d:?} is not one of {}",
+                    DRM_SYSTEMS.join(", ")
+                ));
+            }
+        }
+        if !["per-track-type", "single"].contains(&self.keys.as_str()) {
+            return Err(format!(
+                "protection.keys {:?}: use \"per-track-type\" or \"single\"",
+                self.keys
+            ));
+        }
+        match (self.key_provider.as_str(), &self.speke_url) {
+            ("builtin", _) => {}
+            ("speke", Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
+            ("speke", _) => {
+                return Err(
+                    "protection.speke_url: give the http(s) URL of the SPEKE v2.0 key provider"
+                        .into(),
+                )
+            }
+            (other, _) => {
+                return Err(format!(
+                    "protection.key_provider {other:?}: use \"builtin\" or \"speke\""
+                ))
+            }
+        }
+        if !(0.0..=600.0).contains(&self.clear_lead_seconds) {
+            return Err(format!(
+                "protection.clear_lead_seconds {} is outside 0..600",
+                self.clear_lead_seconds
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Video codec settings shared by every rung, and the rungs.
@@ -231,6 +332,9 @@ impl JobTemplate {
             ));
         }
         check_quality(v.quality, "video.quality")?;
+        if let Some(p) = &self.protection {
+            p.validate()?;
+        }
         if !(0.5..=10.0).contains(&v.gop_seconds) {
             return Err(format!(
                 "video.gop_seconds {} is outside 0.5..10",
