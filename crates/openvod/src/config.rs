@@ -25,12 +25,70 @@ pub struct Config {
     pub worker: WorkerSection,
     pub policy: openvod_pipeline::ValidationPolicy,
     pub watch: WatchSection,
+    pub drm: DrmSection,
+    pub access: AccessSection,
     /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
     /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
     pub webhooks: Vec<WebhookEntry>,
     /// Extra templates by name: `name = "path/to/template.toml"`. A `default` entry
     /// replaces the built-in default ladder.
     pub templates: HashMap<String, PathBuf>,
+}
+
+/// Content keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrmSection {
+    /// The key that seals content keys at rest: 64 hex digits or base64 of 32 bytes.
+    /// Empty: no key store (templates with `[protection]` fail). Prefer the variable
+    /// `OPENVOD_DRM_MASTER_KEY` or `master_key_file` to writing it here.
+    pub master_key: String,
+    /// A file holding the master key.
+    pub master_key_file: PathBuf,
+}
+
+/// Who may use the control API and play signed assets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessSection {
+    /// Bearer tokens of the control API. Empty: the API is open (say so loudly).
+    pub admin_tokens: Vec<String>,
+    /// Secret (32 bytes or more) that signs upload tokens; empty disables them.
+    pub upload_token_secret: String,
+    pub upload_token_seconds: u64,
+    /// "public" or "signed": playback access of assets that set none.
+    pub default_playback: String,
+    /// `scheme://host` of playback URLs as viewers see them (e.g. the CDN).
+    pub public_url: String,
+    /// Trusted CloudFront public keys: "KEY_PAIR_ID=path/to/public.pem" each.
+    pub trusted_keys: Vec<String>,
+    /// Private key and key pair id used by `POST /v1/sign`.
+    pub signing_key_file: PathBuf,
+    pub signing_key_pair_id: String,
+}
+
+impl Default for DrmSection {
+    fn default() -> Self {
+        DrmSection {
+            master_key: String::new(),
+            master_key_file: PathBuf::new(),
+        }
+    }
+}
+
+impl Default for AccessSection {
+    fn default() -> Self {
+        AccessSection {
+            admin_tokens: Vec::new(),
+            upload_token_secret: String::new(),
+            upload_token_seconds: 3600,
+            default_playback: "public".into(),
+            public_url: String::new(),
+            trusted_keys: Vec::new(),
+            signing_key_file: PathBuf::new(),
+            signing_key_pair_id: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +181,8 @@ impl Default for Config {
             worker: WorkerSection::default(),
             policy: openvod_pipeline::ValidationPolicy::default(),
             watch: WatchSection::default(),
+            drm: DrmSection::default(),
+            access: AccessSection::default(),
             webhooks: Vec::new(),
             templates: HashMap::new(),
         }
@@ -168,7 +228,9 @@ impl Default for WorkerSection {
     }
 }
 
-const SECTIONS: [&str; 5] = ["store", "upload", "worker", "policy", "watch"];
+const SECTIONS: [&str; 7] = [
+    "store", "upload", "worker", "policy", "watch", "drm", "access",
+];
 
 impl Config {
     /// Reads the file (when given), then applies `OPENVOD_*` variables from `env`.
@@ -240,7 +302,75 @@ impl Config {
         {
             bail!("config: worker.heartbeat_seconds must be at most half of worker.lease_seconds");
         }
+        if !["public", "signed"].contains(&self.access.default_playback.as_str()) {
+            bail!("config: access.default_playback must be \"public\" or \"signed\"");
+        }
         Ok(())
+    }
+
+    /// The key store's master key, when one is configured.
+    pub fn master_key(&self) -> Result<Option<openvod_drm::MasterKey>> {
+        let text = if !self.drm.master_key.is_empty() {
+            self.drm.master_key.clone()
+        } else if !self.drm.master_key_file.as_os_str().is_empty() {
+            std::fs::read_to_string(&self.drm.master_key_file).with_context(|| {
+                format!("drm.master_key_file {}", self.drm.master_key_file.display())
+            })?
+        } else {
+            return Ok(None);
+        };
+        openvod_drm::MasterKey::parse(text.trim())
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("config: drm.master_key: {e}"))
+    }
+
+    /// The access settings of the HTTP side.
+    pub fn access(&self) -> Result<openvod_server::access::AccessConfig> {
+        use openvod_server::access::{AccessConfig, Playback};
+        let a = &self.access;
+        let mut out = AccessConfig {
+            admin_tokens: openvod_access::AdminTokens::new(&a.admin_tokens)
+                .map_err(|e| anyhow::anyhow!("config: access.admin_tokens: {e}"))?,
+            upload_tokens: None,
+            upload_token_seconds: a.upload_token_seconds.max(1),
+            trusted_keys: openvod_access::TrustedKeys::new(),
+            default_playback: Playback::parse(&a.default_playback).unwrap_or(Playback::Public),
+            public_url: (!a.public_url.is_empty()).then(|| a.public_url.clone()),
+            signer: None,
+        };
+        if !a.upload_token_secret.is_empty() {
+            out.upload_tokens = Some(
+                openvod_access::UploadTokenKey::new(a.upload_token_secret.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("config: access.upload_token_secret: {e}"))?,
+            );
+        }
+        for entry in &a.trusted_keys {
+            let (id, path) = entry.split_once('=').with_context(|| {
+                format!("config: access.trusted_keys: {entry:?} is not KEY_PAIR_ID=path")
+            })?;
+            let pem = std::fs::read_to_string(path.trim())
+                .with_context(|| format!("config: access.trusted_keys: {path}"))?;
+            out.trusted_keys
+                .insert_pem(id.trim(), &pem)
+                .map_err(|e| anyhow::anyhow!("config: access.trusted_keys {id}: {e}"))?;
+        }
+        if !a.signing_key_file.as_os_str().is_empty() {
+            let pem = std::fs::read_to_string(&a.signing_key_file).with_context(|| {
+                format!(
+                    "config: access.signing_key_file {}",
+                    a.signing_key_file.display()
+                )
+            })?;
+            out.signer = Some(
+                openvod_access::UrlSigner::from_pem(
+                    &a.signing_key_pair_id,
+                    &pem,
+                    openvod_access::HashAlgorithm::Sha1,
+                )
+                .map_err(|e| anyhow::anyhow!("config: access.signing_key_file: {e}"))?,
+            );
+        }
+        Ok(out)
     }
 
     pub fn database_url(&self) -> String {

@@ -84,6 +84,10 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         .context("database")?;
     let objects = Objects::open(&config.objects()).context("object store")?;
     let templates = config.templates()?;
+    let key_store = config
+        .master_key()?
+        .map(|m| openvod_drm::KeyStore::new(db.clone(), m));
+    let access = config.access()?;
     let shutdown = Arc::new(tokio::sync::Notify::new());
     {
         let shutdown = shutdown.clone();
@@ -107,6 +111,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             pc.retry_base = Duration::from_secs(config.worker.retry_base_seconds);
             pc.policy = config.policy.clone();
             pc.templates = templates.clone();
+            pc.key_store = key_store.clone();
             let worker = Worker::new(db.clone(), objects.clone(), pc);
             let shutdown = shutdown.clone();
             workers.push(tokio::spawn(async move {
@@ -194,8 +199,16 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             default_template: "default".into(),
             templates: names,
             max_attempts: config.worker.max_attempts,
+            access,
+            tls: false,
         }),
+        keys: key_store.clone(),
     };
+    if roles.api && state.config.access.admin_tokens.is_empty() {
+        tracing::warn!(
+            "the control API is open: no admin token is configured (access.admin_tokens)"
+        );
+    }
     // Every role listens: workers for /healthz, /readyz and /metrics.
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -223,9 +236,12 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     }
     let app = openvod_server::router(state, roles);
     let stop = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.notified().await })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.notified().await })
+    .await?;
     for w in workers {
         let _ = w.await;
     }

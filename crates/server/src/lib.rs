@@ -3,7 +3,9 @@
 //! and the object store (`openvod_store`), so any number of these servers can run side by
 //! side.
 
+pub mod access;
 mod api;
+mod drm;
 mod error;
 mod events;
 mod health;
@@ -33,6 +35,10 @@ pub struct ServerConfig {
     pub templates: Vec<String>,
     /// Runs of each stage before an asset fails.
     pub max_attempts: u32,
+    /// Admin and upload tokens, signed playback.
+    pub access: access::AccessConfig,
+    /// Whether this server terminates TLS itself (then viewer URLs are `https`).
+    pub tls: bool,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +49,8 @@ impl Default for ServerConfig {
             default_template: "default".into(),
             templates: vec!["default".into()],
             max_attempts: 3,
+            access: access::AccessConfig::default(),
+            tls: false,
         }
     }
 }
@@ -53,6 +61,8 @@ pub struct AppState {
     pub db: Db,
     pub objects: Objects,
     pub config: Arc<ServerConfig>,
+    /// The key store, for licences, AES-128 keys and SPEKE; `None` without a master key.
+    pub keys: Option<openvod_drm::KeyStore>,
 }
 
 /// Which parts a process serves.
@@ -96,15 +106,22 @@ pub fn router(state: AppState, roles: Roles) -> Router {
     let _ = metrics_handle();
     let mut app = health::routes();
     if roles.api {
-        app = app
-            .merge(api::routes())
+        let control = api::routes()
+            .merge(access::routes())
             .merge(events::routes())
             .merge(webhooks::routes())
             .merge(tus::routes())
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                access::control_auth,
+            ));
+        app = app
+            .merge(control)
+            .merge(drm::speke_routes())
             .merge(ui::routes());
     }
     if roles.origin {
-        app = app.merge(origin::routes());
+        app = app.merge(origin::routes()).merge(drm::licence_routes());
     }
     app.fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)

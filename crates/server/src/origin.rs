@@ -3,7 +3,7 @@
 //! keep, and CORS for browser players.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,8 +11,13 @@ use axum::Router;
 use futures::StreamExt;
 use openvod_store::AssetStatus;
 
+use crate::access::{self, Playback};
 use crate::api::check_id;
 use crate::{ApiError, AppState};
+
+/// Manifests rewritten for a signed viewer are read whole; they are text of a few
+/// hundred kilobytes at most, so this bounds a store object that is not one.
+const MANIFEST_LIMIT: u64 = 16 << 20;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(
@@ -40,7 +45,7 @@ fn cache_control(path: &str) -> &'static str {
     }
 }
 
-fn cors(headers: &mut HeaderMap) {
+pub(crate) fn cors(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -62,6 +67,26 @@ async fn preflight() -> Response {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("Range, If-None-Match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+/// CORS preflight of the licence endpoints (POST with a JSON body).
+pub(crate) async fn preflight_post() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    cors(h);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Authorization"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -108,11 +133,18 @@ fn byte_range(value: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64)
 
 async fn serve(
     State(state): State<AppState>,
-    method: Method,
     Path((id, path)): Path<(String, String)>,
-    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let response = serve_inner(&state, &method, &id, &path, &headers).await;
+    let client = access::client_addr(&request);
+    let method = request.method().clone();
+    let headers = request.headers().clone();
+    let viewer = Viewer {
+        query: query.as_deref(),
+        client,
+    };
+    let response = serve_inner(&state, &method, &id, &path, &headers, viewer).await;
     let status = match &response {
         Ok(r) => r.status(),
         Err(e) => e.status,
@@ -122,12 +154,20 @@ async fn serve(
     response
 }
 
+/// What identifies a viewer's request beyond its headers.
+#[derive(Clone, Copy)]
+struct Viewer<'a> {
+    query: Option<&'a str>,
+    client: Option<std::net::SocketAddr>,
+}
+
 async fn serve_inner(
     state: &AppState,
     method: &Method,
     id: &str,
     path: &str,
     headers: &HeaderMap,
+    viewer: Viewer<'_>,
 ) -> Result<Response, ApiError> {
     check_id(id)?;
     let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
@@ -137,6 +177,29 @@ async fn serve_inner(
         (AssetStatus::Ready, Some(p)) => p.clone(),
         _ => return Err(not_found()),
     };
+    // Signed playback: the same check CloudFront makes, on every object (manifests,
+    // segments and keys). The signing parameters never reach the cache identity below.
+    let grant = match access::playback_of(state, &asset) {
+        Playback::Public => None,
+        Playback::Signed => Some(access::check_viewer(
+            state,
+            headers,
+            &format!("/play/{id}/{path}"),
+            viewer.query,
+            viewer.client,
+        )?),
+    };
+    if let Some(kid) = path.strip_prefix("keys/") {
+        return crate::drm::aes128_key(state, id, kid).await;
+    }
+    let manifest = path.ends_with(".m3u8") || path.ends_with(".mpd");
+    // A manifest opened with a wildcard policy in its query lists its children with the
+    // same signature, so that a player without cookies can fetch them.
+    if let Some(g) = grant.filter(|g| {
+        manifest && g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query
+    }) {
+        return signed_manifest(state, &prefix, path, &g.query_suffix(), method).await;
+    }
     let key = format!("{prefix}/{path}");
     if openvod_store::objects::check_key(&key).is_err() {
         return Err(not_found());
@@ -223,9 +286,155 @@ async fn serve_inner(
     Ok(r)
 }
 
+/// A manifest with `suffix` (the viewer's signing parameters) added to every URI it
+/// lists. It differs per viewer, so it is never cached by a shared cache.
+async fn signed_manifest(
+    state: &AppState,
+    prefix: &str,
+    path: &str,
+    suffix: &str,
+    method: &Method,
+) -> Result<Response, ApiError> {
+    let key = format!("{prefix}/{path}");
+    if openvod_store::objects::check_key(&key).is_err() {
+        return Err(ApiError::not_found(format!("no {path}")));
+    }
+    let meta = state
+        .objects
+        .outputs
+        .head(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no {path}")))?;
+    if meta.size > MANIFEST_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "manifest_too_large",
+            format!("{path} is over {MANIFEST_LIMIT} bytes"),
+        ));
+    }
+    let mut text = Vec::with_capacity(meta.size as usize);
+    let mut stream = state.objects.outputs.get_stream(&key, None).await?;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "storage", e.to_string()))?;
+        if text.len() + chunk.len() > MANIFEST_LIMIT as usize {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "manifest_too_large",
+                format!("{path} grew past {MANIFEST_LIMIT} bytes"),
+            ));
+        }
+        text.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(text)
+        .map_err(|_| ApiError::new(StatusCode::BAD_GATEWAY, "invalid_manifest", "not UTF-8"))?;
+    let body = if path.ends_with(".m3u8") {
+        sign_playlist(&text, suffix)
+    } else {
+        sign_mpd(&text, suffix)
+    };
+    let mut out = HeaderMap::new();
+    cors(&mut out);
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let mut r = if method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(body))
+    };
+    *r.headers_mut() = out;
+    Ok(r)
+}
+
+/// Adds `suffix` to a relative or absolute URI's query.
+fn with_suffix(uri: &str, suffix: &str) -> String {
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{suffix}")
+}
+
+/// URIs that name a key inline or for another system (`data:`, `skd:`) are left alone.
+fn is_fetchable(uri: &str) -> bool {
+    !(uri.starts_with("data:") || uri.starts_with("skd:"))
+}
+
+/// RFC 8216bis: URI lines, and `URI="..."` attributes of tags (EXT-X-MAP, EXT-X-MEDIA,
+/// EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY, EXT-X-SESSION-KEY).
+fn sign_playlist(text: &str, suffix: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for line in text.lines() {
+        if line.is_empty() {
+        } else if !line.starts_with('#') {
+            out.push_str(&with_suffix(line, suffix));
+        } else if let Some(at) = line.find("URI=\"") {
+            let start = at + 5;
+            match line[start..].find('"') {
+                Some(len) if is_fetchable(&line[start..start + len]) => {
+                    out.push_str(&line[..start]);
+                    out.push_str(&with_suffix(&line[start..start + len], suffix));
+                    out.push_str(&line[start + len..]);
+                }
+                _ => out.push_str(line),
+            }
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// ISO/IEC 23009-1, 5.3.9.4: the `initialization` and `media` templates of each
+/// SegmentTemplate (the only URLs openvod's MPDs hold), XML-escaped.
+fn sign_mpd(text: &str, suffix: &str) -> String {
+    let escaped = suffix.replace('&', "&amp;");
+    let mut out = text.to_string();
+    for attr in ["initialization=\"", "media=\""] {
+        let mut result = String::with_capacity(out.len() * 2);
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(attr) {
+            let start = at + attr.len();
+            let Some(len) = rest[start..].find('"') else {
+                break;
+            };
+            let uri = &rest[start..start + len];
+            let sep = if uri.contains('?') { "&amp;" } else { "?" };
+            result.push_str(&rest[..start + len]);
+            result.push_str(sep);
+            result.push_str(&escaped);
+            rest = &rest[start + len..];
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_playlists_carry_the_signature_to_every_child() {
+        let m = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://ab\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"../../keys/ab\"\n#EXTINF:4,\n1.m4s\n";
+        let s = sign_playlist(m, "Policy=p&Signature=s&Key-Pair-Id=k");
+        assert!(s.contains("URI=\"init.mp4?Policy=p&Signature=s&Key-Pair-Id=k\""));
+        assert!(s.contains("URI=\"skd://ab\""));
+        assert!(s.contains("URI=\"../../keys/ab?Policy=p"));
+        assert!(s.contains("\n1.m4s?Policy=p&Signature=s&Key-Pair-Id=k\n"));
+        let d = "<SegmentTemplate initialization=\"a/init.mp4\" media=\"a/$Number$.m4s\">";
+        let s = sign_mpd(d, "Policy=p&Signature=s");
+        assert_eq!(
+            s,
+            "<SegmentTemplate initialization=\"a/init.mp4?Policy=p&amp;Signature=s\" media=\"a/$Number$.m4s?Policy=p&amp;Signature=s\">"
+        );
+    }
 
     fn range(v: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
         byte_range(Some(&HeaderValue::from_str(v).unwrap()), len)
