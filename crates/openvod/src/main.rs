@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod service;
+mod sign;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     Worker(service::ServiceArgs),
     /// Run the origin only.
     Origin(service::ServiceArgs),
+    /// Sign a playback URL (CloudFront-compatible canned or custom policy).
+    SignUrl(sign::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => service::run(service::Role::Serve, args),
         Command::Worker(args) => service::run(service::Role::Worker, args),
         Command::Origin(args) => service::run(service::Role::Origin, args),
+        Command::SignUrl(args) => sign::sign_url(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

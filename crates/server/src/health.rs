@@ -87,6 +87,8 @@ mod tests {
             include_str!("health.rs"),
             include_str!("webhooks.rs"),
             include_str!("tus.rs"),
+            include_str!("access.rs"),
+            include_str!("drm.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

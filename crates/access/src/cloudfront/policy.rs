@@ -23,6 +23,8 @@ const MAX_SOURCE_IP_LEN: usize = 64;
 pub enum PolicyError {
     #[error("the policy resource is empty")]
     EmptyResource,
+    #[error("{0}")]
+    Invalid(String),
     #[error("source IP {0:?} is not an IPv4 or IPv6 address or CIDR range")]
     InvalidSourceIp(String),
     #[error("the policy is valid from {not_before}, not before it expires at {not_after}")]
@@ -170,6 +172,13 @@ impl Policy {
     /// more than its signer meant. A missing `Resource` is refused too: CloudFront would
     /// read it as "every file of every distribution that trusts the key", which openvod
     /// never issues.
+    /// Reads a policy document written by hand (for `openvod sign-url --policy`), with
+    /// the same checks as one that came with a request.
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        Policy::from_signed_json(text.as_bytes())
+            .map_err(|why| PolicyError::Invalid(why.to_string()))
+    }
+
     pub(crate) fn from_signed_json(bytes: &[u8]) -> Result<Policy, &'static str> {
         if bytes.len() > MAX_POLICY_BYTES {
             return Err("policy longer than 4 KiB");

@@ -1,0 +1,437 @@
+//! Access control through `openvod serve`: admin tokens on the control API, single-use
+//! upload tokens, signed playback with `openvod sign-url` and `POST /v1/sign`, and the
+//! SPEKE v2 provider answering openvod's own SPEKE client. Bad input on each endpoint
+//! gets a clear 4xx.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ADMIN: &str = "admin-token-for-the-access-test";
+const KEY_PAIR_ID: &str = "K2ACCESSTEST";
+
+/// curl; returns (status, body).
+fn http(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn auth() -> String {
+    format!("Authorization: Bearer {ADMIN}")
+}
+
+fn key_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../access/tests/data")
+        .join(name)
+}
+
+fn config(dir: &Path, extra: &str) -> PathBuf {
+    let template = fast_template(dir);
+    let path = dir.join("openvod.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n{extra}\n[templates]\ndefault = \"{}\"\n",
+            dir.join("data").display(),
+            template.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_control_api_needs_an_admin_token_and_an_upload_token_allows_one_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[access]\nadmin_tokens = [\"{ADMIN}\"]\nupload_token_secret = \"{}\"\n",
+            "s".repeat(40)
+        ),
+    );
+    let s = start_service("serve", &cfg, &[]);
+    let api = |p: &str| format!("{}{p}", s.base);
+
+    assert_eq!(http(&[&api("/v1/assets")]).0, 401, "no token");
+    assert_eq!(
+        http(&["-H", "Authorization: Bearer nope", &api("/v1/assets")]).0,
+        401
+    );
+    assert_eq!(http(&["-H", &auth(), &api("/v1/assets")]).0, 200);
+    // Viewers and probes never need the control API.
+    assert_eq!(http(&[&api("/healthz")]).0, 200);
+
+    let (status, body) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"max_bytes": 1000}"#,
+        &api("/v1/upload-tokens"),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let token = json(&body)["token"].as_str().unwrap().to_string();
+    let bearer = format!("Authorization: Bearer {token}");
+    let create = |bearer: &str, length: &str| {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-D", "-", "-X", "POST"])
+            .args(["-H", bearer, "-H", "Tus-Resumable: 1.0.0"])
+            .args(["-H", &format!("Upload-Length: {length}")])
+            .arg(api("/v1/uploads"))
+            .output()
+            .unwrap()
+    };
+    // The token is no admin token.
+    assert_eq!(http(&["-H", &bearer, &api("/v1/assets")]).0, 401);
+    // Larger than the token allows.
+    let big = String::from_utf8_lossy(&create(&bearer, "5000").stdout).to_ascii_lowercase();
+    assert!(big.starts_with("http/1.1 413"), "{big}");
+    // One upload...
+    let first = String::from_utf8_lossy(&create(&bearer, "10").stdout).to_ascii_lowercase();
+    assert!(first.starts_with("http/1.1 201"), "{first}");
+    let location = first
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    // ...and nothing else: a second creation is refused.
+    let second = String::from_utf8_lossy(&create(&bearer, "10").stdout).to_ascii_lowercase();
+    assert!(second.starts_with("http/1.1 403"), "{second}");
+    // The upload it made can be written with it.
+    let (status, body) = http(&[
+        "-X",
+        "PATCH",
+        "-H",
+        &bearer,
+        "-H",
+        "Tus-Resumable: 1.0.0",
+        "-H",
+        "Content-Type: application/offset+octet-stream",
+        "-H",
+        "Upload-Offset: 0",
+        "--data-binary",
+        "0123456789",
+        &api(&location),
+    ]);
+    assert_eq!(status, 204, "{body}");
+    // A tampered token is refused.
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = format!(
+        "Authorization: Bearer {}",
+        String::from_utf8(tampered).unwrap()
+    );
+    let refused = String::from_utf8_lossy(&create(&tampered, "10").stdout).to_ascii_lowercase();
+    assert!(refused.starts_with("http/1.1 401"), "{refused}");
+    // Bad bodies on the token endpoint are 4xx, not 500.
+    let (status, _) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"max_bytes": "lots"}"#,
+        &api("/v1/upload-tokens"),
+    ]);
+    assert!((400..500).contains(&status), "{status}");
+}
+
+fn wait_ready(base: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let (_, body) = http(&["-H", &auth(), &format!("{base}/v1/assets/{id}")]);
+        let a = json(&body);
+        match a["status"].as_str() {
+            Some("ready") => return,
+            Some("failed") => panic!("asset failed: {a}"),
+            _ if Instant::now() > deadline => panic!("not ready: {a}"),
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+#[test]
+fn signed_playback_accepts_openvod_signatures_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = key_data("test_only_signer_a_pkcs1.pem");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[access]\ntrusted_keys = [\"{KEY_PAIR_ID}={}\"]\nsigning_key_file = \"{}\"\nsigning_key_pair_id = \"{KEY_PAIR_ID}\"\n",
+            key_data("test_only_signer_a_spki.pub.pem").display(),
+            private.display()
+        ),
+    );
+    let s = start_service("serve", &cfg, &[]);
+    let src = make_source(dir.path(), "clip.mp4", "320x180", 25, 4, true, &[]);
+    let (status, body) = http(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", src.display()),
+        &format!("{}/v1/assets?name=clip.mp4", s.base),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    wait_ready(&s.base, &id);
+    let master = format!("{}/play/{id}/master.m3u8", s.base);
+    assert_eq!(http(&[&master]).0, 200, "public by default");
+
+    let (status, body) = http(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"playback": "signed"}"#,
+        &format!("{}/v1/assets/{id}/playback", s.base),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(http(&[&master]).0, 403, "signed now");
+    let (status, _) = http(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"playback": "secret"}"#,
+        &format!("{}/v1/assets/{id}/playback", s.base),
+    ]);
+    assert_eq!(status, 400);
+
+    // `openvod sign-url`, canned policy: this URL only.
+    let out = openvod(&[
+        "sign-url",
+        &master,
+        "--key-pair-id",
+        KEY_PAIR_ID,
+        "--private-key",
+        private.to_str().unwrap(),
+        "--expires",
+        "+600",
+    ]);
+    assert_ok(&out, "sign-url");
+    let signed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(http(&[&signed]).0, 200, "{signed}");
+    let other = signed.replace("master.m3u8", "manifest.mpd");
+    assert_eq!(http(&[&other]).0, 403, "a canned signature opens one URL");
+    let expired = openvod(&[
+        "sign-url",
+        &master,
+        "--key-pair-id",
+        KEY_PAIR_ID,
+        "--private-key",
+        private.to_str().unwrap(),
+        "--expires",
+        "1000",
+    ]);
+    assert!(
+        !expired.status.success(),
+        "an expiry in the past is refused"
+    );
+
+    // A custom wildcard policy from a file: the manifest hands it to every child.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let policy = dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"Statement":[{{"Resource":"{}/play/{id}/*","Condition":{{"DateLessThan":{{"AWS:EpochTime":{}}}}}}}]}}"#,
+            s.base,
+            now + 600
+        ),
+    )
+    .unwrap();
+    let out = openvod(&[
+        "sign-url",
+        &master,
+        "--key-pair-id",
+        KEY_PAIR_ID,
+        "--private-key",
+        private.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&out, "sign-url --policy");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let url = v["url"].as_str().unwrap();
+    let (status, playlist) = http(&[url]);
+    assert_eq!(status, 200);
+    let query = url.split_once('?').unwrap().1;
+    let child = playlist
+        .lines()
+        .find(|l| l.ends_with(query) && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("no signed child URI in {playlist}"));
+    let child_url = format!("{}/play/{id}/{child}", s.base);
+    assert_eq!(http(&[&child_url]).0, 200, "{child_url}");
+    // The cookies alone open any file of the asset.
+    let cookies: Vec<String> = v["cookies"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+        .collect();
+    let rendition = child.split('/').next().unwrap();
+    let seg = format!("{}/play/{id}/{rendition}/1.m4s", s.base);
+    assert_eq!(
+        http(&["-H", &format!("Cookie: {}", cookies.join("; ")), &seg]).0,
+        200
+    );
+    assert_eq!(http(&[&seg]).0, 403);
+    // A signature for another path of the same origin does not open this asset.
+    let forged = url.replace(&format!("/play/{id}/"), "/play/0000/");
+    assert_eq!(
+        http(&[&forged.replace("/play/0000/", &format!("/play/{id}/x/"))]).0,
+        404
+    );
+
+    // POST /v1/sign: the same from the API, for a backend.
+    let (status, body) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!(r#"{{"url": "{master}", "expires_in": 300, "wildcard": true}}"#),
+        &format!("{}/v1/sign", s.base),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let url = json(&body)["url"].as_str().unwrap().to_string();
+    assert_eq!(http(&[&url]).0, 200);
+    let mangled = url.replace("Signature=", "Signature=A");
+    assert_eq!(http(&[&mangled]).0, 403);
+    let (status, _) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"url": "x", "expires_in": 0}"#,
+        &format!("{}/v1/sign", s.base),
+    ]);
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn the_speke_provider_answers_openvods_speke_client() {
+    use openvod_drm::{DrmSystem, Kid, Scheme, SpekeClient, TrackType};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "[drm]\nmaster_key = \"{}\"\n[access]\nadmin_tokens = [\"{ADMIN}\"]\n",
+            "7c".repeat(32)
+        ),
+    );
+    let s = start_service("serve", &cfg, &[]);
+    let url = format!("{}/speke/v2", s.base);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kids = [
+        (TrackType::Hd, Kid::random().unwrap()),
+        (TrackType::Audio, Kid::random().unwrap()),
+    ];
+    let systems = [
+        DrmSystem::Widevine,
+        DrmSystem::PlayReady,
+        DrmSystem::ClearKey,
+    ];
+    let client = SpekeClient::new(&url)
+        .unwrap()
+        .with_header("Authorization", &format!("Bearer {ADMIN}"))
+        .unwrap();
+    let first = rt
+        .block_on(client.fetch("movie-1", &kids, Scheme::Cenc, &systems))
+        .expect("SPEKE answers");
+    let again = rt
+        .block_on(client.fetch("movie-1", &kids, Scheme::Cenc, &systems))
+        .unwrap();
+    assert_eq!(first.keys, again.keys, "the same KIDs get the same keys");
+    assert_eq!(first.keys.len(), 2);
+    assert!(
+        first.key_for(TrackType::Hd).unwrap().key != first.key_for(TrackType::Audio).unwrap().key
+    );
+    for (_, kid) in &kids {
+        for sys in systems {
+            let sig = first
+                .signaling_for(*kid, sys)
+                .expect("signalling per KID and system");
+            assert!(sig.pssh.is_some(), "{sys:?} pssh");
+        }
+    }
+    // A KID of one content cannot be asked for under another.
+    assert!(rt
+        .block_on(client.fetch("movie-2", &kids[..1], Scheme::Cenc, &systems))
+        .is_err());
+    // Without the admin token: refused.
+    let anonymous = SpekeClient::new(&url).unwrap().with_retries(0);
+    assert!(rt
+        .block_on(anonymous.fetch("movie-1", &kids, Scheme::Cenc, &systems))
+        .is_err());
+
+    let post = |content_type: &str, body: &str| {
+        http(&[
+            "-X",
+            "POST",
+            "-H",
+            &auth(),
+            "-H",
+            "X-Speke-Version: 2.0",
+            "-H",
+            &format!("Content-Type: {content_type}"),
+            "--data-binary",
+            body,
+            &url,
+        ])
+    };
+    assert_eq!(post("application/json", "{}").0, 415);
+    assert_eq!(post("application/xml", "not xml <").0, 400);
+    let huge = format!("<x>{}</x>", "a".repeat(2 << 20));
+    let huge_file = dir.path().join("huge.xml");
+    std::fs::write(&huge_file, huge).unwrap();
+    assert_eq!(
+        post("application/xml", &format!("@{}", huge_file.display())).0,
+        413
+    );
+    let (status, _) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth(),
+        "-H",
+        "Content-Type: application/xml",
+        "--data-binary",
+        "<cpix/>",
+        &url,
+    ]);
+    assert_eq!(status, 400, "no X-Speke-Version");
+}
