@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: String,
+    /// TLS certificate chain and private key (PEM) to serve HTTPS on `listen`; empty:
+    /// plain HTTP (TLS terminated in front, e.g. by a CDN or load balancer).
+    pub tls_cert_file: PathBuf,
+    pub tls_key_file: PathBuf,
+    /// With TLS: a second, plain HTTP address whose requests are redirected to HTTPS.
+    pub http_redirect_listen: String,
     /// Folder for the defaults below (database, objects, scratch space).
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; empty: `sqlite://DATA_DIR/openvod.db`.
@@ -173,6 +179,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".into(),
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
+            http_redirect_listen: String::new(),
             data_dir: PathBuf::from("data"),
             database_url: String::new(),
             log_format: "text".into(),
@@ -301,6 +310,12 @@ impl Config {
             || self.worker.heartbeat_seconds * 2 > self.worker.lease_seconds
         {
             bail!("config: worker.heartbeat_seconds must be at most half of worker.lease_seconds");
+        }
+        if self.tls_cert_file.as_os_str().is_empty() != self.tls_key_file.as_os_str().is_empty() {
+            bail!("config: give both tls_cert_file and tls_key_file, or neither");
+        }
+        if !self.http_redirect_listen.is_empty() && self.tls_cert_file.as_os_str().is_empty() {
+            bail!("config: http_redirect_listen redirects to HTTPS, which needs tls_cert_file");
         }
         if !["public", "signed"].contains(&self.access.default_playback.as_str()) {
             bail!("config: access.default_playback must be \"public\" or \"signed\"");

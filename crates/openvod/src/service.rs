@@ -200,7 +200,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             templates: names,
             max_attempts: config.worker.max_attempts,
             access,
-            tls: false,
+            tls: !config.tls_cert_file.as_os_str().is_empty(),
         }),
         keys: key_store.clone(),
     };
@@ -210,13 +210,11 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         );
     }
     // Every role listens: workers for /healthz, /readyz and /metrics.
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
+    let listener = std::net::TcpListener::bind(&config.listen)
         .with_context(|| format!("listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    // The first line on stdout says where to reach this process (tests read it).
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, ?role, "listening");
+    let tls = state.config.tls;
     if matches!(role, Role::Serve) {
         // Unfinished resumable uploads past their expiry are removed, parts and all.
         let (state, shutdown) = (state.clone(), shutdown.clone());
@@ -234,19 +232,90 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             }
         });
     }
-    let app = openvod_server::router(state, roles);
-    let stop = shutdown.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.notified().await })
-    .await?;
+    let app = openvod_server::router(state, roles)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if tls {
+        // rustls with the aws-lc-rs provider (the one reqwest already uses).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+            &config.tls_cert_file,
+            &config.tls_key_file,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "TLS certificate {} / key {}",
+                config.tls_cert_file.display(),
+                config.tls_key_file.display()
+            )
+        })?;
+        if !config.http_redirect_listen.is_empty() {
+            let redirect = tokio::net::TcpListener::bind(&config.http_redirect_listen)
+                .await
+                .with_context(|| format!("listen on {}", config.http_redirect_listen))?;
+            let at = redirect.local_addr()?;
+            tracing::info!(%at, "redirecting HTTP to HTTPS");
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(redirect, https_redirect(addr.port()))
+                    .with_graceful_shutdown(async move { stop.notified().await })
+                    .await;
+            });
+        }
+        // The first line on stdout says where to reach this process (tests read it).
+        println!("listening on https://{addr}");
+        tracing::info!(%addr, ?role, "listening (TLS)");
+        let handle = axum_server::Handle::new();
+        {
+            let (handle, stop) = (handle.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                stop.notified().await;
+                handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+        }
+        axum_server::from_tcp_rustls(listener, tls_config)?
+            .handle(handle)
+            .serve(app)
+            .await?;
+    } else {
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, ?role, "listening");
+        let stop = shutdown.clone();
+        axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
+            .with_graceful_shutdown(async move { stop.notified().await })
+            .await?;
+    }
     for w in workers {
         let _ = w.await;
     }
     db.close().await;
     Ok(())
+}
+
+/// Answers every plain HTTP request with a permanent redirect to the same URL over
+/// HTTPS on `port` (308 keeps the method and body, RFC 9110 15.4.9).
+fn https_redirect(port: u16) -> axum::Router {
+    use axum::http::{header, HeaderMap, StatusCode, Uri};
+    axum::Router::new().fallback(move |headers: HeaderMap, uri: Uri| async move {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
+            .filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.[]".contains(&b))
+            })
+            .unwrap_or("localhost")
+            .to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let target = if port == 443 {
+            format!("https://{host}{path}")
+        } else {
+            format!("https://{host}:{port}{path}")
+        };
+        (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, target)])
+    })
 }
 
 async fn wait_for_signal() {

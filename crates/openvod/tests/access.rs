@@ -435,3 +435,59 @@ fn the_speke_provider_answers_openvods_speke_client() {
     ]);
     assert_eq!(status, 400, "no X-Speke-Version");
 }
+
+#[test]
+fn tls_is_served_with_rustls_and_plain_http_redirects_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let redirect = free.local_addr().unwrap();
+    drop(free);
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\nhttp_redirect_listen = \"{redirect}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let s = start_service("serve", &cfg, &[]);
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let (status, body) = http(&["-k", &format!("{}/healthz", s.base)]);
+    assert_eq!(status, 200, "{body}");
+    // Plain HTTP on the TLS port is not answered as HTTP.
+    let plain = s.base.replace("https://", "http://");
+    assert_ne!(http(&[&format!("{plain}/healthz")]).0, 200);
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(format!("http://{redirect}/play/x/master.m3u8?a=1"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let port = s.base.rsplit(':').next().unwrap();
+    assert_eq!(
+        text,
+        format!("308 https://127.0.0.1:{port}/play/x/master.m3u8?a=1")
+    );
+}
