@@ -51,6 +51,9 @@ pub struct DrmSection {
     pub master_key: String,
     /// A file holding the master key.
     pub master_key_file: PathBuf,
+    /// `Authorization` header value sent to SPEKE key providers (templates with
+    /// `key_provider = "speke"`), e.g. "Bearer TOKEN" for openvod's own /speke/v2.
+    pub speke_authorization: String,
 }
 
 /// Who may use the control API and play signed assets.
@@ -78,6 +81,7 @@ impl Default for DrmSection {
         DrmSection {
             master_key: String::new(),
             master_key_file: PathBuf::new(),
+            speke_authorization: String::new(),
         }
     }
 }

@@ -112,6 +112,8 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             pc.policy = config.policy.clone();
             pc.templates = templates.clone();
             pc.key_store = key_store.clone();
+            pc.speke_authorization = (!config.drm.speke_authorization.is_empty())
+                .then(|| config.drm.speke_authorization.clone());
             let worker = Worker::new(db.clone(), objects.clone(), pc);
             let shutdown = shutdown.clone();
             workers.push(tokio::spawn(async move {

@@ -491,3 +491,115 @@ fn tls_is_served_with_rustls_and_plain_http_redirects_to_it() {
         format!("308 https://127.0.0.1:{port}/play/x/master.m3u8?a=1")
     );
 }
+
+#[test]
+fn a_template_takes_its_keys_from_a_speke_provider() {
+    use openvod_drm::{DrmSystem, Kid, Scheme, SpekeClient, TrackType};
+    // The provider: another openvod, with its own database and master key.
+    let pdir = tempfile::tempdir().unwrap();
+    let pcfg = config(
+        pdir.path(),
+        &format!(
+            "[drm]\nmaster_key = \"{}\"\n[access]\nadmin_tokens = [\"{ADMIN}\"]\n",
+            "3e".repeat(32)
+        ),
+    );
+    let provider = start_service("serve", &pcfg, &[]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(fast_template(dir.path())).unwrap()
+        + &format!(
+            "\n[protection]\noutputs = [\"cenc\"]\ndrm_systems = [\"widevine\", \"clearkey\"]\nkey_provider = \"speke\"\nspeke_url = \"{}/speke/v2\"\n",
+            provider.base
+        );
+    let tpath = dir.path().join("speke.toml");
+    std::fs::write(&tpath, template).unwrap();
+    let cfg = dir.path().join("openvod.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\n[drm]\nmaster_key = \"{}\"\nspeke_authorization = \"Bearer {ADMIN}\"\n[templates]\nspeke = \"{}\"\n",
+            dir.path().join("data").display(),
+            "9d".repeat(32),
+            tpath.display()
+        ),
+    )
+    .unwrap();
+    let s = start_service("serve", &cfg, &[]);
+    let src = make_source(dir.path(), "clip.mp4", "320x180", 25, 4, true, &[]);
+    let (status, body) = http(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", src.display()),
+        &format!("{}/v1/assets?name=clip.mp4&template=speke", s.base),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    wait_ready(&s.base, &id);
+    let (status, mpd) = http(&[&format!("{}/play/{id}/cenc/manifest.mpd", s.base)]);
+    assert_eq!(status, 200);
+    let kids: Vec<String> = mpd
+        .match_indices("cenc:default_KID=\"")
+        .map(|(i, m)| mpd[i + m.len()..i + m.len() + 36].replace('-', ""))
+        .collect();
+    assert_eq!(kids.len(), 2, "a video and an audio key: {mpd}");
+    // The licence from this openvod...
+    let b64: Vec<String> = kids
+        .iter()
+        .map(|k| Kid::from_hex(k).unwrap().to_base64url())
+        .collect();
+    let (status, body) = http(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &serde_json::json!({ "kids": b64, "type": "temporary" }).to_string(),
+        &format!("{}/v1/drm/clearkey", s.base),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let licence = json(&body);
+    // ...holds the keys the provider has for those KIDs.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = SpekeClient::new(&format!("{}/speke/v2", provider.base))
+        .unwrap()
+        .with_header("Authorization", &format!("Bearer {ADMIN}"))
+        .unwrap();
+    let asked: Vec<(TrackType, Kid)> = kids
+        .iter()
+        .map(|k| (TrackType::Hd, Kid::from_hex(k).unwrap()))
+        .collect();
+    let from_provider = rt
+        .block_on(client.fetch(&id, &asked, Scheme::Cenc, &[DrmSystem::ClearKey]))
+        .expect("the provider knows the KIDs");
+    for (_, key) in &from_provider.keys {
+        let entry = licence["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == key.kid.to_base64url())
+            .expect("the licence has every KID");
+        let k = entry["k"].as_str().unwrap();
+        let want = base64url(&key.key);
+        assert_eq!(k, want, "the licence key is the provider's key");
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -55,6 +55,8 @@ pub struct PipelineConfig {
     /// The key store (keys sealed under the configured master key); templates with
     /// `[protection]` need it.
     pub key_store: Option<openvod_drm::KeyStore>,
+    /// `Authorization` value sent to SPEKE key providers (e.g. `Bearer ...`).
+    pub speke_authorization: Option<String>,
 }
 
 impl PipelineConfig {
@@ -74,6 +76,7 @@ impl PipelineConfig {
             policy: ValidationPolicy::default(),
             templates,
             key_store: None,
+            speke_authorization: None,
         }
     }
 

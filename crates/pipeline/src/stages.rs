@@ -365,11 +365,16 @@ async fn package_outputs(
         )
     })?;
     let provider = match (settings.key_provider.as_str(), &settings.speke_url) {
-        ("speke", Some(url)) => openvod_drm::KeyProvider::Speke {
-            client: openvod_drm::SpekeClient::new(url)
-                .map_err(|e| StageError::permanent("key_provider", e))?,
-            store,
-        },
+        ("speke", Some(url)) => {
+            let mut client = openvod_drm::SpekeClient::new(url)
+                .map_err(|e| StageError::permanent("key_provider", e))?;
+            if let Some(auth) = &ctx.config.speke_authorization {
+                client = client
+                    .with_header("Authorization", auth)
+                    .map_err(|e| StageError::permanent("key_provider", e))?;
+            }
+            openvod_drm::KeyProvider::Speke { client, store }
+        }
         _ => openvod_drm::KeyProvider::Builtin(store),
     };
     let mut renditions: Vec<protect::KeyedRendition> = plan

@@ -242,6 +242,12 @@ async fn remove(
         state.objects.sources.delete(&asset.source_key).await?;
     }
     state.db.delete_asset(&id).await?;
+    // Its keys go too: nothing encrypted under them is served any more.
+    if let Some(keys) = &state.keys {
+        keys.delete_content(&id).await.map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_store", e.to_string())
+        })?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
