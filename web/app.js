@@ -2,7 +2,17 @@
 'use strict';
 
 const $ = (sel) => document.querySelector(sel);
+// With admin tokens configured, the page asks for one once and keeps it in a same-site
+// cookie, which the server accepts like the Authorization header (and which reaches
+// EventSource and tus requests without code of their own).
+function askToken() {
+  const token = window.prompt('This openvod needs an admin token:');
+  if (!token) return false;
+  document.cookie = `openvod_admin=${encodeURIComponent(token)}; path=/; SameSite=Strict`;
+  return true;
+}
 const api = (path, opts) => fetch(path, opts).then(async (r) => {
+  if (r.status === 401 && askToken()) return api(path, opts);
   const body = r.headers.get('content-type')?.includes('json') ? await r.json() : null;
   if (!r.ok) throw new Error(body?.error?.message ?? `HTTP ${r.status}`);
   return body;
@@ -111,6 +121,7 @@ async function loadList() {
   page.assets.reverse().forEach(renderRow);
 }
 
+// Authenticated first (the list asks for a token when one is needed), then the stream.
 const events = new EventSource('/v1/events');
 for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted']) {
   events.addEventListener(kind, (e) => {

@@ -74,6 +74,13 @@ fn the_control_api_needs_an_admin_token_and_an_upload_token_allows_one_upload() 
         401
     );
     assert_eq!(http(&["-H", &auth(), &api("/v1/assets")]).0, 200);
+    // The dashboard's cookie works like the header.
+    let cookie = format!("Cookie: openvod_admin={ADMIN}");
+    assert_eq!(http(&["-H", &cookie, &api("/v1/assets")]).0, 200);
+    assert_eq!(
+        http(&["-H", "Cookie: openvod_admin=nope", &api("/v1/assets")]).0,
+        401
+    );
     // Viewers and probes never need the control API.
     assert_eq!(http(&[&api("/healthz")]).0, 200);
 

@@ -119,10 +119,28 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The dashboard's admin token: a `SameSite=Strict` cookie, so that EventSource and
+/// uploads from the page carry it and other sites' requests do not.
+fn admin_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("openvod_admin="))
+        .map(|v| {
+            v.replace("%2F", "/")
+                .replace("%2B", "+")
+                .replace("%3D", "=")
+        })
+}
+
 /// Whether the request carries a valid admin token (or no admin token is configured).
 pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
     let tokens = &state.config.access.admin_tokens;
-    tokens.is_empty() || bearer(headers).is_some_and(|t| tokens.check(t))
+    tokens.is_empty()
+        || bearer(headers).is_some_and(|t| tokens.check(t))
+        || admin_cookie(headers).is_some_and(|t| tokens.check(&t))
 }
 
 /// Guards the control API: an admin token, or for uploads only, an upload token.
