@@ -268,15 +268,24 @@ pub fn protected_media_segment<S: ByteSource + ?Sized>(
         let samples = &track.samples[range.clone()];
         let total: usize = samples.iter().map(|s| s.size as usize).sum();
         let mut data = vec![0u8; total];
+        // One read per run of samples that are adjacent in the source (usually the
+        // whole fragment), not one per sample.
         let mut at = 0usize;
-        for s in samples {
-            let buf = &mut data[at..at + s.size as usize];
-            src.read_exact_at(s.offset, buf)
+        let mut k = 0usize;
+        while k < samples.len() {
+            let start = samples[k].offset;
+            let mut len = samples[k].size as usize;
+            k += 1;
+            while k < samples.len() && samples[k].offset == start + len as u64 {
+                len += samples[k].size as usize;
+                k += 1;
+            }
+            src.read_exact_at(start, &mut data[at..at + len])
                 .map_err(|source| Error::Read {
-                    offset: s.offset,
+                    offset: start,
                     source,
                 })?;
-            at += s.size as usize;
+            at += len;
         }
         let aux = if clear {
             FragmentAux::Clear
