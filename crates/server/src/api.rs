@@ -245,7 +245,11 @@ async fn remove(
     // Its keys go too: nothing encrypted under them is served any more.
     if let Some(keys) = &state.keys {
         keys.delete_content(&id).await.map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key_store", e.to_string())
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "key_store",
+                e.to_string(),
+            )
         })?;
     }
     Ok(StatusCode::NO_CONTENT)
