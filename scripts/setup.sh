@@ -54,3 +54,42 @@ need_browser() {
 
 # Build output lives outside the clone so that repeated runs (and CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/openvod/target}"
+
+# Python with botocore and rsa, for the CloudFront interop test of crates/access
+# (crates/access/tests/botocore.rs uses this venv unless OPENVOD_PYTHON names another).
+need_python() {
+  local venv="$HOME/.cache/openvod/venv"
+  if ! "$venv/bin/python" -c 'import botocore, rsa' 2>/dev/null; then
+    echo "installing botocore and rsa into $venv..." >&2
+    if ! command -v python3 >/dev/null; then
+      apt_install python3 python3-venv
+    fi
+    # --clear: a venv left over from an older python3 is rebuilt rather than reused.
+    if ! python3 -m venv --clear "$venv"; then
+      apt_install python3-venv
+      python3 -m venv --clear "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check botocore rsa
+  fi
+}
+
+# Shaka Packager (the npm package shaka-packager@3.4, a prebuilt binary), for the
+# encryption interop tests of crates/openvod/tests/encrypt.rs, which look for it here
+# (or take SHAKA_PACKAGER=/path/to/packager).
+need_shaka_packager() {
+  local prefix="$HOME/.cache/openvod/shaka-packager" arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *)
+      echo "no prebuilt Shaka Packager for $(uname -m)" >&2
+      return 1
+      ;;
+  esac
+  if ! "$prefix/node_modules/shaka-packager/bin/packager-linux-$arch" --version >/dev/null 2>&1; then
+    need_node
+    echo "installing shaka-packager@3.4 into $prefix..." >&2
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --no-update-notifier --loglevel=error shaka-packager@3.4 >/dev/null
+  fi
+}

@@ -271,14 +271,14 @@ pub fn protected_media_segment<S: ByteSource + ?Sized>(
         // One read per run of samples that are adjacent in the source (usually the
         // whole fragment), not one per sample.
         let mut at = 0usize;
-        let mut k = 0usize;
-        while k < samples.len() {
-            let start = samples[k].offset;
-            let mut len = samples[k].size as usize;
-            k += 1;
-            while k < samples.len() && samples[k].offset == start + len as u64 {
-                len += samples[k].size as usize;
-                k += 1;
+        let mut n = 0usize;
+        while n < samples.len() {
+            let start = samples[n].offset;
+            let mut len = samples[n].size as usize;
+            n += 1;
+            while n < samples.len() && samples[n].offset == start + len as u64 {
+                len += samples[n].size as usize;
+                n += 1;
             }
             src.read_exact_at(start, &mut data[at..at + len])
                 .map_err(|source| Error::Read {
@@ -425,8 +425,8 @@ fn assemble(
         write_box_header(&mut m, mdat, b"mdat");
         match payloads.as_mut().and_then(Iterator::next) {
             Some(data) => {
-                m.extend_from_slice(&data);
                 parts.push(Part::Bytes(m));
+                parts.push(Part::Bytes(data));
             }
             None => {
                 parts.push(Part::Bytes(m));

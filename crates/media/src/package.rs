@@ -151,14 +151,10 @@ impl Protection {
             return Vec::new();
         };
         match self.method {
-            Method::Aes128 => {
-                let tag = if session {
-                    "EXT-X-SESSION-KEY"
-                } else {
-                    "EXT-X-KEY"
-                };
-                vec![format!("#{tag}:METHOD=AES-128,URI=\"{}\"", k.key_uri)]
-            }
+            // The key URI is relative to the media playlist, so it cannot be repeated
+            // in the multivariant playlist, and EXT-X-SESSION-KEY is optional.
+            Method::Aes128 if session => Vec::new(),
+            Method::Aes128 => vec![format!("#EXT-X-KEY:METHOD=AES-128,URI=\"{}\"", k.key_uri)],
             Method::Sample(_) => k
                 .systems
                 .iter()
