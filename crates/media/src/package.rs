@@ -346,14 +346,20 @@ impl Presentation {
         }
     }
 
-    /// Records the layout a segment was written with, when it differs from the clear one
-    /// (protected segments are larger), so that sizes, bit rates and I-frame byte ranges
-    /// describe the files as written.
-    pub fn record_segment(&mut self, r: usize, index: usize, layout: &SegmentLayout) {
+    /// Records the size and fragments a segment was written with, when they differ from
+    /// the clear layout's (protected segments are larger), so that sizes, bit rates and
+    /// I-frame byte ranges describe the files as written.
+    pub fn record_segment(
+        &mut self,
+        r: usize,
+        index: usize,
+        size: u64,
+        fragments: Vec<FragmentPlace>,
+    ) {
         let target = self.target.segment_seconds;
         let p = &mut self.renditions[r];
-        p.segment_sizes[index] = layout.len();
-        p.fragments[index] = layout.fragments.clone();
+        p.segment_sizes[index] = size;
+        p.fragments[index] = fragments;
         let secs = p.segment_seconds();
         p.peak_bandwidth = hls::peak_bit_rate(&secs, target);
         p.average_bandwidth = hls::average_bit_rate(&secs);

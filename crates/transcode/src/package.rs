@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use openvod_media::cmaf::Part;
 use openvod_media::package::{Method, Presentation, Protection, Rendition};
@@ -150,6 +152,61 @@ pub fn package_outputs(
     Ok(summaries)
 }
 
+/// What writing one rendition's files gave.
+struct WrittenRendition {
+    bytes: u64,
+    /// Size and fragments of each protected segment (empty for a clear copy).
+    protected: Vec<(u64, Vec<openvod_media::cmaf::FragmentPlace>)>,
+}
+
+/// Writes the init segment and media segments of rendition `r`.
+fn write_rendition(
+    presentation: &Presentation,
+    r: usize,
+    files: &[FileSource],
+    sources: &[PathBuf],
+    protection: Option<&Protection>,
+    dir: &Path,
+) -> Result<WrittenRendition> {
+    let media_error = |source| Error::Media {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let rendition = &presentation.renditions[r];
+    let rdir = dir.join(&rendition.name);
+    std::fs::create_dir(&rdir).map_err(|e| Error::io(&rdir, e))?;
+    let init = match protection {
+        Some(p) => presentation
+            .protected_init_segment(r, p)
+            .map_err(media_error)?,
+        None => presentation.init_segment(r),
+    };
+    let mut bytes = init.len() as u64;
+    write_file(&dir.join(presentation.init_path(r)), &init)?;
+    let source = rendition.source;
+    let src = &files[source];
+    let src_path = &sources[source];
+    // A handle of its own: clear segments copy from the file's position, which threads
+    // must not share.
+    let mut input = File::open(src_path).map_err(|e| Error::io(src_path, e))?;
+    let mut protected = Vec::new();
+    for n in 0..rendition.segments.len() {
+        let path = dir.join(presentation.segment_path(r, n));
+        let layout = match protection {
+            Some(p) => {
+                let layout = presentation
+                    .protected_media_segment(r, n, p, src)
+                    .map_err(media_error)?;
+                protected.push((layout.len(), layout.fragments.clone()));
+                layout
+            }
+            None => presentation.media_segment(r, n),
+        };
+        bytes += write_segment(&path, &layout.parts, &mut input, src_path)?;
+    }
+    Ok(WrittenRendition { bytes, protected })
+}
+
 fn write_presentation(
     mut presentation: Presentation,
     files: &[FileSource],
@@ -158,44 +215,51 @@ fn write_presentation(
     protection: Option<&Protection>,
     dir: &Path,
 ) -> Result<PackageSummary> {
-    let media_error = |source| Error::Media {
-        path: dir.to_path_buf(),
-        source,
-    };
+    // Renditions are written in parallel, a thread per core: a protected segment is
+    // read, encrypted and written from memory, which is CPU and copy bound.
+    let n = presentation.renditions.len();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |c| c.get())
+        .min(n)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<WrittenRendition>>>> =
+        Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let r = next.fetch_add(1, Ordering::Relaxed);
+                if r >= n {
+                    break;
+                }
+                let written = write_rendition(&presentation, r, files, sources, protection, dir);
+                let failed = written.is_err();
+                if let Ok(mut all) = results.lock() {
+                    all[r] = Some(written);
+                }
+                if failed {
+                    // The others stop at their next rendition; the run fails anyway.
+                    next.store(n, Ordering::Relaxed);
+                    break;
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| Error::Output("a packaging thread panicked".into()))?;
     let mut count = 0usize;
     let mut total = 0u64;
     let mut summaries = Vec::new();
-    for r in 0..presentation.renditions.len() {
-        let rendition = &presentation.renditions[r];
-        let rdir = dir.join(&rendition.name);
-        std::fs::create_dir(&rdir).map_err(|e| Error::io(&rdir, e))?;
-        let init = match protection {
-            Some(p) => presentation
-                .protected_init_segment(r, p)
-                .map_err(media_error)?,
-            None => presentation.init_segment(r),
-        };
-        let mut bytes = init.len() as u64;
-        write_file(&dir.join(presentation.init_path(r)), &init)?;
-        let source = rendition.source;
-        let src = &files[source];
-        for n in 0..presentation.renditions[r].segments.len() {
-            let path = dir.join(presentation.segment_path(r, n));
-            let layout = match protection {
-                Some(p) => {
-                    let layout = presentation
-                        .protected_media_segment(r, n, p, src)
-                        .map_err(media_error)?;
-                    presentation.record_segment(r, n, &layout);
-                    layout
-                }
-                None => presentation.media_segment(r, n),
-            };
-            bytes += write_segment(&path, &layout.parts, src, &sources[source])?;
+    for (r, written) in results.into_iter().enumerate() {
+        let written =
+            written.ok_or_else(|| Error::Output("a rendition was not packaged".into()))??;
+        for (k, (size, fragments)) in written.protected.into_iter().enumerate() {
+            presentation.record_segment(r, k, size, fragments);
         }
         let rendition = &presentation.renditions[r];
         count += 1 + rendition.segments.len();
-        total += bytes;
+        total += written.bytes;
         let video = rendition.track.kind == TrackKind::Video;
         summaries.push(RenditionSummary {
             name: rendition.name.clone(),
@@ -210,7 +274,7 @@ fn write_presentation(
             bitrate: rendition.average_bandwidth,
             peak_bitrate: rendition.peak_bandwidth,
             segments: rendition.segments.len(),
-            bytes,
+            bytes: written.bytes,
         });
     }
     // Playlists last: protected segments change sizes, bit rates and I-frame ranges.
@@ -261,10 +325,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes one segment, copying sample data straight from the source file (the kernel
 /// copies file to file where it can).
-fn write_segment(path: &Path, parts: &[Part], src: &FileSource, src_path: &Path) -> Result<u64> {
+fn write_segment(path: &Path, parts: &[Part], input: &mut File, src_path: &Path) -> Result<u64> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = BufWriter::with_capacity(256 << 10, file);
-    let mut input = &src.file;
     let mut written = 0u64;
     for part in parts {
         match part {
@@ -276,7 +339,7 @@ fn write_segment(path: &Path, parts: &[Part], src: &FileSource, src_path: &Path)
                 input
                     .seek(SeekFrom::Start(*offset))
                     .map_err(|e| Error::io(src_path, e))?;
-                let copied = std::io::copy(&mut std::io::Read::take(input, *len), &mut out)
+                let copied = std::io::copy(&mut std::io::Read::take(&mut *input, *len), &mut out)
                     .map_err(|e| Error::io(path, e))?;
                 if copied != *len {
                     return Err(Error::Output(format!(
