@@ -12,6 +12,9 @@ use crate::crypt::{self, Subsample, TrackProtection};
 use crate::segment::SegmentSpec;
 use crate::{Error, Sample, Track, TrackKind};
 
+/// Index of the clear sample entry of a protected track with a clear lead.
+const CLEAR_SAMPLE_ENTRY: u32 = 2;
+
 /// Sample flags (ISO/IEC 14496-12, 8.8.3.1): `sample_depends_on` = 2 (an I-frame or any
 /// audio frame).
 const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
@@ -332,8 +335,8 @@ enum FragmentAux {
         /// Per sample, for NAL-structured video; `None` for whole-sample encryption.
         subsamples: Option<Vec<Vec<Subsample>>>,
     },
-    /// Samples left clear in a protected track (the clear lead): a `seig` sample group
-    /// with `isProtected` = 0 (ISO/IEC 23001-7, 6).
+    /// Samples left clear in a protected track (the clear lead): they take the clear
+    /// sample entry, the second one (see [`crypt::protected_sample_description`]).
     Clear,
 }
 
@@ -503,8 +506,15 @@ fn moof(track: &Track, range: Range<usize>, sequence: u32, aux: Option<&Fragment
             if same_duration {
                 flags |= 0x08;
             }
+            let clear_entry = matches!(aux, Some(FragmentAux::Clear));
+            if clear_entry {
+                flags |= 0x02; // sample-description-index-present
+            }
             write_full_box(o, b"tfhd", 0, flags, |o| {
                 o.put_u32(track.track_id);
+                if clear_entry {
+                    o.put_u32(CLEAR_SAMPLE_ENTRY);
+                }
                 if same_duration {
                     o.put_u32(first.duration);
                 }
@@ -563,8 +573,7 @@ fn moof(track: &Track, range: Range<usize>, sequence: u32, aux: Option<&Fragment
                     ivs,
                     subsamples,
                 }) => write_sample_encryption(o, *iv_size, ivs, subsamples.as_deref()),
-                Some(FragmentAux::Clear) => write_clear_sample_group(o, samples.len()),
-                None => {}
+                Some(FragmentAux::Clear) | None => {}
             }
         });
     });
@@ -628,29 +637,6 @@ fn write_sample_encryption(
         }
     });
     o[offset_at..offset_at + 4].copy_from_slice(&(first_entry as u32).to_be_bytes());
-}
-
-/// Marks every sample of a fragment clear: a `seig` group description with
-/// `isProtected` = 0 and a zero KID (ISO/IEC 23001-7, 6), and a `sbgp` mapping all
-/// samples to it (index 0x10001: the first description local to this fragment,
-/// ISO/IEC 14496-12, 8.9.4).
-fn write_clear_sample_group(o: &mut Vec<u8>, samples: usize) {
-    write_full_box(o, b"sbgp", 0, 0, |o| {
-        o.extend_from_slice(b"seig");
-        o.put_u32(1);
-        o.put_u32(samples as u32);
-        o.put_u32(0x0001_0001);
-    });
-    write_full_box(o, b"sgpd", 1, 0, |o| {
-        o.extend_from_slice(b"seig");
-        o.put_u32(20); // default_length
-        o.put_u32(1);
-        o.put_u8(0);
-        o.put_u8(0); // crypt_byte_block, skip_byte_block
-        o.put_u8(0); // isProtected
-        o.put_u8(0); // Per_Sample_IV_Size
-        o.extend_from_slice(&[0; 16]);
-    });
 }
 
 #[cfg(test)]

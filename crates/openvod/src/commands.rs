@@ -388,9 +388,8 @@ pub struct PackageArgs {
     )]
     drm_systems: String,
     /// cenc and cbcs: leave the segments that start in the first SECONDS clear, so that
-    /// playback starts while the licence is fetched. The clear fragments are marked with
-    /// a `seig` sample group (ISO/IEC 23001-7, 6), which some decrypters ignore (ffmpeg
-    /// 5.1, Shaka Packager 3.4): check your players before using it.
+    /// playback starts while the licence is fetched. The clear fragments take a second,
+    /// clear sample entry of the init segment.
     #[arg(
         long,
         value_name = "SECONDS",

@@ -360,7 +360,10 @@ fn decrypt_fragments(data: &[u8], key: &[u8; 16]) -> Decrypted {
             base = be64(tfhd, at);
             at += 8;
         }
+        // A fragment that names sample entry 2 is clear (the clear lead).
+        let mut clear_entry = false;
         if tf_flags & 0x2 != 0 {
+            clear_entry = be32(tfhd, at) == 2;
             at += 4;
         }
         if tf_flags & 0x8 != 0 {
@@ -402,14 +405,10 @@ fn decrypt_fragments(data: &[u8], key: &[u8; 16]) -> Decrypted {
         // Per sample: its IV and subsamples, or `None` for a clear sample.
         let mut entries: Vec<Option<([u8; 16], Vec<Subsample>)>> = vec![None; count];
         if let (None, Some(enc)) = (get(b"senc"), &enc) {
-            // No sample auxiliary information: the samples are clear when a `seig`
-            // sample group says so (a clear lead), and otherwise encrypted whole with
-            // the track's defaults, which takes a constant IV (cbcs audio).
-            let clear = get(b"sgpd").is_some_and(|g| &g[4..8] == b"seig" && g[18] == 0)
-                && get(b"sbgp").is_some_and(|g| {
-                    &g[4..8] == b"seig" && be32(g, 8) == 1 && be32(g, 12) as usize == count
-                });
-            if !clear {
+            // No sample auxiliary information: the samples are clear when the fragment
+            // takes the clear sample entry (a clear lead), and otherwise encrypted whole
+            // with the track's defaults, which takes a constant IV (cbcs audio).
+            if !clear_entry {
                 let iv = enc
                     .constant_iv
                     .expect("a protected fragment without senc and without a constant IV");
@@ -734,13 +733,10 @@ fn cenc_output_decrypts_in_ffmpeg_to_the_clear_frames() {
     }
 }
 
-/// The clear lead as openvod writes it: clear fragments carry no `senc` and a `seig`
-/// sample group with `isProtected` = 0 (ISO/IEC 23001-7, 6). Checked here with this
-/// file's reader, which follows that clause. Neither ffmpeg 5.1 nor Shaka Packager 3.4.2
-/// honours a fragment-level `seig` group: both decrypt those clear samples with the
-/// track's defaults (ffmpeg decodes garbage, Shaka fails on cenc), so this layout is
-/// not checked against them. Shaka itself writes a clear lead as a second, clear sample
-/// entry that the clear fragments select with `tfhd` `sample_description_index`.
+/// The clear lead as openvod writes it: the init segment has a second, clear sample
+/// entry, and clear fragments select it with `tfhd` `sample_description_index` = 2 and
+/// carry no `senc` (the layout Shaka Packager writes too). Checked with this file's
+/// reader and with ffmpeg, which decodes it to the clear frames.
 #[test]
 fn clear_lead_leaves_the_first_segment_clear_and_still_decrypts() {
     let dir = tempfile::tempdir().unwrap();
@@ -779,8 +775,16 @@ fn clear_lead_leaves_the_first_segment_clear_and_still_decrypts() {
         );
         assert_same_samples(&d.samples, &source, scheme);
         let first = box_paths(&std::fs::read(root.join("hi/1.m4s")).unwrap());
-        assert!(first.contains(&"moof/traf/sgpd".to_string()), "{first:?}");
         assert!(!first.contains(&"moof/traf/senc".to_string()), "{first:?}");
+        // ffmpeg, which knows nothing of clear leads, decodes the clear segments through
+        // the clear sample entry and decrypts the rest: the frames are the clear ones.
+        let clear_cat = dir.path().join(format!("{scheme}-clear"));
+        std::fs::create_dir_all(&clear_cat).unwrap();
+        let plain = package(dir.path(), &format!("plain-{scheme}"), &inputs[..1], &[]).0;
+        let want = framemd5_piped(&concat_rendition(&plain, "hi", &clear_cat), &[]).unwrap();
+        let got = framemd5_piped(&sealed, &["-decryption_key", KEY])
+            .unwrap_or_else(|e| panic!("{scheme}: ffmpeg cannot decode the clear lead: {e}"));
+        assert_eq!(got, want, "{scheme}: frames with a clear lead");
         // The pssh of the systems asked for: Widevine; FairPlay (cbcs only) has none but
         // an skd:// key line.
         let init = box_paths(&std::fs::read(root.join("hi/init.mp4")).unwrap());

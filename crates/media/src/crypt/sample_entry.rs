@@ -4,6 +4,9 @@
 //! The source's `stsd` is kept byte for byte (see [`crate::cmaf::init_segment`]); to
 //! protect it the sample entry's type becomes `encv`/`enca`, and a `sinf` naming the
 //! original format, the scheme and the track's default KID is appended to its children.
+//! With a clear lead the original entry follows as a second one, and clear fragments
+//! name it in `tfhd` (ISO/IEC 14496-12, 8.8.7): every reader knows a clear sample entry,
+//! while a `seig` sample group is ignored by several (ffmpeg, Shaka Packager).
 
 use super::{NalSyntax, TrackProtection};
 use crate::bmff::{write_box, write_full_box, Put};
@@ -113,7 +116,7 @@ pub fn protected_sample_description(
         write_box(o, b"schi", |o| write_tenc(o, kind, p));
     });
 
-    let mut out = Vec::with_capacity(stsd.len() + sinf.len());
+    let mut out = Vec::with_capacity(stsd.len() + size + sinf.len());
     out.extend_from_slice(&stsd[..at]);
     out.put_u32((size + sinf.len()) as u32);
     out.extend_from_slice(match kind {
@@ -123,6 +126,10 @@ pub fn protected_sample_description(
     out.extend_from_slice(&entry[8..]);
     out.extend_from_slice(&sinf);
     out.extend_from_slice(&stsd[at + size..]);
+    if p.clear_lead_seconds > 0.0 {
+        out.extend_from_slice(entry);
+        out[12..16].copy_from_slice(&2u32.to_be_bytes());
+    }
     let total = out.len() as u32;
     out[..4].copy_from_slice(&total.to_be_bytes());
     Ok(out)
