@@ -70,7 +70,8 @@ describe('signed, encrypted playback in Chromium', () => {
       '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=12',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
     ], { timeoutMs: 60_000 });
-    // Two rungs of different track types (HD, SD) and audio: three keys.
+    // Two rungs of different track types (HD, SD) and audio: three keys; the first segment
+    // is a clear lead.
     const template = `name = "drm"
 [video]
 preset = "superfast"
@@ -87,6 +88,7 @@ max_bitrate = 800_000
 outputs = ["cenc", "cbcs", "aes-128"]
 drm_systems = ["widevine", "playready", "fairplay", "clearkey"]
 keys = "per-track-type"
+clear_lead_seconds = 2
 `;
     fs.writeFileSync(path.join(tmp, 'drm.toml'), template);
     const config = path.join(tmp, 'openvod.toml');
