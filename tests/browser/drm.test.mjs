@@ -41,6 +41,7 @@ describe('signed, encrypted playback in Chromium', () => {
   let openvod;
   let base;
   let asset;
+  let other; // the id of a second asset
   let page_server;
   let browser;
   let signed; // query string of the botocore wildcard signature
@@ -121,14 +122,19 @@ clear_lead_seconds = 2
       openvod.on('exit', (code) => reject(new Error(`openvod serve exited with ${code}:\n${log}`)));
     }), 30_000, 'openvod serve');
     const created = await api('POST', '/v1/assets?template=drm&name=source.mp4', fs.readFileSync(src));
+    // A second asset: a signature for the first must not open it.
+    const second = await api('POST', '/v1/assets?template=drm&name=other.mp4', fs.readFileSync(src));
     const deadline = Date.now() + 300_000;
-    for (;;) {
-      asset = await api('GET', `/v1/assets/${created.id}`);
-      if (asset.status === 'ready') break;
-      if (asset.status === 'failed') throw new Error(`asset failed: ${JSON.stringify(asset.error)}`);
-      if (Date.now() > deadline) throw new Error(`asset not ready in time: ${JSON.stringify(asset)}`);
-      await new Promise((r) => setTimeout(r, 1000));
+    for (const id of [second.id, created.id]) {
+      for (;;) {
+        asset = await api('GET', `/v1/assets/${id}`);
+        if (asset.status === 'ready') break;
+        if (asset.status === 'failed') throw new Error(`asset failed: ${JSON.stringify(asset.error)}`);
+        if (Date.now() > deadline) throw new Error(`asset not ready in time: ${JSON.stringify(asset)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
+    other = second.id;
     const expires = Math.floor(Date.now() / 1000) + 3600;
     const url = await botocoreSign(`${base}/play/${asset.id}/*`, `${base}/play/${asset.id}/cenc/manifest.mpd`, expires);
     signed = url.split('?')[1];
@@ -214,6 +220,11 @@ clear_lead_seconds = 2
     const otherKeyId = signed.replace(`Key-Pair-Id=${KEY_PAIR_ID}`, 'Key-Pair-Id=K2UNKNOWN');
     assert.equal((await fetch(`${base}${p}?${otherKeyId}`)).status, 403, 'unknown key pair id');
     assert.equal((await fetch(`${base}${p}?${signed}`)).status, 200, 'signed');
+    assert.equal((await fetch(`${base}/play/${other}/cenc/manifest.mpd?${signed}`)).status, 403, 'another asset');
+    assert.equal((await fetch(`${base}/play/${other}/cenc/720p/1.m4s?${signed}`)).status, 403, 'another asset');
+    // An expired botocore signature is refused.
+    const stale = await botocoreSign(`${base}/play/${asset.id}/*`, `${base}${p}`, Math.floor(Date.now() / 1000) - 10);
+    assert.equal((await fetch(stale)).status, 403, 'expired');
     // The manifest hands the signature to its children; segments keep one cache identity.
     const mpd = await (await fetch(`${base}${p}?${signed}`)).text();
     assert.match(mpd, /media="720p\/\$Number\$\.m4s\?Policy=[^"]+&amp;Signature=/);
@@ -271,6 +282,8 @@ clear_lead_seconds = 2
 
   for (const c of [
     { name: 'Shaka refuses to play cenc with a wrong key', player: 'shaka', manifest: 'cenc/manifest.mpd', wrong: 'clearkeys' },
+    { name: 'Shaka refuses to play cbcs with a wrong key', player: 'shaka', manifest: 'cbcs/manifest.mpd', wrong: 'clearkeys' },
+    { name: 'dash.js refuses to play cenc with a wrong key', player: 'dash', manifest: 'cenc/manifest.mpd', wrong: 'clearkeys' },
     { name: 'dash.js refuses to play cbcs with a wrong key', player: 'dash', manifest: 'cbcs/manifest.mpd', wrong: 'clearkeys' },
     { name: 'hls.js refuses to play AES-128 with a wrong key', player: 'hls', manifest: 'aes128/master.m3u8', wrong: 'aeskey' },
   ]) {
