@@ -56,17 +56,18 @@ pub(crate) fn cors(headers: &mut HeaderMap) {
     );
 }
 
-async fn preflight() -> Response {
+/// A CORS preflight answer allowing `methods` with `headers`.
+fn preflight_for(methods: &'static str, headers: &'static str) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     cors(h);
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        HeaderValue::from_static(methods),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Range, If-None-Match"),
+        HeaderValue::from_static(headers),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -75,24 +76,13 @@ async fn preflight() -> Response {
     r
 }
 
+async fn preflight() -> Response {
+    preflight_for("GET, HEAD, OPTIONS", "Range, If-None-Match")
+}
+
 /// CORS preflight of the licence endpoints (POST with a JSON body).
 pub(crate) async fn preflight_post() -> Response {
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    let h = r.headers_mut();
-    cors(h);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type, Authorization"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    r
+    preflight_for("POST, OPTIONS", "Content-Type, Authorization")
 }
 
 /// A single byte range of a `len`-byte object (RFC 9110, 14.1.2): `Ok(None)` for no

@@ -47,17 +47,7 @@ pub fn encrypt_sample(
     data: &mut [u8],
     subsamples: &[Subsample],
 ) -> Result<()> {
-    let ranges = protected_ranges(data.len(), subsamples)?;
-    match scheme {
-        Scheme::Cenc => ctr_apply(key, iv, data, &ranges),
-        Scheme::Cbcs => {
-            let aes = Aes128::new(key.into());
-            for (start, end) in ranges {
-                cbc_pattern(&aes, iv, pattern, &mut data[start..end], true);
-            }
-        }
-    }
-    Ok(())
+    apply(scheme, key, iv, pattern, data, subsamples, true)
 }
 
 /// Decrypts one sample in place (the inverse of [`encrypt_sample`]).
@@ -69,13 +59,26 @@ pub fn decrypt_sample(
     data: &mut [u8],
     subsamples: &[Subsample],
 ) -> Result<()> {
+    apply(scheme, key, iv, pattern, data, subsamples, false)
+}
+
+fn apply(
+    scheme: Scheme,
+    key: &[u8; 16],
+    iv: &[u8; 16],
+    pattern: (u8, u8),
+    data: &mut [u8],
+    subsamples: &[Subsample],
+    encrypt: bool,
+) -> Result<()> {
     let ranges = protected_ranges(data.len(), subsamples)?;
     match scheme {
+        // CTR is its own inverse.
         Scheme::Cenc => ctr_apply(key, iv, data, &ranges),
         Scheme::Cbcs => {
             let aes = Aes128::new(key.into());
             for (start, end) in ranges {
-                cbc_pattern(&aes, iv, pattern, &mut data[start..end], false);
+                cbc_pattern(&aes, iv, pattern, &mut data[start..end], encrypt);
             }
         }
     }
