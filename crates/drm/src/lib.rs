@@ -8,6 +8,7 @@
 //! - `speke`: a SPEKE v2.0 client, and openvod's answer as a SPEKE key provider.
 //! - `provider`: where a packaging job gets its keys (built in, or SPEKE).
 //! - `clearkey`: W3C EME Clear Key licence requests and responses.
+//! - `packaging`: the protected copies of a presentation (keys, IVs, signalling).
 //!
 //! No key is ever logged: `ContentKey`'s `Debug` prints the KID only, and errors name
 //! KIDs, content ids and URLs, never key bytes.
@@ -15,6 +16,7 @@
 pub mod clearkey;
 pub mod cpix;
 pub mod keys;
+pub mod packaging;
 pub mod provider;
 pub mod pssh;
 pub mod signaling;

@@ -11,7 +11,6 @@ use openvod_drm::{ContentKey, DrmSystem};
 use openvod_media::crypt;
 use openvod_media::package::{Method, Protection, Rendition};
 use openvod_media::segment::SegmentTarget;
-use openvod_pipeline::protect;
 use openvod_transcode::job::{self, JobEvent, Stage, TranscodeJob};
 use openvod_transcode::output::StagedDir;
 use openvod_transcode::package::{self, Manifests, Output};
@@ -440,7 +439,7 @@ impl EncryptScheme {
     }
 
     fn folder(self) -> &'static str {
-        openvod_pipeline::protect::output_folder(self.name())
+        openvod_drm::packaging::output_folder(self.name())
     }
 
     fn method(self) -> Method {
@@ -563,12 +562,12 @@ impl Encryption {
         for system in self.systems_for(scheme) {
             let s = openvod_drm::signaling_for(system, self.key.kid, drm_scheme, "", None)
                 .with_context(|| format!("{system} signalling"))?;
-            systems.push(protect::system_signal(&s));
+            systems.push(openvod_drm::packaging::system_signal(&s));
         }
         let renditions = renditions
             .iter()
             .map(|r| {
-                let mut k = protect::rendition_keys(
+                let mut k = openvod_drm::packaging::rendition_keys(
                     method,
                     &r.name,
                     &self.key,

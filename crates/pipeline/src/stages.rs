@@ -377,13 +377,13 @@ async fn package_outputs(
         }
         _ => openvod_drm::KeyProvider::Builtin(store),
     };
-    let mut renditions: Vec<protect::KeyedRendition> = plan
+    let mut renditions: Vec<openvod_drm::packaging::KeyedRendition> = plan
         .rungs
         .iter()
-        .map(|r| protect::KeyedRendition::video(&r.name, r.width, r.height))
+        .map(|r| openvod_drm::packaging::KeyedRendition::video(&r.name, r.width, r.height))
         .collect();
     if let Some(a) = &plan.audio {
-        renditions.push(protect::KeyedRendition::audio(&a.name));
+        renditions.push(openvod_drm::packaging::KeyedRendition::audio(&a.name));
     }
     // AES-128 keys are served by the origin at /play/ASSET/keys/KID, two folders up from
     // aes128/NAME/index.m3u8.
@@ -391,7 +391,9 @@ async fn package_outputs(
     protect::protected_outputs(&provider, &asset.id, settings, &renditions, &key_uri)
         .await
         .map_err(|e| match e {
-            protect::ProtectError::Provider(p) if p.to_string().contains("timed out") => {
+            openvod_drm::packaging::ProtectError::Provider(p)
+                if p.to_string().contains("timed out") =>
+            {
                 StageError::transient("key_provider", p)
             }
             other => StageError::transient("key_provider", other),
