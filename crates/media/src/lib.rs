@@ -16,6 +16,7 @@ pub mod crypt;
 pub mod dash;
 mod error;
 pub mod hls;
+pub mod index;
 pub mod package;
 pub mod reader;
 pub mod segment;

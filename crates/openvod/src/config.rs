@@ -33,12 +33,35 @@ pub struct Config {
     pub watch: WatchSection,
     pub drm: DrmSection,
     pub access: AccessSection,
+    pub origin: OriginSection,
     /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
     /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
     pub webhooks: Vec<WebhookEntry>,
     /// Extra templates by name: `name = "path/to/template.toml"`. A `default` entry
     /// replaces the built-in default ladder.
     pub templates: HashMap<String, PathBuf>,
+}
+
+/// The origin's packaging on request and its shield.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OriginSection {
+    /// Bytes of generated manifests and segments kept in memory.
+    pub cache_bytes: u64,
+    /// Largest segment generated in memory; a larger one is answered with 502.
+    pub max_object_bytes: u64,
+    /// A store read slower than this fails the request with 504.
+    pub store_timeout_seconds: u64,
+}
+
+impl Default for OriginSection {
+    fn default() -> Self {
+        OriginSection {
+            cache_bytes: 256 << 20,
+            max_object_bytes: 64 << 20,
+            store_timeout_seconds: 10,
+        }
+    }
 }
 
 /// Content keys.
@@ -196,6 +219,7 @@ impl Default for Config {
             watch: WatchSection::default(),
             drm: DrmSection::default(),
             access: AccessSection::default(),
+            origin: OriginSection::default(),
             webhooks: Vec::new(),
             templates: HashMap::new(),
         }
@@ -241,8 +265,8 @@ impl Default for WorkerSection {
     }
 }
 
-const SECTIONS: [&str; 7] = [
-    "store", "upload", "worker", "policy", "watch", "drm", "access",
+const SECTIONS: [&str; 8] = [
+    "store", "upload", "worker", "policy", "watch", "drm", "access", "origin",
 ];
 
 impl Config {

@@ -192,10 +192,10 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     };
     let mut names: Vec<String> = templates.keys().cloned().collect();
     names.sort();
-    let state = AppState {
-        db: db.clone(),
-        objects: objects.clone(),
-        config: Arc::new(ServerConfig {
+    let state = AppState::new(
+        db.clone(),
+        objects.clone(),
+        ServerConfig {
             max_upload_bytes: config.upload.max_bytes,
             delete_sources: config.upload.delete_sources,
             default_template: "default".into(),
@@ -203,9 +203,14 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             max_attempts: config.worker.max_attempts,
             access,
             tls: !config.tls_cert_file.as_os_str().is_empty(),
-        }),
-        keys: key_store.clone(),
-    };
+            origin: openvod_server::jit::OriginConfig {
+                cache_bytes: config.origin.cache_bytes,
+                max_object_bytes: config.origin.max_object_bytes,
+                store_timeout: Duration::from_secs(config.origin.store_timeout_seconds.max(1)),
+            },
+        },
+        key_store.clone(),
+    );
     if roles.api && state.config.access.admin_tokens.is_empty() {
         tracing::warn!(
             "the control API is open: no admin token is configured (access.admin_tokens)"

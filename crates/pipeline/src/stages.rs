@@ -313,18 +313,29 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             ctx.objects.outputs.download(&key, &local).await?;
         }
     }
+    // The keys exist (and a SPEKE provider has answered) before anything is stored.
     let outputs = package_outputs(ctx, asset, &plan, &template).await?;
     let out = local_dir(ctx, asset).join("package");
     fresh_dir(&out).await?;
     let (o, e) = (out.clone(), encoded.clone());
-    let summaries = blocking(move || {
-        openvod_transcode::job::package_encoded_outputs(&plan, &e, &template, &outputs, &o)
-    })
-    .await??;
-    let summary = summaries
-        .into_iter()
-        .next()
-        .ok_or_else(|| StageError::permanent("invalid_template", "no output to package"))?;
+    let summary = if template.packaging.mode == "jit" {
+        let stored_template = template.clone();
+        let (summary, stored) = blocking(move || {
+            openvod_transcode::job::store_encoded(&plan, &e, &stored_template, &o)
+        })
+        .await??;
+        write_stored_presentation(&out, &template, stored).await?;
+        summary
+    } else {
+        let summaries = blocking(move || {
+            openvod_transcode::job::package_encoded_outputs(&plan, &e, &template, &outputs, &o)
+        })
+        .await??;
+        summaries
+            .into_iter()
+            .next()
+            .ok_or_else(|| StageError::permanent("invalid_template", "no output to package"))?
+    };
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
@@ -339,6 +350,44 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         output,
         ..StageOutcome::default()
     })
+}
+
+/// `presentation.json`: what the origin needs to package this asset on request.
+async fn write_stored_presentation(
+    out: &Path,
+    template: &JobTemplate,
+    stored: Vec<openvod_transcode::package::StoredFiles>,
+) -> Result<(), StageError> {
+    use openvod_store::stored::{StoredPresentation, StoredProtection, StoredRendition};
+    let p = &template.packaging;
+    let description = StoredPresentation {
+        version: 1,
+        renditions: stored
+            .into_iter()
+            .map(|f| StoredRendition {
+                name: f.name,
+                media: f.media,
+                index: f.index,
+            })
+            .collect(),
+        segment_seconds: p.segment_seconds,
+        fragment_seconds: p.fragment_seconds,
+        hls: p.hls,
+        dash: p.dash,
+        protection: template.protection.as_ref().map(|s| StoredProtection {
+            outputs: s.outputs.clone(),
+            drm_systems: s.drm_systems.clone(),
+            keys: s.keys.clone(),
+            key_provider: s.key_provider.clone(),
+            clear_lead_seconds: s.clear_lead_seconds,
+        }),
+    };
+    let json =
+        serde_json::to_vec_pretty(&description).map_err(|e| StageError::transient("worker", e))?;
+    let path = out.join(openvod_store::stored::STORED_PRESENTATION);
+    tokio::fs::write(&path, json)
+        .await
+        .map_err(|e| StageError::transient("worker", e))
 }
 
 /// The copies to package: the clear one, or the template's protected copies with keys

@@ -9,7 +9,9 @@ mod drm;
 mod error;
 mod events;
 mod health;
+pub mod jit;
 mod origin;
+pub mod shield;
 pub mod tus;
 mod ui;
 pub mod webhooks;
@@ -39,6 +41,8 @@ pub struct ServerConfig {
     pub access: access::AccessConfig,
     /// Whether this server terminates TLS itself (then viewer URLs are `https`).
     pub tls: bool,
+    /// Packaging on request and the origin shield.
+    pub origin: jit::OriginConfig,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             max_attempts: 3,
             access: access::AccessConfig::default(),
             tls: false,
+            origin: jit::OriginConfig::default(),
         }
     }
 }
@@ -63,6 +68,28 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The key store, for licences, AES-128 keys and SPEKE; `None` without a master key.
     pub keys: Option<openvod_drm::KeyStore>,
+    /// Generated objects (the origin shield).
+    pub shield: shield::Shield,
+    /// Assets packaged on request, as loaded from the store.
+    pub(crate) jit: jit::JitAssets,
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        objects: Objects,
+        config: ServerConfig,
+        keys: Option<openvod_drm::KeyStore>,
+    ) -> AppState {
+        AppState {
+            shield: shield::Shield::new(config.origin.cache_bytes),
+            jit: jit::JitAssets::new(),
+            db,
+            objects,
+            config: Arc::new(config),
+            keys,
+        }
+    }
 }
 
 /// Which parts a process serves.

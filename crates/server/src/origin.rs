@@ -183,11 +183,55 @@ async fn serve_inner(
         return crate::drm::aes128_key(state, id, kid).await;
     }
     let manifest = path.ends_with(".m3u8") || path.ends_with(".mpd");
+    let wildcard = grant
+        .as_ref()
+        .is_some_and(|g| g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query);
+    // Packaged on request: generated through the shield, keyed by asset version and
+    // path only (never by signing parameters).
+    if let Some(jit) = crate::jit::load(state, id, asset.updated_at, &prefix).await? {
+        let key = format!("{id}@{}/{path}", asset.updated_at);
+        let (obj, lookup) = state
+            .shield
+            .get_or_make(key, crate::jit::generate(state, &jit, id, path))
+            .await
+            .map_err(|e| ApiError::new(e.status, e.code, e.message.clone()))?;
+        if manifest && wildcard {
+            if let Some(g) = &grant {
+                let text = String::from_utf8_lossy(&obj.body);
+                let signed = if path.ends_with(".m3u8") {
+                    sign_playlist(&text, &g.query_suffix())
+                } else {
+                    sign_mpd(&text, &g.query_suffix())
+                };
+                return Ok(answer(
+                    method,
+                    headers,
+                    bytes::Bytes::from(signed),
+                    obj.content_type,
+                    "private, no-cache",
+                    None,
+                    &[],
+                ));
+            }
+        }
+        let age = obj.created.elapsed().as_secs().to_string();
+        let x_cache = match lookup {
+            crate::shield::Lookup::Hit => "HIT",
+            crate::shield::Lookup::Miss => "MISS",
+        };
+        return Ok(answer(
+            method,
+            headers,
+            obj.body.clone(),
+            obj.content_type,
+            cache_control(path),
+            Some(&obj.etag),
+            &[("age", age.as_str()), ("x-cache", x_cache)],
+        ));
+    }
     // A manifest opened with a wildcard policy in its query lists its children with the
     // same signature, so that a player without cookies can fetch them.
-    if let Some(g) = grant.filter(|g| {
-        manifest && g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query
-    }) {
+    if let Some(g) = grant.filter(|_| manifest && wildcard) {
         return signed_manifest(state, &prefix, path, &g.query_suffix(), method).await;
     }
     let key = format!("{prefix}/{path}");
@@ -274,6 +318,78 @@ async fn serve_inner(
     *r.status_mut() = status;
     *r.headers_mut() = out;
     Ok(r)
+}
+
+/// Answers with an object held in memory: validators, a single byte range, HEAD.
+fn answer(
+    method: &Method,
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+    content_type: &'static str,
+    cache: &'static str,
+    etag: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> Response {
+    let mut out = HeaderMap::new();
+    cors(&mut out);
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    for (name, value) in extra {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.insert(*name, v);
+        }
+    }
+    if let Some(tag) = etag {
+        if let Ok(v) = HeaderValue::from_str(tag) {
+            out.insert(header::ETAG, v);
+        }
+        let matches = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+        if matches {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            *r.headers_mut() = out;
+            return r;
+        }
+    }
+    let len = body.len() as u64;
+    let (status, body) = match byte_range(headers.get(header::RANGE), len) {
+        Ok(None) => (StatusCode::OK, body),
+        Ok(Some((a, b))) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
+                out.insert(header::CONTENT_RANGE, v);
+            }
+            (
+                StatusCode::PARTIAL_CONTENT,
+                body.slice(a as usize..b as usize + 1),
+            )
+        }
+        Err(()) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                out.insert(header::CONTENT_RANGE, v);
+            }
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            *r.headers_mut() = out;
+            return r;
+        }
+    };
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    metrics::counter!("openvod_origin_bytes_total", "status" => status.as_u16().to_string())
+        .increment(if method == Method::HEAD {
+            0
+        } else {
+            body.len() as u64
+        });
+    let mut r = if method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(body))
+    };
+    *r.status_mut() = status;
+    *r.headers_mut() = out;
+    r
 }
 
 /// A manifest with `suffix` (the viewer's signing parameters) added to every URI it

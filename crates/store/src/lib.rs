@@ -11,6 +11,7 @@ mod db;
 mod error;
 mod events;
 pub mod objects;
+pub mod stored;
 mod tasks;
 mod uploads;
 mod webhooks;

@@ -121,14 +121,20 @@ pub fn package_encoded(
     package_encoded_outputs(plan, encoded, template, &[clear], out).map(|mut v| v.remove(0))
 }
 
-/// Packages the encoded renditions once per output (clear and protected copies).
-pub fn package_encoded_outputs(
+/// Stores the encoded renditions for packaging on request (see
+/// [`package::store_renditions`]).
+pub fn store_encoded(
     plan: &EncodePlan,
     encoded: &Path,
     template: &JobTemplate,
-    outputs: &[package::Output],
     out: &Path,
-) -> Result<Vec<PackageSummary>> {
+) -> Result<(PackageSummary, Vec<package::StoredFiles>)> {
+    let (sources, renditions) = encoded_renditions(plan, encoded)?;
+    package::store_renditions(&sources, renditions, template.segment_target(), out)
+}
+
+/// The encoded rendition files of a plan and their tracks.
+fn encoded_renditions(plan: &EncodePlan, encoded: &Path) -> Result<(Vec<PathBuf>, Vec<Rendition>)> {
     let mut sources = Vec::new();
     let mut renditions = Vec::new();
     let names = plan
@@ -150,6 +156,18 @@ pub fn package_encoded_outputs(
         });
         sources.push(path);
     }
+    Ok((sources, renditions))
+}
+
+/// Packages the encoded renditions once per output (clear and protected copies).
+pub fn package_encoded_outputs(
+    plan: &EncodePlan,
+    encoded: &Path,
+    template: &JobTemplate,
+    outputs: &[package::Output],
+    out: &Path,
+) -> Result<Vec<PackageSummary>> {
+    let (sources, renditions) = encoded_renditions(plan, encoded)?;
     let p = &template.packaging;
     let manifests = Manifests {
         hls: p.hls,

@@ -1674,7 +1674,8 @@ mod tests {
                 segment_seconds: 4.0,
                 fragment_seconds: 2.0,
                 hls: true,
-                dash: true
+                dash: true,
+                mode: "static".into(),
             }
         );
         let a = t.audio.as_ref().unwrap();

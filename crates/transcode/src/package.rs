@@ -85,6 +85,82 @@ pub struct Manifests {
     pub dash: bool,
 }
 
+/// The files of a rendition stored for packaging on request, relative to the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFiles {
+    pub name: String,
+    pub media: String,
+    pub index: String,
+}
+
+/// Stores renditions for packaging on request: each encoded MP4 as it is (hard-linked
+/// into `dir/media/NAME.mp4` when the file system allows, copied otherwise) and its
+/// index (`openvod_media::index`) as `dir/media/NAME.idx`. The presentation is cut once
+/// here, so that a rendition the origin could not package is refused now. Returns the
+/// summary of the clear presentation and the (name, media, index) paths relative to
+/// `dir`.
+pub fn store_renditions(
+    sources: &[PathBuf],
+    renditions: Vec<Rendition>,
+    target: SegmentTarget,
+    dir: &Path,
+) -> Result<(PackageSummary, Vec<StoredFiles>)> {
+    let media_dir = dir.join("media");
+    std::fs::create_dir_all(&media_dir).map_err(|e| Error::io(&media_dir, e))?;
+    let mut stored = Vec::with_capacity(renditions.len());
+    for r in &renditions {
+        let media = format!("media/{}.mp4", r.name);
+        let index = format!("media/{}.idx", r.name);
+        let from = &sources[r.source];
+        let to = dir.join(&media);
+        if std::fs::hard_link(from, &to).is_err() {
+            std::fs::copy(from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        write_file(
+            &dir.join(&index),
+            &openvod_media::index::encode_track(&r.track),
+        )?;
+        stored.push(StoredFiles {
+            name: r.name.clone(),
+            media,
+            index,
+        });
+    }
+    let presentation = Presentation::new(renditions, target).map_err(|source| Error::Media {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let summaries = presentation
+        .renditions
+        .iter()
+        .map(|r| {
+            let video = r.track.kind == TrackKind::Video;
+            RenditionSummary {
+                name: r.name.clone(),
+                kind: r.track.kind.as_str().to_string(),
+                codecs: r.codec_string(),
+                width: video.then_some(r.track.width),
+                height: video.then_some(r.track.height),
+                frame_rate: r.track.frame_rate().map(|f| (f * 1000.0).round() / 1000.0),
+                bitrate: r.average_bandwidth,
+                peak_bitrate: r.peak_bandwidth,
+                segments: r.segments.len(),
+                bytes: r.segment_sizes.iter().sum(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let bytes = summaries.iter().map(|s| s.bytes).sum();
+    Ok((
+        PackageSummary {
+            duration: (presentation.duration_seconds() * 1000.0).round() / 1000.0,
+            renditions: summaries,
+            files: 2 * stored.len(),
+            bytes,
+        },
+        stored,
+    ))
+}
+
 /// One packaged copy of a presentation: a folder under the output (`""` for the root)
 /// and how it is protected.
 #[derive(Debug, Clone)]

@@ -196,6 +196,11 @@ pub struct PackagingSettings {
     pub hls: bool,
     #[serde(default = "yes")]
     pub dash: bool,
+    /// "static": every copy is packaged ahead of time into files. "jit": one stored copy
+    /// per rendition (the encoded MP4 and its index); the origin packages every format
+    /// and protection scheme on request.
+    #[serde(default = "default_mode")]
+    pub mode: String,
 }
 
 impl Default for PackagingSettings {
@@ -205,8 +210,13 @@ impl Default for PackagingSettings {
             fragment_seconds: default_fragment(),
             hls: true,
             dash: true,
+            mode: default_mode(),
         }
     }
+}
+
+fn default_mode() -> String {
+    "static".into()
 }
 
 fn default_codec() -> String {
@@ -332,6 +342,12 @@ impl JobTemplate {
             ));
         }
         check_quality(v.quality, "video.quality")?;
+        if !["static", "jit"].contains(&self.packaging.mode.as_str()) {
+            return Err(format!(
+                "packaging.mode {:?}: use \"static\" or \"jit\"",
+                self.packaging.mode
+            ));
+        }
         if let Some(p) = &self.protection {
             p.validate()?;
         }

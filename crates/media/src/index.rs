@@ -1,0 +1,721 @@
+//! A compact binary "segment index" of a [`Track`]: everything the packager needs about a
+//! track, including its full sample table, so that an origin can rebuild the track from a
+//! small object stored beside the media file instead of parsing the MP4 again.
+//!
+//! The index is read with the same care as a media file: it comes from a store, not from
+//! this process, so every count and length in it is bounded before it is used, and
+//! anything that is not exactly what [`encode_track`] writes is refused.
+//!
+//! # Layout (version 1)
+//!
+//! All integers are big-endian; booleans are one byte, 0 or 1.
+//!
+//! | bytes      | field                                                         |
+//! |------------|---------------------------------------------------------------|
+//! | 5          | magic `OVIDX`                                                 |
+//! | 1          | version, 1                                                    |
+//! | 4          | `track_id`                                                    |
+//! | 1          | `kind`: 0 video, 1 audio                                      |
+//! | 4          | `timescale`                                                   |
+//! | 4          | `width`                                                       |
+//! | 4          | `height`                                                      |
+//! | 1          | codec tag: 0 H.264, 1 H.265, 2 AV1, 3 MPEG-4 audio            |
+//! | 7/18/4/8   | codec fields, in declaration order (see below)                |
+//! | 1 + n      | `language`: length n (1..=8), then n ASCII letters            |
+//! | 4 + n      | `sample_description`: length n (at most 1 MiB), then n bytes  |
+//! | 4          | sample count                                                  |
+//! | 29 × count | samples                                                       |
+//!
+//! Codec fields:
+//! - H.264 (7 bytes): `entry` [4], `profile_idc` u8, `constraint_flags` u8, `level_idc` u8;
+//! - H.265 (18 bytes): `entry` [4], `profile_space` u8, `tier_flag` bool, `profile_idc` u8,
+//!   `compatibility_flags` u32, `constraint_flags` [6], `level_idc` u8;
+//! - AV1 (4 bytes): `profile` u8, `level_idx` u8, `tier` bool, `bit_depth` u8;
+//! - MPEG-4 audio (8 bytes): `object_type_indication` u8, `audio_object_type` u8,
+//!   `channels` u16, `sample_rate` u32.
+//!
+//! A sample record (29 bytes): `offset` u64, `size` u32, `duration` u32, `dts` u64,
+//! `cts` i32, `sync` bool.
+//!
+//! The index ends with the last sample record; trailing bytes are refused, so a
+//! concatenated or partly overwritten object is not taken for a valid index.
+
+use crate::bmff::Put;
+use crate::codec::CodecInfo;
+use crate::{Error, Limits, Result, Sample, Track, TrackKind};
+
+/// First bytes of every index.
+const MAGIC: &[u8; 5] = b"OVIDX";
+/// The only layout this module reads and writes.
+const VERSION: u8 = 1;
+/// Bytes of one sample record.
+const SAMPLE_RECORD: usize = 8 + 4 + 4 + 8 + 4 + 1;
+/// Largest sample description accepted: a whole `stsd` box is a few hundred bytes, or a
+/// few kilobytes with large parameter sets, so 1 MiB leaves room without letting an index
+/// make the origin allocate at will.
+const MAX_SAMPLE_DESCRIPTION: u32 = 1 << 20;
+/// Longest language accepted: ISO 639-2 codes have three letters; eight leaves room for
+/// the longest primary language subtag of BCP 47.
+const MAX_LANGUAGE: usize = 8;
+
+const KIND_VIDEO: u8 = 0;
+const KIND_AUDIO: u8 = 1;
+
+const CODEC_H264: u8 = 0;
+const CODEC_H265: u8 = 1;
+const CODEC_AV1: u8 = 2;
+const CODEC_MP4_AUDIO: u8 = 3;
+
+/// Serializes a track: everything in [`Track`] (track id, kind, timescale, language,
+/// sample description bytes, codec info with all its fields, width, height, samples).
+///
+/// A track that [`decode_track`] would refuse (a language that is not 1 to 8 ASCII letters,
+/// a sample description over 1 MiB) is still written, and its index is refused when read:
+/// a length that does not fit its prefix is written as the prefix's maximum, which the
+/// reader refuses, so no index is ever misread.
+pub fn encode_track(track: &Track) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        64 + track.language.len()
+            + track.sample_description.len()
+            + track.samples.len() * SAMPLE_RECORD,
+    );
+    out.extend_from_slice(MAGIC);
+    out.put_u8(VERSION);
+    out.put_u32(track.track_id);
+    out.put_u8(match track.kind {
+        TrackKind::Video => KIND_VIDEO,
+        TrackKind::Audio => KIND_AUDIO,
+    });
+    out.put_u32(track.timescale);
+    out.put_u32(track.width);
+    out.put_u32(track.height);
+    put_codec(&mut out, &track.codec);
+
+    // Saturated lengths: u8::MAX is over MAX_LANGUAGE and u32::MAX over
+    // MAX_SAMPLE_DESCRIPTION, so an oversized field makes the index unreadable, not wrong.
+    out.put_u8(u8::try_from(track.language.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(track.language.as_bytes());
+    out.put_u32(u32::try_from(track.sample_description.len()).unwrap_or(u32::MAX));
+    out.extend_from_slice(&track.sample_description);
+
+    // More than u32::MAX samples cannot be held in memory in practice; if it ever happens,
+    // every record is still written, so the reader sees bytes after the declared count and
+    // refuses the index.
+    out.put_u32(u32::try_from(track.samples.len()).unwrap_or(u32::MAX));
+    for s in &track.samples {
+        out.put_u64(s.offset);
+        out.put_u32(s.size);
+        out.put_u32(s.duration);
+        out.put_u64(s.dts);
+        out.put_i32(s.cts);
+        out.put_u8(u8::from(s.sync));
+    }
+    out
+}
+
+fn put_codec(out: &mut Vec<u8>, codec: &CodecInfo) {
+    match codec {
+        CodecInfo::H264 {
+            entry,
+            profile_idc,
+            constraint_flags,
+            level_idc,
+        } => {
+            out.put_u8(CODEC_H264);
+            out.extend_from_slice(entry);
+            out.put_u8(*profile_idc);
+            out.put_u8(*constraint_flags);
+            out.put_u8(*level_idc);
+        }
+        CodecInfo::H265 {
+            entry,
+            profile_space,
+            tier_flag,
+            profile_idc,
+            compatibility_flags,
+            constraint_flags,
+            level_idc,
+        } => {
+            out.put_u8(CODEC_H265);
+            out.extend_from_slice(entry);
+            out.put_u8(*profile_space);
+            out.put_u8(u8::from(*tier_flag));
+            out.put_u8(*profile_idc);
+            out.put_u32(*compatibility_flags);
+            out.extend_from_slice(constraint_flags);
+            out.put_u8(*level_idc);
+        }
+        CodecInfo::Av1 {
+            profile,
+            level_idx,
+            tier,
+            bit_depth,
+        } => {
+            out.put_u8(CODEC_AV1);
+            out.put_u8(*profile);
+            out.put_u8(*level_idx);
+            out.put_u8(u8::from(*tier));
+            out.put_u8(*bit_depth);
+        }
+        CodecInfo::Mp4Audio {
+            object_type_indication,
+            audio_object_type,
+            channels,
+            sample_rate,
+        } => {
+            out.put_u8(CODEC_MP4_AUDIO);
+            out.put_u8(*object_type_indication);
+            out.put_u8(*audio_object_type);
+            out.put_u16(*channels);
+            out.put_u32(*sample_rate);
+        }
+    }
+}
+
+/// Reads an index written by [`encode_track`].
+///
+/// Refuses with [`Error::Malformed`] a wrong magic, an unknown version, a truncated index,
+/// an unknown kind or codec tag, a boolean other than 0 or 1, a language that is not 1 to 8
+/// ASCII letters, and bytes after the last sample; refuses with [`Error::Limit`] a sample
+/// count over `limits.max_samples` and a sample description over 1 MiB, before anything
+/// is allocated for them.
+pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
+    let mut r = Reader { bytes, pos: 0 };
+    if r.take(MAGIC.len(), "magic")? != MAGIC {
+        return Err(malformed(0, "not a segment index: wrong magic".into()));
+    }
+    let version = r.u8("version")?;
+    if version != VERSION {
+        return Err(malformed(
+            MAGIC.len(),
+            format!("unknown version {version}, expected {VERSION}"),
+        ));
+    }
+    let track_id = r.u32("track id")?;
+    let at = r.pos;
+    let kind = match r.u8("kind")? {
+        KIND_VIDEO => TrackKind::Video,
+        KIND_AUDIO => TrackKind::Audio,
+        other => return Err(malformed(at, format!("unknown track kind {other}"))),
+    };
+    let timescale = r.u32("timescale")?;
+    let width = r.u32("width")?;
+    let height = r.u32("height")?;
+    let codec = read_codec(&mut r)?;
+
+    let at = r.pos;
+    let len = usize::from(r.u8("language length")?);
+    if !(1..=MAX_LANGUAGE).contains(&len) {
+        return Err(malformed(
+            at,
+            format!("language of {len} bytes, expected 1 to {MAX_LANGUAGE}"),
+        ));
+    }
+    let language = r.take(len, "language")?;
+    if !language.iter().all(u8::is_ascii_alphabetic) {
+        return Err(malformed(
+            at + 1,
+            "the language is not made of ASCII letters".into(),
+        ));
+    }
+    // ASCII letters are valid UTF-8 one byte each.
+    let language: String = language.iter().map(|&b| char::from(b)).collect();
+
+    let len = r.u32("sample description length")?;
+    if len > MAX_SAMPLE_DESCRIPTION {
+        return Err(Error::Limit {
+            what: "sample description size in a segment index",
+            value: u64::from(len),
+            limit: u64::from(MAX_SAMPLE_DESCRIPTION),
+        });
+    }
+    // `take` checks the length against the bytes present before anything is copied.
+    let sample_description = r.take(len as usize, "sample description")?.to_vec();
+
+    let at = r.pos;
+    let count = r.u32("sample count")?;
+    if u64::from(count) > limits.max_samples {
+        return Err(Error::Limit {
+            what: "number of samples in a segment index",
+            value: u64::from(count),
+            limit: limits.max_samples,
+        });
+    }
+    // The records are all that is left: their size must match the rest exactly, which
+    // also bounds the allocation below by the length of the index itself.
+    let rest = bytes.len() - r.pos;
+    let needed = (count as usize).checked_mul(SAMPLE_RECORD);
+    if needed.is_none_or(|n| n > rest) {
+        return Err(malformed(
+            at,
+            format!(
+                "{count} samples need {} bytes but only {rest} remain: the index is truncated",
+                u64::from(count) * SAMPLE_RECORD as u64
+            ),
+        ));
+    }
+    if needed.is_some_and(|n| n < rest) {
+        return Err(malformed(
+            at,
+            format!("{count} samples are followed by trailing bytes"),
+        ));
+    }
+    let mut samples = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let offset = r.u64("sample offset")?;
+        let size = r.u32("sample size")?;
+        let duration = r.u32("sample duration")?;
+        let dts = r.u64("sample decode time")?;
+        let cts = r.i32("sample composition offset")?;
+        let sync = r.bool("sample sync flag")?;
+        samples.push(Sample {
+            offset,
+            size,
+            duration,
+            dts,
+            cts,
+            sync,
+        });
+    }
+    debug_assert_eq!(r.pos, bytes.len());
+
+    Ok(Track {
+        track_id,
+        kind,
+        timescale,
+        language,
+        sample_description,
+        codec,
+        width,
+        height,
+        samples,
+    })
+}
+
+fn read_codec(r: &mut Reader<'_>) -> Result<CodecInfo> {
+    let at = r.pos;
+    Ok(match r.u8("codec tag")? {
+        CODEC_H264 => CodecInfo::H264 {
+            entry: r.array("codec entry")?,
+            profile_idc: r.u8("profile_idc")?,
+            constraint_flags: r.u8("constraint flags")?,
+            level_idc: r.u8("level_idc")?,
+        },
+        CODEC_H265 => CodecInfo::H265 {
+            entry: r.array("codec entry")?,
+            profile_space: r.u8("profile_space")?,
+            tier_flag: r.bool("tier_flag")?,
+            profile_idc: r.u8("profile_idc")?,
+            compatibility_flags: r.u32("compatibility flags")?,
+            constraint_flags: r.array("constraint flags")?,
+            level_idc: r.u8("level_idc")?,
+        },
+        CODEC_AV1 => CodecInfo::Av1 {
+            profile: r.u8("profile")?,
+            level_idx: r.u8("level_idx")?,
+            tier: r.bool("tier")?,
+            bit_depth: r.u8("bit depth")?,
+        },
+        CODEC_MP4_AUDIO => CodecInfo::Mp4Audio {
+            object_type_indication: r.u8("object type indication")?,
+            audio_object_type: r.u8("audio object type")?,
+            channels: r.u16("channel count")?,
+            sample_rate: r.u32("sample rate")?,
+        },
+        other => return Err(malformed(at, format!("unknown codec tag {other}"))),
+    })
+}
+
+fn malformed(offset: usize, reason: String) -> Error {
+    Error::Malformed {
+        kind: "segment index".into(),
+        offset: offset as u64,
+        reason,
+    }
+}
+
+/// Big-endian reads that never go past the end of the index.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        let rest = &self.bytes[self.pos..];
+        if n > rest.len() {
+            return Err(malformed(
+                self.pos,
+                format!(
+                    "truncated in the {what}: {n} bytes needed, {} remain",
+                    rest.len()
+                ),
+            ));
+        }
+        self.pos += n;
+        Ok(&rest[..n])
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16> {
+        self.array(what).map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        self.array(what).map(u32::from_be_bytes)
+    }
+
+    fn i32(&mut self, what: &str) -> Result<i32> {
+        self.array(what).map(i32::from_be_bytes)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        self.array(what).map(u64::from_be_bytes)
+    }
+
+    /// A boolean is exactly 0 or 1, so that every index has one reading.
+    fn bool(&mut self, what: &str) -> Result<bool> {
+        let at = self.pos;
+        match self.u8(what)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(malformed(at, format!("{what} is {other}, not 0 or 1"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video_track() -> Track {
+        // 1000 frames at 25 fps in a 12800 timescale with B-frame reordering: negative
+        // composition offsets after the edit, a sync sample every 50 frames.
+        let samples = (0..1000u32)
+            .map(|i| Sample {
+                offset: 0x1_0000_0000 + u64::from(i) * 4096,
+                size: 1000 + i * 7,
+                duration: 512,
+                dts: u64::from(i) * 512,
+                cts: match i % 3 {
+                    0 => 1024,
+                    1 => -512,
+                    _ => i32::MIN + i as i32,
+                },
+                sync: i % 50 == 0,
+            })
+            .collect();
+        Track {
+            track_id: 1,
+            kind: TrackKind::Video,
+            timescale: 12800,
+            language: "und".into(),
+            sample_description: (0..=255u8).cycle().take(700).collect(),
+            codec: CodecInfo::H264 {
+                entry: *b"avc1",
+                profile_idc: 100,
+                constraint_flags: 0x40,
+                level_idc: 40,
+            },
+            width: 1920,
+            height: 1080,
+            samples,
+        }
+    }
+
+    fn audio_track() -> Track {
+        let samples = (0..5000u64)
+            .map(|i| Sample {
+                offset: u64::MAX - 10_000_000 + i * 300,
+                size: 300,
+                duration: 1024,
+                dts: i * 1024,
+                cts: 0,
+                sync: true,
+            })
+            .collect();
+        Track {
+            track_id: u32::MAX,
+            kind: TrackKind::Audio,
+            timescale: 48000,
+            language: "eng".into(),
+            sample_description: vec![0, 0, 0, 16, b's', b't', b's', b'd'],
+            codec: CodecInfo::Mp4Audio {
+                object_type_indication: 0x40,
+                audio_object_type: 2,
+                channels: 6,
+                sample_rate: 48000,
+            },
+            width: 0,
+            height: 0,
+            samples,
+        }
+    }
+
+    fn other_codecs() -> Vec<CodecInfo> {
+        vec![
+            CodecInfo::H265 {
+                entry: *b"hvc1",
+                profile_space: 2,
+                tier_flag: true,
+                profile_idc: 1,
+                compatibility_flags: 0x6000_0001,
+                constraint_flags: [0xb0, 1, 2, 3, 4, 5],
+                level_idc: 93,
+            },
+            CodecInfo::Av1 {
+                profile: 0,
+                level_idx: 8,
+                tier: true,
+                bit_depth: 10,
+            },
+        ]
+    }
+
+    fn assert_same(a: &Track, b: &Track) {
+        assert_eq!(a.track_id, b.track_id);
+        assert_eq!(a.kind, b.kind);
+        assert_eq!(a.timescale, b.timescale);
+        assert_eq!(a.language, b.language);
+        assert_eq!(a.sample_description, b.sample_description);
+        assert_eq!(a.codec, b.codec);
+        assert_eq!(a.width, b.width);
+        assert_eq!(a.height, b.height);
+        assert_eq!(a.samples, b.samples);
+    }
+
+    fn small_track() -> Track {
+        let mut t = video_track();
+        t.samples.truncate(3);
+        t.sample_description.truncate(20);
+        t
+    }
+
+    #[test]
+    fn video_and_audio_tracks_round_trip() {
+        for track in [video_track(), audio_track()] {
+            let bytes = encode_track(&track);
+            let codec_len = match track.codec {
+                CodecInfo::H264 { .. } => 7,
+                _ => 8,
+            };
+            assert_eq!(
+                bytes.len(),
+                24 + codec_len
+                    + 1
+                    + track.language.len()
+                    + 4
+                    + track.sample_description.len()
+                    + 4
+                    + track.samples.len() * SAMPLE_RECORD
+            );
+            let back = decode_track(&bytes, &Limits::default()).expect("decodes");
+            assert_same(&back, &track);
+            assert_eq!(encode_track(&back), bytes);
+        }
+    }
+
+    #[test]
+    fn every_codec_round_trips() {
+        for codec in other_codecs() {
+            let mut track = small_track();
+            track.codec = codec;
+            let back = decode_track(&encode_track(&track), &Limits::default()).expect("decodes");
+            assert_same(&back, &track);
+        }
+    }
+
+    #[test]
+    fn a_track_without_samples_round_trips() {
+        let mut track = audio_track();
+        track.samples.clear();
+        let back = decode_track(&encode_track(&track), &Limits::default()).expect("decodes");
+        assert_same(&back, &track);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let mut codecs = other_codecs();
+        codecs.push(small_track().codec);
+        codecs.push(audio_track().codec);
+        for codec in codecs {
+            let mut track = small_track();
+            track.codec = codec;
+            let bytes = encode_track(&track);
+            for len in 0..bytes.len() {
+                let err = decode_track(&bytes[..len], &Limits::default())
+                    .expect_err("a truncated index is refused");
+                assert!(matches!(err, Error::Malformed { .. }), "{len}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_magic_or_version_is_refused() {
+        let bytes = encode_track(&small_track());
+        for at in 0..MAGIC.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x20;
+            let err = decode_track(&bad, &Limits::default()).expect_err("wrong magic");
+            assert!(matches!(err, Error::Malformed { offset: 0, .. }), "{err}");
+        }
+        for version in [0, 2, 0xff] {
+            let mut bad = bytes.clone();
+            bad[MAGIC.len()] = version;
+            let err = decode_track(&bad, &Limits::default()).expect_err("unknown version");
+            assert!(matches!(err, Error::Malformed { offset: 5, .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_tags_and_booleans_are_refused() {
+        let bytes = encode_track(&small_track());
+        // Kind at byte 10, codec tag at byte 23.
+        for (at, value) in [(10, 2), (23, 4), (23, 0xff)] {
+            let mut bad = bytes.clone();
+            bad[at] = value;
+            let err = decode_track(&bad, &Limits::default()).expect_err("unknown tag");
+            assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        }
+        // The sync flag of the last sample is the last byte.
+        let mut bad = bytes.clone();
+        *bad.last_mut().expect("samples") = 2;
+        let err = decode_track(&bad, &Limits::default()).expect_err("sync of 2");
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn languages_other_than_one_to_eight_letters_are_refused() {
+        for language in ["", "abcdefghi", "en-US", "e1g", "ünd", "```"] {
+            let mut track = small_track();
+            track.language = language.into();
+            let err =
+                decode_track(&encode_track(&track), &Limits::default()).expect_err("bad language");
+            assert!(
+                matches!(err, Error::Malformed { .. }),
+                "{language:?}: {err}"
+            );
+        }
+        let mut track = small_track();
+        track.language = "abcdefgh".into();
+        let back = decode_track(&encode_track(&track), &Limits::default()).expect("8 letters");
+        assert_eq!(back.language, "abcdefgh");
+    }
+
+    #[test]
+    fn an_oversized_sample_description_is_refused() {
+        let mut track = small_track();
+        track.sample_description = vec![0; MAX_SAMPLE_DESCRIPTION as usize];
+        assert!(decode_track(&encode_track(&track), &Limits::default()).is_ok());
+        track.sample_description.push(0);
+        let err = decode_track(&encode_track(&track), &Limits::default()).expect_err("over");
+        assert!(matches!(err, Error::Limit { .. }), "{err}");
+
+        // A declared length over the limit is refused before the bytes are looked for.
+        let bytes = encode_track(&small_track());
+        let at = 24 + 7 + 1 + 3;
+        let mut bad = bytes[..at].to_vec();
+        bad.put_u32(u32::MAX);
+        let err = decode_track(&bad, &Limits::default()).expect_err("huge");
+        assert!(matches!(err, Error::Limit { .. }), "{err}");
+    }
+
+    /// Byte position of the sample count in an index of `track`.
+    fn count_at(track: &Track) -> usize {
+        encode_track(track).len() - 4 - track.samples.len() * SAMPLE_RECORD
+    }
+
+    #[test]
+    fn a_huge_sample_count_is_refused_before_allocating() {
+        let track = small_track();
+        let bytes = encode_track(&track);
+        let at = count_at(&track);
+        let mut bad = bytes[..at].to_vec();
+        bad.put_u32(u32::MAX);
+        bad.extend_from_slice(&[0; SAMPLE_RECORD]);
+        let err = decode_track(&bad, &Limits::default()).expect_err("huge count");
+        assert!(
+            matches!(err, Error::Limit { value, .. } if value == u64::from(u32::MAX)),
+            "{err}"
+        );
+
+        // Under a limit that lets it through, the count is still checked against the bytes
+        // present before the sample table is allocated.
+        let limits = Limits {
+            max_samples: u64::MAX,
+            ..Limits::default()
+        };
+        let err = decode_track(&bad, &limits).expect_err("huge count");
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+
+        // The limit applies at its exact value.
+        let limits = Limits {
+            max_samples: 2,
+            ..Limits::default()
+        };
+        let err = decode_track(&bytes, &limits).expect_err("3 samples over 2");
+        assert!(
+            matches!(
+                err,
+                Error::Limit {
+                    value: 3,
+                    limit: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let limits = Limits {
+            max_samples: 3,
+            ..Limits::default()
+        };
+        assert!(decode_track(&bytes, &limits).is_ok());
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let bytes = encode_track(&small_track());
+        for garbage in [&[0u8][..], &[0; SAMPLE_RECORD], b"OVIDX"] {
+            let mut bad = bytes.clone();
+            bad.extend_from_slice(garbage);
+            let err = decode_track(&bad, &Limits::default()).expect_err("trailing bytes");
+            assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_layout_is_as_documented() {
+        let track = small_track();
+        let bytes = encode_track(&track);
+        assert_eq!(&bytes[..6], b"OVIDX\x01");
+        assert_eq!(&bytes[6..10], &1u32.to_be_bytes());
+        assert_eq!(bytes[10], KIND_VIDEO);
+        assert_eq!(&bytes[11..15], &12800u32.to_be_bytes());
+        assert_eq!(&bytes[15..19], &1920u32.to_be_bytes());
+        assert_eq!(&bytes[19..23], &1080u32.to_be_bytes());
+        assert_eq!(
+            &bytes[23..31],
+            &[CODEC_H264, b'a', b'v', b'c', b'1', 100, 0x40, 40]
+        );
+        assert_eq!(&bytes[31..35], b"\x03und");
+        assert_eq!(&bytes[35..39], &20u32.to_be_bytes());
+        assert_eq!(&bytes[59..63], &3u32.to_be_bytes());
+        let second = &bytes[63 + SAMPLE_RECORD..63 + 2 * SAMPLE_RECORD];
+        let s = track.samples[1];
+        assert_eq!(&second[..8], &s.offset.to_be_bytes());
+        assert_eq!(&second[8..12], &s.size.to_be_bytes());
+        assert_eq!(&second[12..16], &s.duration.to_be_bytes());
+        assert_eq!(&second[16..24], &s.dts.to_be_bytes());
+        assert_eq!(&second[24..28], &(-512i32).to_be_bytes());
+        assert_eq!(second[28], 0);
+    }
+}
