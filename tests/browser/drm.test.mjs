@@ -1,5 +1,6 @@
 // Protected playback end to end: an asset with `signed` playback and a template that
-// writes cenc, cbcs and AES-128 copies goes through `openvod serve`; URLs are signed by
+// writes cenc, cbcs and AES-128 copies goes through `openvod serve` (packaged ahead of
+// time, and a second one packaged on request by the origin); URLs are signed by
 // botocore's CloudFrontSigner (code nobody here wrote); Chromium plays them through
 // Shaka Player and dash.js with keys from openvod's ClearKey licence server, and through
 // hls.js with openvod's AES-128 key endpoint. A wrong key, a missing or a tampered
@@ -42,9 +43,11 @@ describe('signed, encrypted playback in Chromium', () => {
   let base;
   let asset;
   let other; // the id of a second asset
+  let jit; // the id of an asset packaged on request
   let page_server;
   let browser;
   let signed; // query string of the botocore wildcard signature
+  let jitSigned; // the same for the asset packaged on request
   let setupError = null;
 
   async function botocoreSign(resource, url, expires) {
@@ -92,6 +95,15 @@ keys = "per-track-type"
 clear_lead_seconds = 2
 `;
     fs.writeFileSync(path.join(tmp, 'drm.toml'), template);
+    // The same, packaged on request by the origin from one stored copy per rendition,
+    // with a clear copy too.
+    fs.writeFileSync(
+      path.join(tmp, 'jit.toml'),
+      template
+        .replace('name = "drm"', 'name = "jit"')
+        .replace('outputs = ["cenc", "cbcs", "aes-128"]', 'outputs = ["clear", "cenc", "cbcs", "aes-128"]')
+        .replace('[protection]', '[packaging]\nmode = "jit"\n[protection]'),
+    );
     const config = path.join(tmp, 'openvod.toml');
     fs.writeFileSync(config, [
       `data_dir = "${path.join(tmp, 'data')}"`,
@@ -103,6 +115,7 @@ clear_lead_seconds = 2
       `trusted_keys = ["${KEY_PAIR_ID}=${path.join(KEY_DATA, 'test_only_signer_a_spki.pub.pem')}"]`,
       '[templates]',
       `drm = "${path.join(tmp, 'drm.toml')}"`,
+      `jit = "${path.join(tmp, 'jit.toml')}"`,
       '',
     ].join('\n'));
     openvod = spawn(findOpenvod(), ['serve', '--config', config, '--listen', '127.0.0.1:0'], {
@@ -124,8 +137,9 @@ clear_lead_seconds = 2
     const created = await api('POST', '/v1/assets?template=drm&name=source.mp4', fs.readFileSync(src));
     // A second asset: a signature for the first must not open it.
     const second = await api('POST', '/v1/assets?template=drm&name=other.mp4', fs.readFileSync(src));
+    const third = await api('POST', '/v1/assets?template=jit&name=jit.mp4', fs.readFileSync(src));
     const deadline = Date.now() + 300_000;
-    for (const id of [second.id, created.id]) {
+    for (const id of [second.id, third.id, created.id]) {
       for (;;) {
         asset = await api('GET', `/v1/assets/${id}`);
         if (asset.status === 'ready') break;
@@ -135,9 +149,11 @@ clear_lead_seconds = 2
       }
     }
     other = second.id;
+    jit = third.id;
     const expires = Math.floor(Date.now() / 1000) + 3600;
     const url = await botocoreSign(`${base}/play/${asset.id}/*`, `${base}/play/${asset.id}/cenc/manifest.mpd`, expires);
     signed = url.split('?')[1];
+    jitSigned = (await botocoreSign(`${base}/play/${jit}/*`, `${base}/play/${jit}/master.m3u8`, expires)).split('?')[1];
     page_server = await startServer({ mediaDir: tmp });
     browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   }
@@ -178,10 +194,11 @@ clear_lead_seconds = 2
     return licence.keys.map((k) => Buffer.from(k.k, 'base64url').toString('hex'));
   }
 
-  async function play(t, { player, manifest, licence = true, extra = '', expectPlay = true }) {
-    const src = `${base}/play/${asset.id}/${manifest}?${signed}`;
+  async function play(t, { player, manifest, licence = true, extra = '', expectPlay = true, id = asset.id }) {
+    const query = id === asset.id ? signed : jitSigned;
+    const src = `${base}/play/${id}/${manifest}?${query}`;
     let url = `${page_server.url}/?player=${player}&src=${encodeURIComponent(src)}`;
-    if (licence) url += `&licence=${encodeURIComponent(`${base}/v1/drm/clearkey?${signed}`)}`;
+    if (licence) url += `&licence=${encodeURIComponent(`${base}/v1/drm/clearkey?${query}`)}`;
     url += extra;
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -277,6 +294,20 @@ clear_lead_seconds = 2
     it(c.name, { timeout: PLAY_TIMEOUT_MS + 30_000 }, async (t) => {
       if (setupError) throw setupError;
       await play(t, c);
+    });
+  }
+
+  for (const c of [
+    { name: 'packaged on request: Shaka plays DASH cenc', player: 'shaka', manifest: 'cenc/manifest.mpd' },
+    { name: 'packaged on request: Shaka plays DASH cbcs', player: 'shaka', manifest: 'cbcs/manifest.mpd' },
+    { name: 'packaged on request: dash.js plays DASH cenc', player: 'dash', manifest: 'cenc/manifest.mpd' },
+    { name: 'packaged on request: dash.js plays clear DASH', player: 'dash', manifest: 'manifest.mpd', licence: false },
+    { name: 'packaged on request: hls.js plays clear HLS', player: 'hls', manifest: 'master.m3u8', licence: false },
+    { name: 'packaged on request: hls.js plays HLS AES-128', player: 'hls', manifest: 'aes128/master.m3u8', licence: false },
+  ]) {
+    it(c.name, { timeout: PLAY_TIMEOUT_MS + 30_000 }, async (t) => {
+      if (setupError) throw setupError;
+      await play(t, { ...c, id: jit });
     });
   }
 
