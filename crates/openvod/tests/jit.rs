@@ -46,6 +46,10 @@ const PROTECTION: &str = "\n[protection]\noutputs = [\"clear\", \"cenc\", \"cbcs
 
 /// `openvod serve` with a template `jit` (packaging on request, with `protection`).
 fn serve_jit(dir: &Path, protection: &str) -> Service {
+    serve_jit_with(dir, protection, &[])
+}
+
+fn serve_jit_with(dir: &Path, protection: &str, env: &[(String, String)]) -> Service {
     let template = std::fs::read_to_string(fast_template(dir))
         .unwrap()
         .replace("mode = \"static\"", "mode = \"jit\"")
@@ -63,7 +67,7 @@ fn serve_jit(dir: &Path, protection: &str) -> Service {
         ),
     )
     .unwrap();
-    start_service("serve", &cfg, &[])
+    start_service("serve", &cfg, env)
 }
 
 fn upload(s: &Service, src: &Path) -> String {
@@ -373,4 +377,48 @@ fn a_three_hour_rendition_is_served_from_start_to_end() {
             .unwrap_or(0);
         assert!(frames >= 2, "segment {n}: {frames} frames");
     }
+}
+
+#[test]
+fn an_s3_store_is_read_with_ranged_gets_only() {
+    let Some(env) = pg_s3_env(&format!("jit_{}", std::process::id())) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve_jit_with(
+        dir.path(),
+        "\n[protection]\noutputs = [\"clear\", \"cbcs\"]\ndrm_systems = [\"clearkey\"]\n",
+        &env,
+    );
+    let src = make_source(dir.path(), "src.mp4", "640x360", 25, 9, true, &[]);
+    let id = upload(&s, &src);
+    let play = |p: &str| format!("{}/play/{id}/{p}", s.base);
+    let reads = metric(&s.base, "openvod_store_reads_total");
+    let (status, _, init) = get(&play("360p/init.mp4"));
+    assert_eq!(status, 200);
+    let (_, _, playlist) = get(&play("360p/index.m3u8"));
+    let playlist = String::from_utf8(playlist).unwrap();
+    let segments: Vec<String> = playlist
+        .lines()
+        .filter(|l| l.ends_with(".m4s"))
+        .map(String::from)
+        .collect();
+    assert!(segments.len() >= 2, "{playlist}");
+    let mut stream = init.clone();
+    for seg in &segments {
+        let (status, _, body) = get(&play(&format!("360p/{seg}")));
+        assert_eq!(status, 200, "{seg}");
+        stream.extend_from_slice(&body);
+        assert_eq!(get(&play(&format!("cbcs/360p/{seg}"))).0, 200, "cbcs {seg}");
+    }
+    let file = dir.path().join("clear.mp4");
+    std::fs::write(&file, stream).unwrap();
+    assert_eq!(decode_errors(&file), "", "the clear copy decodes");
+    // presentation.json and two indexes once, then one ranged GET per segment made.
+    let after = metric(&s.base, "openvod_store_reads_total");
+    assert_eq!(
+        after - reads,
+        (3 + 2 * segments.len()) as f64,
+        "store reads from S3"
+    );
 }

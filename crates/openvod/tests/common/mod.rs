@@ -223,3 +223,59 @@ pub fn start_service(role: &str, config: &Path, env: &[(String, String)]) -> Ser
     };
     Service { child, base }
 }
+
+/// PostgreSQL + S3 settings for child processes, or `None` (skipped loudly, or failing
+/// in CI) when they are not there.
+pub fn pg_s3_env(schema: &str) -> Option<Vec<(String, String)>> {
+    let pg = std::env::var("OPENVOD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Ok(endpoint) = std::env::var("OPENVOD_TEST_S3_ENDPOINT") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "S3 is required in CI (scripts/test starts Garage)"
+        );
+        eprintln!("\n*** SKIPPED: PostgreSQL + S3 service tests: OPENVOD_TEST_S3_ENDPOINT is not set ***\n");
+        return None;
+    };
+    let psql = Command::new("psql")
+        .args([
+            pg.as_str(),
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+        ])
+        .output();
+    match psql {
+        Ok(o) if o.status.success() => {}
+        other => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL is required in CI: {other:?}"
+            );
+            eprintln!("\n*** SKIPPED: PostgreSQL + S3 service tests: PostgreSQL is not reachable at {pg} ***\n");
+            return None;
+        }
+    }
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    let var = |k: &str| std::env::var(k).unwrap();
+    let bucket = var("OPENVOD_TEST_S3_BUCKET");
+    Some(vec![
+        (
+            "OPENVOD_DATABASE_URL".into(),
+            format!("{pg}{sep}options=-c%20search_path%3D{schema}"),
+        ),
+        ("OPENVOD_STORE_KIND".into(), "s3".into()),
+        ("OPENVOD_STORE_ENDPOINT".into(), endpoint),
+        ("OPENVOD_STORE_SOURCE_BUCKET".into(), bucket.clone()),
+        ("OPENVOD_STORE_OUTPUT_BUCKET".into(), bucket),
+        ("OPENVOD_STORE_REGION".into(), var("OPENVOD_TEST_S3_REGION")),
+        (
+            "OPENVOD_STORE_ACCESS_KEY_ID".into(),
+            var("OPENVOD_TEST_S3_KEY_ID"),
+        ),
+        (
+            "OPENVOD_STORE_SECRET_ACCESS_KEY".into(),
+            var("OPENVOD_TEST_S3_SECRET"),
+        ),
+        ("OPENVOD_STORE_ALLOW_HTTP".into(), "true".into()),
+    ])
+}
