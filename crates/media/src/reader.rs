@@ -301,7 +301,7 @@ fn read_trak(
             track_id: trak.tkhd.track_id,
             kind,
             timescale,
-            language: trak.mdia.mdhd.language.clone(),
+            language: language_code(&trak.mdia.mdhd.language),
             sample_description: stsd_raw.to_vec(),
             codec,
             width,
@@ -318,6 +318,17 @@ fn read_trak(
 
 /// The presentation start from the edit list: the media time of the first non-empty edit,
 /// and the duration of a leading empty edit (in the movie timescale).
+/// The `mdhd` language as an ISO 639-2/T code (ISO/IEC 14496-12, 8.4.2.3): three
+/// lower-case letters, or "und" for an unset or malformed field (a zero field decodes
+/// to backquotes, other values to punctuation).
+fn language_code(packed: &str) -> String {
+    if packed.len() == 3 && packed.bytes().all(|b| b.is_ascii_lowercase()) {
+        packed.to_string()
+    } else {
+        "und".to_string()
+    }
+}
+
 fn edit_list(trak: &mp4_atom::Trak) -> (Option<i64>, u64) {
     let Some(elst) = trak.edts.as_ref().and_then(|e| e.elst.as_ref()) else {
         return (None, 0);
