@@ -238,20 +238,40 @@ async fn serve_inner(
     if openvod_store::objects::check_key(&key).is_err() {
         return Err(not_found());
     }
+    // Files packaged ahead of time go through the shield too, whole, up to
+    // origin.max_object_bytes: a hit costs no store call. Larger files stream.
+    let shield_key = format!("{id}@{}/{path}", asset.updated_at);
+    match state
+        .shield
+        .get_or_make(shield_key, load_static(state, &key, path))
+        .await
+    {
+        Ok((obj, lookup)) => {
+            let age = obj.created.elapsed().as_secs().to_string();
+            let x_cache = match lookup {
+                crate::shield::Lookup::Hit => "HIT",
+                crate::shield::Lookup::Miss => "MISS",
+            };
+            return Ok(answer(
+                method,
+                headers,
+                obj.body.clone(),
+                obj.content_type,
+                cache_control(path),
+                Some(&obj.etag),
+                &[("age", age.as_str()), ("x-cache", x_cache)],
+            ));
+        }
+        Err(e) if e.code == TOO_LARGE_TO_HOLD => {}
+        Err(e) => return Err(ApiError::new(e.status, e.code, e.message.clone())),
+    }
     let meta = state
         .objects
         .outputs
         .head(&key)
         .await?
         .ok_or_else(not_found)?;
-    let etag = match &meta.e_tag {
-        Some(t) => format!("\"{}\"", t.trim_matches('"')),
-        None => format!(
-            "\"{:x}-{:x}\"",
-            meta.size,
-            meta.last_modified.timestamp_millis()
-        ),
-    };
+    let etag = store_etag(&meta);
     let mut out = HeaderMap::new();
     cors(&mut out);
     out.insert(
@@ -318,6 +338,62 @@ async fn serve_inner(
     *r.status_mut() = status;
     *r.headers_mut() = out;
     Ok(r)
+}
+
+/// The error code of a file too large for the shield (it is streamed instead).
+const TOO_LARGE_TO_HOLD: &str = "too_large_to_hold";
+
+/// The validator of a stored file: its store ETag, or its size and time.
+fn store_etag(meta: &openvod_store::objects::ObjectMeta) -> String {
+    match &meta.e_tag {
+        Some(t) => format!("\"{}\"", t.trim_matches('"')),
+        None => format!(
+            "\"{:x}-{:x}\"",
+            meta.size,
+            meta.last_modified.timestamp_millis()
+        ),
+    }
+}
+
+/// A whole stored file for the shield.
+async fn load_static(
+    state: &AppState,
+    key: &str,
+    path: &str,
+) -> Result<crate::shield::GeneratedObject, ApiError> {
+    let meta = state
+        .objects
+        .outputs
+        .head(key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no {path}")))?;
+    if meta.size > state.config.origin.max_object_bytes {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            TOO_LARGE_TO_HOLD,
+            path.to_string(),
+        ));
+    }
+    metrics::counter!("openvod_store_reads_total").increment(1);
+    let body = tokio::time::timeout(
+        state.config.origin.store_timeout,
+        state.objects.outputs.get_range(key, 0..meta.size),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "storage_timeout",
+            format!("the store did not answer for {path} in time"),
+        )
+    })?
+    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "storage", format!("{path}: {e}")))?;
+    Ok(crate::shield::GeneratedObject {
+        etag: store_etag(&meta),
+        body,
+        content_type: content_type(path),
+        created: std::time::Instant::now(),
+    })
 }
 
 /// Answers with an object held in memory: validators, a single byte range, HEAD.
