@@ -22,7 +22,6 @@ use openvod_media::package::{Method, Presentation, Protection, Rendition};
 use openvod_media::segment::SegmentTarget;
 use openvod_media::{ByteSource, Limits, Track, TrackKind};
 use openvod_store::stored::{StoredPresentation, STORED_PRESENTATION};
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::shield::GeneratedObject;
@@ -392,15 +391,21 @@ impl ByteSource for Span {
     }
 }
 
-fn etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+/// The validator of a generated object. Generation is deterministic (the same stored
+/// asset version and path give the same bytes, keys included), so the ETag names what
+/// was asked for instead of hashing the bytes, which would cost a quarter of the time of
+/// making a segment. FNV-1a (64 bit) is stable across processes and builds, so every
+/// origin behind a CDN gives the same ETag.
+pub(crate) fn etag_of(identity: &str) -> String {
+    let hash = identity.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"g{hash:016x}\"")
 }
 
-fn object(body: Bytes, content_type: &'static str) -> GeneratedObject {
+fn object(body: Bytes, content_type: &'static str, etag: &str) -> GeneratedObject {
     GeneratedObject {
-        etag: etag(&body),
+        etag: etag.to_string(),
         body,
         content_type,
         created: Instant::now(),
@@ -413,6 +418,7 @@ pub(crate) async fn generate(
     jit: &JitAsset,
     id: &str,
     path: &str,
+    etag: &str,
 ) -> Result<GeneratedObject, ApiError> {
     let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
     let req = parse(jit, path).ok_or_else(not_found)?;
@@ -423,7 +429,7 @@ pub(crate) async fn generate(
     let protection = jit.protection(state, id, req.folder).await?;
     let prot = protection.as_ref();
     let aes = prot.is_some_and(|k| k.method == Method::Aes128);
-    let text = |s: String, t: &'static str| Ok(object(Bytes::from(s), t));
+    let text = |s: String, t: &'static str| Ok(object(Bytes::from(s), t, etag));
     const HLS: &str = "application/vnd.apple.mpegurl";
     match req.object {
         Object::Master if jit.stored.hls => {
@@ -457,7 +463,7 @@ pub(crate) async fn generate(
                     .map_err(|e| bad_gateway(e.to_string()))?,
                 None => p.init_segment(r),
             };
-            Ok(object(Bytes::from(init), "video/mp4"))
+            Ok(object(Bytes::from(init), "video/mp4", etag))
         }
         Object::Segment(r, n) => {
             let rendition = &p.renditions[r];
@@ -503,7 +509,7 @@ pub(crate) async fn generate(
                     }
                 }
             }
-            Ok(object(Bytes::from(body), "video/iso.segment"))
+            Ok(object(Bytes::from(body), "video/iso.segment", etag))
         }
         _ => Err(not_found()),
     }

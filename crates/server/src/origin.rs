@@ -190,9 +190,10 @@ async fn serve_inner(
     // path only (never by signing parameters).
     if let Some(jit) = crate::jit::load(state, id, asset.updated_at, &prefix).await? {
         let key = format!("{id}@{}/{path}", asset.updated_at);
+        let etag = crate::jit::etag_of(&key);
         let (obj, lookup) = state
             .shield
-            .get_or_make(key, crate::jit::generate(state, &jit, id, path))
+            .get_or_make(key, crate::jit::generate(state, &jit, id, path, &etag))
             .await
             .map_err(|e| ApiError::new(e.status, e.code, e.message.clone()))?;
         if manifest && wildcard {
