@@ -217,18 +217,26 @@ impl SegmentLayout {
         self.len() == 0
     }
 
-    /// Assembles the segment from a source held in memory (tests and small inputs).
-    pub fn to_bytes(&self, source: &[u8]) -> Vec<u8> {
+    /// Assembles the segment, reading its source ranges through `src`: for a caller that
+    /// wants the bytes in memory (an origin answering from memory, whole-segment
+    /// encryption) rather than copying ranges file to file.
+    pub fn read<S: ByteSource + ?Sized>(&self, src: &S) -> crate::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(self.len() as usize);
         for p in &self.parts {
             match p {
                 Part::Bytes(b) => out.extend_from_slice(b),
                 Part::Source { offset, len } => {
-                    out.extend_from_slice(&source[*offset as usize..(*offset + *len) as usize])
+                    let at = out.len();
+                    out.resize(at + *len as usize, 0);
+                    src.read_exact_at(*offset, &mut out[at..])
+                        .map_err(|source| Error::Read {
+                            offset: *offset,
+                            source,
+                        })?;
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 

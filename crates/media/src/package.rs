@@ -320,21 +320,7 @@ impl Presentation {
             ),
             Method::Aes128 => {
                 let clear = self.media_segment(r, index);
-                let mut bytes = Vec::with_capacity(clear.len() as usize);
-                for part in &clear.parts {
-                    match part {
-                        Part::Bytes(b) => bytes.extend_from_slice(b),
-                        Part::Source { offset, len } => {
-                            let at = bytes.len();
-                            bytes.resize(at + *len as usize, 0);
-                            src.read_exact_at(*offset, &mut bytes[at..])
-                                .map_err(|source| Error::Read {
-                                    offset: *offset,
-                                    source,
-                                })?;
-                        }
-                    }
-                }
+                let bytes = clear.read(src)?;
                 // The media sequence of segment `index` is `index` (the playlists start
                 // at EXT-X-MEDIA-SEQUENCE 0), which is also its IV.
                 let sealed = crypt::aes128_segment(&k.track.key.key, index as u64, &bytes);
@@ -346,20 +332,16 @@ impl Presentation {
         }
     }
 
-    /// Records the size and fragments a segment was written with, when they differ from
-    /// the clear layout's (protected segments are larger), so that sizes, bit rates and
-    /// I-frame byte ranges describe the files as written.
-    pub fn record_segment(
-        &mut self,
-        r: usize,
-        index: usize,
-        size: u64,
-        fragments: Vec<FragmentPlace>,
-    ) {
+    /// Records the size and fragments each segment of rendition `r` was written with,
+    /// when they differ from the clear layout's (protected segments are larger), so that
+    /// sizes, bit rates and I-frame byte ranges describe the files as written.
+    pub fn record_segments(&mut self, r: usize, written: Vec<(u64, Vec<FragmentPlace>)>) {
         let target = self.target.segment_seconds;
         let p = &mut self.renditions[r];
-        p.segment_sizes[index] = size;
-        p.fragments[index] = fragments;
+        for (index, (size, fragments)) in written.into_iter().enumerate() {
+            p.segment_sizes[index] = size;
+            p.fragments[index] = fragments;
+        }
         let secs = p.segment_seconds();
         p.peak_bandwidth = hls::peak_bit_rate(&secs, target);
         p.average_bandwidth = hls::average_bit_rate(&secs);

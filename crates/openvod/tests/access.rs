@@ -312,12 +312,6 @@ fn signed_playback_accepts_openvod_signatures_and_refuses_others() {
         200
     );
     assert_eq!(http(&[&seg]).0, 403);
-    // A signature for another path of the same origin does not open this asset.
-    let forged = url.replace(&format!("/play/{id}/"), "/play/0000/");
-    assert_eq!(
-        http(&[&forged.replace("/play/0000/", &format!("/play/{id}/x/"))]).0,
-        404
-    );
 
     // POST /v1/sign: the same from the API, for a backend.
     let (status, body) = http(&[

@@ -17,7 +17,6 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use openvod_drm::packaging::{self, CopyPlan, KeyedRendition};
 use openvod_drm::{KeyProvider, KeyScope};
-use openvod_media::cmaf::Part;
 use openvod_media::package::{Method, Presentation, Protection, Rendition};
 use openvod_media::segment::SegmentTarget;
 use openvod_media::{ByteSource, Limits, Track, TrackKind};
@@ -117,8 +116,20 @@ async fn read_range(
     Ok(read)
 }
 
-/// A whole small object, refused past `limit`.
-async fn read_small(state: &AppState, key: &str, limit: u64) -> Result<Option<Bytes>, ApiError> {
+/// A whole stored object, read with a deadline.
+pub(crate) enum Stored {
+    Missing,
+    /// Larger than the limit asked for: not read.
+    TooLarge,
+    Whole(openvod_store::objects::ObjectMeta, Bytes),
+}
+
+/// Reads a whole object of at most `limit` bytes.
+pub(crate) async fn read_whole(
+    state: &AppState,
+    key: &str,
+    limit: u64,
+) -> Result<Stored, ApiError> {
     let head = tokio::time::timeout(
         state.config.origin.store_timeout,
         state.objects.outputs.head(key),
@@ -133,12 +144,22 @@ async fn read_small(state: &AppState, key: &str, limit: u64) -> Result<Option<By
     })?
     .map_err(|e| bad_gateway(format!("{key}: {e}")))?;
     let Some(meta) = head else {
-        return Ok(None);
+        return Ok(Stored::Missing);
     };
     if meta.size > limit {
-        return Err(bad_gateway(format!("{key} is over {limit} bytes")));
+        return Ok(Stored::TooLarge);
     }
-    read_range(state, key, 0..meta.size).await.map(Some)
+    let body = read_range(state, key, 0..meta.size).await?;
+    Ok(Stored::Whole(meta, body))
+}
+
+/// A whole small object (an index, the description), refused past `limit`.
+async fn read_small(state: &AppState, key: &str, limit: u64) -> Result<Option<Bytes>, ApiError> {
+    match read_whole(state, key, limit).await? {
+        Stored::Missing => Ok(None),
+        Stored::TooLarge => Err(bad_gateway(format!("{key} is over {limit} bytes"))),
+        Stored::Whole(_, body) => Ok(Some(body)),
+    }
 }
 
 /// The stored asset behind `prefix`, or `None` when the asset was packaged ahead of time.
@@ -499,16 +520,7 @@ pub(crate) async fn generate(
                     .map_err(|e| bad_gateway(e.to_string()))?,
                 None => p.media_segment(r, n),
             };
-            let mut body = Vec::with_capacity(layout.len() as usize);
-            for part in &layout.parts {
-                match part {
-                    Part::Bytes(b) => body.extend_from_slice(b),
-                    Part::Source { offset, len } => {
-                        let at = (offset - base) as usize;
-                        body.extend_from_slice(&span.bytes[at..at + *len as usize]);
-                    }
-                }
-            }
+            let body = layout.read(&span).map_err(|e| bad_gateway(e.to_string()))?;
             Ok(object(Bytes::from(body), "video/iso.segment", etag))
         }
         _ => Err(not_found()),

@@ -15,10 +15,6 @@ use crate::access::{self, Playback};
 use crate::api::check_id;
 use crate::{ApiError, AppState};
 
-/// Manifests rewritten for a signed viewer are read whole; they are text of a few
-/// hundred kilobytes at most, so this bounds a store object that is not one.
-const MANIFEST_LIMIT: u64 = 16 << 20;
-
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(
         "/play/{id}/{*path}",
@@ -183,85 +179,45 @@ async fn serve_inner(
         return crate::drm::aes128_key(state, id, kid).await;
     }
     let manifest = path.ends_with(".m3u8") || path.ends_with(".mpd");
-    let wildcard = grant
-        .as_ref()
-        .is_some_and(|g| g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query);
-    // Packaged on request: generated through the shield, keyed by asset version and
-    // path only (never by signing parameters).
-    if let Some(jit) = crate::jit::load(state, id, asset.updated_at, &prefix).await? {
-        let key = format!("{id}@{}/{path}", asset.updated_at);
-        let etag = crate::jit::etag_of(&key);
-        let (obj, lookup) = state
-            .shield
-            .get_or_make(key, crate::jit::generate(state, &jit, id, path, &etag))
-            .await
-            .map_err(|e| ApiError::new(e.status, e.code, e.message.clone()))?;
-        if manifest && wildcard {
-            if let Some(g) = &grant {
-                let text = String::from_utf8_lossy(&obj.body);
-                let signed = if path.ends_with(".m3u8") {
-                    sign_playlist(&text, &g.query_suffix())
-                } else {
-                    sign_mpd(&text, &g.query_suffix())
-                };
-                return Ok(answer(
-                    method,
-                    headers,
-                    bytes::Bytes::from(signed),
-                    obj.content_type,
-                    "private, no-cache",
-                    None,
-                    &[],
-                ));
-            }
-        }
-        let age = obj.created.elapsed().as_secs().to_string();
-        let x_cache = match lookup {
-            crate::shield::Lookup::Hit => "HIT",
-            crate::shield::Lookup::Miss => "MISS",
-        };
-        return Ok(answer(
-            method,
-            headers,
-            obj.body.clone(),
-            obj.content_type,
-            cache_control(path),
-            Some(&obj.etag),
-            &[("age", age.as_str()), ("x-cache", x_cache)],
-        ));
-    }
     // A manifest opened with a wildcard policy in its query lists its children with the
     // same signature, so that a player without cookies can fetch them.
-    if let Some(g) = grant.filter(|_| manifest && wildcard) {
-        return signed_manifest(state, &prefix, path, &g.query_suffix(), method).await;
-    }
-    let key = format!("{prefix}/{path}");
-    if openvod_store::objects::check_key(&key).is_err() {
-        return Err(not_found());
-    }
-    // Files packaged ahead of time go through the shield too, whole, up to
-    // origin.max_object_bytes: a hit costs no store call. Larger files stream.
+    let signer = grant.filter(|g| {
+        manifest && g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query
+    });
+    // Answers held in memory go through the shield, keyed by asset version and path only
+    // (never by signing parameters): objects packaged on request, and files packaged
+    // ahead of time up to origin.max_object_bytes (larger files stream below).
     let shield_key = format!("{id}@{}/{path}", asset.updated_at);
-    match state
-        .shield
-        .get_or_make(shield_key, load_static(state, &key, path))
-        .await
-    {
-        Ok((obj, lookup)) => {
-            let age = obj.created.elapsed().as_secs().to_string();
-            let x_cache = match lookup {
-                crate::shield::Lookup::Hit => "HIT",
-                crate::shield::Lookup::Miss => "MISS",
-            };
-            return Ok(answer(
-                method,
-                headers,
-                obj.body.clone(),
-                obj.content_type,
-                cache_control(path),
-                Some(&obj.etag),
-                &[("age", age.as_str()), ("x-cache", x_cache)],
-            ));
+    let key = format!("{prefix}/{path}");
+    let made = match crate::jit::load(state, id, asset.updated_at, &prefix).await? {
+        Some(jit) => {
+            let etag = crate::jit::etag_of(&shield_key);
+            state
+                .shield
+                .get_or_make(
+                    shield_key,
+                    crate::jit::generate(state, &jit, id, path, &etag),
+                )
+                .await
+        }
+        None => {
+            if openvod_store::objects::check_key(&key).is_err() {
+                return Err(not_found());
+            }
+            state
+                .shield
+                .get_or_make(shield_key, load_static(state, &key, path))
+                .await
+        }
+    };
+    match made {
+        Ok((obj, lookup)) => return Ok(answer_object(method, headers, path, &obj, lookup, signer)),
+        Err(e) if e.code == TOO_LARGE_TO_HOLD && signer.is_some() => {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "manifest_too_large",
+                format!("{path} is over origin.max_object_bytes and cannot be signed"),
+            ))
         }
         Err(e) if e.code == TOO_LARGE_TO_HOLD => {}
         Err(e) => return Err(ApiError::new(e.status, e.code, e.message.clone())),
@@ -356,45 +312,71 @@ fn store_etag(meta: &openvod_store::objects::ObjectMeta) -> String {
     }
 }
 
-/// A whole stored file for the shield.
+/// A whole stored file for the shield; too large to hold: `TOO_LARGE_TO_HOLD`, and the
+/// caller streams it instead.
 async fn load_static(
     state: &AppState,
     key: &str,
     path: &str,
 ) -> Result<crate::shield::GeneratedObject, ApiError> {
-    let meta = state
-        .objects
-        .outputs
-        .head(key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no {path}")))?;
-    if meta.size > state.config.origin.max_object_bytes {
-        return Err(ApiError::new(
+    match crate::jit::read_whole(state, key, state.config.origin.max_object_bytes).await? {
+        crate::jit::Stored::Missing => Err(ApiError::not_found(format!("no {path}"))),
+        crate::jit::Stored::TooLarge => Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             TOO_LARGE_TO_HOLD,
             path.to_string(),
-        ));
+        )),
+        crate::jit::Stored::Whole(meta, body) => Ok(crate::shield::GeneratedObject {
+            etag: store_etag(&meta),
+            body,
+            content_type: content_type(path),
+            created: std::time::Instant::now(),
+        }),
     }
-    metrics::counter!("openvod_store_reads_total").increment(1);
-    let body = tokio::time::timeout(
-        state.config.origin.store_timeout,
-        state.objects.outputs.get_range(key, 0..meta.size),
+}
+
+/// Answers with an object from the shield: as it is (with its age and whether it was a
+/// hit), or, for a manifest a viewer opened with a wildcard signature, rewritten with
+/// that signature on every child URI (private to that viewer).
+fn answer_object(
+    method: &Method,
+    headers: &HeaderMap,
+    path: &str,
+    obj: &crate::shield::GeneratedObject,
+    lookup: crate::shield::Lookup,
+    signer: Option<openvod_access::Grant>,
+) -> Response {
+    if let Some(g) = signer {
+        let text = String::from_utf8_lossy(&obj.body);
+        let signed = if path.ends_with(".m3u8") {
+            sign_playlist(&text, &g.query_suffix())
+        } else {
+            sign_mpd(&text, &g.query_suffix())
+        };
+        return answer(
+            method,
+            headers,
+            bytes::Bytes::from(signed),
+            obj.content_type,
+            "private, no-cache",
+            None,
+            &[],
+        );
+    }
+    let age = obj.created.elapsed().as_secs().to_string();
+    let x_cache = match lookup {
+        crate::shield::Lookup::Hit => "HIT",
+        crate::shield::Lookup::Miss => "MISS",
+    };
+    answer(
+        method,
+        headers,
+        obj.body.clone(),
+        obj.content_type,
+        cache_control(path),
+        Some(&obj.etag),
+        &[("age", age.as_str()), ("x-cache", x_cache)],
     )
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "storage_timeout",
-            format!("the store did not answer for {path} in time"),
-        )
-    })?
-    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "storage", format!("{path}: {e}")))?;
-    Ok(crate::shield::GeneratedObject {
-        etag: store_etag(&meta),
-        body,
-        content_type: content_type(path),
-        created: std::time::Instant::now(),
-    })
 }
 
 /// Answers with an object held in memory: validators, a single byte range, HEAD.
@@ -467,73 +449,6 @@ fn answer(
     *r.status_mut() = status;
     *r.headers_mut() = out;
     r
-}
-
-/// A manifest with `suffix` (the viewer's signing parameters) added to every URI it
-/// lists. It differs per viewer, so it is never cached by a shared cache.
-async fn signed_manifest(
-    state: &AppState,
-    prefix: &str,
-    path: &str,
-    suffix: &str,
-    method: &Method,
-) -> Result<Response, ApiError> {
-    let key = format!("{prefix}/{path}");
-    if openvod_store::objects::check_key(&key).is_err() {
-        return Err(ApiError::not_found(format!("no {path}")));
-    }
-    let meta = state
-        .objects
-        .outputs
-        .head(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no {path}")))?;
-    if meta.size > MANIFEST_LIMIT {
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "manifest_too_large",
-            format!("{path} is over {MANIFEST_LIMIT} bytes"),
-        ));
-    }
-    let mut text = Vec::with_capacity(meta.size as usize);
-    let mut stream = state.objects.outputs.get_stream(&key, None).await?;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "storage", e.to_string()))?;
-        if text.len() + chunk.len() > MANIFEST_LIMIT as usize {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "manifest_too_large",
-                format!("{path} grew past {MANIFEST_LIMIT} bytes"),
-            ));
-        }
-        text.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(text)
-        .map_err(|_| ApiError::new(StatusCode::BAD_GATEWAY, "invalid_manifest", "not UTF-8"))?;
-    let body = if path.ends_with(".m3u8") {
-        sign_playlist(&text, suffix)
-    } else {
-        sign_mpd(&text, suffix)
-    };
-    let mut out = HeaderMap::new();
-    cors(&mut out);
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(path)),
-    );
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let mut r = if method == Method::HEAD {
-        Response::new(Body::empty())
-    } else {
-        Response::new(Body::from(body))
-    };
-    *r.headers_mut() = out;
-    Ok(r)
 }
 
 /// Adds `suffix` to a relative or absolute URI's query.

@@ -330,8 +330,8 @@ fn write_presentation(
     for (r, written) in results.into_iter().enumerate() {
         let written =
             written.ok_or_else(|| Error::Output("a rendition was not packaged".into()))??;
-        for (k, (size, fragments)) in written.protected.into_iter().enumerate() {
-            presentation.record_segment(r, k, size, fragments);
+        if !written.protected.is_empty() {
+            presentation.record_segments(r, written.protected);
         }
         let rendition = &presentation.renditions[r];
         count += 1 + rendition.segments.len();

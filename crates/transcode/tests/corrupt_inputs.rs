@@ -70,7 +70,7 @@ fn exercise(bytes: &[u8]) -> bool {
         let _ = p.init_segment(r);
         for n in 0..p.renditions[r].segments.len() {
             let layout = p.media_segment(r, n);
-            let _ = layout.to_bytes(bytes);
+            let _ = layout.read(bytes);
         }
         let _ = p.hls_media_playlist(r);
         let _ = p.hls_iframe_playlist(r);
