@@ -1,7 +1,8 @@
 //! Content keys for openvod's encrypted packaging (ISO/IEC 23001-7 Common Encryption).
 //!
-//! - `keys`: KIDs, keys, track types, and the key store: keys sealed with a master key
-//!   (AES-256-GCM) in the database, created on first use.
+//! - `keys`: making keys, and the key store: keys sealed with a master key (AES-256-GCM)
+//!   in the database, created on first use. KIDs, keys and track types themselves are
+//!   `openvod_media`'s vocabulary, re-exported.
 //! - `pssh`: DRM system IDs and `pssh` boxes for Widevine, PlayReady and W3C ClearKey.
 //! - `signaling`: what a packager writes per key and DRM system (pssh, DASH, HLS).
 //! - `cpix`: CPIX 2.3 documents as SPEKE v2.0 uses them.
@@ -27,10 +28,10 @@ pub use clearkey::{
 };
 pub use cpix::{CpixError, CpixRequest, CpixResponse, RequestedKey};
 pub use keys::{
-    ContentKey, KeyError, KeyScope, KeyStore, Kid, MasterKey, ParseIdError, Scheme, StoreOutcome,
-    TrackType,
+    random_key, random_kid, ContentKey, KeyError, KeyScope, KeyStore, Kid, MasterKey, ParseIdError,
+    Scheme, StoreOutcome, TrackType,
 };
 pub use provider::{KeyProvider, ProviderError, ProviderKeys};
-pub use pssh::{pssh_box, DrmSystem, PsshError, UnknownDrmSystem};
+pub use pssh::{pssh_box, DrmSystem, PsshError};
 pub use signaling::{signaling_for, DrmSignaling, SignalingError};
 pub use speke::{answer_speke, check_speke_version, SpekeClient, SpekeError};

@@ -1,39 +1,12 @@
 //! Protected copies of a presentation: content keys from the key provider, the IV of
 //! each rendition, and the DRM signalling the packager writes. Used by the pipeline
 //! (packaging ahead of time) and by the origin (packaging on request) alike.
-//!
-//! IVs are derived from the key and the rendition name (SHA-256), not drawn at random,
-//! so that packaging the same rendition again gives the same bytes; two renditions
-//! sharing a key (several SD rungs) still get unrelated IV ranges.
 
-use openvod_media::crypt::{self, TrackProtection};
-use openvod_media::package::{Method, Protection, RenditionKeys, SystemSignal};
-use sha2::{Digest, Sha256};
+use openvod_media::crypt::derived_iv;
+use openvod_media::presentation::SystemSignal;
+use openvod_media::{Copy, CopyKeys, ProtectionSettings, RenditionKeys};
 
-use crate::{
-    ContentKey, DrmSignaling, DrmSystem, KeyProvider, KeyScope, ProviderError, Scheme, TrackType,
-};
-
-/// What a template asks for: the copies, the DRM systems, and how keys are shared.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CopyPlan {
-    /// "clear", "cenc", "cbcs", "aes-128".
-    pub outputs: Vec<String>,
-    /// "widevine", "playready", "fairplay", "clearkey".
-    pub drm_systems: Vec<String>,
-    pub scope: KeyScope,
-    /// The built-in key store signals each system once for all KIDs; a SPEKE
-    /// provider's signalling is written as it came.
-    pub builtin_provider: bool,
-    pub clear_lead_seconds: f64,
-}
-
-/// One copy: its folder under the output (`""` for the root) and its protection.
-#[derive(Debug, Clone)]
-pub struct ProtectedCopy {
-    pub folder: String,
-    pub protection: Option<Protection>,
-}
+use crate::{DrmSignaling, DrmSystem, KeyProvider, ProviderError, Scheme, TrackType};
 
 /// A rendition as the key provider sees it: its name and which key it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,16 +31,6 @@ impl KeyedRendition {
     }
 }
 
-/// The folder of each protected copy under the asset's output.
-pub fn output_folder(output: &str) -> &'static str {
-    match output {
-        "cenc" => "cenc",
-        "cbcs" => "cbcs",
-        "aes-128" => "aes128",
-        _ => "",
-    }
-}
-
 /// Why protected copies could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtectError {
@@ -75,64 +38,49 @@ pub enum ProtectError {
     Provider(#[from] ProviderError),
     #[error("the key provider returned no key for {0} tracks")]
     MissingKey(TrackType),
-    #[error("{0}")]
-    Settings(String),
+    #[error("DRM signalling: {0}")]
+    Signaling(String),
 }
 
-/// The outputs a template asks for, with their keys. `key_uri` gives the `EXT-X-KEY`
-/// URI of an AES-128 key from its KID, relative to a media playlist.
-pub async fn protected_copies(
+impl ProtectError {
+    /// Whether trying again later may succeed: the provider timed out, failed on its
+    /// side or raced another process. A refused request or missing keys will not change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProtectError::Provider(p) => p.is_transient(),
+            ProtectError::MissingKey(_) | ProtectError::Signaling(_) => false,
+        }
+    }
+}
+
+/// The copies `settings` asks for, each with its keys (in the order of `renditions`).
+pub async fn copy_keys(
     provider: &KeyProvider,
     content_id: &str,
-    settings: &CopyPlan,
+    settings: &ProtectionSettings,
     renditions: &[KeyedRendition],
-    key_uri: &(dyn Fn(&str) -> String + Sync),
-) -> Result<Vec<ProtectedCopy>, ProtectError> {
-    let scope = settings.scope;
-    let systems: Vec<DrmSystem> = settings
-        .drm_systems
-        .iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|e| ProtectError::Settings(format!("{e}")))
-        })
-        .collect::<Result<_, _>>()?;
+) -> Result<Vec<CopyKeys>, ProtectError> {
+    let scope = settings.keys;
     let types: Vec<TrackType> = renditions.iter().map(|r| r.track_type).collect();
-    let mut outputs = Vec::with_capacity(settings.outputs.len());
-    for kind in &settings.outputs {
-        let (method, scheme) = match kind.as_str() {
-            "clear" => {
-                outputs.push(ProtectedCopy {
-                    folder: String::new(),
-                    protection: None,
-                });
-                continue;
-            }
-            "cenc" => (Method::Sample(crypt::Scheme::Cenc), Scheme::Cenc),
-            "cbcs" => (Method::Sample(crypt::Scheme::Cbcs), Scheme::Cbcs),
-            "aes-128" => (Method::Aes128, Scheme::Cbcs),
-            other => {
-                return Err(ProtectError::Settings(format!(
-                    "unknown protected output {other:?}"
-                )))
-            }
+    let mut out = Vec::with_capacity(settings.copies.len());
+    for &copy in &settings.copies {
+        let Some(scheme) = copy.key_scheme() else {
+            out.push(CopyKeys::clear());
+            continue;
         };
-        // FairPlay is HLS SAMPLE-AES: cbcs only. AES-128 needs no DRM system at all.
-        let wanted: Vec<DrmSystem> = match method {
-            Method::Aes128 => Vec::new(),
-            _ => systems
-                .iter()
-                .copied()
-                .filter(|s| scheme == Scheme::Cbcs || *s != DrmSystem::FairPlay)
-                .collect(),
-        };
+        let wanted: Vec<DrmSystem> = settings
+            .drm_systems
+            .iter()
+            .copied()
+            .filter(|&s| copy.signals(s))
+            .collect();
         let keys = provider
             .content_keys(content_id, &types, scope, scheme, &wanted)
             .await?;
         // The built-in provider signals each system once for all the content's KIDs, so
         // that one licence request covers every rendition and DASH can list the systems
         // on the AdaptationSet. A SPEKE provider's signalling is written as it came.
-        let combined: Vec<SystemSignal> = if settings.builtin_provider {
+        let combined: Vec<SystemSignal> = if settings.builtin_provider() {
             combined_signals(content_id, &keys.kids(), scheme, &wanted)?
         } else {
             Vec::new()
@@ -154,24 +102,24 @@ pub async fn protected_copies(
                     signal.dash_descriptor = c.dash_descriptor.clone();
                 }
             }
-            per_rendition.push(rendition_keys(
-                method,
-                &r.name,
-                key,
+            per_rendition.push(RenditionKeys {
+                key: key.clone(),
+                iv: derived_iv(scheme, key, &r.name),
                 systems,
-                settings.clear_lead_seconds,
-                key_uri(&key.kid.to_hex()),
-            ));
+            });
         }
-        outputs.push(ProtectedCopy {
-            folder: output_folder(kind).to_string(),
-            protection: Some(Protection {
-                method,
-                renditions: per_rendition,
-            }),
+        out.push(CopyKeys {
+            copy,
+            renditions: per_rendition,
+            aes128_key_uri: None,
         });
     }
-    Ok(outputs)
+    Ok(out)
+}
+
+/// The copy `copy` of `all`, as [`copy_keys`] made them.
+pub fn find_copy(all: &[CopyKeys], copy: Copy) -> Option<&CopyKeys> {
+    all.iter().find(|c| c.copy == copy)
 }
 
 /// One `pssh` (and DASH `ContentProtection` content) per system listing every KID.
@@ -183,7 +131,7 @@ fn combined_signals(
 ) -> Result<Vec<SystemSignal>, ProtectError> {
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let bad = |e: &dyn std::fmt::Display| ProtectError::Settings(e.to_string());
+    let bad = |e: &dyn std::fmt::Display| ProtectError::Signaling(e.to_string());
     let mut out = Vec::new();
     for &system in systems {
         let Some(pssh) =
@@ -236,42 +184,5 @@ pub fn system_signal(s: &DrmSignaling) -> SystemSignal {
             .map(|children| dash_descriptor(s.system, children)),
         hls_key: s.hls_media.clone(),
         hls_session_key: s.hls_master.clone(),
-    }
-}
-
-/// Keys, IV and signalling of one rendition.
-pub fn rendition_keys(
-    method: Method,
-    name: &str,
-    key: &ContentKey,
-    systems: Vec<SystemSignal>,
-    clear_lead_seconds: f64,
-    key_uri: String,
-) -> RenditionKeys {
-    let scheme = match method {
-        Method::Sample(s) => s,
-        Method::Aes128 => crypt::Scheme::Cbcs,
-    };
-    let mut h = Sha256::new();
-    h.update(b"openvod iv\0");
-    h.update(scheme.as_str());
-    h.update(key.key);
-    h.update(name.as_bytes());
-    let digest = h.finalize();
-    let mut iv = [0u8; 16];
-    iv.copy_from_slice(&digest[..16]);
-    RenditionKeys {
-        track: TrackProtection {
-            scheme,
-            key: crypt::ContentKey {
-                kid: key.kid.0,
-                key: key.key,
-            },
-            iv,
-            clear_lead_seconds,
-            pssh: systems.iter().filter_map(|s| s.pssh.clone()).collect(),
-        },
-        systems,
-        key_uri,
     }
 }

@@ -28,6 +28,19 @@ pub enum ProviderError {
     Signaling(#[from] SignalingError),
 }
 
+impl ProviderError {
+    /// Whether trying again may succeed: the provider or the key store was unreachable
+    /// or busy, or other processes raced this one.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProviderError::KidRace { .. } => true,
+            ProviderError::Key(e) => e.is_transient(),
+            ProviderError::Speke(e) => e.is_transient(),
+            ProviderError::NoTracks | ProviderError::Signaling(_) => false,
+        }
+    }
+}
+
 /// The keys of one content and what to write for them, exactly as the key provider gave
 /// them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +165,7 @@ impl KeyProvider {
                 for &slot in &slots {
                     let kid = match store.kid_for(content_id, slot).await? {
                         Some(kid) => kid,
-                        None => Kid::random()?,
+                        None => crate::keys::random_kid()?,
                     };
                     chosen.push((slot, kid));
                 }

@@ -7,12 +7,11 @@
 //!   (W3C "ISO Common Encryption 'cenc' Protection Scheme for EME", clause 4.3).
 //! - FairPlay has no `pssh`: it is signalled in HLS only (`skd://` URIs).
 
-use std::fmt;
-use std::str::FromStr;
-
 use base64::Engine as _;
 
-use crate::keys::{parse_uuid, uuid_string, Kid, Scheme};
+pub use openvod_media::DrmSystem;
+
+use crate::keys::{Kid, Scheme};
 
 /// Most KIDs one `pssh` box or header carries (a rendition needs one; a whole
 /// presentation a few).
@@ -36,78 +35,6 @@ pub enum PsshError {
     InvalidLaUrl,
     #[error("not a pssh box: {0}")]
     NotPssh(&'static str),
-}
-
-/// A DRM system, as named in configuration ("widevine", "playready", "fairplay",
-/// "clearkey").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DrmSystem {
-    Widevine,
-    PlayReady,
-    FairPlay,
-    ClearKey,
-}
-
-/// A name in configuration that is no DRM system.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown DRM system {0:?} (expected widevine, playready, fairplay or clearkey)")]
-pub struct UnknownDrmSystem(String);
-
-impl DrmSystem {
-    pub const ALL: [DrmSystem; 4] = [
-        DrmSystem::Widevine,
-        DrmSystem::PlayReady,
-        DrmSystem::FairPlay,
-        DrmSystem::ClearKey,
-    ];
-
-    /// The system ID registered with DASH-IF (dashif.org/identifiers/content_protection).
-    pub fn system_id(self) -> [u8; 16] {
-        let uuid = match self {
-            DrmSystem::Widevine => "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",
-            DrmSystem::PlayReady => "9a04f079-9840-4286-ab92-e65be0885f95",
-            DrmSystem::FairPlay => "94ce86fb-07ff-4f43-adb8-93d2fa968ca2",
-            DrmSystem::ClearKey => "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b",
-        };
-        parse_uuid(uuid).unwrap_or_default()
-    }
-
-    /// The system ID in UUID form.
-    pub fn system_id_uuid(self) -> String {
-        uuid_string(&self.system_id())
-    }
-
-    pub fn from_system_id(id: &[u8; 16]) -> Option<DrmSystem> {
-        DrmSystem::ALL.into_iter().find(|s| s.system_id() == *id)
-    }
-
-    /// The configuration name.
-    pub fn name(self) -> &'static str {
-        match self {
-            DrmSystem::Widevine => "widevine",
-            DrmSystem::PlayReady => "playready",
-            DrmSystem::FairPlay => "fairplay",
-            DrmSystem::ClearKey => "clearkey",
-        }
-    }
-}
-
-impl fmt::Display for DrmSystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for DrmSystem {
-    type Err = UnknownDrmSystem;
-
-    fn from_str(s: &str) -> Result<DrmSystem, UnknownDrmSystem> {
-        let name = s.trim();
-        DrmSystem::ALL
-            .into_iter()
-            .find(|d| d.name().eq_ignore_ascii_case(name))
-            .ok_or_else(|| UnknownDrmSystem(name.chars().take(48).collect()))
-    }
 }
 
 fn check_kids(kids: &[Kid]) -> Result<(), PsshError> {
@@ -247,7 +174,7 @@ pub fn widevine_pssh_data(
         put_bytes_field(&mut out, 4, content_id);
     }
     put_varint(&mut out, 9 << 3);
-    put_varint(&mut out, u64::from(scheme.fourcc()));
+    put_varint(&mut out, u64::from(u32::from_be_bytes(scheme.fourcc())));
     Ok(out)
 }
 

@@ -88,6 +88,17 @@ pub enum SpekeError {
 }
 
 impl SpekeError {
+    /// Whether the same request may succeed later: the provider could not be reached,
+    /// was slow, or failed on its side (5xx, 429), or the key store was unavailable.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SpekeError::Transport { .. } | SpekeError::Timeout { .. } => true,
+            SpekeError::Status { status, .. } => *status >= 500 || *status == 429,
+            SpekeError::Key(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
     /// The HTTP status a key provider answers with for this error (the handler's choice
     /// of body and headers is its own). 4xx: the request is at fault; 5xx: openvod, or a
     /// key provider openvod asked, is.

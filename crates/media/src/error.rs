@@ -29,6 +29,14 @@ pub enum Error {
     Unsupported(String),
     #[error("invalid packaging settings: {0}")]
     Settings(String),
+    /// The presentation has no such object (a path to a rendition, a segment, a
+    /// manifest or a copy it does not have).
+    #[error("no object {0}")]
+    NoObject(String),
+    /// What the packager made disagrees with what it planned: a bug, reported rather
+    /// than written.
+    #[error("internal packaging error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,14 +6,14 @@
 //! this process, so every count and length in it is bounded before it is used, and
 //! anything that is not exactly what [`encode_track`] writes is refused.
 //!
-//! # Layout (version 1)
+//! # Layout (version 2)
 //!
 //! All integers are big-endian; booleans are one byte, 0 or 1.
 //!
 //! | bytes      | field                                                         |
 //! |------------|---------------------------------------------------------------|
 //! | 5          | magic `OVIDX`                                                 |
-//! | 1          | version, 1                                                    |
+//! | 1          | version, 2                                                    |
 //! | 4          | `track_id`                                                    |
 //! | 1          | `kind`: 0 video, 1 audio                                      |
 //! | 4          | `timescale`                                                   |
@@ -24,7 +24,8 @@
 //! | 1 + n      | `language`: length n (1..=8), then n ASCII letters            |
 //! | 4 + n      | `sample_description`: length n (at most 1 MiB), then n bytes  |
 //! | 4          | sample count                                                  |
-//! | 29 × count | samples                                                       |
+//! | 1          | subsample counts present (bool)                               |
+//! | 29/31 × count | samples                                                    |
 //!
 //! Codec fields:
 //! - H.264 (7 bytes): `entry` [4], `profile_idc` u8, `constraint_flags` u8, `level_idc` u8;
@@ -35,7 +36,8 @@
 //!   `channels` u16, `sample_rate` u32.
 //!
 //! A sample record (29 bytes): `offset` u64, `size` u32, `duration` u32, `dts` u64,
-//! `cts` i32, `sync` bool.
+//! `cts` i32, `sync` bool; with subsample counts present (NAL video, see
+//! [`Track::subsamples`]) two more bytes, the count as u16.
 //!
 //! The index ends with the last sample record; trailing bytes are refused, so a
 //! concatenated or partly overwritten object is not taken for a valid index.
@@ -47,9 +49,10 @@ use crate::{Error, Limits, Result, Sample, Track, TrackKind};
 /// First bytes of every index.
 const MAGIC: &[u8; 5] = b"OVIDX";
 /// The only layout this module reads and writes.
-const VERSION: u8 = 1;
-/// Bytes of one sample record.
+const VERSION: u8 = 2;
+/// Bytes of one sample record, without and with its subsample count.
 const SAMPLE_RECORD: usize = 8 + 4 + 4 + 8 + 4 + 1;
+const SAMPLE_RECORD_WITH_SUBSAMPLES: usize = SAMPLE_RECORD + 2;
 /// Largest sample description accepted: a whole `stsd` box is a few hundred bytes, or a
 /// few kilobytes with large parameter sets, so 1 MiB leaves room without letting an index
 /// make the origin allocate at will.
@@ -102,13 +105,23 @@ pub fn encode_track(track: &Track) -> Vec<u8> {
     // every record is still written, so the reader sees bytes after the declared count and
     // refuses the index.
     out.put_u32(u32::try_from(track.samples.len()).unwrap_or(u32::MAX));
-    for s in &track.samples {
+    // Counts that do not match the samples one for one are not written: the track is
+    // then stored as unmeasured, never with counts of other samples.
+    let counts = track
+        .subsamples
+        .as_deref()
+        .filter(|c| c.len() == track.samples.len());
+    out.put_u8(u8::from(counts.is_some()));
+    for (i, s) in track.samples.iter().enumerate() {
         out.put_u64(s.offset);
         out.put_u32(s.size);
         out.put_u32(s.duration);
         out.put_u64(s.dts);
         out.put_i32(s.cts);
         out.put_u8(u8::from(s.sync));
+        if let Some(c) = counts {
+            out.put_u16(c[i]);
+        }
     }
     out
 }
@@ -243,14 +256,20 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
     }
     // The records are all that is left: their size must match the rest exactly, which
     // also bounds the allocation below by the length of the index itself.
+    let measured = r.bool("subsample counts flag")?;
+    let record = if measured {
+        SAMPLE_RECORD_WITH_SUBSAMPLES
+    } else {
+        SAMPLE_RECORD
+    };
     let rest = bytes.len() - r.pos;
-    let needed = (count as usize).checked_mul(SAMPLE_RECORD);
+    let needed = (count as usize).checked_mul(record);
     if needed.is_none_or(|n| n > rest) {
         return Err(malformed(
             at,
             format!(
                 "{count} samples need {} bytes but only {rest} remain: the index is truncated",
-                u64::from(count) * SAMPLE_RECORD as u64
+                u64::from(count) * record as u64
             ),
         ));
     }
@@ -261,6 +280,7 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         ));
     }
     let mut samples = Vec::with_capacity(count as usize);
+    let mut subsamples = measured.then(|| Vec::with_capacity(count as usize));
     for _ in 0..count {
         let offset = r.u64("sample offset")?;
         let size = r.u32("sample size")?;
@@ -268,6 +288,9 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         let dts = r.u64("sample decode time")?;
         let cts = r.i32("sample composition offset")?;
         let sync = r.bool("sample sync flag")?;
+        if let Some(counts) = subsamples.as_mut() {
+            counts.push(r.u16("subsample count")?);
+        }
         samples.push(Sample {
             offset,
             size,
@@ -289,6 +312,7 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         width,
         height,
         samples,
+        subsamples,
     })
 }
 
@@ -429,6 +453,7 @@ mod tests {
             width: 1920,
             height: 1080,
             samples,
+            subsamples: Some((0..1000u16).map(|i| 1 + i % 7).collect()),
         }
     }
 
@@ -458,6 +483,7 @@ mod tests {
             width: 0,
             height: 0,
             samples,
+            subsamples: None,
         }
     }
 
@@ -491,13 +517,33 @@ mod tests {
         assert_eq!(a.width, b.width);
         assert_eq!(a.height, b.height);
         assert_eq!(a.samples, b.samples);
+        assert_eq!(a.subsamples, b.subsamples);
     }
 
     fn small_track() -> Track {
         let mut t = video_track();
         t.samples.truncate(3);
+        t.subsamples = None;
         t.sample_description.truncate(20);
         t
+    }
+
+    #[test]
+    fn subsample_counts_round_trip_and_mismatched_counts_are_dropped() {
+        let mut track = small_track();
+        track.subsamples = Some(vec![1, 65535, 7]);
+        let bytes = encode_track(&track);
+        assert_eq!(bytes.len(), encode_track(&small_track()).len() + 6);
+        let back = decode_track(&bytes, &Limits::default()).expect("decodes");
+        assert_same(&back, &track);
+        track.subsamples = Some(vec![1, 2]);
+        let back = decode_track(&encode_track(&track), &Limits::default()).expect("decodes");
+        assert_eq!(back.subsamples, None);
+        // The flag is a boolean like the others.
+        let mut bad = encode_track(&small_track());
+        let flag = count_at(&small_track()) + 4;
+        bad[flag] = 2;
+        assert!(decode_track(&bad, &Limits::default()).is_err());
     }
 
     #[test]
@@ -516,7 +562,13 @@ mod tests {
                     + 4
                     + track.sample_description.len()
                     + 4
-                    + track.samples.len() * SAMPLE_RECORD
+                    + 1
+                    + track.samples.len()
+                        * if track.subsamples.is_some() {
+                            SAMPLE_RECORD_WITH_SUBSAMPLES
+                        } else {
+                            SAMPLE_RECORD
+                        }
             );
             let back = decode_track(&bytes, &Limits::default()).expect("decodes");
             assert_same(&back, &track);
@@ -568,7 +620,7 @@ mod tests {
             let err = decode_track(&bad, &Limits::default()).expect_err("wrong magic");
             assert!(matches!(err, Error::Malformed { offset: 0, .. }), "{err}");
         }
-        for version in [0, 2, 0xff] {
+        for version in [0, 1, 0xff] {
             let mut bad = bytes.clone();
             bad[MAGIC.len()] = version;
             let err = decode_track(&bad, &Limits::default()).expect_err("unknown version");
@@ -631,7 +683,7 @@ mod tests {
 
     /// Byte position of the sample count in an index of `track`.
     fn count_at(track: &Track) -> usize {
-        encode_track(track).len() - 4 - track.samples.len() * SAMPLE_RECORD
+        encode_track(track).len() - 4 - 1 - track.samples.len() * SAMPLE_RECORD
     }
 
     #[test]
@@ -641,6 +693,7 @@ mod tests {
         let at = count_at(&track);
         let mut bad = bytes[..at].to_vec();
         bad.put_u32(u32::MAX);
+        bad.put_u8(0);
         bad.extend_from_slice(&[0; SAMPLE_RECORD]);
         let err = decode_track(&bad, &Limits::default()).expect_err("huge count");
         assert!(
@@ -696,7 +749,7 @@ mod tests {
     fn the_layout_is_as_documented() {
         let track = small_track();
         let bytes = encode_track(&track);
-        assert_eq!(&bytes[..6], b"OVIDX\x01");
+        assert_eq!(&bytes[..6], b"OVIDX\x02");
         assert_eq!(&bytes[6..10], &1u32.to_be_bytes());
         assert_eq!(bytes[10], KIND_VIDEO);
         assert_eq!(&bytes[11..15], &12800u32.to_be_bytes());
@@ -709,7 +762,8 @@ mod tests {
         assert_eq!(&bytes[31..35], b"\x03und");
         assert_eq!(&bytes[35..39], &20u32.to_be_bytes());
         assert_eq!(&bytes[59..63], &3u32.to_be_bytes());
-        let second = &bytes[63 + SAMPLE_RECORD..63 + 2 * SAMPLE_RECORD];
+        assert_eq!(bytes[63], 0, "no subsample counts");
+        let second = &bytes[64 + SAMPLE_RECORD..64 + 2 * SAMPLE_RECORD];
         let s = track.samples[1];
         assert_eq!(&second[..8], &s.offset.to_be_bytes());
         assert_eq!(&second[8..12], &s.size.to_be_bytes());

@@ -307,6 +307,7 @@ fn read_trak(
             width,
             height,
             samples: Vec::new(),
+            subsamples: None,
         },
         edit_media_time,
         edit_delay,
@@ -819,6 +820,7 @@ mod tests {
                     sync,
                 })
                 .collect(),
+            subsamples: None,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::ops::Range;
 use crate::{Error, Result, Track, TrackKind};
 
 /// Target segment and fragment lengths.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SegmentTarget {
     pub segment_seconds: f64,
     pub fragment_seconds: f64,
@@ -206,6 +207,7 @@ mod tests {
                     sync: i % gop == 0,
                 })
                 .collect(),
+            subsamples: None,
         }
     }
 

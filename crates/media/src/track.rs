@@ -61,6 +61,10 @@ pub struct Track {
     pub width: u32,
     pub height: u32,
     pub samples: Vec<Sample>,
+    /// For NAL-structured video, the `senc` subsample entries each sample's encryption
+    /// takes (see [`crate::crypt::subsample_counts`]), once measured from the sample data:
+    /// protected copies of the track need it to know their sizes before writing.
+    pub subsamples: Option<Vec<u16>>,
 }
 
 impl Track {

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use openvod_drm::{ContentKey, DrmSystem};
-use openvod_media::crypt;
-use openvod_media::package::{Method, Protection, Rendition};
+use openvod_media::crypt::derived_iv;
 use openvod_media::segment::SegmentTarget;
+use openvod_media::{Copy, CopyKeys, Manifests, Packaging, Rendition, RenditionKeys};
 use openvod_transcode::job::{self, JobEvent, Stage, TranscodeJob};
 use openvod_transcode::output::StagedDir;
-use openvod_transcode::package::{self, Manifests, Output};
+use openvod_transcode::package;
 use openvod_transcode::probe::{MediaInfo, StreamInfo};
 use openvod_transcode::JobTemplate;
 
@@ -409,51 +409,10 @@ const DEFAULT_KEY_URI: &str = "../key.bin";
 /// Where the key goes with the default URI, relative to the AES-128 copy's folder.
 const KEY_FILE: &str = "key.bin";
 
-/// One encrypted copy asked for with `--encrypt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EncryptScheme {
-    Cenc,
-    Cbcs,
-    Aes128,
-}
-
-impl EncryptScheme {
-    fn parse(s: &str) -> Result<EncryptScheme> {
-        match s.trim() {
-            "cenc" => Ok(EncryptScheme::Cenc),
-            "cbcs" => Ok(EncryptScheme::Cbcs),
-            "aes-128" | "aes128" => Ok(EncryptScheme::Aes128),
-            other => bail!(
-                "--encrypt: unknown scheme {:?} (cenc, cbcs or aes-128)",
-                other.chars().take(32).collect::<String>()
-            ),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            EncryptScheme::Cenc => "cenc",
-            EncryptScheme::Cbcs => "cbcs",
-            EncryptScheme::Aes128 => "aes-128",
-        }
-    }
-
-    fn folder(self) -> &'static str {
-        openvod_drm::packaging::output_folder(self.name())
-    }
-
-    fn method(self) -> Method {
-        match self {
-            EncryptScheme::Cenc => Method::Sample(crypt::Scheme::Cenc),
-            EncryptScheme::Cbcs => Method::Sample(crypt::Scheme::Cbcs),
-            EncryptScheme::Aes128 => Method::Aes128,
-        }
-    }
-}
-
 /// The checked encryption flags of `openvod package`.
 struct Encryption {
-    schemes: Vec<EncryptScheme>,
+    /// The protected copies asked for, each once.
+    copies: Vec<Copy>,
     key: ContentKey,
     iv: Option<[u8; 16]>,
     systems: Vec<DrmSystem>,
@@ -469,23 +428,35 @@ impl Encryption {
         if args.encrypt.is_empty() {
             return Ok(None);
         }
-        let mut schemes = Vec::new();
+        let mut copies = Vec::new();
         for s in &args.encrypt {
-            let scheme = EncryptScheme::parse(s)?;
-            if schemes.contains(&scheme) {
-                bail!("--encrypt: {} is given twice", scheme.name());
+            let s = s.trim();
+            // The copy's name, or its folder's (`aes128`).
+            let copy = s
+                .parse::<Copy>()
+                .ok()
+                .or_else(|| Copy::from_folder(s))
+                .filter(|c| c.is_protected())
+                .with_context(|| {
+                    format!(
+                        "--encrypt: unknown scheme {:?} (cenc, cbcs or aes-128)",
+                        s.chars().take(32).collect::<String>()
+                    )
+                })?;
+            if copies.contains(&copy) {
+                bail!("--encrypt: {copy} is given twice");
             }
-            schemes.push(scheme);
+            copies.push(copy);
         }
         let key = parse_raw_key(
             args.key
                 .as_deref()
                 .context("--encrypt needs the content key: --key KID:KEY (32 hex digits each)")?,
         )?;
-        let sample_schemes = schemes.iter().any(|s| *s != EncryptScheme::Aes128);
+        let sample_copies = copies.iter().any(|c| c.sample_scheme().is_some());
         let iv = match &args.iv {
             Some(text) => {
-                if !sample_schemes {
+                if !sample_copies {
                     bail!("--iv applies to cenc and cbcs (the IV of aes-128 is the media sequence number)");
                 }
                 Some(parse_hex16(text).map_err(|why| anyhow::anyhow!("--iv: {why}"))?)
@@ -504,16 +475,18 @@ impl Encryption {
                 }
             }
         }
-        if systems.contains(&DrmSystem::FairPlay) && !schemes.contains(&EncryptScheme::Cbcs) {
+        if systems.contains(&DrmSystem::FairPlay)
+            && !copies.iter().any(|c| c.signals(DrmSystem::FairPlay))
+        {
             bail!("--drm-systems: fairplay needs --encrypt cbcs (FairPlay is HLS SAMPLE-AES, cbcs only)");
         }
         if !args.clear_lead.is_finite() || args.clear_lead < 0.0 {
             bail!("--clear-lead must be a number of seconds, 0 or more");
         }
-        if args.clear_lead > 0.0 && !sample_schemes {
+        if args.clear_lead > 0.0 && !sample_copies {
             bail!("--clear-lead applies to cenc and cbcs (aes-128 encrypts every segment)");
         }
-        let aes128 = schemes.contains(&EncryptScheme::Aes128);
+        let aes128 = copies.contains(&Copy::Aes128);
         let (key_uri, write_key_file) = match &args.key_uri {
             Some(uri) => {
                 if !aes128 {
@@ -527,7 +500,7 @@ impl Encryption {
             None => (DEFAULT_KEY_URI.to_string(), aes128),
         };
         Ok(Some(Encryption {
-            schemes,
+            copies,
             key,
             iv,
             systems,
@@ -537,51 +510,40 @@ impl Encryption {
         }))
     }
 
-    /// The DRM systems signalled by one copy: none for AES-128, no FairPlay for cenc.
-    fn systems_for(&self, scheme: EncryptScheme) -> Vec<DrmSystem> {
-        match scheme {
-            EncryptScheme::Aes128 => Vec::new(),
-            EncryptScheme::Cenc => self
-                .systems
-                .iter()
-                .copied()
-                .filter(|s| *s != DrmSystem::FairPlay)
-                .collect(),
-            EncryptScheme::Cbcs => self.systems.clone(),
-        }
+    /// The DRM systems one copy signals.
+    fn systems_for(&self, copy: Copy) -> Vec<DrmSystem> {
+        self.systems
+            .iter()
+            .copied()
+            .filter(|&s| copy.signals(s))
+            .collect()
     }
 
-    /// The protection of one copy, for every rendition.
-    fn protection(&self, scheme: EncryptScheme, renditions: &[Rendition]) -> Result<Protection> {
-        let method = scheme.method();
-        let drm_scheme = match scheme {
-            EncryptScheme::Cenc => openvod_drm::Scheme::Cenc,
-            EncryptScheme::Cbcs | EncryptScheme::Aes128 => openvod_drm::Scheme::Cbcs,
-        };
+    /// The keys of one copy, for every rendition.
+    fn copy_keys(&self, copy: Copy, renditions: &[Rendition]) -> Result<CopyKeys> {
+        let scheme = copy.key_scheme().context("the clear copy has no keys")?;
         let mut systems = Vec::new();
-        for system in self.systems_for(scheme) {
-            let s = openvod_drm::signaling_for(system, self.key.kid, drm_scheme, "", None)
+        for system in self.systems_for(copy) {
+            let s = openvod_drm::signaling_for(system, self.key.kid, scheme, "", None)
                 .with_context(|| format!("{system} signalling"))?;
             systems.push(openvod_drm::packaging::system_signal(&s));
         }
         let renditions = renditions
             .iter()
-            .map(|r| {
-                let mut k = openvod_drm::packaging::rendition_keys(
-                    method,
-                    &r.name,
-                    &self.key,
-                    systems.clone(),
-                    self.clear_lead,
-                    self.key_uri.clone(),
-                );
-                if let (Some(iv), Method::Sample(_)) = (self.iv, method) {
-                    k.track.iv = iv;
-                }
-                k
+            .map(|r| RenditionKeys {
+                key: self.key.clone(),
+                iv: match (self.iv, copy.sample_scheme()) {
+                    (Some(iv), Some(_)) => iv,
+                    _ => derived_iv(scheme, &self.key, r.name.as_str()),
+                },
+                systems: systems.clone(),
             })
             .collect();
-        Ok(Protection { method, renditions })
+        Ok(CopyKeys {
+            copy,
+            renditions,
+            aes128_key_uri: (copy == Copy::Aes128).then(|| self.key_uri.clone()),
+        })
     }
 }
 
@@ -642,64 +604,43 @@ pub fn package(args: PackageArgs) -> Result<()> {
     let (paths, renditions) = package::name_renditions(sources);
 
     // The copies: clear at the root unless only encrypted copies are asked for, then one
-    // folder per scheme.
-    let mut outputs = Vec::new();
-    let mut labels = Vec::new();
+    // folder per copy.
+    let mut copies = Vec::new();
     if encryption.is_none() || args.clear {
-        outputs.push(Output {
-            folder: String::new(),
-            protection: None,
-        });
-        labels.push("clear");
+        copies.push(CopyKeys::clear());
     }
     if let Some(enc) = &encryption {
-        if enc.iv.is_some() && enc.schemes.contains(&EncryptScheme::Cenc) && renditions.len() > 1 {
+        if enc.iv.is_some() && enc.copies.contains(&Copy::Cenc) && renditions.len() > 1 {
             eprintln!(
                 "warning: --iv with cenc: all {} tracks count their sample IVs up from the same IV under one key, so they reuse AES-CTR counter blocks; for testing only",
                 renditions.len()
             );
         }
-        for r in &renditions {
-            let taken = enc
-                .schemes
-                .iter()
-                .find(|s| args.clear && r.name == s.folder())
-                .map(|s| format!("the {}/ folder of the {} copy", s.folder(), s.name()))
-                .or_else(|| {
-                    (enc.write_key_file && r.name == KEY_FILE)
-                        .then(|| format!("the AES-128 key file {KEY_FILE}"))
-                });
-            if let Some(what) = taken {
+        if enc.write_key_file {
+            if let Some(r) = renditions.iter().find(|r| r.name.as_str() == KEY_FILE) {
                 bail!(
-                    "rendition {:?} would be written where {what} goes: rename the input file",
-                    r.name
+                    "rendition {:?} would be written where the AES-128 key file {KEY_FILE} goes: rename the input file",
+                    r.name.as_str()
                 );
             }
         }
-        for &scheme in &enc.schemes {
-            outputs.push(Output {
-                folder: scheme.folder().to_string(),
-                protection: Some(enc.protection(scheme, &renditions)?),
-            });
-            labels.push(scheme.name());
+        for &copy in &enc.copies {
+            copies.push(enc.copy_keys(copy, &renditions)?);
         }
     }
+    let packaging = Packaging {
+        target,
+        manifests: Manifests::default(),
+        copies: copies.iter().map(|c| c.copy).collect(),
+        clear_lead_seconds: encryption.as_ref().map_or(0.0, |e| e.clear_lead),
+    };
 
     let staged = StagedDir::new(&args.out, args.overwrite)?;
-    let summaries = package::package_outputs(
-        &paths,
-        renditions,
-        target,
-        Manifests {
-            hls: true,
-            dash: true,
-        },
-        &outputs,
-        staged.path(),
-    )?;
+    let summaries =
+        package::package_copies(&paths, renditions, &packaging, &copies, staged.path())?;
     let mut key_file = None;
     if let Some(enc) = encryption.as_ref().filter(|e| e.write_key_file) {
-        let rel = Path::new(EncryptScheme::Aes128.folder()).join(KEY_FILE);
+        let rel = Path::new(Copy::Aes128.folder()).join(KEY_FILE);
         let path = staged.path().join(&rel);
         std::fs::write(&path, enc.key.key).with_context(|| path.display().to_string())?;
         key_file = Some(rel);
@@ -722,24 +663,19 @@ pub fn package(args: PackageArgs) -> Result<()> {
         if let Some(enc) = &encryption {
             v["files"] = serde_json::json!(files);
             v["bytes"] = serde_json::json!(bytes);
-            let copies: Vec<serde_json::Value> = summaries
+            let described: Vec<serde_json::Value> = summaries
                 .iter()
-                .zip(&outputs)
-                .zip(&labels)
-                .map(|((summary, output), label)| {
+                .zip(&copies)
+                .map(|(summary, keys)| {
+                    let copy = keys.copy;
                     let mut c = serde_json::to_value(summary).unwrap_or_default();
-                    c["folder"] = serde_json::json!(output.folder);
-                    c["encryption"] = serde_json::json!(label);
-                    if let Some(p) = &output.protection {
-                        let scheme = match p.method {
-                            Method::Sample(crypt::Scheme::Cenc) => EncryptScheme::Cenc,
-                            Method::Sample(crypt::Scheme::Cbcs) => EncryptScheme::Cbcs,
-                            Method::Aes128 => EncryptScheme::Aes128,
-                        };
+                    c["folder"] = serde_json::json!(copy.folder());
+                    c["encryption"] = serde_json::json!(copy.name());
+                    if copy.is_protected() {
                         let systems: Vec<&str> =
-                            enc.systems_for(scheme).iter().map(|s| s.name()).collect();
+                            enc.systems_for(copy).iter().map(|s| s.name()).collect();
                         c["drm_systems"] = serde_json::json!(systems);
-                        if scheme == EncryptScheme::Aes128 {
+                        if copy == Copy::Aes128 {
                             c["key_uri"] = serde_json::json!(enc.key_uri);
                             c["key_file"] = serde_json::json!(key_file);
                         } else {
@@ -750,7 +686,7 @@ pub fn package(args: PackageArgs) -> Result<()> {
                     c
                 })
                 .collect();
-            v["outputs"] = serde_json::json!(copies);
+            v["outputs"] = serde_json::json!(described);
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -763,18 +699,19 @@ pub fn package(args: PackageArgs) -> Result<()> {
             input_bytes as f64 / 1e6 / secs.max(1e-6)
         );
         if let Some(enc) = &encryption {
-            for ((summary, output), label) in summaries.iter().zip(&outputs).zip(&labels) {
-                let folder = if output.folder.is_empty() {
+            for (summary, keys) in summaries.iter().zip(&copies) {
+                let copy = keys.copy;
+                let folder = if copy.folder().is_empty() {
                     ".".to_string()
                 } else {
-                    format!("{}/", output.folder)
+                    format!("{}/", copy.folder())
                 };
-                let kid = match output.protection.as_ref().map(|p| p.method) {
-                    Some(Method::Sample(_)) => format!(", KID {}", enc.key.kid.to_uuid()),
-                    _ => String::new(),
+                let kid = match copy.sample_scheme() {
+                    Some(_) => format!(", KID {}", enc.key.kid.to_uuid()),
+                    None => String::new(),
                 };
                 println!(
-                    " {folder} ({label}{kid}): {} files, {:.1} MB",
+                    " {folder} ({copy}{kid}): {} files, {:.1} MB",
                     summary.files,
                     summary.bytes as f64 / 1e6
                 );

@@ -342,7 +342,7 @@ fn signed_playback_accepts_openvod_signatures_and_refuses_others() {
 
 #[test]
 fn the_speke_provider_answers_openvods_speke_client() {
-    use openvod_drm::{DrmSystem, Kid, Scheme, SpekeClient, TrackType};
+    use openvod_drm::{DrmSystem, Scheme, SpekeClient, TrackType};
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
@@ -358,8 +358,8 @@ fn the_speke_provider_answers_openvods_speke_client() {
         .build()
         .unwrap();
     let kids = [
-        (TrackType::Hd, Kid::random().unwrap()),
-        (TrackType::Audio, Kid::random().unwrap()),
+        (TrackType::Hd, openvod_drm::random_kid().unwrap()),
+        (TrackType::Audio, openvod_drm::random_kid().unwrap()),
     ];
     let systems = [
         DrmSystem::Widevine,
@@ -495,7 +495,8 @@ fn tls_is_served_with_rustls_and_plain_http_redirects_to_it() {
 
 #[test]
 fn a_template_takes_its_keys_from_a_speke_provider() {
-    use openvod_drm::{DrmSystem, Kid, Scheme, SpekeClient, TrackType};
+    use openvod_drm::Kid;
+    use openvod_drm::{DrmSystem, Scheme, SpekeClient, TrackType};
     // The provider: another openvod, with its own database and master key.
     let pdir = tempfile::tempdir().unwrap();
     let pcfg = config(

@@ -118,6 +118,33 @@ fn metric(base: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// A manifest without its DRM system lines (`EXT-X-KEY`, `EXT-X-SESSION-KEY`) and
+/// elements (`ContentProtection`).
+fn without_drm_signalling(manifest: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(manifest);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("#EXT-X-KEY") || line.starts_with("#EXT-X-SESSION-KEY") {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("<ContentProtection") {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            let gt = tail.find('>').unwrap();
+            let end = if tail[..gt].ends_with('/') {
+                gt + 1
+            } else {
+                tail.find("</ContentProtection>").unwrap() + "</ContentProtection>".len()
+            };
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
 #[test]
 fn jit_packaging_gives_the_bytes_of_static_packaging_through_the_shield() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,30 +237,38 @@ fn jit_packaging_gives_the_bytes_of_static_packaging_through_the_shield() {
     let mut compared = 0;
     for rel in files(&static_out) {
         let name = rel.to_string_lossy().to_string();
-        let protected = ["cenc/", "cbcs/", "aes128/"]
-            .iter()
-            .any(|p| name.starts_with(p));
-        // Segments are compared in every copy; manifests and init segments of the clear
-        // copy (protected ones carry the signalling of their key provider, and their bit
-        // rates count encrypted sizes when packaged ahead of time).
-        let comparable = name.ends_with(".m4s") || !protected;
-        if !comparable || name.ends_with("key.bin") {
+        let cenc = name.starts_with("cenc/") || name.starts_with("cbcs/");
+        // Every object of every copy is compared. The init segments and the DRM lines of
+        // the CENC copies carry each key provider's own signalling (the licence server's
+        // pssh data names the asset), so those parts are left out; sizes, bit rates and
+        // I-frame byte ranges are compared in every copy.
+        if name.ends_with("key.bin") || (cenc && name.ends_with("init.mp4")) {
             continue;
         }
         let (status, headers, body) = get(&play(&name));
         assert_eq!(status, 200, "{name}");
         let want = std::fs::read(static_out.join(&rel)).unwrap();
+        let (body, want) = if cenc && !name.ends_with(".m4s") {
+            (without_drm_signalling(&body), without_drm_signalling(&want))
+        } else {
+            (body, want)
+        };
         assert!(
             body == want,
-            "{name}: {} bytes on request, {} packaged ahead",
+            "{name}: {} bytes on request, {} packaged ahead:\n{}\n---\n{}",
             body.len(),
-            want.len()
+            want.len(),
+            String::from_utf8_lossy(&body[..body.len().min(3000)]),
+            String::from_utf8_lossy(&want[..want.len().min(3000)])
         );
-        assert_eq!(
-            header(&headers, "x-cache").as_deref(),
-            Some("miss"),
-            "{name}"
-        );
+        // (The cenc MPD was asked for above, for the KID.)
+        if name != "cenc/manifest.mpd" {
+            assert_eq!(
+                header(&headers, "x-cache").as_deref(),
+                Some("miss"),
+                "{name}"
+            );
+        }
         compared += 1;
     }
     assert!(compared > 20, "{compared} files compared");
@@ -298,7 +333,8 @@ fn jit_packaging_gives_the_bytes_of_static_packaging_through_the_shield() {
         "store reads for 200 concurrent requests"
     );
 
-    // A store that lost the media: a clear 502 for what is not cached, never a 200.
+    // A store that lost the media: a 502 for what is not cached, never a 200. The viewer
+    // gets a request id, not the store's keys or error text (the log has those).
     std::fs::remove_file(media.join("360p.mp4")).unwrap();
     let (status, _, body) = get(&play("s3/360p/2.m4s"));
     assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
@@ -306,7 +342,10 @@ fn jit_packaging_gives_the_bytes_of_static_packaging_through_the_shield() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(message.contains("media/360p.mp4"), "{message}");
+    assert!(message.contains("request id "), "{message}");
+    for internal in ["media/", "360p.mp4", "/tmp", "No such file", &id] {
+        assert!(!message.contains(internal), "{internal:?} in {message}");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! committed by the database write.
 
 mod config;
-pub mod protect;
+mod protect;
 mod stages;
 pub mod watch;
 mod worker;
@@ -50,7 +50,21 @@ impl StageError {
 
 impl From<openvod_store::Error> for StageError {
     fn from(e: openvod_store::Error) -> StageError {
-        StageError::transient("storage", e)
+        if e.is_transient() {
+            StageError::transient("storage", e)
+        } else {
+            StageError::permanent("storage", e)
+        }
+    }
+}
+
+impl From<openvod_drm::packaging::ProtectError> for StageError {
+    fn from(e: openvod_drm::packaging::ProtectError) -> StageError {
+        if e.is_transient() {
+            StageError::transient("key_provider", e)
+        } else {
+            StageError::permanent("key_provider", e)
+        }
     }
 }
 

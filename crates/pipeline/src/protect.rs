@@ -1,46 +1,54 @@
-//! The template's protection settings, for the packaging copies of `openvod_drm`.
+//! The keys of a template's copies, from the key provider its `[protection]` names.
 
-use openvod_drm::packaging::{self, CopyPlan, KeyedRendition, ProtectError};
-use openvod_drm::{KeyProvider, KeyScope};
-use openvod_transcode::package::Output;
-use openvod_transcode::template::ProtectionSettings;
+use openvod_drm::packaging::{self, KeyedRendition};
+use openvod_drm::{KeyProvider, SpekeClient};
+use openvod_media::{CopyKeys, KeyProviderSettings};
+use openvod_transcode::ladder::EncodePlan;
+use openvod_transcode::JobTemplate;
 
-/// The copy plan a template's `[protection]` table describes.
-pub fn copy_plan(settings: &ProtectionSettings) -> CopyPlan {
-    CopyPlan {
-        outputs: settings.outputs.clone(),
-        drm_systems: settings.drm_systems.clone(),
-        scope: if settings.keys == "single" {
-            KeyScope::Single
-        } else {
-            KeyScope::PerTrackType
-        },
-        builtin_provider: settings.key_provider == "builtin",
-        clear_lead_seconds: settings.clear_lead_seconds,
-    }
-}
+use crate::{PipelineConfig, StageError};
 
-/// The outputs a template asks for, with their keys.
-pub async fn protected_outputs(
-    provider: &KeyProvider,
+/// The copies a template packages, each with its keys: the clear copy alone, or the
+/// template's copies with keys from its key provider (under the asset id, so every
+/// worker finds the same keys).
+pub(crate) async fn copy_keys(
+    config: &PipelineConfig,
+    template: &JobTemplate,
     content_id: &str,
-    settings: &ProtectionSettings,
-    renditions: &[KeyedRendition],
-    key_uri: &(dyn Fn(&str) -> String + Sync),
-) -> Result<Vec<Output>, ProtectError> {
-    let copies = packaging::protected_copies(
-        provider,
-        content_id,
-        &copy_plan(settings),
-        renditions,
-        key_uri,
-    )
-    .await?;
-    Ok(copies
-        .into_iter()
-        .map(|c| Output {
-            folder: c.folder,
-            protection: c.protection,
-        })
-        .collect())
+    plan: &EncodePlan,
+) -> Result<Vec<CopyKeys>, StageError> {
+    let Some(settings) = &template.protection else {
+        return Ok(vec![CopyKeys::clear()]);
+    };
+    let store = config.key_store.clone().ok_or_else(|| {
+        StageError::permanent(
+            "no_key_store",
+            format!(
+                "template {:?} encrypts its output, but no master key is configured ([drm] master_key)",
+                template.name
+            ),
+        )
+    })?;
+    let provider = match &settings.key_provider {
+        KeyProviderSettings::Builtin => KeyProvider::Builtin(store),
+        KeyProviderSettings::Speke { url } => {
+            let mut client =
+                SpekeClient::new(url).map_err(|e| StageError::permanent("key_provider", e))?;
+            if let Some(auth) = &config.speke_authorization {
+                client = client
+                    .with_header("Authorization", auth)
+                    .map_err(|e| StageError::permanent("key_provider", e))?;
+            }
+            KeyProvider::Speke { client, store }
+        }
+    };
+    let mut renditions: Vec<KeyedRendition> = plan
+        .rungs
+        .iter()
+        .map(|r| KeyedRendition::video(&r.name, r.width, r.height))
+        .collect();
+    if let Some(a) = &plan.audio {
+        renditions.push(KeyedRendition::audio(&a.name));
+    }
+    Ok(packaging::copy_keys(&provider, content_id, settings, &renditions).await?)
 }

@@ -16,11 +16,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::HashSet;
+
 use openvod_store::{Asset, ClaimedTask, Db, Objects, Stage, StageOutcome};
 use openvod_transcode::ffmpeg::{self, Deadline};
 use openvod_transcode::ladder::{self, EncodePlan};
+use openvod_transcode::package::PackageSummary;
 use openvod_transcode::probe::MediaInfo;
+use openvod_transcode::template::PackagingMode;
 use openvod_transcode::JobTemplate;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::protect;
@@ -49,6 +54,46 @@ pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
     }
 }
 
+/// What `package` hands to `publish`: the summary, and every file it put under the
+/// output prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PackageOutput {
+    summary: PackageSummary,
+    prefix: String,
+    files: Vec<String>,
+}
+
+impl PackageOutput {
+    async fn of(ctx: &Ctx<'_>, asset_id: &str) -> Result<PackageOutput, StageError> {
+        let value = ctx
+            .db
+            .task_output(asset_id, Stage::Package)
+            .await?
+            .ok_or_else(|| StageError::transient("worker", "the package result is missing"))?;
+        serde_json::from_value(value)
+            .map_err(|e| StageError::transient("worker", format!("the package result: {e}")))
+    }
+}
+
+/// What `transcode` hands to `package`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TranscodeOutput {
+    renditions: Vec<String>,
+    encode_seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// What `publish` records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PublishOutput {
+    prefix: String,
+    files: usize,
+}
+
+fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, StageError> {
+    serde_json::to_value(output).map_err(|e| StageError::transient("worker", e))
+}
+
 /// Work done after a stage's result is committed: cleaning up after `publish`.
 pub(crate) async fn after_commit(ctx: &Ctx<'_>, task: &ClaimedTask) {
     if task.stage != Stage::Publish {
@@ -60,15 +105,12 @@ pub(crate) async fn after_commit(ctx: &Ctx<'_>, task: &ClaimedTask) {
         .outputs
         .delete_prefix(&format!("{id}/work"))
         .await;
-    if let Ok(Some(out)) = ctx.db.task_output(id, Stage::Package).await {
-        let listed: Vec<String> = out["files"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str().map(|s| format!("{id}/out/{s}")))
-                    .collect()
-            })
-            .unwrap_or_default();
+    if let Ok(out) = PackageOutput::of(ctx, id).await {
+        let listed: HashSet<String> = out
+            .files
+            .iter()
+            .map(|f| format!("{}/{f}", out.prefix))
+            .collect();
         if let Ok(present) = ctx.objects.outputs.list(&format!("{id}/out")).await {
             for (key, _) in present {
                 if !listed.contains(&key) {
@@ -275,11 +317,11 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         names.push(name);
     }
     Ok(StageOutcome {
-        output: json!({
-            "renditions": names,
-            "encode_seconds": cost.wall.as_secs_f64(),
-            "cpu_seconds": cost.cpu.as_secs_f64(),
-        }),
+        output: to_value(&TranscodeOutput {
+            renditions: names,
+            encode_seconds: cost.wall.as_secs_f64(),
+            cpu_seconds: cost.cpu.as_secs_f64(),
+        })?,
         ..StageOutcome::default()
     })
 }
@@ -314,139 +356,37 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         }
     }
     // The keys exist (and a SPEKE provider has answered) before anything is stored.
-    let outputs = package_outputs(ctx, asset, &plan, &template).await?;
+    let copies = protect::copy_keys(ctx.config, &template, &asset.id, &plan).await?;
     let out = local_dir(ctx, asset).join("package");
     fresh_dir(&out).await?;
     let (o, e) = (out.clone(), encoded.clone());
-    let summary = if template.packaging.mode == "jit" {
-        let stored_template = template.clone();
-        let (summary, stored) = blocking(move || {
-            openvod_transcode::job::store_encoded(&plan, &e, &stored_template, &o)
+    let summary = match template.packaging.mode {
+        PackagingMode::Jit => {
+            blocking(move || openvod_transcode::job::store_encoded(&plan, &e, &template, &o))
+                .await??
+        }
+        PackagingMode::Static => blocking(move || {
+            openvod_transcode::job::package_encoded_copies(&plan, &e, &template, &copies, &o)
         })
-        .await??;
-        write_stored_presentation(&out, &template, stored).await?;
-        summary
-    } else {
-        let summaries = blocking(move || {
-            openvod_transcode::job::package_encoded_outputs(&plan, &e, &template, &outputs, &o)
-        })
-        .await??;
-        summaries
-            .into_iter()
-            .next()
-            .ok_or_else(|| StageError::permanent("invalid_template", "no output to package"))?
+        .await??
+        .into_iter()
+        .next()
+        .ok_or_else(|| StageError::permanent("invalid_template", "no copy to package"))?,
     };
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
     let prefix = format!("{}/out", asset.id);
     ctx.objects.outputs.put_dir(&prefix, &out).await?;
-    let files = list_files(&out).await?;
-    let mut output =
-        serde_json::to_value(&summary).map_err(|e| StageError::transient("worker", e))?;
-    output["prefix"] = json!(prefix);
-    output["files"] = json!(files);
+    let output = PackageOutput {
+        summary,
+        prefix,
+        files: list_files(&out).await?,
+    };
     Ok(StageOutcome {
-        output,
+        output: to_value(&output)?,
         ..StageOutcome::default()
     })
-}
-
-/// `presentation.json`: what the origin needs to package this asset on request.
-async fn write_stored_presentation(
-    out: &Path,
-    template: &JobTemplate,
-    stored: Vec<openvod_transcode::package::StoredFiles>,
-) -> Result<(), StageError> {
-    use openvod_store::stored::{StoredPresentation, StoredProtection, StoredRendition};
-    let p = &template.packaging;
-    let description = StoredPresentation {
-        version: 1,
-        renditions: stored
-            .into_iter()
-            .map(|f| StoredRendition {
-                name: f.name,
-                media: f.media,
-                index: f.index,
-            })
-            .collect(),
-        segment_seconds: p.segment_seconds,
-        fragment_seconds: p.fragment_seconds,
-        hls: p.hls,
-        dash: p.dash,
-        protection: template.protection.as_ref().map(|s| StoredProtection {
-            outputs: s.outputs.clone(),
-            drm_systems: s.drm_systems.clone(),
-            keys: s.keys.clone(),
-            key_provider: s.key_provider.clone(),
-            clear_lead_seconds: s.clear_lead_seconds,
-        }),
-    };
-    let json =
-        serde_json::to_vec_pretty(&description).map_err(|e| StageError::transient("worker", e))?;
-    let path = out.join(openvod_store::stored::STORED_PRESENTATION);
-    tokio::fs::write(&path, json)
-        .await
-        .map_err(|e| StageError::transient("worker", e))
-}
-
-/// The copies to package: the clear one, or the template's protected copies with keys
-/// from its key provider (keys under the asset id, so every worker finds the same).
-async fn package_outputs(
-    ctx: &Ctx<'_>,
-    asset: &Asset,
-    plan: &EncodePlan,
-    template: &JobTemplate,
-) -> Result<Vec<openvod_transcode::package::Output>, StageError> {
-    let Some(settings) = &template.protection else {
-        return Ok(vec![openvod_transcode::package::Output {
-            folder: String::new(),
-            protection: None,
-        }]);
-    };
-    let store = ctx.config.key_store.clone().ok_or_else(|| {
-        StageError::permanent(
-            "no_key_store",
-            format!(
-                "template {:?} encrypts its output, but no master key is configured ([drm] master_key)",
-                template.name
-            ),
-        )
-    })?;
-    let provider = match (settings.key_provider.as_str(), &settings.speke_url) {
-        ("speke", Some(url)) => {
-            let mut client = openvod_drm::SpekeClient::new(url)
-                .map_err(|e| StageError::permanent("key_provider", e))?;
-            if let Some(auth) = &ctx.config.speke_authorization {
-                client = client
-                    .with_header("Authorization", auth)
-                    .map_err(|e| StageError::permanent("key_provider", e))?;
-            }
-            openvod_drm::KeyProvider::Speke { client, store }
-        }
-        _ => openvod_drm::KeyProvider::Builtin(store),
-    };
-    let mut renditions: Vec<openvod_drm::packaging::KeyedRendition> = plan
-        .rungs
-        .iter()
-        .map(|r| openvod_drm::packaging::KeyedRendition::video(&r.name, r.width, r.height))
-        .collect();
-    if let Some(a) = &plan.audio {
-        renditions.push(openvod_drm::packaging::KeyedRendition::audio(&a.name));
-    }
-    // AES-128 keys are served by the origin at /play/ASSET/keys/KID, two folders up from
-    // aes128/NAME/index.m3u8.
-    let key_uri = |kid: &str| format!("../../keys/{kid}");
-    protect::protected_outputs(&provider, &asset.id, settings, &renditions, &key_uri)
-        .await
-        .map_err(|e| match e {
-            openvod_drm::packaging::ProtectError::Provider(p)
-                if p.to_string().contains("timed out") =>
-            {
-                StageError::transient("key_provider", p)
-            }
-            other => StageError::transient("key_provider", other),
-        })
 }
 
 /// Paths of the files below `dir`, relative, with `/` separators, sorted.
@@ -476,26 +416,17 @@ async fn list_files(dir: &Path) -> Result<Vec<String>, StageError> {
 
 /// Commits the packaged output: checks it is all in the store, then records it.
 async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
-    let out = ctx
-        .db
-        .task_output(&asset.id, Stage::Package)
-        .await?
-        .ok_or_else(|| StageError::transient("worker", "the package result is missing"))?;
-    let prefix = out["prefix"]
-        .as_str()
-        .ok_or_else(|| StageError::transient("worker", "the package result has no prefix"))?
-        .to_string();
-    let files = out["files"].as_array().cloned().unwrap_or_default();
-    let present: std::collections::HashSet<String> = ctx
+    let out = PackageOutput::of(ctx, &asset.id).await?;
+    let present: HashSet<String> = ctx
         .objects
         .outputs
-        .list(&prefix)
+        .list(&out.prefix)
         .await?
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    for f in &files {
-        let key = format!("{prefix}/{}", f.as_str().unwrap_or_default());
+    for f in &out.files {
+        let key = format!("{}/{f}", out.prefix);
         if !present.contains(&key) {
             return Err(StageError::transient(
                 "storage",
@@ -504,9 +435,12 @@ async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         }
     }
     Ok(StageOutcome {
-        output: json!({ "prefix": prefix, "files": files.len() }),
-        renditions: Some(out["renditions"].clone()),
-        output_prefix: Some(prefix),
+        output: to_value(&PublishOutput {
+            prefix: out.prefix.clone(),
+            files: out.files.len(),
+        })?,
+        renditions: Some(to_value(&out.summary.renditions)?),
+        output_prefix: Some(out.prefix),
         ..StageOutcome::default()
     })
 }

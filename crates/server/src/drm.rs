@@ -213,13 +213,8 @@ async fn check_playable(
 
 /// `GET /play/{id}/keys/{kid}`: the raw 16-byte key of an HLS AES-128 stream (RFC
 /// 8216bis, 5.2), after the origin's access check.
-pub(crate) async fn aes128_key(
-    state: &AppState,
-    id: &str,
-    kid: &str,
-) -> Result<Response, ApiError> {
-    let not_found = || ApiError::not_found(format!("no key {kid} for asset {id}"));
-    let kid = Kid::from_hex(kid).map_err(|_| not_found())?;
+pub(crate) async fn aes128_key(state: &AppState, id: &str, kid: Kid) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found(format!("no key {} for asset {id}", kid.to_hex()));
     let store = key_store(state)?;
     let found = store.key_by_kid(kid).await.map_err(|e| {
         ApiError::new(

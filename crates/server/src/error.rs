@@ -29,6 +29,25 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
+
+    /// A failure behind the origin (the store, the key store, a stored asset that cannot
+    /// be packaged). Viewers get a generic message with a request id; `detail`, which
+    /// names object keys and carries the store's own error text, goes to the log under
+    /// that id only.
+    pub fn upstream(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl std::fmt::Display,
+    ) -> ApiError {
+        let request_id = uuid::Uuid::now_v7().simple().to_string();
+        tracing::error!(request_id = %request_id, code, detail = %detail, "origin failure");
+        let what = if status == StatusCode::GATEWAY_TIMEOUT {
+            "the origin's storage did not answer in time"
+        } else {
+            "the origin could not serve this object"
+        };
+        ApiError::new(status, code, format!("{what} (request id {request_id})"))
+    }
 }
 
 impl From<openvod_store::Error> for ApiError {

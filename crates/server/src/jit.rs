@@ -1,12 +1,12 @@
 //! Packaging on request: an asset stored as one MP4 per rendition and its index
-//! (`presentation.json`, see `openvod_store::stored`) is served as HLS and DASH, clear,
+//! (`presentation.json`, see `openvod_media::stored`) is served as HLS and DASH, clear,
 //! `cenc`, `cbcs` or AES-128, in any segment length the keyframes allow, from one ranged
 //! read of the store per segment.
 //!
-//! Paths under `/play/{id}/`: `[cenc/|cbcs/|aes128/][sN/]` then `master.m3u8`,
-//! `manifest.mpd`, `NAME/index.m3u8`, `NAME/iframes.m3u8`, `NAME/init.mp4` or
-//! `NAME/K.m4s`; `sN/` asks for N-second segments (1 to 30) instead of the template's.
-//! Generated objects go through the origin shield (`crate::shield`).
+//! The origin does no packaging of its own: a request's path is an
+//! `openvod_media::ObjectPath`, and `openvod_media::Presentation` makes the object, as it
+//! does for packaging ahead of time. Here the stored asset is loaded, the store is read,
+//! and generated objects go through the origin shield (`crate::shield`).
 
 use std::collections::HashMap;
 use std::io;
@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use bytes::Bytes;
-use openvod_drm::packaging::{self, CopyPlan, KeyedRendition};
-use openvod_drm::{KeyProvider, KeyScope};
-use openvod_media::package::{Method, Presentation, Protection, Rendition};
+use openvod_drm::packaging::{self, KeyedRendition};
+use openvod_drm::KeyProvider;
 use openvod_media::segment::SegmentTarget;
-use openvod_media::{ByteSource, Limits, Track, TrackKind};
-use openvod_store::stored::{StoredPresentation, STORED_PRESENTATION};
+use openvod_media::stored::{StoredPresentation, STORED_PRESENTATION};
+use openvod_media::{
+    ByteSource, Copy, CopyKeys, Limits, Made, ObjectPath, Packaging, Presentation, Rendition,
+    SegmentLength, TrackKind,
+};
 use tokio::sync::OnceCell;
 
 use crate::shield::GeneratedObject;
@@ -28,7 +30,7 @@ use crate::{ApiError, AppState};
 
 /// `presentation.json` is a few kilobytes; anything larger is not one.
 const DESCRIPTION_LIMIT: u64 = 1 << 20;
-/// An index holds about 29 bytes per sample: 64 MiB is over two million samples.
+/// An index holds about 31 bytes per sample: 64 MiB is over two million samples.
 const INDEX_LIMIT: u64 = 64 << 20;
 
 /// Settings of the origin's packaging on request and of its shield.
@@ -57,11 +59,11 @@ impl Default for OriginConfig {
 pub(crate) struct JitAsset {
     prefix: String,
     stored: StoredPresentation,
-    tracks: Vec<Track>,
-    /// Presentations by segment length in milliseconds.
-    presentations: Mutex<HashMap<u64, Arc<Presentation>>>,
-    /// Protection of each copy's folder, made once (keys from the key store).
-    copies: OnceCell<HashMap<String, Protection>>,
+    renditions: Vec<Rendition>,
+    /// Presentations by segment length.
+    presentations: Mutex<HashMap<SegmentLength, Arc<Presentation>>>,
+    /// The keys of every copy, made once (from the key store).
+    copies: OnceCell<Vec<CopyKeys>>,
 }
 
 /// The assets packaged on request, by asset id and version.
@@ -81,8 +83,10 @@ impl JitAssets {
     }
 }
 
-fn bad_gateway(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "storage", message)
+/// The store failed a read the origin needed: viewers get a generic 502 with a request
+/// id, the log gets `detail` (object keys, the store's error).
+fn bad_gateway(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::upstream(StatusCode::BAD_GATEWAY, "storage", detail)
 }
 
 /// A store read within the configured deadline: 504 when it takes longer, 502 when it
@@ -100,7 +104,7 @@ async fn read_range(
     )
     .await
     .map_err(|_| {
-        ApiError::new(
+        ApiError::upstream(
             StatusCode::GATEWAY_TIMEOUT,
             "storage_timeout",
             format!("the store did not answer for {key} in time"),
@@ -136,10 +140,10 @@ pub(crate) async fn read_whole(
     )
     .await
     .map_err(|_| {
-        ApiError::new(
+        ApiError::upstream(
             StatusCode::GATEWAY_TIMEOUT,
             "storage_timeout",
-            key.to_string(),
+            format!("the store did not answer for {key} in time"),
         )
     })?
     .map_err(|e| bad_gateway(format!("{key}: {e}")))?;
@@ -179,210 +183,115 @@ pub(crate) async fn load(
 }
 
 async fn load_uncached(state: &AppState, prefix: &str) -> Result<Option<Arc<JitAsset>>, ApiError> {
-    let Some(json) = read_small(
-        state,
-        &format!("{prefix}/{STORED_PRESENTATION}"),
-        DESCRIPTION_LIMIT,
-    )
-    .await?
-    else {
+    let key = format!("{prefix}/{STORED_PRESENTATION}");
+    let Some(json) = read_small(state, &key, DESCRIPTION_LIMIT).await? else {
         return Ok(None);
     };
-    let stored: StoredPresentation = serde_json::from_slice(&json)
-        .map_err(|e| bad_gateway(format!("{prefix}/{STORED_PRESENTATION}: {e}")))?;
-    let mut tracks = Vec::with_capacity(stored.renditions.len());
-    for r in &stored.renditions {
-        let key = format!("{prefix}/{}", r.index);
+    let stored =
+        StoredPresentation::from_json(&json).map_err(|e| bad_gateway(format!("{key}: {e}")))?;
+    let mut renditions = Vec::with_capacity(stored.renditions.len());
+    for (source, r) in stored.renditions.iter().enumerate() {
+        let key = format!("{prefix}/{}", r.index_key());
         let bytes = read_small(state, &key, INDEX_LIMIT)
             .await?
             .ok_or_else(|| bad_gateway(format!("{key} is missing")))?;
         let track = openvod_media::index::decode_track(&bytes, &Limits::default())
             .map_err(|e| bad_gateway(format!("{key}: {e}")))?;
-        tracks.push(track);
+        renditions.push(Rendition {
+            name: r.name.clone(),
+            source,
+            track,
+        });
     }
     Ok(Some(Arc::new(JitAsset {
         prefix: prefix.to_string(),
         stored,
-        tracks,
+        renditions,
         presentations: Mutex::new(HashMap::new()),
         copies: OnceCell::new(),
     })))
 }
 
-/// What a path asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Object {
-    Master,
-    Mpd,
-    MediaPlaylist(usize),
-    IFramePlaylist(usize),
-    Init(usize),
-    Segment(usize, usize),
-}
-
-/// A parsed request path: the copy's folder, the segment length, the object.
-#[derive(Debug)]
-struct Request {
-    folder: &'static str,
-    segment_seconds: f64,
-    object: Object,
-}
-
-fn parse(jit: &JitAsset, path: &str) -> Option<Request> {
-    let (folder, rest) = match path.split_once('/') {
-        Some(("cenc", rest)) => ("cenc", rest),
-        Some(("cbcs", rest)) => ("cbcs", rest),
-        Some(("aes128", rest)) => ("aes128", rest),
-        _ => ("", path),
-    };
-    let (segment_seconds, rest) = match rest.split_once('/') {
-        Some((s, rest)) if s.starts_with('s') && s[1..].bytes().all(|b| b.is_ascii_digit()) => {
-            let n: u32 = s[1..].parse().ok().filter(|n| (1..=30).contains(n))?;
-            (f64::from(n), rest)
-        }
-        _ => (jit.stored.segment_seconds, rest),
-    };
-    let rendition = |name: &str| jit.stored.renditions.iter().position(|r| r.name == name);
-    let object = match rest.split_once('/') {
-        None if rest == "master.m3u8" => Object::Master,
-        None if rest == "manifest.mpd" => Object::Mpd,
-        Some((name, file)) => {
-            let r = rendition(name)?;
-            match file {
-                "index.m3u8" => Object::MediaPlaylist(r),
-                "iframes.m3u8" => Object::IFramePlaylist(r),
-                "init.mp4" => Object::Init(r),
-                _ => {
-                    let n: usize = file.strip_suffix(".m4s")?.parse().ok()?;
-                    Object::Segment(r, n.checked_sub(1)?)
-                }
-            }
-        }
-        None => return None,
-    };
-    Some(Request {
-        folder,
-        segment_seconds,
-        object,
-    })
-}
-
-/// Whether the template asked for this copy.
-fn copy_allowed(stored: &StoredPresentation, folder: &str) -> bool {
-    let Some(p) = &stored.protection else {
-        return folder.is_empty();
-    };
-    let name = match folder {
-        "" => "clear",
-        "aes128" => "aes-128",
-        other => other,
-    };
-    p.outputs.iter().any(|o| o == name)
-}
-
 impl JitAsset {
-    fn presentation(&self, segment_seconds: f64) -> Result<Arc<Presentation>, ApiError> {
-        let key = (segment_seconds * 1000.0).round() as u64;
+    /// The presentation cut for `length`: the template's segments, or N-second ones with
+    /// the template's fragments when they divide N, else one fragment per segment.
+    fn presentation(&self, length: SegmentLength) -> Result<Arc<Presentation>, ApiError> {
         let mut all = self
             .presentations
             .lock()
             .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lock"))?;
-        if let Some(p) = all.get(&key) {
+        if let Some(p) = all.get(&length) {
             return Ok(p.clone());
         }
-        let renditions = self
-            .stored
-            .renditions
-            .iter()
-            .zip(&self.tracks)
-            .enumerate()
-            .map(|(i, (r, t))| Rendition {
-                name: r.name.clone(),
-                source: i,
-                track: t.clone(),
-            })
-            .collect();
-        // The template's fragments when they divide the asked length, else one fragment
-        // per segment.
-        let f = self.stored.fragment_seconds;
-        let whole = f > 0.0 && ((segment_seconds / f).round() * f - segment_seconds).abs() < 1e-6;
-        let target = SegmentTarget {
-            segment_seconds,
-            fragment_seconds: if whole { f } else { segment_seconds },
+        let template = self.stored.target;
+        let target = match length {
+            SegmentLength::Template => template,
+            SegmentLength::Seconds(n) => {
+                let n = f64::from(n);
+                let f = template.fragment_seconds;
+                let whole = f > 0.0 && ((n / f).round() * f - n).abs() < 1e-6;
+                SegmentTarget {
+                    segment_seconds: n,
+                    fragment_seconds: if whole { f } else { n },
+                }
+            }
+        };
+        let packaging = Packaging {
+            target,
+            manifests: self.stored.manifests,
+            copies: self.stored.copies(),
+            clear_lead_seconds: self
+                .stored
+                .protection
+                .as_ref()
+                .map_or(0.0, |p| p.clear_lead_seconds),
         };
         let p = Arc::new(
-            Presentation::new(renditions, target)
+            Presentation::new(self.renditions.clone(), packaging, length)
                 .map_err(|e| bad_gateway(format!("{}: {e}", self.prefix)))?,
         );
-        all.insert(key, p.clone());
+        all.insert(length, p.clone());
         Ok(p)
     }
 
-    /// The protection of a copy's folder (`None` for the clear copy).
-    async fn protection(
-        &self,
-        state: &AppState,
-        id: &str,
-        folder: &str,
-    ) -> Result<Option<Protection>, ApiError> {
-        if folder.is_empty() {
-            return Ok(None);
-        }
-        let Some(settings) = &self.stored.protection else {
-            return Ok(None);
+    /// The keys of `copy`.
+    async fn keys(&self, state: &AppState, id: &str, copy: Copy) -> Result<CopyKeys, ApiError> {
+        let Some(settings) = self
+            .stored
+            .protection
+            .as_ref()
+            .filter(|_| copy.is_protected())
+        else {
+            return Ok(CopyKeys::clear());
         };
         let copies = self
             .copies
             .get_or_try_init(|| async {
                 let store = state.keys.clone().ok_or_else(|| {
-                    ApiError::new(
+                    ApiError::upstream(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "no_key_store",
                         "protected copies need a key store ([drm] master_key)",
                     )
                 })?;
-                let plan = CopyPlan {
-                    outputs: settings.outputs.clone(),
-                    drm_systems: settings.drm_systems.clone(),
-                    scope: if settings.keys == "single" {
-                        KeyScope::Single
-                    } else {
-                        KeyScope::PerTrackType
-                    },
-                    builtin_provider: settings.key_provider == "builtin",
-                    clear_lead_seconds: settings.clear_lead_seconds,
-                };
                 let keyed: Vec<KeyedRendition> = self
-                    .stored
                     .renditions
                     .iter()
-                    .zip(&self.tracks)
-                    .map(|(r, t)| match t.kind {
-                        TrackKind::Video => KeyedRendition::video(&r.name, t.width, t.height),
-                        TrackKind::Audio => KeyedRendition::audio(&r.name),
+                    .map(|r| match r.track.kind {
+                        TrackKind::Video => {
+                            KeyedRendition::video(r.name.as_str(), r.track.width, r.track.height)
+                        }
+                        TrackKind::Audio => KeyedRendition::audio(r.name.as_str()),
                     })
                     .collect();
-                let key_uri = |kid: &str| format!("../../keys/{kid}");
-                let copies = packaging::protected_copies(
-                    &KeyProvider::Builtin(store),
-                    id,
-                    &plan,
-                    &keyed,
-                    &key_uri,
-                )
-                .await
-                .map_err(|e| {
-                    ApiError::new(StatusCode::BAD_GATEWAY, "key_provider", e.to_string())
-                })?;
-                Ok::<_, ApiError>(
-                    copies
-                        .into_iter()
-                        .filter_map(|c| c.protection.map(|p| (c.folder, p)))
-                        .collect(),
-                )
+                packaging::copy_keys(&KeyProvider::Builtin(store), id, settings, &keyed)
+                    .await
+                    .map_err(|e| ApiError::upstream(StatusCode::BAD_GATEWAY, "key_provider", e))
             })
             .await?;
-        Ok(copies.get(folder).cloned())
+        packaging::find_copy(copies, copy)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no {copy} copy")))
     }
 }
 
@@ -410,6 +319,18 @@ impl ByteSource for Span {
         buf.copy_from_slice(src);
         Ok(())
     }
+
+    fn append_at(&self, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = offset
+            .checked_sub(self.base)
+            .ok_or_else(|| io::Error::other("read before the span"))? as usize;
+        let src = start
+            .checked_add(len)
+            .and_then(|end| self.bytes.get(start..end))
+            .ok_or_else(|| io::Error::other("read past the span"))?;
+        out.extend_from_slice(src);
+        Ok(())
+    }
 }
 
 /// The validator of a generated object. Generation is deterministic (the same stored
@@ -433,96 +354,49 @@ fn object(body: Bytes, content_type: &'static str, etag: &str) -> GeneratedObjec
     }
 }
 
-/// Generates the object `path` of a stored asset.
+/// Generates the object at `path` of a stored asset.
 pub(crate) async fn generate(
     state: &AppState,
     jit: &JitAsset,
     id: &str,
-    path: &str,
+    path: &ObjectPath,
     etag: &str,
 ) -> Result<GeneratedObject, ApiError> {
     let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
-    let req = parse(jit, path).ok_or_else(not_found)?;
-    if !copy_allowed(&jit.stored, req.folder) {
+    if !jit.stored.copies().contains(&path.copy) {
         return Err(not_found());
     }
-    let p = jit.presentation(req.segment_seconds)?;
-    let protection = jit.protection(state, id, req.folder).await?;
-    let prot = protection.as_ref();
-    let aes = prot.is_some_and(|k| k.method == Method::Aes128);
-    let text = |s: String, t: &'static str| Ok(object(Bytes::from(s), t, etag));
-    const HLS: &str = "application/vnd.apple.mpegurl";
-    match req.object {
-        Object::Master if jit.stored.hls => {
-            let mut m = p.protected_hls_multivariant_playlist(prot);
-            // I-frame byte ranges of a protected copy depend on its encrypted fragments,
-            // which are only known once every segment is made: protected copies made on
-            // request have no I-frame playlists.
-            if prot.is_some() {
-                m = m
-                    .lines()
-                    .filter(|l| !l.starts_with("#EXT-X-I-FRAME-STREAM-INF"))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-            }
-            text(m, HLS)
-        }
-        Object::Mpd if jit.stored.dash && !aes => {
-            text(p.protected_dash_mpd(prot), "application/dash+xml")
-        }
-        Object::MediaPlaylist(r) if jit.stored.hls => {
-            text(p.protected_hls_media_playlist(r, prot), HLS)
-        }
-        Object::IFramePlaylist(r) if jit.stored.hls && prot.is_none() => {
-            let playlist = p.hls_iframe_playlist(r).ok_or_else(not_found)?;
-            text(playlist, HLS)
-        }
-        Object::Init(r) => {
-            let init = match prot {
-                Some(k) => p
-                    .protected_init_segment(r, k)
-                    .map_err(|e| bad_gateway(e.to_string()))?,
-                None => p.init_segment(r),
-            };
-            Ok(object(Bytes::from(init), "video/mp4", etag))
-        }
-        Object::Segment(r, n) => {
-            let rendition = &p.renditions[r];
-            let spec = rendition.segments.get(n).ok_or_else(not_found)?;
-            let (first, last) = match (spec.fragments.first(), spec.fragments.last()) {
-                (Some(a), Some(b)) => (a.start, b.end),
-                _ => return Err(not_found()),
-            };
-            let samples = &rendition.track.samples[first..last];
-            let base = samples.iter().map(|s| s.offset).min().unwrap_or(0);
-            let end = samples
-                .iter()
-                .map(|s| s.offset + u64::from(s.size))
-                .max()
-                .unwrap_or(base);
+    let p = jit.presentation(path.length)?;
+    let keys = jit.keys(state, id, path.copy).await?;
+    let content_type = path.object.content_type();
+    let made = p.make(&keys, path).map_err(|e| match e {
+        openvod_media::Error::NoObject(_) => not_found(),
+        other => bad_gateway(format!("{}: {path}: {other}", jit.prefix)),
+    })?;
+    match made {
+        Made::Bytes(bytes) => Ok(object(Bytes::from(bytes), content_type, etag)),
+        Made::Segment(segment) => {
+            let range = segment.source_range();
             let limit = state.config.origin.max_object_bytes;
-            if end - base > limit {
+            if segment.len() > limit || range.end - range.start > limit {
                 return Err(bad_gateway(format!(
-                    "segment {} of {} needs {} bytes, over origin.max_object_bytes ({limit})",
-                    n + 1,
-                    rendition.name,
-                    end - base
+                    "{path} needs {} bytes, over origin.max_object_bytes ({limit})",
+                    segment.len().max(range.end - range.start)
                 )));
             }
-            let media = format!("{}/{}", jit.prefix, jit.stored.renditions[r].media);
+            let rendition = &jit.stored.renditions[segment.source()];
+            let media = format!("{}/{}", jit.prefix, rendition.media_key());
             let span = Span {
-                base,
-                bytes: read_range(state, &media, base..end).await?,
+                base: range.start,
+                bytes: read_range(state, &media, range).await?,
             };
-            let layout = match prot {
-                Some(k) => p
-                    .protected_media_segment(r, n, k, &span)
-                    .map_err(|e| bad_gateway(e.to_string()))?,
-                None => p.media_segment(r, n),
-            };
-            let body = layout.read(&span).map_err(|e| bad_gateway(e.to_string()))?;
-            Ok(object(Bytes::from(body), "video/iso.segment", etag))
+            // One buffer of the segment's size: the samples are copied into it once and
+            // encrypted there, and it becomes the response body without another copy.
+            let mut body = Vec::with_capacity(segment.len() as usize);
+            segment
+                .write(&span, &mut body)
+                .map_err(|e| bad_gateway(format!("{media}: {path}: {e}")))?;
+            Ok(object(Bytes::from(body), content_type, etag))
         }
-        _ => Err(not_found()),
     }
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::StreamExt;
+use openvod_media::{Object, ObjectPath};
 use openvod_store::AssetStatus;
 
 use crate::access::{self, Playback};
@@ -22,19 +23,9 @@ pub(crate) fn routes() -> Router<AppState> {
     )
 }
 
-fn content_type(path: &str) -> &'static str {
-    match path.rsplit('.').next() {
-        Some("m3u8") => "application/vnd.apple.mpegurl",
-        Some("mpd") => "application/dash+xml",
-        Some("mp4") => "video/mp4",
-        Some("m4s") => "video/iso.segment",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Manifests may be replaced (a re-run, a delete); segments never change under a name.
-fn cache_control(path: &str) -> &'static str {
-    if path.ends_with(".m3u8") || path.ends_with(".mpd") {
+fn cache_control(object: &Object) -> &'static str {
+    if object.is_manifest() {
         "public, max-age=30"
     } else {
         "public, max-age=31536000, immutable"
@@ -175,10 +166,13 @@ async fn serve_inner(
             viewer.client,
         )?),
     };
-    if let Some(kid) = path.strip_prefix("keys/") {
+    // Only the objects a presentation can have are looked for: anything else is 404
+    // without a store read.
+    let object = ObjectPath::parse(path).map_err(|_| not_found())?;
+    if let Object::Key(kid) = object.object {
         return crate::drm::aes128_key(state, id, kid).await;
     }
-    let manifest = path.ends_with(".m3u8") || path.ends_with(".mpd");
+    let manifest = object.object.is_manifest();
     // A manifest opened with a wildcard policy in its query lists its children with the
     // same signature, so that a player without cookies can fetch them.
     let signer = grant.filter(|g| {
@@ -187,8 +181,8 @@ async fn serve_inner(
     // Answers held in memory go through the shield, keyed by asset version and path only
     // (never by signing parameters): objects packaged on request, and files packaged
     // ahead of time up to origin.max_object_bytes (larger files stream below).
-    let shield_key = format!("{id}@{}/{path}", asset.updated_at);
-    let key = format!("{prefix}/{path}");
+    let shield_key = format!("{id}@{}/{object}", asset.updated_at);
+    let key = format!("{prefix}/{object}");
     let made = match crate::jit::load(state, id, asset.updated_at, &prefix).await? {
         Some(jit) => {
             let etag = crate::jit::etag_of(&shield_key);
@@ -196,7 +190,7 @@ async fn serve_inner(
                 .shield
                 .get_or_make(
                     shield_key,
-                    crate::jit::generate(state, &jit, id, path, &etag),
+                    crate::jit::generate(state, &jit, id, &object, &etag),
                 )
                 .await
         }
@@ -206,12 +200,16 @@ async fn serve_inner(
             }
             state
                 .shield
-                .get_or_make(shield_key, load_static(state, &key, path))
+                .get_or_make(shield_key, load_static(state, &key, &object))
                 .await
         }
     };
     match made {
-        Ok((obj, lookup)) => return Ok(answer_object(method, headers, path, &obj, lookup, signer)),
+        Ok((obj, lookup)) => {
+            return Ok(answer_object(
+                method, headers, &object, &obj, lookup, signer,
+            ))
+        }
         Err(e) if e.code == TOO_LARGE_TO_HOLD && signer.is_some() => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
@@ -233,11 +231,11 @@ async fn serve_inner(
     cors(&mut out);
     out.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(path)),
+        HeaderValue::from_static(object.object.content_type()),
     );
     out.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control(path)),
+        HeaderValue::from_static(cache_control(&object.object)),
     );
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -317,7 +315,7 @@ fn store_etag(meta: &openvod_store::objects::ObjectMeta) -> String {
 async fn load_static(
     state: &AppState,
     key: &str,
-    path: &str,
+    path: &ObjectPath,
 ) -> Result<crate::shield::GeneratedObject, ApiError> {
     match crate::jit::read_whole(state, key, state.config.origin.max_object_bytes).await? {
         crate::jit::Stored::Missing => Err(ApiError::not_found(format!("no {path}"))),
@@ -329,7 +327,7 @@ async fn load_static(
         crate::jit::Stored::Whole(meta, body) => Ok(crate::shield::GeneratedObject {
             etag: store_etag(&meta),
             body,
-            content_type: content_type(path),
+            content_type: path.object.content_type(),
             created: std::time::Instant::now(),
         }),
     }
@@ -341,17 +339,17 @@ async fn load_static(
 fn answer_object(
     method: &Method,
     headers: &HeaderMap,
-    path: &str,
+    path: &ObjectPath,
     obj: &crate::shield::GeneratedObject,
     lookup: crate::shield::Lookup,
     signer: Option<openvod_access::Grant>,
 ) -> Response {
     if let Some(g) = signer {
         let text = String::from_utf8_lossy(&obj.body);
-        let signed = if path.ends_with(".m3u8") {
-            sign_playlist(&text, &g.query_suffix())
-        } else {
+        let signed = if path.object == Object::Mpd {
             sign_mpd(&text, &g.query_suffix())
+        } else {
+            sign_playlist(&text, &g.query_suffix())
         };
         return answer(
             method,
@@ -373,7 +371,7 @@ fn answer_object(
         headers,
         obj.body.clone(),
         obj.content_type,
-        cache_control(path),
+        cache_control(&path.object),
         Some(&obj.etag),
         &[("age", age.as_str()), ("x-cache", x_cache)],
     )

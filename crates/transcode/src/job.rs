@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use openvod_media::package::Rendition;
+use openvod_media::{CopyKeys, Rendition, RenditionName};
 use serde::Serialize;
 
 use crate::ffmpeg::{self, Deadline, Progress};
 use crate::ladder::{self, EncodePlan};
 use crate::output::StagedDir;
-use crate::package::{self, Manifests, PackageSummary};
+use crate::package::{self, PackageSummary};
 use crate::probe::{self, MediaInfo};
 use crate::template::JobTemplate;
 use crate::{Error, Result};
@@ -107,18 +107,15 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
 }
 
 /// Packages the rendition files ffmpeg wrote for `plan` in `encoded` into `out` (an
-/// existing, empty folder), as the template's packaging settings say.
+/// existing, empty folder), as the template's packaging settings say, clear.
 pub fn package_encoded(
     plan: &EncodePlan,
     encoded: &Path,
     template: &JobTemplate,
     out: &Path,
 ) -> Result<PackageSummary> {
-    let clear = package::Output {
-        folder: String::new(),
-        protection: None,
-    };
-    package_encoded_outputs(plan, encoded, template, &[clear], out).map(|mut v| v.remove(0))
+    package_encoded_copies(plan, encoded, template, &[CopyKeys::clear()], out)
+        .map(|mut v| v.remove(0))
 }
 
 /// Stores the encoded renditions for packaging on request (see
@@ -128,9 +125,15 @@ pub fn store_encoded(
     encoded: &Path,
     template: &JobTemplate,
     out: &Path,
-) -> Result<(PackageSummary, Vec<package::StoredFiles>)> {
+) -> Result<PackageSummary> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    package::store_renditions(&sources, renditions, template.segment_target(), out)
+    package::store_renditions(
+        &sources,
+        renditions,
+        &template.packaging(),
+        template.protection.as_ref(),
+        out,
+    )
 }
 
 /// The encoded rendition files of a plan and their tracks.
@@ -150,7 +153,7 @@ fn encoded_renditions(plan: &EncodePlan, encoded: &Path) -> Result<(Vec<PathBuf>
             .next()
             .ok_or_else(|| Error::Output(format!("ffmpeg wrote no track for rendition {name}")))?;
         renditions.push(Rendition {
-            name,
+            name: RenditionName::new(&name).map_err(|e| Error::Template(e.to_string()))?,
             source: sources.len(),
             track,
         });
@@ -159,28 +162,17 @@ fn encoded_renditions(plan: &EncodePlan, encoded: &Path) -> Result<(Vec<PathBuf>
     Ok((sources, renditions))
 }
 
-/// Packages the encoded renditions once per output (clear and protected copies).
-pub fn package_encoded_outputs(
+/// Packages the encoded renditions once per copy (clear and protected), each with its
+/// keys; returns a summary per copy.
+pub fn package_encoded_copies(
     plan: &EncodePlan,
     encoded: &Path,
     template: &JobTemplate,
-    outputs: &[package::Output],
+    copies: &[CopyKeys],
     out: &Path,
 ) -> Result<Vec<PackageSummary>> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    let p = &template.packaging;
-    let manifests = Manifests {
-        hls: p.hls,
-        dash: p.dash,
-    };
-    package::package_outputs(
-        &sources,
-        renditions,
-        template.segment_target(),
-        manifests,
-        outputs,
-        out,
-    )
+    package::package_copies(&sources, renditions, &template.packaging(), copies, out)
 }
 
 fn round3(d: Duration) -> f64 {

@@ -1675,7 +1675,7 @@ mod tests {
                 fragment_seconds: 2.0,
                 hls: true,
                 dash: true,
-                mode: "static".into(),
+                mode: crate::template::PackagingMode::Static,
             }
         );
         let a = t.audio.as_ref().unwrap();

@@ -1,5 +1,7 @@
-//! Packaging MP4 renditions into a folder of CMAF segments with HLS and DASH manifests.
+//! Writing a presentation into a folder: every object of every copy, as
+//! `openvod_media::Presentation` makes them, or its stored form for packaging on request.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -8,9 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use openvod_media::cmaf::Part;
-use openvod_media::package::{Method, Presentation, Protection, Rendition};
-use openvod_media::segment::SegmentTarget;
-use openvod_media::{read_tracks, ByteSource, Limits, Track, TrackKind};
+use openvod_media::stored::{StoredPresentation, StoredRendition, STORED_VERSION};
+use openvod_media::{
+    read_tracks, ByteSource, Copy, CopyKeys, Limits, Made, ObjectPath, Packaging, Presentation,
+    ProtectionSettings, Rendition, RenditionName, SegmentLength, Track, TrackKind,
+};
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -78,321 +82,270 @@ pub struct PackageSummary {
     pub bytes: u64,
 }
 
-/// Which manifests to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manifests {
-    pub hls: bool,
-    pub dash: bool,
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
-/// The files of a rendition stored for packaging on request, relative to the folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredFiles {
-    pub name: String,
-    pub media: String,
-    pub index: String,
+/// The summary of `copy` of a presentation, with `bytes[r]` written for rendition `r`.
+fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> PackageSummary {
+    let renditions: Vec<RenditionSummary> = p
+        .renditions()
+        .iter()
+        .enumerate()
+        .map(|(r, rendition)| {
+            let track = rendition.track();
+            let video = track.kind == TrackKind::Video;
+            let (peak, average) = p.bandwidth(copy, r).unwrap_or((0, 0));
+            RenditionSummary {
+                name: rendition.name().to_string(),
+                kind: track.kind.as_str().to_string(),
+                codecs: rendition.codec_string(),
+                width: video.then_some(track.width),
+                height: video.then_some(track.height),
+                frame_rate: track.frame_rate().map(round3),
+                bitrate: average,
+                peak_bitrate: peak,
+                segments: rendition.segments().len(),
+                bytes: bytes.get(r).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    PackageSummary {
+        duration: round3(p.duration_seconds()),
+        bytes: renditions.iter().map(|r| r.bytes).sum(),
+        renditions,
+        files,
+    }
+}
+
+/// Measures the subsample counts of the video renditions when a copy encrypts samples
+/// (see `openvod_media::crypt::subsample_counts`): the presentation needs them to size
+/// its protected segments before writing any.
+fn measure(
+    renditions: &mut [Rendition],
+    files: &[FileSource],
+    sources: &[PathBuf],
+    copies: &[Copy],
+) -> Result<()> {
+    if !copies.iter().any(|c| c.sample_scheme().is_some()) {
+        return Ok(());
+    }
+    for r in renditions.iter_mut() {
+        if r.track.kind == TrackKind::Video && r.track.subsamples.is_none() {
+            let counts = openvod_media::crypt::subsample_counts(&r.track, &files[r.source])
+                .map_err(|source| Error::Media {
+                    path: sources[r.source].clone(),
+                    source,
+                })?;
+            r.track.subsamples = Some(counts);
+        }
+    }
+    Ok(())
+}
+
+fn open_all(sources: &[PathBuf]) -> Result<Vec<FileSource>> {
+    sources.iter().map(|p| FileSource::open(p)).collect()
 }
 
 /// Stores renditions for packaging on request: each encoded MP4 as it is (hard-linked
-/// into `dir/media/NAME.mp4` when the file system allows, copied otherwise) and its
-/// index (`openvod_media::index`) as `dir/media/NAME.idx`. The presentation is cut once
+/// into `dir/media/NAME.mp4` when the file system allows, copied otherwise), its index
+/// (`openvod_media::index`, with the subsample counts the protected copies need) as
+/// `dir/media/NAME.idx`, and `dir/presentation.json`. The presentation is cut and sized
 /// here, so that a rendition the origin could not package is refused now. Returns the
-/// summary of the clear presentation and the (name, media, index) paths relative to
-/// `dir`.
+/// summary of the first copy.
 pub fn store_renditions(
     sources: &[PathBuf],
-    renditions: Vec<Rendition>,
-    target: SegmentTarget,
+    mut renditions: Vec<Rendition>,
+    packaging: &Packaging,
+    protection: Option<&ProtectionSettings>,
     dir: &Path,
-) -> Result<(PackageSummary, Vec<StoredFiles>)> {
+) -> Result<PackageSummary> {
+    let files = open_all(sources)?;
+    measure(&mut renditions, &files, sources, &packaging.copies)?;
     let media_dir = dir.join("media");
     std::fs::create_dir_all(&media_dir).map_err(|e| Error::io(&media_dir, e))?;
     let mut stored = Vec::with_capacity(renditions.len());
+    let mut bytes = Vec::with_capacity(renditions.len());
     for r in &renditions {
-        let media = format!("media/{}.mp4", r.name);
-        let index = format!("media/{}.idx", r.name);
+        let entry = StoredRendition {
+            name: r.name.clone(),
+        };
         let from = &sources[r.source];
-        let to = dir.join(&media);
+        let to = dir.join(entry.media_key());
         if std::fs::hard_link(from, &to).is_err() {
             std::fs::copy(from, &to).map_err(|e| Error::io(&to, e))?;
         }
-        write_file(
-            &dir.join(&index),
-            &openvod_media::index::encode_track(&r.track),
-        )?;
-        stored.push(StoredFiles {
-            name: r.name.clone(),
-            media,
-            index,
-        });
+        let index = openvod_media::index::encode_track(&r.track);
+        write_file(&dir.join(entry.index_key()), &index)?;
+        bytes.push(files[r.source].len() + index.len() as u64);
+        stored.push(entry);
     }
-    let presentation = Presentation::new(renditions, target).map_err(|source| Error::Media {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let summaries = presentation
-        .renditions
-        .iter()
-        .map(|r| {
-            let video = r.track.kind == TrackKind::Video;
-            RenditionSummary {
-                name: r.name.clone(),
-                kind: r.track.kind.as_str().to_string(),
-                codecs: r.codec_string(),
-                width: video.then_some(r.track.width),
-                height: video.then_some(r.track.height),
-                frame_rate: r.track.frame_rate().map(|f| (f * 1000.0).round() / 1000.0),
-                bitrate: r.average_bandwidth,
-                peak_bitrate: r.peak_bandwidth,
-                segments: r.segments.len(),
-                bytes: r.segment_sizes.iter().sum(),
-            }
-        })
-        .collect::<Vec<_>>();
-    let bytes = summaries.iter().map(|s| s.bytes).sum();
-    Ok((
-        PackageSummary {
-            duration: (presentation.duration_seconds() * 1000.0).round() / 1000.0,
-            renditions: summaries,
-            files: 2 * stored.len(),
-            bytes,
-        },
-        stored,
+    let description = StoredPresentation {
+        version: STORED_VERSION,
+        renditions: stored,
+        target: packaging.target,
+        manifests: packaging.manifests,
+        protection: protection.cloned(),
+    };
+    write_file(
+        &dir.join(openvod_media::stored::STORED_PRESENTATION),
+        &description.to_json(),
+    )?;
+    let presentation = Presentation::new(renditions, packaging.clone(), SegmentLength::Template)
+        .map_err(|source| Error::Media {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    let first = packaging.copies.first().copied().unwrap_or(Copy::Clear);
+    Ok(summary(
+        &presentation,
+        first,
+        &bytes,
+        1 + 2 * description.renditions.len(),
     ))
 }
 
-/// One packaged copy of a presentation: a folder under the output (`""` for the root)
-/// and how it is protected.
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub folder: String,
-    pub protection: Option<Protection>,
-}
-
-/// Packages named tracks of `sources` into `dir` (which must exist and be empty).
-pub fn package_into(
+/// Packages named tracks of `sources` into `dir` (which must exist and be empty): every
+/// object of every copy in `copies`, each copy in its folder. Returns a summary per copy.
+pub fn package_copies(
     sources: &[PathBuf],
-    renditions: Vec<Rendition>,
-    target: SegmentTarget,
-    manifests: Manifests,
-    dir: &Path,
-) -> Result<PackageSummary> {
-    let clear = Output {
-        folder: String::new(),
-        protection: None,
-    };
-    package_outputs(sources, renditions, target, manifests, &[clear], dir).map(|mut v| v.remove(0))
-}
-
-/// Packages named tracks of `sources` once per output into `dir` (which must exist and be
-/// empty): the same cuts and sample data, clear or protected. AES-128 outputs get HLS
-/// only (DASH has no whole-segment encryption).
-pub fn package_outputs(
-    sources: &[PathBuf],
-    renditions: Vec<Rendition>,
-    target: SegmentTarget,
-    manifests: Manifests,
-    outputs: &[Output],
+    mut renditions: Vec<Rendition>,
+    packaging: &Packaging,
+    copies: &[CopyKeys],
     dir: &Path,
 ) -> Result<Vec<PackageSummary>> {
-    let presentation = Presentation::new(renditions, target).map_err(|source| Error::Media {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let files: Vec<FileSource> = sources
-        .iter()
-        .map(|p| FileSource::open(p))
-        .collect::<Result<_>>()?;
-    let mut summaries = Vec::with_capacity(outputs.len());
-    for output in outputs {
-        let out_dir = dir.join(&output.folder);
-        if !output.folder.is_empty() {
-            std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
-        }
-        let manifests = match output.protection.as_ref().map(|p| p.method) {
-            Some(Method::Aes128) => Manifests {
-                hls: manifests.hls,
-                dash: false,
-            },
-            _ => manifests,
-        };
-        summaries.push(write_presentation(
-            presentation.clone(),
-            &files,
-            sources,
-            manifests,
-            output.protection.as_ref(),
-            &out_dir,
-        )?);
-    }
-    Ok(summaries)
-}
-
-/// What writing one rendition's files gave.
-struct WrittenRendition {
-    bytes: u64,
-    /// Size and fragments of each protected segment (empty for a clear copy).
-    protected: Vec<(u64, Vec<openvod_media::cmaf::FragmentPlace>)>,
-}
-
-/// Writes the init segment and media segments of rendition `r`.
-fn write_rendition(
-    presentation: &Presentation,
-    r: usize,
-    files: &[FileSource],
-    sources: &[PathBuf],
-    protection: Option<&Protection>,
-    dir: &Path,
-) -> Result<WrittenRendition> {
-    let media_error = |source| Error::Media {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let rendition = &presentation.renditions[r];
-    let rdir = dir.join(&rendition.name);
-    std::fs::create_dir(&rdir).map_err(|e| Error::io(&rdir, e))?;
-    let init = match protection {
-        Some(p) => presentation
-            .protected_init_segment(r, p)
-            .map_err(media_error)?,
-        None => presentation.init_segment(r),
-    };
-    let mut bytes = init.len() as u64;
-    write_file(&dir.join(presentation.init_path(r)), &init)?;
-    let source = rendition.source;
-    let src = &files[source];
-    let src_path = &sources[source];
-    // A handle of its own: clear segments copy from the file's position, which threads
-    // must not share.
-    let mut input = File::open(src_path).map_err(|e| Error::io(src_path, e))?;
-    let mut protected = Vec::new();
-    for n in 0..rendition.segments.len() {
-        let path = dir.join(presentation.segment_path(r, n));
-        let layout = match protection {
-            Some(p) => {
-                let layout = presentation
-                    .protected_media_segment(r, n, p, src)
-                    .map_err(media_error)?;
-                protected.push((layout.len(), layout.fragments.clone()));
-                layout
+    let files = open_all(sources)?;
+    let mut packaging = packaging.clone();
+    packaging.copies = copies.iter().map(|c| c.copy).collect();
+    measure(&mut renditions, &files, sources, &packaging.copies)?;
+    let presentation =
+        Presentation::new(renditions, packaging, SegmentLength::Template).map_err(|source| {
+            Error::Media {
+                path: dir.to_path_buf(),
+                source,
             }
-            None => presentation.media_segment(r, n),
-        };
-        bytes += write_segment(&path, &layout.parts, &mut input, src_path)?;
-    }
-    Ok(WrittenRendition { bytes, protected })
+        })?;
+    copies
+        .iter()
+        .map(|keys| write_copy(&presentation, keys, &files, sources, dir))
+        .collect()
 }
 
-fn write_presentation(
-    mut presentation: Presentation,
+/// Writes every object of one copy. Objects are written in parallel, a thread per core,
+/// a rendition's objects at a time: a protected segment is read, encrypted and written
+/// from memory, which is CPU and copy bound.
+fn write_copy(
+    p: &Presentation,
+    keys: &CopyKeys,
     files: &[FileSource],
     sources: &[PathBuf],
-    manifests: Manifests,
-    protection: Option<&Protection>,
     dir: &Path,
 ) -> Result<PackageSummary> {
-    // Renditions are written in parallel, a thread per core: a protected segment is
-    // read, encrypted and written from memory, which is CPU and copy bound.
-    let n = presentation.renditions.len();
+    let objects = p.objects(keys.copy);
+    // Work units: the objects of no rendition (manifests), then each rendition's.
+    let mut units: Vec<Vec<&ObjectPath>> = vec![Vec::new(); p.renditions().len() + 1];
+    for o in &objects {
+        let unit = o
+            .object
+            .rendition()
+            .and_then(|n| p.rendition_index(n))
+            .map_or(0, |r| r + 1);
+        units[unit].push(o);
+    }
+    let mut folders: HashSet<PathBuf> = HashSet::new();
+    for o in &objects {
+        if let Some(parent) = dir.join(o.to_string()).parent() {
+            if folders.insert(parent.to_path_buf()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+        }
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, |c| c.get())
-        .min(n)
+        .min(units.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<WrittenRendition>>>> =
-        Mutex::new((0..n).map(|_| None).collect());
+    let written: Mutex<Vec<Option<Result<u64>>>> = Mutex::new(units.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                if r >= n {
-                    break;
-                }
-                let written = write_rendition(&presentation, r, files, sources, protection, dir);
-                let failed = written.is_err();
-                if let Ok(mut all) = results.lock() {
-                    all[r] = Some(written);
-                }
-                if failed {
-                    // The others stop at their next rendition; the run fails anyway.
-                    next.store(n, Ordering::Relaxed);
-                    break;
+            scope.spawn(|| {
+                let mut buffer = Vec::new();
+                loop {
+                    let u = next.fetch_add(1, Ordering::Relaxed);
+                    if u >= units.len() {
+                        break;
+                    }
+                    let result = units[u]
+                        .iter()
+                        .map(|o| write_object(p, keys, o, files, sources, dir, &mut buffer))
+                        .sum::<Result<u64>>();
+                    let failed = result.is_err();
+                    if let Ok(mut all) = written.lock() {
+                        all[u] = Some(result);
+                    }
+                    if failed {
+                        // The others stop at their next unit; the run fails anyway.
+                        next.store(units.len(), Ordering::Relaxed);
+                        break;
+                    }
                 }
             });
         }
     });
-    let results = results
+    let written = written
         .into_inner()
         .map_err(|_| Error::Output("a packaging thread panicked".into()))?;
-    let mut count = 0usize;
-    let mut total = 0u64;
-    let mut summaries = Vec::new();
-    for (r, written) in results.into_iter().enumerate() {
-        let written =
-            written.ok_or_else(|| Error::Output("a rendition was not packaged".into()))??;
-        if !written.protected.is_empty() {
-            presentation.record_segments(r, written.protected);
+    let mut bytes = Vec::with_capacity(units.len());
+    for w in written {
+        bytes.push(w.ok_or_else(|| Error::Output("an object was not packaged".into()))??);
+    }
+    // Manifests (unit 0) are not counted in a rendition's bytes.
+    Ok(summary(p, keys.copy, &bytes[1..], objects.len()))
+}
+
+/// Writes one object; returns its size, or 0 for a manifest (rendition bytes count
+/// segments only).
+fn write_object(
+    p: &Presentation,
+    keys: &CopyKeys,
+    object: &ObjectPath,
+    files: &[FileSource],
+    sources: &[PathBuf],
+    dir: &Path,
+    buffer: &mut Vec<u8>,
+) -> Result<u64> {
+    let path = dir.join(object.to_string());
+    let media_error = |source| Error::Media {
+        path: path.clone(),
+        source,
+    };
+    let counted = !object.object.is_manifest();
+    match p.make(keys, object).map_err(media_error)? {
+        Made::Bytes(bytes) => {
+            write_file(&path, &bytes)?;
+            Ok(if counted { bytes.len() as u64 } else { 0 })
         }
-        let rendition = &presentation.renditions[r];
-        count += 1 + rendition.segments.len();
-        total += written.bytes;
-        let video = rendition.track.kind == TrackKind::Video;
-        summaries.push(RenditionSummary {
-            name: rendition.name.clone(),
-            kind: rendition.track.kind.as_str().to_string(),
-            codecs: rendition.codec_string(),
-            width: video.then_some(rendition.track.width),
-            height: video.then_some(rendition.track.height),
-            frame_rate: rendition
-                .track
-                .frame_rate()
-                .map(|f| (f * 1000.0).round() / 1000.0),
-            bitrate: rendition.average_bandwidth,
-            peak_bitrate: rendition.peak_bandwidth,
-            segments: rendition.segments.len(),
-            bytes: written.bytes,
-        });
-    }
-    // Playlists last: protected segments change sizes, bit rates and I-frame ranges.
-    for r in 0..presentation.renditions.len() {
-        if !manifests.hls {
-            break;
-        }
-        let rdir = dir.join(&presentation.renditions[r].name);
-        write_file(
-            &rdir.join("index.m3u8"),
-            presentation
-                .protected_hls_media_playlist(r, protection)
-                .as_bytes(),
-        )?;
-        count += 1;
-        if let Some(iframes) = presentation.protected_hls_iframe_playlist(r, protection) {
-            write_file(&rdir.join("iframes.m3u8"), iframes.as_bytes())?;
-            count += 1;
+        Made::Segment(segment) => {
+            let source = segment.source();
+            match segment.layout() {
+                // Clear samples: the kernel copies them file to file.
+                Some(layout) => {
+                    let layout = layout.map_err(media_error)?;
+                    // A handle of its own: clear segments copy from the file's position,
+                    // which threads must not share.
+                    let src_path = &sources[source];
+                    let mut input = File::open(src_path).map_err(|e| Error::io(src_path, e))?;
+                    write_segment(&path, &layout.parts, &mut input, src_path)
+                }
+                None => {
+                    buffer.clear();
+                    segment.write(&files[source], buffer).map_err(media_error)?;
+                    write_file(&path, buffer)?;
+                    Ok(buffer.len() as u64)
+                }
+            }
         }
     }
-    if manifests.hls {
-        write_file(
-            &dir.join("master.m3u8"),
-            presentation
-                .protected_hls_multivariant_playlist(protection)
-                .as_bytes(),
-        )?;
-        count += 1;
-    }
-    if manifests.dash {
-        write_file(
-            &dir.join("manifest.mpd"),
-            presentation.protected_dash_mpd(protection).as_bytes(),
-        )?;
-        count += 1;
-    }
-    Ok(PackageSummary {
-        duration: (presentation.duration_seconds() * 1000.0).round() / 1000.0,
-        renditions: summaries,
-        files: count,
-        bytes: total,
-    })
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -476,9 +429,19 @@ pub fn name_renditions(sources: Vec<(PathBuf, Vec<Track>)>) -> (Vec<PathBuf>, Ve
             if per_kind[k] > 1 {
                 name = format!("{name}{}", per_kind[k]);
             }
-            while out.iter().any(|o| o.name == name) {
-                name.push('_');
-            }
+            // A name another rendition has, or one a path reserves (a copy's folder,
+            // `keys`, `sN`), gets a number until it is free.
+            let name = (0u32..)
+                .map(|k| match k {
+                    0 => name.clone(),
+                    k => format!("{name:.40}_{k}"),
+                })
+                .find_map(|candidate| {
+                    RenditionName::new(&candidate)
+                        .ok()
+                        .filter(|n| !out.iter().any(|o| &o.name == n))
+                })
+                .unwrap_or_else(|| unreachable!("finitely many names are taken"));
             out.push(Rendition {
                 name,
                 source: i,

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use openvod_media::segment::SegmentTarget;
+use openvod_media::{Manifests, ProtectionSettings, RenditionName};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -20,104 +22,6 @@ pub struct JobTemplate {
     /// Encryption of the packaged output; `None` (no `[protection]` table): clear only.
     #[serde(default)]
     pub protection: Option<ProtectionSettings>,
-}
-
-/// Which protected copies to write, with which keys and DRM signalling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProtectionSettings {
-    /// Copies to write, each in its own folder of the output: "clear" (the root),
-    /// "cenc" and "cbcs" (CENC fMP4, DASH and HLS), "aes-128" (HLS whole-segment).
-    #[serde(default = "default_outputs")]
-    pub outputs: Vec<String>,
-    /// DRM systems signalled in the manifests and init segments: "widevine",
-    /// "playready", "fairplay" (HLS `cbcs` only) and "clearkey".
-    #[serde(default = "default_drm_systems")]
-    pub drm_systems: Vec<String>,
-    /// "per-track-type" (a key each for audio, SD, HD and UHD video) or "single".
-    #[serde(default = "default_key_scope")]
-    pub keys: String,
-    /// "builtin" (openvod's own key store) or "speke" (a SPEKE v2.0 key provider).
-    #[serde(default = "default_key_provider")]
-    pub key_provider: String,
-    /// The SPEKE v2.0 endpoint, when `key_provider = "speke"`.
-    #[serde(default)]
-    pub speke_url: Option<String>,
-    /// Seconds at the start left clear, so playback starts while the licence loads.
-    #[serde(default)]
-    pub clear_lead_seconds: f64,
-}
-
-fn default_outputs() -> Vec<String> {
-    vec!["cenc".into(), "cbcs".into()]
-}
-fn default_drm_systems() -> Vec<String> {
-    ["widevine", "playready", "fairplay", "clearkey"]
-        .map(String::from)
-        .to_vec()
-}
-fn default_key_scope() -> String {
-    "per-track-type".into()
-}
-fn default_key_provider() -> String {
-    "builtin".into()
-}
-
-/// The copies a protected template may ask for.
-pub const PROTECTION_OUTPUTS: [&str; 4] = ["clear", "cenc", "cbcs", "aes-128"];
-/// The DRM systems a template may signal.
-pub const DRM_SYSTEMS: [&str; 4] = ["widevine", "playready", "fairplay", "clearkey"];
-
-impl ProtectionSettings {
-    fn validate(&self) -> std::result::Result<(), String> {
-        if self.outputs.is_empty() {
-            return Err("protection.outputs: name at least one copy".into());
-        }
-        for o in &self.outputs {
-            if !PROTECTION_OUTPUTS.contains(&o.as_str()) {
-                return Err(format!(
-                    "protection.outputs: {o:?} is not one of {}",
-                    PROTECTION_OUTPUTS.join(", ")
-                ));
-            }
-        }
-        for d in &self.drm_systems {
-            if !DRM_SYSTEMS.contains(&d.as_str()) {
-                return Err(format!(
-                    "protection.drm_systems: {d:?} is not one of {}",
-                    DRM_SYSTEMS.join(", ")
-                ));
-            }
-        }
-        if !["per-track-type", "single"].contains(&self.keys.as_str()) {
-            return Err(format!(
-                "protection.keys {:?}: use \"per-track-type\" or \"single\"",
-                self.keys
-            ));
-        }
-        match (self.key_provider.as_str(), &self.speke_url) {
-            ("builtin", _) => {}
-            ("speke", Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {}
-            ("speke", _) => {
-                return Err(
-                    "protection.speke_url: give the http(s) URL of the SPEKE v2.0 key provider"
-                        .into(),
-                )
-            }
-            (other, _) => {
-                return Err(format!(
-                    "protection.key_provider {other:?}: use \"builtin\" or \"speke\""
-                ))
-            }
-        }
-        if !(0.0..=600.0).contains(&self.clear_lead_seconds) {
-            return Err(format!(
-                "protection.clear_lead_seconds {} is outside 0..600",
-                self.clear_lead_seconds
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// Video codec settings shared by every rung, and the rungs.
@@ -196,11 +100,20 @@ pub struct PackagingSettings {
     pub hls: bool,
     #[serde(default = "yes")]
     pub dash: bool,
-    /// "static": every copy is packaged ahead of time into files. "jit": one stored copy
-    /// per rendition (the encoded MP4 and its index); the origin packages every format
-    /// and protection scheme on request.
-    #[serde(default = "default_mode")]
-    pub mode: String,
+    #[serde(default)]
+    pub mode: PackagingMode,
+}
+
+/// Where packaging happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackagingMode {
+    /// Every copy is packaged ahead of time into files.
+    #[default]
+    Static,
+    /// One stored copy per rendition (the encoded MP4 and its index); the origin
+    /// packages every format and protection scheme on request.
+    Jit,
 }
 
 impl Default for PackagingSettings {
@@ -210,13 +123,9 @@ impl Default for PackagingSettings {
             fragment_seconds: default_fragment(),
             hls: true,
             dash: true,
-            mode: default_mode(),
+            mode: PackagingMode::default(),
         }
     }
-}
-
-fn default_mode() -> String {
-    "static".into()
 }
 
 fn default_codec() -> String {
@@ -342,15 +251,6 @@ impl JobTemplate {
             ));
         }
         check_quality(v.quality, "video.quality")?;
-        if !["static", "jit"].contains(&self.packaging.mode.as_str()) {
-            return Err(format!(
-                "packaging.mode {:?}: use \"static\" or \"jit\"",
-                self.packaging.mode
-            ));
-        }
-        if let Some(p) = &self.protection {
-            p.validate()?;
-        }
         if !(0.5..=10.0).contains(&v.gop_seconds) {
             return Err(format!(
                 "video.gop_seconds {} is outside 0.5..10",
@@ -368,6 +268,7 @@ impl JobTemplate {
         }
         for (i, r) in v.rungs.iter().enumerate() {
             let at = format!("video.rungs[{i}]");
+            RenditionName::new(&r.name).map_err(|e| format!("{at}.name: {e}"))?;
             if !(16..=4320).contains(&r.height) {
                 return Err(format!("{at}.height {} is outside 16..4320", r.height));
             }
@@ -390,6 +291,7 @@ impl JobTemplate {
             }
         }
         if let Some(a) = &self.audio {
+            RenditionName::new(&a.name).map_err(|e| format!("audio.name: {e}"))?;
             if a.codec != "aac" {
                 return Err(format!(
                     "audio.codec {:?} is not supported (only \"aac\")",
@@ -423,12 +325,9 @@ impl JobTemplate {
             }
         }
         let p = &self.packaging;
-        openvod_media::segment::SegmentTarget {
-            segment_seconds: p.segment_seconds,
-            fragment_seconds: p.fragment_seconds,
-        }
-        .validate()
-        .map_err(|e| format!("packaging: {e}"))?;
+        self.segment_target()
+            .validate()
+            .map_err(|e| format!("packaging: {e}"))?;
         if !p.hls && !p.dash {
             return Err("packaging: at least one of hls and dash must be true".into());
         }
@@ -436,10 +335,34 @@ impl JobTemplate {
     }
 
     /// Segment and fragment targets for the packager.
-    pub fn segment_target(&self) -> openvod_media::segment::SegmentTarget {
-        openvod_media::segment::SegmentTarget {
+    pub fn segment_target(&self) -> SegmentTarget {
+        SegmentTarget {
             segment_seconds: self.packaging.segment_seconds,
             fragment_seconds: self.packaging.fragment_seconds,
+        }
+    }
+
+    /// The manifests to write.
+    pub fn manifests(&self) -> Manifests {
+        Manifests {
+            hls: self.packaging.hls,
+            dash: self.packaging.dash,
+        }
+    }
+
+    /// How the template packages: segment lengths, manifests, copies and clear lead.
+    pub fn packaging(&self) -> openvod_media::Packaging {
+        openvod_media::Packaging {
+            target: self.segment_target(),
+            manifests: self.manifests(),
+            copies: self
+                .protection
+                .as_ref()
+                .map_or_else(|| vec![openvod_media::Copy::Clear], |p| p.copies.clone()),
+            clear_lead_seconds: self
+                .protection
+                .as_ref()
+                .map_or(0.0, |p| p.clear_lead_seconds),
         }
     }
 }

@@ -4,9 +4,11 @@
 
 use std::process::Command;
 
-use openvod_media::package::{Presentation, Rendition};
-use openvod_media::segment::SegmentTarget;
-use openvod_media::{read_tracks, Limits};
+use openvod_media::crypt::subsample_counts;
+use openvod_media::{
+    read_tracks, Copy, CopyKeys, Kid, Limits, Made, Packaging, Presentation, Rendition,
+    RenditionKeys, RenditionName, SegmentLength, TrackKind,
+};
 
 fn make(dir: &std::path::Path, name: &str, movflags: &str) -> Vec<u8> {
     let path = dir.join(name);
@@ -45,7 +47,8 @@ fn make(dir: &std::path::Path, name: &str, movflags: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// Reads and packages `bytes` entirely in memory; any outcome but a panic is fine.
+/// Reads and packages `bytes` entirely in memory, every object of every copy; any
+/// outcome but a panic is fine.
 fn exercise(bytes: &[u8]) -> bool {
     let limits = Limits {
         max_samples: 100_000,
@@ -57,26 +60,54 @@ fn exercise(bytes: &[u8]) -> bool {
     let renditions: Vec<Rendition> = tracks
         .into_iter()
         .enumerate()
-        .map(|(i, track)| Rendition {
-            name: format!("r{i}"),
-            source: 0,
-            track,
+        .map(|(i, mut track)| {
+            if track.kind == TrackKind::Video {
+                track.subsamples = subsample_counts(&track, bytes).ok();
+            }
+            Rendition {
+                name: RenditionName::new(&format!("r{i}")).unwrap(),
+                source: 0,
+                track,
+            }
         })
         .collect();
-    let Ok(p) = Presentation::new(renditions, SegmentTarget::default()) else {
+    let count = renditions.len();
+    let Ok(p) = Presentation::new(
+        renditions,
+        Packaging {
+            copies: Copy::ALL.to_vec(),
+            clear_lead_seconds: 1.0,
+            ..Packaging::default()
+        },
+        SegmentLength::Template,
+    ) else {
         return false;
     };
-    for r in 0..p.renditions.len() {
-        let _ = p.init_segment(r);
-        for n in 0..p.renditions[r].segments.len() {
-            let layout = p.media_segment(r, n);
-            let _ = layout.read(bytes);
+    let key = openvod_media::ContentKey {
+        kid: Kid([7; 16]),
+        key: [9; 16],
+    };
+    for copy in p.copies().collect::<Vec<_>>() {
+        let keys = CopyKeys {
+            copy,
+            renditions: (0..count)
+                .map(|_| RenditionKeys {
+                    key: key.clone(),
+                    iv: [3; 16],
+                    systems: Vec::new(),
+                })
+                .collect(),
+            aes128_key_uri: None,
+        };
+        for path in p.objects(copy) {
+            if let Ok(Made::Segment(segment)) = p.make(&keys, &path) {
+                let mut out = Vec::new();
+                if segment.write(bytes, &mut out).is_ok() {
+                    assert_eq!(out.len() as u64, segment.len(), "{path}");
+                }
+            }
         }
-        let _ = p.hls_media_playlist(r);
-        let _ = p.hls_iframe_playlist(r);
     }
-    let _ = p.hls_multivariant_playlist();
-    let _ = p.dash_mpd();
     true
 }
 

@@ -23,6 +23,16 @@ pub trait ByteSource {
 
     /// Fills `buf` with the bytes at `offset..offset + buf.len()`.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// Appends the `len` bytes at `offset` to `out`. Sources held in memory copy their
+    /// slice once; the default reads into zeroed space.
+    fn append_at(&self, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        let at = out.len();
+        out.resize(at + len, 0);
+        self.read_exact_at(offset, &mut out[at..]).inspect_err(|_| {
+            out.truncate(at);
+        })
+    }
 }
 
 impl ByteSource for [u8] {
@@ -37,6 +47,16 @@ impl ByteSource for [u8] {
             .filter(|&end| end <= <[u8]>::len(self))
             .ok_or(io::ErrorKind::UnexpectedEof)?;
         buf.copy_from_slice(&self[start..end]);
+        Ok(())
+    }
+
+    fn append_at(&self, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= <[u8]>::len(self))
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        out.extend_from_slice(&self[start..end]);
         Ok(())
     }
 }

@@ -132,25 +132,28 @@ fn xor(a: &mut [u8; 16], b: &[u8; 16]) {
     }
 }
 
-/// HLS `METHOD=AES-128` (RFC 8216bis, 5.2): the whole segment in AES-128 CBC with PKCS#7
-/// padding. With no `IV` attribute the IV is the segment's media sequence number as a
-/// 128-bit big-endian integer.
-pub fn aes128_segment(key: &[u8; 16], sequence: u64, clear: &[u8]) -> Vec<u8> {
+/// Size of a whole segment of `clear_len` bytes under HLS AES-128: PKCS#7 always adds
+/// 1 to 16 bytes (RFC 5652, 6.3).
+pub fn aes128_sealed_len(clear_len: u64) -> u64 {
+    clear_len / 16 * 16 + 16
+}
+
+/// HLS `METHOD=AES-128` (RFC 8216bis, 5.2): encrypts `buf[start..]` in place, the whole
+/// segment in AES-128 CBC with PKCS#7 padding appended. With no `IV` attribute the IV is
+/// the segment's media sequence number as a 128-bit big-endian integer.
+pub fn aes128_seal(key: &[u8; 16], sequence: u64, buf: &mut Vec<u8>, start: usize) {
     let aes = Aes128::new(key.into());
-    let mut iv = [0u8; 16];
-    iv[8..].copy_from_slice(&sequence.to_be_bytes());
-    let pad = 16 - clear.len() % 16;
-    let mut out = Vec::with_capacity(clear.len() + pad);
-    out.extend_from_slice(clear);
-    out.resize(clear.len() + pad, pad as u8);
-    let mut prev = iv;
-    for block in out.chunks_exact_mut(16) {
+    let mut prev = [0u8; 16];
+    prev[8..].copy_from_slice(&sequence.to_be_bytes());
+    let clear = buf.len().saturating_sub(start);
+    let pad = 16 - clear % 16;
+    buf.resize(buf.len() + pad, pad as u8);
+    for block in buf[start..].chunks_exact_mut(16) {
         let block: &mut [u8; 16] = block.try_into().expect("chunks of 16");
         xor(block, &prev);
         aes.encrypt_block(block.into());
         prev = *block;
     }
-    out
 }
 
 #[cfg(test)]
@@ -162,9 +165,12 @@ mod tests {
     #[test]
     fn aes128_segment_matches_a_known_answer() {
         // Sequence 1: the IV is 00..01, and an empty segment is one block of padding
-        // bytes 0x10, so the output is AES(0x10.. XOR IV).
-        let out = aes128_segment(&KEY, 1, &[]);
-        assert_eq!(out.len(), 16, "an empty input is one block of padding");
+        // bytes 0x10, so the output is AES(0x10.. XOR IV). What precedes `start` stays.
+        let mut out = vec![9u8; 3];
+        aes128_seal(&KEY, 1, &mut out, 3);
+        assert_eq!(out[..3], [9, 9, 9]);
+        let out = out[3..].to_vec();
+        assert_eq!(out.len() as u64, aes128_sealed_len(0));
         let aes = Aes128::new((&KEY).into());
         let mut block = [16u8; 16];
         block[15] ^= 1;

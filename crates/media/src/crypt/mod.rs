@@ -14,14 +14,23 @@ mod cipher;
 mod sample_entry;
 mod subsample;
 
-pub use cipher::{aes128_segment, decrypt_sample, encrypt_sample};
+pub use cipher::{aes128_seal, aes128_sealed_len, decrypt_sample, encrypt_sample};
 pub use sample_entry::{nal_length_size, protected_sample_description};
-pub use subsample::{video_subsamples, NalSyntax, Subsample};
+pub use subsample::{
+    subsample_counts, video_subsamples, video_subsamples_into, NalSyntax, Subsample,
+};
 
 use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::key::{ContentKey, ParseIdError};
 
 /// A CENC protection scheme (the `schm` `scheme_type`, ISO/IEC 23001-7, 10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// AES-CTR, full protected ranges (10.1).
     Cenc,
@@ -30,6 +39,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The `schm` `scheme_type`.
     pub fn fourcc(self) -> [u8; 4] {
         match self {
             Scheme::Cenc => *b"cenc",
@@ -64,52 +74,26 @@ impl Scheme {
     }
 }
 
-impl std::str::FromStr for Scheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = ParseIdError;
+
+    fn from_str(s: &str) -> Result<Scheme, ParseIdError> {
         match s {
             "cenc" => Ok(Scheme::Cenc),
             "cbcs" => Ok(Scheme::Cbcs),
-            other => Err(format!(
-                "unknown protection scheme {other:?} (cenc or cbcs)"
+            _ => Err(ParseIdError::new(
+                "protection scheme",
+                s,
+                "cenc or cbcs (cens and cbc1 are not supported)",
             )),
         }
     }
-}
-
-/// A content key: its ID, which players and licence servers see, and the AES-128 key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ContentKey {
-    pub kid: [u8; 16],
-    pub key: [u8; 16],
-}
-
-impl fmt::Debug for ContentKey {
-    // The key itself is never printed, so that no log line can leak it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ContentKey")
-            .field("kid", &kid_uuid(&self.kid))
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-/// A KID in the UUID form DASH's `cenc:default_KID` uses (8-4-4-4-12 hex digits).
-pub fn kid_uuid(kid: &[u8; 16]) -> String {
-    let h = kid_hex(kid);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// A KID as 32 lowercase hex digits.
-pub fn kid_hex(kid: &[u8; 16]) -> String {
-    kid.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How one track is encrypted.
@@ -120,11 +104,6 @@ pub struct TrackProtection {
     /// `cenc`: the first 8 bytes are the IV of the track's first sample, and later
     /// samples count up from it. `cbcs`: the constant IV.
     pub iv: [u8; 16],
-    /// Segments that start before this many seconds are left clear: the clear lead, so
-    /// that playback can begin while the licence is fetched.
-    pub clear_lead_seconds: f64,
-    /// Whole `pssh` boxes (ISO/IEC 23001-7, 8.1) for the init segment.
-    pub pssh: Vec<Vec<u8>>,
 }
 
 impl TrackProtection {
@@ -142,4 +121,20 @@ impl TrackProtection {
             }
         }
     }
+}
+
+/// The IV of a rendition's protected copy, derived from the key, the scheme and the
+/// rendition's name rather than drawn at random: the same rendition packaged again (ahead
+/// of time or on request) gives the same bytes, and two renditions sharing a key still
+/// get unrelated IV ranges, so no two samples under one key share a counter block.
+pub fn derived_iv(scheme: Scheme, key: &ContentKey, rendition: &str) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(b"openvod iv\0");
+    h.update(scheme.as_str());
+    h.update(key.key);
+    h.update(rendition.as_bytes());
+    let digest = h.finalize();
+    let mut iv = [0u8; 16];
+    iv.copy_from_slice(&digest[..16]);
+    iv
 }

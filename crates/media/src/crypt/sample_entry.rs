@@ -75,11 +75,13 @@ pub fn nal_length_size(stsd: &[u8]) -> Option<(NalSyntax, u8)> {
 }
 
 /// The `stsd` of a protected track: the first entry renamed `encv`/`enca` with a `sinf`
-/// appended.
+/// appended, then, with a clear lead, the original entry as a second one for the clear
+/// fragments to select (ISO/IEC 23001-7, 9.4: unprotected samples in a protected track).
 pub fn protected_sample_description(
     stsd: &[u8],
     kind: TrackKind,
     p: &TrackProtection,
+    clear_lead: bool,
 ) -> Result<Vec<u8>> {
     let (at, size) = first_entry(stsd).ok_or_else(|| Error::Malformed {
         kind: "stsd".into(),
@@ -126,7 +128,7 @@ pub fn protected_sample_description(
     out.extend_from_slice(&entry[8..]);
     out.extend_from_slice(&sinf);
     out.extend_from_slice(&stsd[at + size..]);
-    if p.clear_lead_seconds > 0.0 {
+    if clear_lead {
         out.extend_from_slice(entry);
         out[12..16].copy_from_slice(&2u32.to_be_bytes());
     }
@@ -146,7 +148,7 @@ fn write_tenc(o: &mut Vec<u8>, kind: TrackKind, p: &TrackProtection) {
         o.put_u8(if version == 1 { (crypt << 4) | skip } else { 0 });
         o.put_u8(1); // default_isProtected
         o.put_u8(iv_size);
-        o.extend_from_slice(&p.key.kid);
+        o.extend_from_slice(p.key.kid.as_bytes());
         if iv_size == 0 {
             o.put_u8(16);
             o.extend_from_slice(&p.iv);

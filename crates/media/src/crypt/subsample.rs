@@ -3,7 +3,12 @@
 //! walk the sample, non-VCL NAL units (parameter sets, SEI, delimiters) stay clear whole,
 //! and the rest of each slice is protected in whole 16-byte blocks.
 
-use crate::{Error, Result};
+use crate::bmff::ByteSource;
+use crate::{Error, Result, Track, TrackKind};
+
+/// Most bytes read at once while measuring: runs of adjacent samples are read together up
+/// to this size, so memory stays bounded whatever the track.
+const MEASURE_CHUNK: usize = 8 << 20;
 
 /// One `senc` subsample entry: clear bytes followed by protected bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +48,26 @@ pub fn video_subsamples(
     syntax: NalSyntax,
     length_size: u8,
 ) -> Result<Vec<Subsample>> {
+    let mut out = Vec::new();
+    video_subsamples_into(sample, syntax, length_size, &mut out)?;
+    Ok(out)
+}
+
+/// [`video_subsamples`] into a buffer the caller reuses from sample to sample (cleared
+/// first).
+pub fn video_subsamples_into(
+    sample: &[u8],
+    syntax: NalSyntax,
+    length_size: u8,
+    out: &mut Vec<Subsample>,
+) -> Result<()> {
+    out.clear();
     let ls = usize::from(length_size);
     if !(1..=4).contains(&ls) {
         return Err(Error::Unsupported(format!(
             "NAL length field of {ls} bytes"
         )));
     }
-    let mut out = Vec::new();
     let mut clear = 0usize;
     let mut pos = 0usize;
     while pos < sample.len() {
@@ -68,7 +86,7 @@ pub fn video_subsamples(
             let protected = (len - hdr) & !15;
             clear += ls + len - protected;
             if protected > 0 {
-                push(&mut out, clear, protected);
+                push(out, clear, protected);
                 clear = 0;
             }
         } else {
@@ -77,9 +95,16 @@ pub fn video_subsamples(
         pos = end;
     }
     if clear > 0 {
-        push(&mut out, clear, 0);
+        push(out, clear, 0);
     }
-    Ok(out)
+    if out.len() > usize::from(u16::MAX) {
+        // `senc` counts subsamples in 16 bits (ISO/IEC 23001-7, 7.2.1).
+        return Err(Error::Unsupported(format!(
+            "a sample of {} subsamples (senc holds at most 65535)",
+            out.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Adds an entry, splitting a clear run longer than the 16-bit field into clear-only
@@ -96,6 +121,61 @@ fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {
         clear: clear as u16,
         protected: protected as u32,
     });
+}
+
+/// Counts, for each sample of a NAL-structured video track, the `senc` subsample entries
+/// its encryption takes (ISO/IEC 23001-7, 7.2.1). The count depends on the sample's NAL
+/// units, not on the scheme or key, and it fixes the size of every protected fragment:
+/// measured once, it lets a presentation know the size, bit rate and I-frame byte ranges
+/// of its protected copies before any sample is encrypted.
+pub fn subsample_counts<S: ByteSource + ?Sized>(track: &Track, src: &S) -> Result<Vec<u16>> {
+    let (syntax, length_size) = match track.kind {
+        TrackKind::Video => super::nal_length_size(&track.sample_description).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "encryption of '{}' video (H.264 and H.265 can be encrypted)",
+                track.codec.codec_string()
+            ))
+        })?,
+        TrackKind::Audio => {
+            return Err(Error::Settings(
+                "audio samples are encrypted whole and have no subsamples".into(),
+            ))
+        }
+    };
+    let samples = &track.samples;
+    let mut counts = Vec::with_capacity(samples.len());
+    let mut buf = Vec::new();
+    let mut map = Vec::new();
+    let mut n = 0usize;
+    while n < samples.len() {
+        // A run of samples adjacent in the source, read at once.
+        let start = samples[n].offset;
+        let mut end = n;
+        let mut len = 0usize;
+        while end < samples.len()
+            && samples[end].offset == start + len as u64
+            && (end == n || len + samples[end].size as usize <= MEASURE_CHUNK)
+        {
+            len += samples[end].size as usize;
+            end += 1;
+        }
+        buf.resize(len, 0);
+        src.read_exact_at(start, &mut buf)
+            .map_err(|source| Error::Read {
+                offset: start,
+                source,
+            })?;
+        let mut at = 0usize;
+        for s in &samples[n..end] {
+            let data = &buf[at..at + s.size as usize];
+            at += s.size as usize;
+            video_subsamples_into(data, syntax, length_size, &mut map)?;
+            // video_subsamples_into refuses more than u16::MAX entries.
+            counts.push(map.len() as u16);
+        }
+        n = end;
+    }
+    Ok(counts)
 }
 
 fn malformed(pos: usize, len: usize) -> Error {
