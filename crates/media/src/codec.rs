@@ -3,6 +3,10 @@
 
 use std::fmt::Write;
 
+use mp4_atom::Codec;
+
+use crate::{Error, Result};
+
 /// What a sample entry says about the coded stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecInfo {
@@ -138,6 +142,133 @@ pub fn h264_sps_profile(sps: &[u8]) -> Option<(u8, u8, u8)> {
     }
 }
 
+/// The codec parameters of a sample entry (ISO/IEC 14496-12, 8.5.2) and, for video, its
+/// coded width and height (0 for audio). Sample entries other than avc1/avc3, hvc1/hev1,
+/// av01 and mp4a are refused as unsupported.
+pub(crate) fn codec_info(codec: &Codec, track_id: u32) -> Result<(CodecInfo, u32, u32)> {
+    let unsupported = |what: &str| {
+        Error::Unsupported(format!(
+            "track {track_id}: {what} sample entries are not supported"
+        ))
+    };
+    Ok(match codec {
+        Codec::Avc1(mp4_atom::Avc1 { visual, avcc, .. })
+        | Codec::Avc3(mp4_atom::Avc3 { visual, avcc, .. }) => {
+            let entry = if matches!(codec, Codec::Avc1(_)) {
+                *b"avc1"
+            } else {
+                *b"avc3"
+            };
+            let (profile_idc, constraint_flags, level_idc) = avcc
+                .sequence_parameter_sets
+                .first()
+                .and_then(|sps| h264_sps_profile(sps))
+                .unwrap_or((
+                    avcc.avc_profile_indication,
+                    avcc.profile_compatibility,
+                    avcc.avc_level_indication,
+                ));
+            (
+                CodecInfo::H264 {
+                    entry,
+                    profile_idc,
+                    constraint_flags,
+                    level_idc,
+                },
+                u32::from(visual.width),
+                u32::from(visual.height),
+            )
+        }
+        Codec::Hvc1(mp4_atom::Hvc1 { visual, hvcc, .. })
+        | Codec::Hev1(mp4_atom::Hev1 { visual, hvcc, .. }) => {
+            let entry = if matches!(codec, Codec::Hvc1(_)) {
+                *b"hvc1"
+            } else {
+                *b"hev1"
+            };
+            (
+                CodecInfo::H265 {
+                    entry,
+                    profile_space: hvcc.general_profile_space,
+                    tier_flag: hvcc.general_tier_flag,
+                    profile_idc: hvcc.general_profile_idc,
+                    compatibility_flags: u32::from_be_bytes(
+                        hvcc.general_profile_compatibility_flags,
+                    ),
+                    constraint_flags: hvcc.general_constraint_indicator_flags,
+                    level_idc: hvcc.general_level_idc,
+                },
+                u32::from(visual.width),
+                u32::from(visual.height),
+            )
+        }
+        Codec::Av01(av01) => {
+            let c = &av01.av1c;
+            let bit_depth = match (c.high_bitdepth, c.twelve_bit) {
+                (true, true) => 12,
+                (true, false) => 10,
+                _ => 8,
+            };
+            (
+                CodecInfo::Av1 {
+                    profile: c.seq_profile,
+                    level_idx: c.seq_level_idx_0,
+                    tier: c.seq_tier_0,
+                    bit_depth,
+                },
+                u32::from(av01.visual.width),
+                u32::from(av01.visual.height),
+            )
+        }
+        Codec::Mp4a(mp4a) => {
+            let dc = &mp4a.esds.es_desc.dec_config;
+            let (aot, channels, rate) = match &dc.dec_specific {
+                Some(ds) => (
+                    ds.profile,
+                    match ds.chan_conf {
+                        // AudioSpecificConfig channelConfiguration (ISO/IEC 14496-3,
+                        // 1.6.3.5): 7 means 7.1, 0 means "in the stream": fall back.
+                        7 => 8,
+                        0 => mp4a.audio.channel_count,
+                        n => u16::from(n),
+                    },
+                    aac_sample_rate(ds.freq_index)
+                        .unwrap_or(u32::from(mp4a.audio.sample_rate.integer())),
+                ),
+                None => (
+                    0,
+                    mp4a.audio.channel_count,
+                    u32::from(mp4a.audio.sample_rate.integer()),
+                ),
+            };
+            (
+                CodecInfo::Mp4Audio {
+                    object_type_indication: dc.object_type_indication,
+                    audio_object_type: aot,
+                    channels,
+                    sample_rate: rate,
+                },
+                0,
+                0,
+            )
+        }
+        Codec::Unknown(kind, _) => return Err(unsupported(&kind.to_string())),
+        other => {
+            return Err(unsupported(
+                &format!("{other:?}").chars().take(8).collect::<String>(),
+            ))
+        }
+    })
+}
+
+/// Sampling frequency index of an AudioSpecificConfig (ISO/IEC 14496-3, 1.6.3.4).
+fn aac_sample_rate(index: u8) -> Option<u32> {
+    const RATES: [u32; 13] = [
+        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+    ];
+    RATES.get(usize::from(index)).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +325,15 @@ mod tests {
         );
         assert_eq!(h264_sps_profile(&[0x68, 100, 0, 31]), None);
         assert_eq!(h264_sps_profile(&[0x67, 100]), None);
+    }
+
+    #[test]
+    fn aac_sample_rate_indexes_stop_at_the_table() {
+        assert_eq!(aac_sample_rate(3), Some(48000));
+        assert_eq!(aac_sample_rate(12), Some(7350));
+        // 13 and 14 are reserved, 15 means an explicit rate follows (ISO/IEC 14496-3,
+        // 1.6.3.4): none is a table rate, so the sample entry's rate is used.
+        assert_eq!(aac_sample_rate(13), None);
+        assert_eq!(aac_sample_rate(15), None);
     }
 }

@@ -15,10 +15,10 @@
 //! - audio (no composition offsets) drops the whole leading frames that the edit list
 //!   skips, such as the AAC encoder priming frame.
 
-use mp4_atom::{Codec, Decode, StszSamples};
+use mp4_atom::{Decode, StszSamples};
 
 use crate::bmff::{read_bounded, BoxHeader, ByteSource, FourCc};
-use crate::codec::{h264_sps_profile, CodecInfo};
+use crate::codec::codec_info;
 use crate::{Error, Result, Sample, Track, TrackKind};
 
 /// Bounds on what a file may make the reader allocate.
@@ -317,8 +317,6 @@ fn read_trak(
     Ok(Some(pending))
 }
 
-/// The presentation start from the edit list: the media time of the first non-empty edit,
-/// and the duration of a leading empty edit (in the movie timescale).
 /// The `mdhd` language as an ISO 639-2/T code (ISO/IEC 14496-12, 8.4.2.3): three
 /// lower-case letters, or "und" for an unset or malformed field (a zero field decodes
 /// to backquotes, other values to punctuation).
@@ -330,6 +328,8 @@ fn language_code(packed: &str) -> String {
     }
 }
 
+/// The presentation start from the edit list: the media time of the first non-empty edit,
+/// and the duration of a leading empty edit (in the movie timescale).
 fn edit_list(trak: &mp4_atom::Trak) -> (Option<i64>, u64) {
     let Some(elst) = trak.edts.as_ref().and_then(|e| e.elst.as_ref()) else {
         return (None, 0);
@@ -342,130 +342,6 @@ fn edit_list(trak: &mp4_atom::Trak) -> (Option<i64>, u64) {
         }
     }
     (None, delay)
-}
-
-fn codec_info(codec: &Codec, track_id: u32) -> Result<(CodecInfo, u32, u32)> {
-    let unsupported = |what: &str| {
-        Error::Unsupported(format!(
-            "track {track_id}: {what} sample entries are not supported"
-        ))
-    };
-    Ok(match codec {
-        Codec::Avc1(mp4_atom::Avc1 { visual, avcc, .. })
-        | Codec::Avc3(mp4_atom::Avc3 { visual, avcc, .. }) => {
-            let entry = if matches!(codec, Codec::Avc1(_)) {
-                *b"avc1"
-            } else {
-                *b"avc3"
-            };
-            let (profile_idc, constraint_flags, level_idc) = avcc
-                .sequence_parameter_sets
-                .first()
-                .and_then(|sps| h264_sps_profile(sps))
-                .unwrap_or((
-                    avcc.avc_profile_indication,
-                    avcc.profile_compatibility,
-                    avcc.avc_level_indication,
-                ));
-            (
-                CodecInfo::H264 {
-                    entry,
-                    profile_idc,
-                    constraint_flags,
-                    level_idc,
-                },
-                u32::from(visual.width),
-                u32::from(visual.height),
-            )
-        }
-        Codec::Hvc1(mp4_atom::Hvc1 { visual, hvcc, .. })
-        | Codec::Hev1(mp4_atom::Hev1 { visual, hvcc, .. }) => {
-            let entry = if matches!(codec, Codec::Hvc1(_)) {
-                *b"hvc1"
-            } else {
-                *b"hev1"
-            };
-            (
-                CodecInfo::H265 {
-                    entry,
-                    profile_space: hvcc.general_profile_space,
-                    tier_flag: hvcc.general_tier_flag,
-                    profile_idc: hvcc.general_profile_idc,
-                    compatibility_flags: u32::from_be_bytes(
-                        hvcc.general_profile_compatibility_flags,
-                    ),
-                    constraint_flags: hvcc.general_constraint_indicator_flags,
-                    level_idc: hvcc.general_level_idc,
-                },
-                u32::from(visual.width),
-                u32::from(visual.height),
-            )
-        }
-        Codec::Av01(av01) => {
-            let c = &av01.av1c;
-            let bit_depth = match (c.high_bitdepth, c.twelve_bit) {
-                (true, true) => 12,
-                (true, false) => 10,
-                _ => 8,
-            };
-            (
-                CodecInfo::Av1 {
-                    profile: c.seq_profile,
-                    level_idx: c.seq_level_idx_0,
-                    tier: c.seq_tier_0,
-                    bit_depth,
-                },
-                u32::from(av01.visual.width),
-                u32::from(av01.visual.height),
-            )
-        }
-        Codec::Mp4a(mp4a) => {
-            let dc = &mp4a.esds.es_desc.dec_config;
-            let (aot, channels, rate) = match &dc.dec_specific {
-                Some(ds) => (
-                    ds.profile,
-                    match ds.chan_conf {
-                        // AudioSpecificConfig channelConfiguration (ISO/IEC 14496-3,
-                        // 1.6.3.5): 7 means 7.1, 0 means "in the stream": fall back.
-                        7 => 8,
-                        0 => mp4a.audio.channel_count,
-                        n => u16::from(n),
-                    },
-                    aac_sample_rate(ds.freq_index)
-                        .unwrap_or(u32::from(mp4a.audio.sample_rate.integer())),
-                ),
-                None => (
-                    0,
-                    mp4a.audio.channel_count,
-                    u32::from(mp4a.audio.sample_rate.integer()),
-                ),
-            };
-            (
-                CodecInfo::Mp4Audio {
-                    object_type_indication: dc.object_type_indication,
-                    audio_object_type: aot,
-                    channels,
-                    sample_rate: rate,
-                },
-                0,
-                0,
-            )
-        }
-        Codec::Unknown(kind, _) => return Err(unsupported(&kind.to_string())),
-        other => {
-            return Err(unsupported(
-                &format!("{other:?}").chars().take(8).collect::<String>(),
-            ))
-        }
-    })
-}
-
-/// Sampling frequency index of an AudioSpecificConfig (ISO/IEC 14496-3, 1.6.3.4).
-fn aac_sample_rate(index: u8) -> Option<u32> {
-    const RATES: [u32; 13] = [
-        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-    ];
-    RATES.get(usize::from(index)).copied()
 }
 
 /// Expands `stts`, `ctts`, `stss`, `stsz`, `stsc` and `stco`/`co64` (ISO/IEC 14496-12,
@@ -750,6 +626,7 @@ fn find<'a>(body: &'a [u8], path: &[&[u8; 4]]) -> Result<Option<(&'a [u8], &'a [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::CodecInfo;
 
     #[test]
     fn empty_and_text_files_are_not_mp4() {

@@ -1,0 +1,234 @@
+//! `VideoDescription` of a video output: the rung's size and its H.264 QVBR settings
+//! (rate control, quality level, profile, GOP, pixel aspect ratio).
+
+use serde_json::Value;
+
+use super::cursor::Obj;
+use super::fields::{H264, QVBR, VIDEO_DESCRIPTION};
+use super::values::{err, ignored, int, join, num, quoted, text, CHANGES};
+use super::Importer;
+use crate::Result;
+
+/// The H.264 settings of one output.
+pub(super) struct H264Out {
+    pub(super) max_bitrate: u64,
+    pub(super) quality: Option<u8>,
+    /// Value as written (`HIGH`) and JSON path of `CodecProfile`.
+    pub(super) profile: Option<(String, String)>,
+    /// GOP length in seconds and the JSON path of `GopSize`; `None` for AUTO.
+    pub(super) gop: Option<(f64, String)>,
+}
+
+impl Importer<'_> {
+    /// `VideoDescription`: `Height` (and `Width`) of the rung, and its H.264 settings.
+    pub(super) fn video(&mut self, v: &Value, path: &str) -> Result<(u32, Option<u32>, H264Out)> {
+        let mut o = Obj::new(v, path.to_string())?;
+        let height_path = join(path, "Height");
+        let height = match o.take("Height") {
+            Some((h, hp)) => int(h, &hp, 16, 4320, "pixels")?,
+            None => {
+                return Err(err(
+                    &height_path,
+                    "missing; openvod needs the height of each rung \
+                        (MediaConvert would keep the source's size)",
+                ))
+            }
+        };
+        let width = match o.take("Width") {
+            Some((w, wp)) => {
+                let w = int(w, &wp, 16, 7680, "pixels")?;
+                if w % 2 == 1 || height % 2 == 1 {
+                    return Err(err(
+                        &wp,
+                        format!("{w}x{height}: width and height must be even for H.264 4:2:0"),
+                    ));
+                }
+                // openvod keeps the source's display aspect ratio (and never letterboxes):
+                // Height sets the rung's short side. A 16:9 Width is what that gives
+                // for the usual source; any other is reported.
+                let ratio = w as f64 / height as f64;
+                if (ratio - 16.0 / 9.0).abs() > 0.02 {
+                    self.warnings.push(format!(
+                        "ignored: {wp} = {w}: openvod keeps the source's aspect ratio, the rung is {height} pixels on its short side"
+                    ));
+                }
+                None
+            }
+            None => None,
+        };
+        let (cs, cs_path) = o.need("CodecSettings", "the video codec settings")?;
+        let mut c = Obj::new(cs, cs_path)?;
+        let (codec, codec_path) = c.need("Codec", "openvod encodes H_264")?;
+        let codec = text(codec, &codec_path)?;
+        if codec != "H_264" {
+            return Err(err(
+                &codec_path,
+                format!("{} is not supported (only H_264); {CHANGES}", quoted(codec)),
+            ));
+        }
+        let (h, h_path) = c.need("H264Settings", "required with Codec H_264")?;
+        let h264 = self.h264(h, &h_path)?;
+        c.finish(&mut self.warnings, &[])?;
+        o.finish(&mut self.warnings, VIDEO_DESCRIPTION)?;
+        Ok((height as u32, width, h264))
+    }
+
+    /// `H264Settings`. openvod encodes capped quality (QVBR): x264 CRF from
+    /// `QvbrQualityLevel`, `-maxrate` from `MaxBitrate` with a buffer of twice that.
+    fn h264(&mut self, v: &Value, path: &str) -> Result<H264Out> {
+        let mut o = Obj::new(v, path.to_string())?;
+        let (mode, mode_path) = o.need(
+            "RateControlMode",
+            "MediaConvert's default is CBR, openvod encodes only QVBR (set RateControlMode QVBR)",
+        )?;
+        let mode = text(mode, &mode_path)?;
+        if mode != "QVBR" {
+            return Err(err(
+                &mode_path,
+                format!("{} is not supported (only QVBR); {CHANGES}", quoted(mode)),
+            ));
+        }
+        let (mb, mb_path) = o.need("MaxBitrate", "QVBR needs the peak bit rate of the rung")?;
+        let max_bitrate = int(mb, &mb_path, 50_000, 200_000_000, "bits per second")?;
+        let quality = match o.take("QvbrSettings") {
+            Some((q, qp)) => {
+                let mut qo = Obj::new(q, qp)?;
+                // Absent: MediaConvert picks a level from the output size; openvod uses the
+                // template's level.
+                let level = match qo.take("QvbrQualityLevel") {
+                    Some((l, lp)) => Some(int(l, &lp, 1, 10, "QVBR quality level")? as u8),
+                    None => None,
+                };
+                qo.finish(&mut self.warnings, QVBR)?;
+                level
+            }
+            None => None,
+        };
+        let profile = match o.take("CodecProfile") {
+            Some((p, pp)) => {
+                let p = text(p, &pp)?;
+                match p {
+                    "HIGH" | "MAIN" | "BASELINE" => Some((p.to_string(), pp)),
+                    _ => {
+                        return Err(err(
+                            &pp,
+                            format!(
+                                "{} is not supported (only HIGH, MAIN or \
+                                BASELINE: openvod encodes 8-bit 4:2:0); {CHANGES}",
+                                quoted(p)
+                            ),
+                        ))
+                    }
+                }
+            }
+            None => None,
+        };
+        let gop = self.gop(&mut o)?;
+        // openvod's VBV buffer is twice MaxBitrate; another size only changes how bursts
+        // are smoothed.
+        if let Some((b, bp)) = o.take("HrdBufferSize") {
+            let size = int(b, &bp, 0, 1_000_000_000, "bits")?;
+            if size != 2 * max_bitrate {
+                self.warnings.push(ignored(&bp, b));
+            }
+        }
+        self.pixel_aspect(&mut o)?;
+        o.finish(&mut self.warnings, H264)?;
+        Ok(H264Out {
+            max_bitrate,
+            quality,
+            profile,
+            gop,
+        })
+    }
+
+    /// `GopSizeUnits` and `GopSize`. openvod's GOP is a length in seconds, converted to
+    /// frames with the source's frame rate once it is probed; a GOP in frames cannot be
+    /// converted here because the frame rate is not in the job (it comes from the source,
+    /// `FramerateControl: INITIALIZE_FROM_SOURCE`).
+    fn gop(&mut self, o: &mut Obj<'_>) -> Result<Option<(f64, String)>> {
+        let units = match o.take("GopSizeUnits") {
+            Some((u, up)) => Some((text(u, &up)?, up)),
+            None => None,
+        };
+        let size = o.take("GopSize");
+        match (units, size) {
+            (None, None) => Ok(None),
+            (Some(("AUTO", _)), size) => {
+                if let Some((s, sp)) = size {
+                    // MediaConvert ignores GopSize with AUTO too.
+                    self.warnings.push(ignored(&sp, s));
+                }
+                Ok(None)
+            }
+            (Some(("SECONDS", _)), Some((s, sp))) => {
+                Ok(Some((num(s, &sp, 0.5, 10.0, "seconds")?, sp)))
+            }
+            (Some(("SECONDS", up)), None) => Err(err(&up, "SECONDS needs a GopSize")),
+            (Some(("FRAMES", up)), _) => Err(err(
+                &up,
+                "\"FRAMES\" is not supported: openvod sets the GOP in seconds, and a GOP in \
+                 frames cannot be converted without the frame rate, which comes from the source; \
+                 use GopSizeUnits SECONDS (e.g. GopSize 2)",
+            )),
+            (Some((u, up)), _) => Err(err(
+                &up,
+                format!(
+                    "{} is not supported (only SECONDS or AUTO); {CHANGES}",
+                    quoted(u)
+                ),
+            )),
+            (None, Some((_, sp))) => Err(err(
+                &sp,
+                "GopSize without GopSizeUnits is ambiguous (older MediaConvert jobs count it in \
+                 frames); add GopSizeUnits SECONDS",
+            )),
+        }
+    }
+
+    /// `ParControl`, `ParNumerator`, `ParDenominator`. openvod always writes square pixels
+    /// (`setsar=1`): a specified 1:1 is what it does anyway; following the source's pixel
+    /// shape differs only for anamorphic sources (warned); any other shape is refused.
+    fn pixel_aspect(&mut self, o: &mut Obj<'_>) -> Result<()> {
+        let control = o.take("ParControl");
+        let num = o.take("ParNumerator");
+        let den = o.take("ParDenominator");
+        let mode = match &control {
+            Some((c, cp)) => Some((text(c, cp)?, cp.as_str())),
+            None => None,
+        };
+        match mode {
+            Some(("SPECIFIED", cp)) => {
+                let (Some((n, np)), Some((d, dp))) = (num, den) else {
+                    return Err(err(cp, "SPECIFIED needs ParNumerator and ParDenominator"));
+                };
+                let n = int(n, &np, 1, 1_000_000, "")?;
+                let d = int(d, &dp, 1, 1_000_000, "")?;
+                if n != d {
+                    return Err(err(
+                        &np,
+                        format!(
+                            "a {n}:{d} pixel aspect ratio is not supported \
+                            (openvod writes square pixels); {CHANGES}"
+                        ),
+                    ));
+                }
+            }
+            Some(("INITIALIZE_FROM_SOURCE", _)) | None => {
+                for (v, p) in [control, num, den].into_iter().flatten() {
+                    self.warnings.push(ignored(&p, v));
+                }
+            }
+            Some((other, cp)) => {
+                return Err(err(
+                    cp,
+                    format!(
+                    "{} is not supported (only SPECIFIED 1:1 or INITIALIZE_FROM_SOURCE); {CHANGES}",
+                    quoted(other)
+                ),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
