@@ -415,7 +415,7 @@ async fn package_outputs(
     })?;
     let provider = match (settings.key_provider.as_str(), &settings.speke_url) {
         ("speke", Some(url)) => {
-            let mut client = openvod_drm::SpekeClient::new(url)
+            let mut client = openvod_drm::SpekeClient::new(url, &ctx.config.outbound)
                 .map_err(|e| StageError::permanent("key_provider", e))?;
             if let Some(auth) = &ctx.config.speke_authorization {
                 client = client
