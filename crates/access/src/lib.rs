@@ -6,16 +6,20 @@
 //!   public keys for rotation.
 //! - [`token`]: bearer tokens for the control API (admin tokens) and short-lived upload
 //!   tokens.
+//! - [`outbound`]: where openvod may send requests on a user's behalf (webhooks, SPEKE):
+//!   no loopback, private or link-local address unless the allow-list admits it.
 //!
 //! Every value read from a request is length-bounded before it is decoded or parsed, and
 //! every refusal carries a typed reason so that the HTTP layer can answer one status and
 //! log the cause.
 
 pub mod cloudfront;
+pub mod outbound;
 pub mod token;
 
 pub use cloudfront::{
     strip_signing_params, Denied, Grant, HashAlgorithm, IpCidr, KeyError, Policy, PolicyError,
     PolicyKind, SignError, SignatureSource, SignedRequest, SigningParams, TrustedKeys, UrlSigner,
 };
+pub use outbound::{AllowEntry, AllowError, OutboundPolicy, Refused};
 pub use token::{AdminTokens, TokenError, UploadGrant, UploadTokenKey};

@@ -15,6 +15,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openvod_net::{
+    describe, read_limited, refusal, NetError, OutboundClient, OutboundPolicy, Refused,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use crate::cpix::{CpixError, CpixRequest, CpixResponse, RequestedKey, MAX_DOCUMENT_LEN};
@@ -47,6 +50,8 @@ const ERROR_DETAIL_LEN: usize = 300;
 pub enum SpekeError {
     #[error("SPEKE URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    #[error("SPEKE URL {url}: {reason}")]
+    Refused { url: String, reason: Refused },
     #[error("SPEKE request header {name:?}: {reason}")]
     InvalidHeader { name: String, reason: &'static str },
     #[error("SPEKE request to {url} failed: {reason}")]
@@ -111,6 +116,7 @@ impl SpekeError {
             SpekeError::Key(KeyError::InvalidContentId(_)) => 422,
             SpekeError::Key(_)
             | SpekeError::InvalidUrl { .. }
+            | SpekeError::Refused { .. }
             | SpekeError::InvalidHeader { .. } => 500,
             SpekeError::Timeout { .. } => 504,
             SpekeError::Transport { .. }
@@ -133,6 +139,7 @@ impl SpekeError {
     /// 5xx answers. Never 4xx.
     fn is_retryable(&self) -> bool {
         match self {
+            // A refused address is not retried: the policy would refuse it again.
             SpekeError::Transport { .. } | SpekeError::Timeout { .. } => true,
             SpekeError::Status { status, .. } => *status >= 500,
             _ => false,
@@ -151,19 +158,6 @@ fn shown_url(url: &reqwest::Url) -> String {
     shown.to_string()
 }
 
-/// A transport error with its causes, without the URL (errors name it their own way).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// A client of one SPEKE v2.0 key provider. Clones share one configuration and one
 /// connection pool.
 #[derive(Clone)]
@@ -175,7 +169,7 @@ pub struct SpekeClient {
 struct ClientConfig {
     url: reqwest::Url,
     shown_url: String,
-    http: reqwest::Client,
+    http: OutboundClient,
     timeout: Duration,
     retries: u32,
     backoff: Duration,
@@ -195,22 +189,33 @@ impl fmt::Debug for SpekeClient {
 }
 
 impl SpekeClient {
-    /// A client of the key provider at `url` (http or https): 10 s per attempt, 2
-    /// retries, no redirects followed.
-    pub fn new(url: &str) -> Result<SpekeClient, SpekeError> {
+    /// A client of the key provider at `url` (http or https, where `outbound` lets
+    /// openvod send requests): 10 s per attempt, 2 retries, no redirects followed.
+    pub fn new(url: &str, outbound: &OutboundPolicy) -> Result<SpekeClient, SpekeError> {
+        // Shown without credentials where it parses.
+        let shown = || {
+            reqwest::Url::parse(url)
+                .map(|u| shown_url(&u))
+                .unwrap_or_else(|_| url.chars().take(80).collect())
+        };
         let invalid = |reason: String| SpekeError::InvalidUrl {
-            url: url.chars().take(80).collect(),
+            url: shown(),
             reason,
         };
-        let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid("must be an http:// or https:// URL".into()));
-        }
-        let http = reqwest::Client::builder()
+        let parsed = outbound.check_url(url).map_err(|reason| {
+            if reason.is_malformed() {
+                invalid(reason.to_string())
+            } else {
+                SpekeError::Refused {
+                    url: shown(),
+                    reason,
+                }
+            }
+        })?;
+        let http = OutboundClient::builder(outbound.clone())
             .connect_timeout(DEFAULT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| invalid(describe(e)))?;
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(SpekeClient {
             config: Arc::new(ClientConfig {
                 shown_url: shown_url(&parsed),
@@ -224,8 +229,9 @@ impl SpekeClient {
         })
     }
 
-    /// Uses a client of the caller's (shared connection pool, proxies, certificates).
-    pub fn with_http_client(mut self, http: reqwest::Client) -> SpekeClient {
+    /// Uses an outbound client of the caller's (a shared connection pool). Its policy
+    /// judges every request.
+    pub fn with_http_client(mut self, http: OutboundClient) -> SpekeClient {
         Arc::make_mut(&mut self.config).http = http;
         self
     }
@@ -339,19 +345,24 @@ impl SpekeClient {
     /// and refused as soon as it passes the limit.
     async fn attempt(&self, body: String) -> Result<Vec<u8>, SpekeError> {
         let url = || self.config.shown_url.clone();
+        let refused = |reason: Refused| SpekeError::Refused { url: url(), reason };
         let mut response = self
             .config
             .http
-            .post(self.config.url.clone())
+            .post(self.config.url.as_str())
+            .map_err(refused)?
             .headers(self.config.headers.clone())
             .header(CONTENT_TYPE, "application/xml")
             .header(SPEKE_VERSION_HEADER, SPEKE_VERSION)
             .body(body)
             .send()
             .await
-            .map_err(|e| SpekeError::Transport {
-                url: url(),
-                reason: describe(e),
+            .map_err(|e| match refusal(&e) {
+                Some(reason) => refused(reason.clone()),
+                None => SpekeError::Transport {
+                    url: url(),
+                    reason: describe(e),
+                },
             })?;
         let status = response.status();
         if !status.is_success() {
@@ -402,23 +413,15 @@ impl SpekeClient {
             });
         }
         tracing::debug!(url = %self.config.shown_url, user_agent, "SPEKE response");
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_RESPONSE_LEN as u64)
-        {
-            return Err(SpekeError::ResponseTooLarge { url: url() });
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| SpekeError::Transport {
-            url: url(),
-            reason: describe(e),
-        })? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_LEN {
-                return Err(SpekeError::ResponseTooLarge { url: url() });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+        read_limited(&mut response, MAX_RESPONSE_LEN)
+            .await
+            .map_err(|e| match e {
+                NetError::TooLarge { .. } => SpekeError::ResponseTooLarge { url: url() },
+                other => SpekeError::Transport {
+                    url: url(),
+                    reason: other.to_string(),
+                },
+            })
     }
 }
 
@@ -510,10 +513,13 @@ mod tests {
         let url = reqwest::Url::parse("https://user:secret@keys.example:8443/speke/v2?token=abc#x")
             .unwrap();
         assert_eq!(shown_url(&url), "https://keys.example:8443/speke/v2");
-        let client = SpekeClient::new("https://user:secret@keys.example/speke?token=abc")
-            .unwrap()
-            .with_header("Authorization", "Bearer hunter2")
-            .unwrap();
+        let client = SpekeClient::new(
+            "https://user:secret@keys.example/speke?token=abc",
+            &OutboundPolicy::default(),
+        )
+        .unwrap()
+        .with_header("Authorization", "Bearer hunter2")
+        .unwrap();
         let shown = format!("{client:?}");
         assert!(
             !shown.contains("secret") && !shown.contains("abc"),
@@ -525,15 +531,32 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_refused() {
-        assert!(matches!(
-            SpekeClient::new("ftp://keys.example/"),
-            Err(SpekeError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            SpekeClient::new("not a url"),
-            Err(SpekeError::InvalidUrl { .. })
-        ));
-        let client = SpekeClient::new("https://keys.example/").unwrap();
+        let outbound = OutboundPolicy::default();
+        for url in ["ftp://keys.example/", "file:///etc/passwd", "not a url"] {
+            assert!(
+                matches!(
+                    SpekeClient::new(url, &outbound),
+                    Err(SpekeError::InvalidUrl { .. })
+                ),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1:8080/speke/v2",
+            "https://[::ffff:10.0.0.1]/speke",
+        ] {
+            let err = SpekeClient::new(url, &outbound).unwrap_err();
+            assert!(matches!(err, SpekeError::Refused { .. }), "{url}: {err}");
+            assert!(err.to_string().contains("[outbound] allow"), "{err}");
+        }
+        let err = SpekeClient::new("http://user:pw@127.0.0.1/speke?token=abc", &outbound)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("pw") && !err.contains("abc"), "{err}");
+        let allowed = OutboundPolicy::new(["127.0.0.1/32"]).unwrap();
+        assert!(SpekeClient::new("http://127.0.0.1:8080/speke/v2", &allowed).is_ok());
+        let client = SpekeClient::new("https://keys.example/", &outbound).unwrap();
         assert!(matches!(
             client.clone().with_header("Bad Name", "x"),
             Err(SpekeError::InvalidHeader { .. })

@@ -21,6 +21,7 @@ use openvod_drm::{
     answer_speke, check_speke_version, DrmSystem, KeyProvider, KeyScope, KeyStore, Kid, MasterKey,
     ProviderError, Scheme, SpekeClient, SpekeError, TrackType,
 };
+use openvod_net::OutboundPolicy;
 use openvod_store::Db;
 
 struct Provider {
@@ -267,8 +268,13 @@ fn client(url: &str) -> SpekeClient {
     client_with_timeout(url, Duration::from_secs(5))
 }
 
+/// The key provider of these tests listens on loopback, which the allow-list admits.
+fn loopback_allowed() -> OutboundPolicy {
+    OutboundPolicy::new(["127.0.0.1/32"]).unwrap()
+}
+
 fn client_with_timeout(url: &str, timeout: Duration) -> SpekeClient {
-    SpekeClient::new(url)
+    SpekeClient::new(url, &loopback_allowed())
         .unwrap()
         .with_timeout(timeout)
         .with_retries(1)
@@ -589,6 +595,41 @@ async fn a_provider_that_changes_a_stored_key_is_refused() {
     );
     let (_, _, stored) = store.key_by_kid(kid).await.unwrap().unwrap();
     assert_eq!(stored, first.keys[0].1, "the stored key stays");
+}
+
+#[tokio::test]
+async fn a_provider_on_loopback_is_refused_without_the_allow_list() {
+    let setup = start().await;
+    let fenced = OutboundPolicy::default();
+    // Written as an address: refused when the client is made.
+    let err = SpekeClient::new(&setup.url("good"), &fenced).unwrap_err();
+    assert!(matches!(err, SpekeError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("loopback (127.0.0.0/8)"), "{err}");
+    // Reached by a name that resolves to it: refused when connecting, and not retried.
+    let by_name = setup.url("good").replace("127.0.0.1", "localhost");
+    let client = SpekeClient::new(&by_name, &fenced)
+        .unwrap()
+        .with_retries(3)
+        .with_backoff(Duration::from_secs(2));
+    let started = Instant::now();
+    let err = client
+        .fetch(
+            "a",
+            &[(TrackType::Hd, Kid([5; 16]))],
+            Scheme::Cenc,
+            &[DrmSystem::Widevine],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SpekeError::Refused { .. })
+            && err
+                .to_string()
+                .contains("localhost resolves only to addresses that are refused"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "no retry");
+    assert_eq!(setup.calls("good"), 0, "the provider saw nothing");
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ pub struct Config {
     pub drm: DrmSection,
     pub access: AccessSection,
     pub origin: OriginSection,
+    pub outbound: OutboundSection,
     /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
     /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
     pub webhooks: Vec<WebhookEntry>,
@@ -62,6 +63,17 @@ impl Default for OriginSection {
             store_timeout_seconds: 10,
         }
     }
+}
+
+/// Where requests to user-given URLs (webhooks, SPEKE key providers) may go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSection {
+    /// Loopback, private, link-local and other non-public addresses admitted anyway:
+    /// CIDR ranges or addresses ("10.1.0.0/16", "127.0.0.1"), an address and port
+    /// ("127.0.0.1:8443", "[::1]:8443"), or a host name with or without a port
+    /// ("speke.internal:8443"), admitted whatever it resolves to.
+    pub allow: Vec<String>,
 }
 
 /// Content keys.
@@ -220,6 +232,7 @@ impl Default for Config {
             drm: DrmSection::default(),
             access: AccessSection::default(),
             origin: OriginSection::default(),
+            outbound: OutboundSection::default(),
             webhooks: Vec::new(),
             templates: HashMap::new(),
         }
@@ -265,8 +278,8 @@ impl Default for WorkerSection {
     }
 }
 
-const SECTIONS: [&str; 8] = [
-    "store", "upload", "worker", "policy", "watch", "drm", "access", "origin",
+const SECTIONS: [&str; 9] = [
+    "store", "upload", "worker", "policy", "watch", "drm", "access", "origin", "outbound",
 ];
 
 impl Config {
@@ -367,6 +380,12 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("config: drm.master_key: {e}"))
     }
 
+    /// The outbound policy (`[outbound] allow`), read once.
+    pub fn outbound(&self) -> Result<openvod_access::OutboundPolicy> {
+        openvod_access::OutboundPolicy::new(&self.outbound.allow)
+            .map_err(|e| anyhow::anyhow!("config: {e}"))
+    }
+
     /// The access settings of the HTTP side.
     pub fn access(&self) -> Result<openvod_server::access::AccessConfig> {
         use openvod_server::access::{AccessConfig, Playback};
@@ -459,8 +478,12 @@ impl Config {
         }
     }
 
-    /// The built-in templates plus the configured ones, by name.
-    pub fn templates(&self) -> Result<HashMap<String, openvod_transcode::JobTemplate>> {
+    /// The built-in templates plus the configured ones, by name. A template whose SPEKE
+    /// key provider `outbound` refuses is an error here, at start.
+    pub fn templates(
+        &self,
+        outbound: &openvod_access::OutboundPolicy,
+    ) -> Result<HashMap<String, openvod_transcode::JobTemplate>> {
         let mut out = HashMap::new();
         out.insert(
             "default".to_string(),
@@ -468,6 +491,19 @@ impl Config {
         );
         for (name, path) in &self.templates {
             let t = openvod_transcode::JobTemplate::load(&path.to_string_lossy())?;
+            let speke_url = t.protection.as_ref().and_then(|p| match &p.key_provider {
+                openvod_media::KeyProviderSettings::Speke { url } => Some(url.as_str()),
+                openvod_media::KeyProviderSettings::Builtin => None,
+            });
+            if let Some(url) = speke_url {
+                // The URL itself is left out of the message: it may carry a credential.
+                outbound.check_url(url).map_err(|e| {
+                    anyhow::anyhow!(
+                        "template {name:?} ({}): protection.speke_url: {e}",
+                        path.display()
+                    )
+                })?;
+            }
             out.insert(name.clone(), t);
         }
         Ok(out)
@@ -557,6 +593,63 @@ mod tests {
         let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openvod.toml.example");
         let c = Config::load(Some(Path::new(example)), &HashMap::new()).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn the_outbound_allow_list_is_read_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openvod.toml");
+        std::fs::write(
+            &file,
+            "[outbound]\nallow = [\"127.0.0.1/32\", \"speke.internal:8443\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &HashMap::new()).unwrap();
+        let shown: Vec<String> = c
+            .outbound()
+            .unwrap()
+            .allow()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["127.0.0.1/32", "speke.internal:8443"]);
+        let vars = env(&[("OPENVOD_OUTBOUND_ALLOW", "10.0.0.0/8, [::1]:9000")]);
+        let c = Config::load(Some(&file), &vars).unwrap();
+        assert_eq!(c.outbound().unwrap().allow().len(), 2);
+        let bad = env(&[("OPENVOD_OUTBOUND_ALLOW", "10.0.0.0/99")]);
+        let err = Config::load(None, &bad).unwrap().outbound().unwrap_err();
+        assert!(
+            format!("{err:#}").contains("outbound.allow entry \"10.0.0.0/99\""),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_template_whose_key_provider_is_refused_fails_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("speke.toml");
+        let text = include_str!("../../transcode/templates/default.toml").replace(
+            "name = \"default\"",
+            "name = \"speke\"",
+        ) + "\n[protection]\nkey_provider = \"speke\"\nspeke_url = \"http://169.254.169.254/latest/meta-data/\"\n";
+        std::fs::write(&template, text).unwrap();
+        let file = dir.path().join("openvod.toml");
+        std::fs::write(
+            &file,
+            format!("[templates]\nspeke = \"{}\"\n", template.display()),
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &HashMap::new()).unwrap();
+        let err = c.templates(&c.outbound().unwrap()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("template \"speke\"")
+                && text.contains("protection.speke_url: 169.254.169.254 is link-local"),
+            "{text}"
+        );
+        assert!(!text.contains("meta-data"), "{text}");
+        let admitted = openvod_access::OutboundPolicy::new(["169.254.169.254"]).unwrap();
+        assert!(c.templates(&admitted).unwrap().contains_key("speke"));
     }
 
     #[test]

@@ -83,7 +83,16 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         .await
         .context("database")?;
     let objects = Objects::open(&config.objects()).context("object store")?;
-    let templates = config.templates()?;
+    let outbound = config.outbound()?;
+    let templates = config.templates(&outbound)?;
+    // Configured webhooks are checked before anything starts.
+    let mut config_webhooks = Vec::new();
+    for hook in &config.webhooks {
+        let events =
+            openvod_server::webhooks::check_webhook(&hook.url, hook.events.clone(), &outbound)
+                .map_err(|e| anyhow::anyhow!("config: webhook {}: {}", hook.url, e.message))?;
+        config_webhooks.push((hook, events));
+    }
     let key_store = config
         .master_key()?
         .map(|m| openvod_drm::KeyStore::new(db.clone(), m));
@@ -114,6 +123,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             pc.key_store = key_store.clone();
             pc.speke_authorization = (!config.drm.speke_authorization.is_empty())
                 .then(|| config.drm.speke_authorization.clone());
+            pc.outbound = outbound.clone();
             let worker = Worker::new(db.clone(), objects.clone(), pc);
             let shutdown = shutdown.clone();
             workers.push(tokio::spawn(async move {
@@ -158,20 +168,19 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     }
 
     if matches!(role, Role::Serve) {
-        for hook in &config.webhooks {
-            let events = openvod_server::webhooks::check_webhook(&hook.url, hook.events.clone())
-                .map_err(|e| anyhow::anyhow!("config: webhook {}: {}", hook.url, e.message))?;
+        for (hook, events) in &config_webhooks {
             if db.webhook_by_url(&hook.url).await?.is_none() {
                 let secret = if hook.secret.is_empty() {
                     openvod_server::webhooks::new_secret()
                 } else {
                     hook.secret.clone()
                 };
-                db.create_webhook(&hook.url, &secret, &events).await?;
+                db.create_webhook(&hook.url, &secret, events).await?;
             }
         }
         tokio::spawn(openvod_server::webhooks::run_sender(
             db.clone(),
+            outbound.clone(),
             shutdown.clone(),
         ));
     }
@@ -208,6 +217,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
                 max_object_bytes: config.origin.max_object_bytes,
                 store_timeout: Duration::from_secs(config.origin.store_timeout_seconds.max(1)),
             },
+            outbound: outbound.clone(),
         },
         key_store.clone(),
     );

@@ -30,6 +30,11 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// The SPEKE providers of these tests listen on loopback, which the allow-list admits.
+fn loopback_allowed() -> openvod_access::OutboundPolicy {
+    openvod_access::OutboundPolicy::new(["127.0.0.1/32"]).unwrap()
+}
+
 fn auth() -> String {
     format!("Authorization: Bearer {ADMIN}")
 }
@@ -366,7 +371,7 @@ fn the_speke_provider_answers_openvods_speke_client() {
         DrmSystem::PlayReady,
         DrmSystem::ClearKey,
     ];
-    let client = SpekeClient::new(&url)
+    let client = SpekeClient::new(&url, &loopback_allowed())
         .unwrap()
         .with_header("Authorization", &format!("Bearer {ADMIN}"))
         .unwrap();
@@ -394,7 +399,9 @@ fn the_speke_provider_answers_openvods_speke_client() {
         .block_on(client.fetch("movie-2", &kids[..1], Scheme::Cenc, &systems))
         .is_err());
     // Without the admin token: refused.
-    let anonymous = SpekeClient::new(&url).unwrap().with_retries(0);
+    let anonymous = SpekeClient::new(&url, &loopback_allowed())
+        .unwrap()
+        .with_retries(0);
     assert!(rt
         .block_on(anonymous.fetch("movie-1", &kids, Scheme::Cenc, &systems))
         .is_err());
@@ -520,7 +527,7 @@ fn a_template_takes_its_keys_from_a_speke_provider() {
     std::fs::write(
         &cfg,
         format!(
-            "data_dir = \"{}\"\n[drm]\nmaster_key = \"{}\"\nspeke_authorization = \"Bearer {ADMIN}\"\n[templates]\nspeke = \"{}\"\n",
+            "data_dir = \"{}\"\n[drm]\nmaster_key = \"{}\"\nspeke_authorization = \"Bearer {ADMIN}\"\n[outbound]\nallow = [\"127.0.0.1/32\"]\n[templates]\nspeke = \"{}\"\n",
             dir.path().join("data").display(),
             "9d".repeat(32),
             tpath.display()
@@ -567,7 +574,7 @@ fn a_template_takes_its_keys_from_a_speke_provider() {
         .enable_all()
         .build()
         .unwrap();
-    let client = SpekeClient::new(&format!("{}/speke/v2", provider.base))
+    let client = SpekeClient::new(&format!("{}/speke/v2", provider.base), &loopback_allowed())
         .unwrap()
         .with_header("Authorization", &format!("Bearer {ADMIN}"))
         .unwrap();

@@ -1,5 +1,7 @@
 //! Webhooks end to end: registered over the API, delivered with a verifiable signature,
-//! retried after a receiver error, logged.
+//! retried after a receiver error, logged; and fenced: URLs that point at loopback,
+//! private or link-local addresses are refused at registration and at delivery unless
+//! `[outbound] allow` admits them.
 
 mod common;
 
@@ -106,10 +108,11 @@ fn events_reach_a_webhook_signed_and_retried() {
     let dir = tempfile::tempdir().unwrap();
     let template = fast_template(dir.path());
     let config = dir.path().join("openvod.toml");
+    // The receiver listens on loopback, which only the allow-list admits.
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[templates]\ndefault = \"{}\"\n",
+            "data_dir = \"{}\"\n[outbound]\nallow = [\"127.0.0.1/32\"]\n[templates]\ndefault = \"{}\"\n",
             dir.path().join("data").display(),
             template.display()
         ),
@@ -223,4 +226,190 @@ fn events_reach_a_webhook_signed_and_retried() {
     assert_eq!(status, 204);
     let (status, _) = curl_json(&[&format!("{api}/v1/webhooks/{hook_id}/deliveries")]);
     assert_eq!(status, 404);
+}
+
+fn post_webhook(api: &str, url: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "url": url, "events": ["asset.created"] }).to_string();
+    curl_json(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        &body,
+        &format!("{api}/v1/webhooks"),
+    ])
+}
+
+/// The delivery log of a webhook once its first delivery is no longer pending.
+fn settled_delivery(api: &str, hook_id: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, log) = curl_json(&[&format!("{api}/v1/webhooks/{hook_id}/deliveries")]);
+        assert_eq!(status, 200);
+        if let Some(d) = log["deliveries"]
+            .as_array()
+            .and_then(|all| all.first())
+            .filter(|d| d["status"] != "pending")
+        {
+            return d.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still pending: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn webhooks_that_point_inward_are_refused_at_registration_and_at_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("openvod.toml");
+    // No allow-list; no worker either: an upload's asset.created is the only event needed.
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[worker]\nconcurrency = 0\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let server = start_service("serve", &config, &[]);
+    let api = server.base.clone();
+    let (url, received) = receiver();
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hook")
+        .to_string();
+
+    // Addresses written in the URL are judged at registration (accepted with the
+    // allow-list in `events_reach_a_webhook_signed_and_retried`).
+    for (hook, reason) in [
+        (url.clone(), "loopback (127.0.0.0/8)"),
+        (
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+            "IPv4-mapped",
+        ),
+        (format!("http://[::1]:{port}/hook"), "loopback (::1/128)"),
+        (
+            "http://169.254.169.254/latest/meta-data/".into(),
+            "link-local",
+        ),
+        ("http://10.0.0.8/hook".into(), "private (10.0.0.0/8)"),
+        ("http://100.64.1.1/hook".into(), "shared address space"),
+    ] {
+        let (status, err) = post_webhook(&api, &hook);
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("url_not_allowed")),
+            "{hook}: {err}"
+        );
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(reason) && message.contains("[outbound] allow"),
+            "{hook}: {message}"
+        );
+    }
+    for hook in [
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "gopher://example.com:70/_x",
+    ] {
+        let (status, err) = post_webhook(&api, hook);
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("invalid_url")),
+            "{hook}: {err}"
+        );
+    }
+
+    // A host name is judged by what it resolves to when a delivery connects: localhost
+    // is accepted here, and every delivery to it is refused and logged, without retries.
+    let (status, hook) = post_webhook(&api, &format!("http://localhost:{port}/hook"));
+    assert_eq!(status, 201, "{hook}");
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    let (status, asset) = curl_json(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        "not a video",
+        &format!("{api}/v1/assets?name=x.mp4"),
+    ]);
+    assert_eq!(status, 201, "{asset}");
+    let delivery = settled_delivery(&api, &hook_id);
+    assert_eq!(
+        (delivery["status"].as_str(), delivery["attempts"].as_i64()),
+        (Some("failed"), Some(1)),
+        "{delivery}"
+    );
+    let error = delivery["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("refused: localhost resolves only to addresses that are refused")
+            && error.contains("127.0.0.1 is loopback"),
+        "{error}"
+    );
+    // The first retry would come 2 s later: there is none.
+    std::thread::sleep(Duration::from_secs(3));
+    let again = settled_delivery(&api, &hook_id);
+    assert_eq!(again["attempts"].as_i64(), Some(1), "{again}");
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached the receiver"
+    );
+}
+
+#[test]
+fn refused_urls_in_the_configuration_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("openvod.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[[webhooks]]\nurl = \"http://192.168.1.20/hook\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = openvod(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("config: webhook http://192.168.1.20/hook: url: 192.168.1.20 is private"),
+        "{stderr}"
+    );
+
+    let template = dir.path().join("speke.toml");
+    let text = std::fs::read_to_string(fast_template(dir.path())).unwrap()
+        + "\n[protection]\nkey_provider = \"speke\"\nspeke_url = \"http://169.254.169.254/speke/v2\"\n";
+    std::fs::write(&template, text).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[templates]\nspeke = \"{}\"\n",
+            data.display(),
+            template.display()
+        ),
+    )
+    .unwrap();
+    let out = openvod(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("protection.speke_url: 169.254.169.254 is link-local (169.254.0.0/16)"),
+        "{stderr}"
+    );
 }

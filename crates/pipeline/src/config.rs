@@ -57,6 +57,9 @@ pub struct PipelineConfig {
     pub key_store: Option<openvod_drm::KeyStore>,
     /// `Authorization` value sent to SPEKE key providers (e.g. `Bearer ...`).
     pub speke_authorization: Option<String>,
+    /// Where SPEKE requests may go (`[outbound] allow`); the default admits no
+    /// loopback, private or link-local address.
+    pub outbound: openvod_net::OutboundPolicy,
 }
 
 impl PipelineConfig {
@@ -77,6 +80,7 @@ impl PipelineConfig {
             templates,
             key_store: None,
             speke_authorization: None,
+            outbound: openvod_net::OutboundPolicy::default(),
         }
     }
 

@@ -33,7 +33,8 @@ pub(crate) async fn copy_keys(
         KeyProviderSettings::Builtin => KeyProvider::Builtin(store),
         KeyProviderSettings::Speke { url } => {
             let mut client =
-                SpekeClient::new(url).map_err(|e| StageError::permanent("key_provider", e))?;
+                SpekeClient::new(url, &config.outbound)
+                .map_err(|e| StageError::permanent("key_provider", e))?;
             if let Some(auth) = &config.speke_authorization {
                 client = client
                     .with_header("Authorization", auth)

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub tls: bool,
     /// Packaging on request and the origin shield.
     pub origin: jit::OriginConfig,
+    /// Where webhooks may point (`[outbound] allow`).
+    pub outbound: openvod_net::OutboundPolicy,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +58,7 @@ impl Default for ServerConfig {
             access: access::AccessConfig::default(),
             tls: false,
             origin: jit::OriginConfig::default(),
+            outbound: openvod_net::OutboundPolicy::default(),
         }
     }
 }

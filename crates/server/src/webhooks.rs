@@ -4,6 +4,11 @@
 //! `openvod-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`;
 //! a receiver recomputes the HMAC over the timestamp, a dot and the raw body, compares
 //! in constant time, and rejects old timestamps to stop replays.
+//!
+//! A webhook's URL is checked against the outbound policy when it is registered and
+//! before every delivery, and the addresses its host resolves to when the delivery
+//! connects (`openvod_net`). A refused delivery fails at once, with the reason in the
+//! delivery log: the policy would refuse every retry too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
+use openvod_net::{OutboundClient, OutboundPolicy};
 use openvod_store::{Db, DueDelivery};
 use serde::Deserialize;
 use serde_json::json;
@@ -53,16 +59,21 @@ struct NewWebhook {
     secret: Option<String>,
 }
 
-/// Checks a webhook registration; the defaults are the four lifecycle events.
-pub fn check_webhook(url: &str, events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
-    if url.len() > 2048
-        || !(url.starts_with("http://") || url.starts_with("https://"))
-        || reqwest::Url::parse(url).is_err()
-    {
-        return Err(ApiError::bad_request(
-            "invalid_url",
-            "url must be an http:// or https:// URL of at most 2048 bytes",
-        ));
+/// Checks a webhook registration; the defaults are the four lifecycle events. The URL
+/// must be http or https, and an address written in it must be public or admitted by
+/// `outbound`; a host name is judged by what it resolves to at each delivery.
+pub fn check_webhook(
+    url: &str,
+    events: Option<Vec<String>>,
+    outbound: &OutboundPolicy,
+) -> Result<Vec<String>, ApiError> {
+    if let Err(refused) = outbound.check_url(url) {
+        let code = if refused.is_malformed() {
+            "invalid_url"
+        } else {
+            "url_not_allowed"
+        };
+        return Err(ApiError::bad_request(code, format!("url: {refused}")));
     }
     let events = events.unwrap_or_else(|| {
         [
@@ -105,7 +116,7 @@ async fn create(
     body: Result<Json<NewWebhook>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
-    let events = check_webhook(&req.url, req.events)?;
+    let events = check_webhook(&req.url, req.events, &state.config.outbound)?;
     let secret = match req.secret {
         Some(s) if (16..=256).contains(&s.len()) => s,
         Some(_) => {
@@ -169,10 +180,11 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// Fans events out to webhooks and sends the deliveries that are due, until `shutdown`.
-pub async fn run_sender(db: Db, shutdown: Arc<tokio::sync::Notify>) {
-    let client = match reqwest::Client::builder()
+/// Deliveries go only where `outbound` admits.
+pub async fn run_sender(db: Db, outbound: OutboundPolicy, shutdown: Arc<tokio::sync::Notify>) {
+    let client = match OutboundClient::builder(outbound)
+        .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(c) => c,
@@ -202,7 +214,19 @@ pub async fn run_sender(db: Db, shutdown: Arc<tokio::sync::Notify>) {
     }
 }
 
-async fn send(client: &reqwest::Client, db: &Db, due: DueDelivery) {
+/// How one delivery attempt ended.
+enum Attempt {
+    Delivered(u16),
+    /// An answer other than 2xx, or no answer: retried with backoff.
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
+    /// The outbound policy refused the URL or its addresses: not retried.
+    Refused(String),
+}
+
+async fn send(client: &OutboundClient, db: &Db, due: DueDelivery) {
     let d = &due.delivery;
     let body = json!({
         "id": d.id,
@@ -213,8 +237,42 @@ async fn send(client: &reqwest::Client, db: &Db, due: DueDelivery) {
     })
     .to_string();
     let timestamp = openvod_store::now_ms() / 1000;
-    let result = client
-        .post(&due.url)
+    let attempt = match client.post(&due.url) {
+        Err(refused) => Attempt::Refused(format!("refused: {refused}")),
+        Ok(request) => deliver(request, &due, timestamp, body).await,
+    };
+    let (ok, status, error) = match &attempt {
+        Attempt::Delivered(status) => (true, Some(*status), None),
+        Attempt::Failed { status, error } => (false, *status, Some(error.as_str())),
+        Attempt::Refused(error) => {
+            tracing::warn!(webhook = %d.webhook_id, error, "webhook delivery refused");
+            (false, None, Some(error.as_str()))
+        }
+    };
+    // Backoff: 2, 4, 8 ... seconds, up to an hour, then failed for good.
+    let retry_at = (matches!(attempt, Attempt::Failed { .. }) && d.attempts < MAX_ATTEMPTS)
+        .then(|| openvod_store::now_ms() + 1000 * (1i64 << d.attempts.clamp(1, 12)).min(3600));
+    let result = match attempt {
+        Attempt::Delivered(_) => "delivered",
+        Attempt::Refused(_) => "refused",
+        Attempt::Failed { .. } if retry_at.is_some() => "retry",
+        Attempt::Failed { .. } => "failed",
+    };
+    metrics::counter!("openvod_webhook_deliveries_total", "result" => result).increment(1);
+    if let Err(e) = db.record_delivery(&d.id, ok, status, error, retry_at).await {
+        tracing::warn!(error = %e, "webhook record");
+    }
+}
+
+/// One signed POST of `body`.
+async fn deliver(
+    request: reqwest::RequestBuilder,
+    due: &DueDelivery,
+    timestamp: i64,
+    body: String,
+) -> Attempt {
+    let d = &due.delivery;
+    let result = request
         .header("content-type", "application/json")
         .header(
             "openvod-signature",
@@ -225,24 +283,19 @@ async fn send(client: &reqwest::Client, db: &Db, due: DueDelivery) {
         .body(body)
         .send()
         .await;
-    let (ok, status, error) = match result {
-        Ok(r) if r.status().is_success() => (true, Some(r.status().as_u16()), None),
-        Ok(r) => (
-            false,
-            Some(r.status().as_u16()),
-            Some(format!("HTTP {}", r.status())),
-        ),
-        Err(e) => (false, None, Some(e.to_string())),
-    };
-    // Backoff: 2, 4, 8 ... seconds, up to an hour, then failed for good.
-    let retry_at = (!ok && d.attempts < MAX_ATTEMPTS)
-        .then(|| openvod_store::now_ms() + 1000 * (1i64 << d.attempts.clamp(1, 12)).min(3600));
-    metrics::counter!("openvod_webhook_deliveries_total", "result" => if ok { "delivered" } else if retry_at.is_some() { "retry" } else { "failed" }).increment(1);
-    if let Err(e) = db
-        .record_delivery(&d.id, ok, status, error.as_deref(), retry_at)
-        .await
-    {
-        tracing::warn!(error = %e, "webhook record");
+    match result {
+        Ok(r) if r.status().is_success() => Attempt::Delivered(r.status().as_u16()),
+        Ok(r) => Attempt::Failed {
+            status: Some(r.status().as_u16()),
+            error: format!("HTTP {}", r.status()),
+        },
+        Err(e) => match openvod_net::refusal(&e) {
+            Some(refused) => Attempt::Refused(format!("refused: {refused}")),
+            None => Attempt::Failed {
+                status: None,
+                error: openvod_net::describe(e),
+            },
+        },
     }
 }
 
@@ -262,12 +315,39 @@ mod tests {
 
     #[test]
     fn registrations_are_checked() {
-        assert!(check_webhook("ftp://x", None).is_err());
-        assert!(
-            check_webhook("http://127.0.0.1:9/hook", Some(vec!["asset.bogus".into()])).is_err()
-        );
+        let fenced = OutboundPolicy::default();
+        let loopback = OutboundPolicy::new(["127.0.0.1/32"]).unwrap();
+        for url in [
+            "ftp://x",
+            "file:///etc/passwd",
+            "gopher://x:70/",
+            "not a url",
+        ] {
+            let err = check_webhook(url, None, &loopback).unwrap_err();
+            assert_eq!(err.code, "invalid_url", "{url}");
+        }
+        let err = check_webhook("http://169.254.169.254/latest", None, &loopback).unwrap_err();
+        assert_eq!(err.code, "url_not_allowed");
+        assert!(err.message.contains("link-local"), "{}", err.message);
+        let err = check_webhook("http://127.0.0.1:9/hook", None, &fenced).unwrap_err();
+        assert_eq!(err.code, "url_not_allowed");
+        assert!(err.message.contains("loopback"), "{}", err.message);
         assert_eq!(
-            check_webhook("https://example.com/h", None).unwrap().len(),
+            check_webhook("http://127.0.0.1:9/hook", None, &loopback)
+                .unwrap()
+                .len(),
+            4
+        );
+        assert!(check_webhook(
+            "http://127.0.0.1:9/hook",
+            Some(vec!["asset.bogus".into()]),
+            &loopback
+        )
+        .is_err());
+        assert_eq!(
+            check_webhook("https://example.com/h", None, &fenced)
+                .unwrap()
+                .len(),
             4
         );
     }

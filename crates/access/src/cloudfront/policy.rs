@@ -2,7 +2,7 @@
 //! custom policies that come back in requests.
 
 use std::fmt::{self, Write as _};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::Deserialize;
@@ -295,6 +295,25 @@ pub struct IpCidr {
 }
 
 impl IpCidr {
+    /// The range of `prefix_len` leading bits of `network` (host bits are cleared);
+    /// `None` when the length is longer than the address. A `const fn`, so fixed ranges
+    /// can be tables checked when the program is compiled.
+    pub const fn new(network: IpAddr, prefix_len: u8) -> Option<IpCidr> {
+        let network = match network {
+            IpAddr::V4(v4) if prefix_len <= 32 => {
+                IpAddr::V4(Ipv4Addr::from_bits(masked_v4(v4.to_bits(), prefix_len)))
+            }
+            IpAddr::V6(v6) if prefix_len <= 128 => {
+                IpAddr::V6(Ipv6Addr::from_bits(masked_v6(v6.to_bits(), prefix_len)))
+            }
+            _ => return None,
+        };
+        Some(IpCidr {
+            network,
+            prefix_len,
+        })
+    }
+
     /// The network address (host bits cleared) and the prefix length.
     pub fn network(&self) -> IpAddr {
         self.network
@@ -351,14 +370,7 @@ impl FromStr for IpCidr {
         if prefix_len > max_len {
             return Err(invalid());
         }
-        let network = match address {
-            IpAddr::V4(v4) => IpAddr::from(masked_v4(u32::from(v4), prefix_len).to_be_bytes()),
-            IpAddr::V6(v6) => IpAddr::from(masked_v6(u128::from(v6), prefix_len).to_be_bytes()),
-        };
-        Ok(IpCidr {
-            network,
-            prefix_len,
-        })
+        IpCidr::new(address, prefix_len).ok_or_else(invalid)
     }
 }
 
@@ -368,19 +380,19 @@ impl fmt::Display for IpCidr {
     }
 }
 
-fn masked_v4(address: u32, prefix_len: u8) -> u32 {
+const fn masked_v4(address: u32, prefix_len: u8) -> u32 {
     // checked_shl: a shift by the full width (prefix 0) would overflow.
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(prefix_len))
-        .unwrap_or(0);
-    address & mask
+    match u32::MAX.checked_shl(32 - prefix_len as u32) {
+        Some(mask) => address & mask,
+        None => 0,
+    }
 }
 
-fn masked_v6(address: u128, prefix_len: u8) -> u128 {
-    let mask = u128::MAX
-        .checked_shl(128 - u32::from(prefix_len))
-        .unwrap_or(0);
-    address & mask
+const fn masked_v6(address: u128, prefix_len: u8) -> u128 {
+    match u128::MAX.checked_shl(128 - prefix_len as u32) {
+        Some(mask) => address & mask,
+        None => 0,
+    }
 }
 
 #[cfg(test)]
