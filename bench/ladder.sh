@@ -74,8 +74,10 @@ video_opts() {
         -force_key_frames 'expr:gte(t,n_forced*2)' -flags +cgop -map_metadata -1 -an
 }
 AUDIO_OPTS=(-map 0:1 -vn -c:a aac -b:a 128000 -ar 48000 -ac 2 -map_metadata -1)
-FFMPEG_HEAD=(ffmpeg -hide_banner -nostdin -y -v error -nostats)
-INPUT_OPTS=(-protocol_whitelist file,pipe -i "$SRC")
+FFMPEG_HEAD=(ffmpeg -hide_banner -nostdin -y -loglevel repeat+level+verbose -nostats)
+# The source as crates/transcode/src/source.rs opens it: its own bytes and nothing else.
+FORMATS=mov,matroska,mpegts,mpeg,avi,flv,live_flv,mxf,asf,ogg,dv,yuv4mpegpipe,ivf,h264,hevc,mpegvideo,m4v
+INPUT_OPTS=(-protocol_whitelist file -format_whitelist "$FORMATS" -i "file:$(realpath "$SRC")")
 
 # (b): one process, one decode, split=4.
 ladder_command() {

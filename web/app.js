@@ -106,7 +106,8 @@ function renderRow(a) {
     rows.set(a.id, tr);
     $('#assets tbody').prepend(tr);
   }
-  const progress = a.status === 'processing' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : '';
+  const warnings = (a.warnings ?? []).map((w) => `<span class="warning" title="${esc(w.code)}">⚠ ${esc(w.message)}</span>`).join(' ');
+  const progress = a.status === 'processing' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : warnings;
   tr.innerHTML = `<td>${esc(a.source?.name ?? a.id)}</td><td class="status ${a.status}">${a.status}</td>` +
     `<td>${progress}</td><td>${new Date(a.created_at_ms).toLocaleString()}</td>`;
   if (currentAsset === a.id) renderAsset(a);
@@ -138,6 +139,8 @@ function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
   const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
   $('#asset-status').innerHTML = `<span class="status ${a.status}">${esc(status)}</span>${a.error ? ` — ${esc(a.error.message)}` : ''}`;
+  $('#asset-warnings').innerHTML = (a.warnings ?? []).map((w) =>
+    `<li class="warning" data-code="${esc(w.code)}">${w.code === 'damaged_source' ? 'Damaged source' : 'Source duration'}: ${esc(w.message)}</li>`).join('');
   const tbody = $('#renditions tbody');
   tbody.innerHTML = (a.renditions ?? []).map((r) =>
     `<tr><td>${esc(r.name)}</td><td>${r.width ? `${r.width}x${r.height}` : r.kind}</td><td>${esc(r.codecs)}</td>` +

@@ -81,4 +81,41 @@ describe('the dashboard', () => {
       await page.close();
     }
   });
+
+  it('shows the warnings of an asset in the list and on its page', { timeout: 180_000 }, async () => {
+    // A 4 s Matroska file whose Segment Duration (ID 0x4489, 8-byte float, ms) says 10 s:
+    // it is published with an overstated_duration warning.
+    const real = path.join(tmp, 'real.mkv');
+    await run('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=4',
+      '-f', 'lavfi', '-i', 'sine=sample_rate=48000:duration=4',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', real,
+    ], { timeoutMs: 60_000 });
+    const bytes = fs.readFileSync(real);
+    const at = bytes.indexOf(Buffer.from([0x44, 0x89, 0x88]));
+    assert.ok(at > 0, 'a Duration element');
+    bytes.writeDoubleBE(10_000, at + 3);
+    const created = await fetch(`${base}/v1/assets?name=overstated.mkv`, { method: 'POST', body: bytes });
+    assert.equal(created.status, 201);
+    const { id } = await created.json();
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(base + '/');
+      const row = page.locator('tr.asset', { hasText: 'overstated.mkv' });
+      await row.locator('.status.ready').waitFor({ timeout: 150_000 });
+      const listed = await row.locator('.warning').textContent();
+      assert.match(listed, /say it lasts 10\.00 s/);
+      await row.click();
+      await page.waitForURL(`**/#/asset/${id}`);
+      const item = page.locator('#asset-warnings li[data-code="overstated_duration"]');
+      await item.waitFor({ timeout: 10_000 });
+      assert.match(await item.textContent(), /^Source duration: the source's headers say it lasts 10\.00 s/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
 });

@@ -11,6 +11,7 @@ use openvod_drm::{ContentKey, DrmSystem};
 use openvod_media::crypt::derived_iv;
 use openvod_media::segment::SegmentTarget;
 use openvod_media::{Copy, CopyKeys, Manifests, Packaging, Rendition, RenditionKeys};
+use openvod_transcode::integrity::IntegrityPolicy;
 use openvod_transcode::job::{self, JobEvent, Stage, TranscodeJob};
 use openvod_transcode::output::StagedDir;
 use openvod_transcode::package;
@@ -18,7 +19,8 @@ use openvod_transcode::probe::{MediaInfo, StreamInfo};
 use openvod_transcode::JobTemplate;
 
 pub fn probe(input: &Path, json: bool) -> Result<()> {
-    let info = openvod_transcode::probe(input)?;
+    let source = openvod_transcode::SourceFile::open(input)?;
+    let info = openvod_transcode::probe(&source)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -124,6 +126,17 @@ pub struct TranscodeArgs {
     /// Kill ffmpeg after this many seconds (default: 10 min + 1 min per media second).
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
+    /// Finish a source whose decoding stopped early or reported errors, with a warning,
+    /// instead of failing.
+    #[arg(long)]
+    allow_damaged: bool,
+    /// Share of its declared duration every source stream must decode.
+    #[arg(long, value_name = "SHARE", default_value_t = IntegrityPolicy::default().min_decoded_share,
+          value_parser = parse_share)]
+    min_decoded_share: f64,
+    /// Error messages from the source's decoders tolerated before it counts as damaged.
+    #[arg(long, value_name = "N", default_value_t = IntegrityPolicy::default().max_decode_errors)]
+    max_decode_errors: u64,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
@@ -159,11 +172,19 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             total: Duration::from_secs(s),
             stall: Duration::from_secs(s.min(300)),
         }),
+        integrity: IntegrityPolicy {
+            allow_damaged: args.allow_damaged,
+            min_decoded_share: args.min_decoded_share,
+            max_decode_errors: args.max_decode_errors,
+        },
     };
     let reporter = Reporter::new();
     let summary = job::run(&job, &mut |e| reporter.event(e));
     reporter.finish();
     let summary = summary?;
+    for w in &summary.warnings {
+        eprintln!("warning: {}: {}", summary.input.display(), w.message);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -178,6 +199,14 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
         print_renditions(&summary.package);
     }
     Ok(())
+}
+
+/// A share in (0, 1].
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("{text:?} is not a share above 0 and at most 1")),
+    }
 }
 
 fn mediaconvert_job(path: &Path, args: &TranscodeArgs) -> Result<(PathBuf, PathBuf, JobTemplate)> {

@@ -361,6 +361,9 @@ impl Config {
         if !["public", "signed"].contains(&self.access.default_playback.as_str()) {
             bail!("config: access.default_playback must be \"public\" or \"signed\"");
         }
+        self.policy
+            .check()
+            .map_err(|e| anyhow::anyhow!("config: {e}"))?;
         Ok(())
     }
 

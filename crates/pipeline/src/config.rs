@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use openvod_transcode::integrity::IntegrityPolicy;
 use openvod_transcode::JobTemplate;
 use serde::{Deserialize, Serialize};
 
@@ -18,15 +19,49 @@ pub struct ValidationPolicy {
     pub max_height: u32,
     /// Accepted video codecs by ffprobe name, e.g. ["h264", "hevc", "prores"] (empty: any).
     pub video_codecs: Vec<String>,
+    /// Publish a source whose decoding stopped early or reported errors, with a warning
+    /// on the asset, instead of failing it.
+    pub allow_damaged_sources: bool,
+    /// Share of its declared duration every source stream must decode, 0 < share <= 1.
+    pub min_decoded_share: f64,
+    /// Error messages from the source's decoders and demuxer tolerated before the source
+    /// counts as damaged (ffmpeg prints one to a few per damaged frame).
+    pub max_decode_errors: u64,
 }
 
 impl Default for ValidationPolicy {
     fn default() -> Self {
+        let integrity = IntegrityPolicy::default();
         ValidationPolicy {
             max_duration_seconds: 6.0 * 3600.0,
             max_width: 7680,
             max_height: 4320,
             video_codecs: Vec::new(),
+            allow_damaged_sources: integrity.allow_damaged,
+            min_decoded_share: integrity.min_decoded_share,
+            max_decode_errors: integrity.max_decode_errors,
+        }
+    }
+}
+
+impl ValidationPolicy {
+    /// Checks the values that have a range.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.min_decoded_share > 0.0 && self.min_decoded_share <= 1.0) {
+            return Err(format!(
+                "policy.min_decoded_share must be above 0 and at most 1 (got {})",
+                self.min_decoded_share
+            ));
+        }
+        Ok(())
+    }
+
+    /// The decode integrity part, as the transcoder takes it.
+    pub fn integrity(&self) -> IntegrityPolicy {
+        IntegrityPolicy {
+            allow_damaged: self.allow_damaged_sources,
+            min_decoded_share: self.min_decoded_share,
+            max_decode_errors: self.max_decode_errors,
         }
     }
 }

@@ -73,9 +73,12 @@ impl From<openvod_transcode::Error> for StageError {
         use openvod_transcode::Error as E;
         match e {
             E::Cancelled => StageError::Abandoned,
-            E::Probe { .. } | E::Unsupported { .. } | E::Media { .. } | E::Template(_) => {
-                StageError::permanent("invalid_media", e)
-            }
+            E::Probe { .. }
+            | E::Unsupported { .. }
+            | E::UnacceptedFormat { .. }
+            | E::Media { .. }
+            | E::Template(_) => StageError::permanent("invalid_media", e),
+            E::DamagedSource { .. } => StageError::permanent("damaged_source", e),
             E::Ffmpeg { .. } => StageError::permanent("transcode_failed", e),
             E::Timeout { .. } => StageError::transient("timeout", e),
             E::ToolMissing(_) | E::Io { .. } | E::Output(_) | E::MediaConvert(_) => {

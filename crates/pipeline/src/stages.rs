@@ -172,7 +172,12 @@ async fn blocking<T: Send + 'static>(
 
 async fn probe(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let source = local_source(ctx, asset).await?;
-    let info = blocking(move || openvod_transcode::probe(&source)).await??;
+    let name = source_name(asset);
+    let info = blocking(move || {
+        let source = openvod_transcode::SourceFile::open(&source)?.named(&name);
+        openvod_transcode::probe(&source)
+    })
+    .await??;
     Ok(StageOutcome {
         output: json!({ "size": info.size }),
         probe: Some(serde_json::to_value(&info).map_err(|e| StageError::transient("worker", e))?),
@@ -198,11 +203,19 @@ fn media_info(asset: &Asset) -> Result<MediaInfo, StageError> {
         .map_err(|e| StageError::transient("worker", format!("stored probe result: {e}")))
 }
 
+/// The source as messages name it: its upload name, or the asset id.
+fn source_name(asset: &Asset) -> String {
+    asset
+        .source_name
+        .clone()
+        .unwrap_or_else(|| asset.id.clone())
+}
+
 fn plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
     Ok(ladder::plan(
         &media_info(asset)?,
         template(ctx, asset)?,
-        asset.source_name.as_deref().unwrap_or(&asset.id),
+        &source_name(asset),
     )?)
 }
 
@@ -284,8 +297,11 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     };
     let cancel = ctx.cancel.clone();
     let (p, dir) = (plan.clone(), encoded.clone());
-    let cost = blocking(move || {
-        ffmpeg::encode(
+    let (info, integrity) = (media_info(asset)?, ctx.config.policy.integrity());
+    let name = source_name(asset);
+    let result = blocking(move || {
+        let source = openvod_transcode::SourceFile::open(&source)?.named(&name);
+        let done = ffmpeg::encode(
             &source,
             &p,
             &dir,
@@ -296,11 +312,14 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
                     let _ = tx.send(f * 100.0);
                 }
             },
-        )
+        )?;
+        let warnings =
+            openvod_transcode::integrity::check(&name, &info, &p, &dir, &done.decode, &integrity)?;
+        Ok::<_, openvod_transcode::Error>((done.cost, warnings))
     })
     .await?;
     let _ = reporter.await;
-    let cost = cost?;
+    let (cost, warnings) = result?;
     if plan.duration > 0.0 && cost.wall.as_secs_f64() > 0.0 {
         // Media seconds per wall second: the "x real time" of the encode.
         metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
@@ -322,6 +341,7 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             encode_seconds: cost.wall.as_secs_f64(),
             cpu_seconds: cost.cpu.as_secs_f64(),
         })?,
+        warnings: Some(to_value(&warnings)?),
         ..StageOutcome::default()
     })
 }

@@ -83,6 +83,7 @@ fn summary(a: &Asset) -> Value {
         "renditions": a.renditions,
         "playback": playback,
         "error": error,
+        "warnings": a.warnings,
         "created_at_ms": a.created_at,
         "started_at_ms": a.started_at,
         "finished_at_ms": a.finished_at,

@@ -65,6 +65,9 @@ pub struct Asset {
     pub finished_at: Option<i64>,
     /// "public" or "signed"; `None` takes the server's default.
     pub playback: Option<String>,
+    /// What is wrong with the source but did not stop it: `{"code", "message"}` objects
+    /// as the transcode stage recorded them; empty before it ran.
+    pub warnings: Vec<serde_json::Value>,
 }
 
 /// What creating an asset needs.
@@ -77,7 +80,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -109,6 +112,15 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
         started_at: col(row, "started_at")?,
         finished_at: col(row, "finished_at")?,
         playback: col(row, "playback")?,
+        warnings: match json(col(row, "warnings")?)? {
+            Some(serde_json::Value::Array(items)) => items,
+            Some(other) => {
+                return Err(Error::Conflict(format!(
+                    "asset warnings are not a list: {other}"
+                )))
+            }
+            None => Vec::new(),
+        },
     })
 }
 

@@ -248,11 +248,12 @@ impl Db {
         let to_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         sqlx::query(
             "UPDATE assets SET probe = COALESCE($1, probe), renditions = COALESCE($2, renditions), \
-             output_prefix = COALESCE($3, output_prefix), updated_at = $4 WHERE id = $5",
+             output_prefix = COALESCE($3, output_prefix), warnings = COALESCE($4, warnings), updated_at = $5 WHERE id = $6",
         )
         .bind(to_text(&outcome.probe))
         .bind(to_text(&outcome.renditions))
         .bind(outcome.output_prefix.clone())
+        .bind(to_text(&outcome.warnings))
         .bind(now)
         .bind(&task.asset_id)
         .execute(&mut *tx)
@@ -513,4 +514,6 @@ pub struct StageOutcome {
     pub probe: Option<serde_json::Value>,
     pub renditions: Option<serde_json::Value>,
     pub output_prefix: Option<String>,
+    /// The asset's warnings (a JSON array), replacing any it had.
+    pub warnings: Option<serde_json::Value>,
 }

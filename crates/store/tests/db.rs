@@ -92,6 +92,7 @@ async fn an_asset_walks_through_every_stage() {
         let asset = db.create_asset(new_asset("a/movie.mov"), 3).await.unwrap();
         assert_eq!(asset.status, AssetStatus::Queued, "{name}");
         assert_eq!(asset.stage, Some(Stage::Probe), "{name}");
+        assert!(asset.warnings.is_empty(), "{name}");
         for stage in Stage::ALL {
             let task = db.claim_task("w1", LEASE).await.unwrap().expect("a task");
             assert_eq!((task.stage, task.attempt), (stage, 1), "{name}");
@@ -113,6 +114,9 @@ async fn an_asset_walks_through_every_stage() {
                 renditions: (stage == Stage::Publish)
                     .then(|| serde_json::json!([{ "name": "720p" }])),
                 output_prefix: (stage == Stage::Publish).then(|| asset.id.clone()),
+                warnings: (stage == Stage::Transcode).then(
+                    || serde_json::json!([{ "code": "overstated_duration", "message": "m" }]),
+                ),
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
@@ -120,6 +124,11 @@ async fn an_asset_walks_through_every_stage() {
         assert_eq!(a.status, AssetStatus::Ready, "{name}");
         assert_eq!(a.probe, Some(serde_json::json!({ "duration": 10.0 })));
         assert_eq!(a.renditions, Some(serde_json::json!([{ "name": "720p" }])));
+        assert_eq!(
+            a.warnings,
+            vec![serde_json::json!({ "code": "overstated_duration", "message": "m" })],
+            "{name}: the warnings the transcode recorded stay"
+        );
         assert!(a.finished_at.unwrap() >= a.started_at.unwrap());
         let kinds: Vec<String> = db
             .events_after(0, 100)

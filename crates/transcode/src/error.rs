@@ -15,6 +15,17 @@ pub enum Error {
     Probe { input: String, reason: String },
     #[error("{input}: {reason}")]
     Unsupported { input: String, reason: String },
+    /// The source's detected format is not on the demuxer allow-list.
+    #[error("{input}: {reason}")]
+    UnacceptedFormat {
+        input: String,
+        /// ffmpeg's name of the detected format, e.g. "hls".
+        format: String,
+        reason: String,
+    },
+    /// The source could not be decoded in full (see `integrity`).
+    #[error("{input}: {reason}")]
+    DamagedSource { input: String, reason: String },
     #[error("template {0}")]
     Template(String),
     #[error("MediaConvert job: {0}")]

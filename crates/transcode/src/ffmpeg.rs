@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::decode_log::DecodeLog;
 use crate::ladder::EncodePlan;
-use crate::process::{kill, poll, read_tail, spawn};
+use crate::process::{for_each_line, kill, poll, spawn};
+use crate::source::SourceFile;
 use crate::{Error, Result};
 
 /// Progress of a running encode, from ffmpeg's `-progress` output.
@@ -65,23 +67,23 @@ pub fn output_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The ffmpeg arguments for `plan`, writing into `dir`.
-pub fn arguments(input: &Path, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
+pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     push(&[
         "-hide_banner",
         "-nostdin",
         "-y",
-        "-v",
-        "error",
+        // Severity on every line, repeated lines in full, and the stream mapping and
+        // final statistics that `DecodeLog` reads (see there).
+        "-loglevel",
+        "repeat+level+verbose",
         "-nostats",
         "-progress",
         "pipe:1",
     ]);
-    // Only plain files may be opened while reading the input: a crafted file (an HLS
-    // playlist, a concat list) could otherwise read local files or reach the network.
-    push(&["-protocol_whitelist", "file,pipe", "-i"]);
-    a.push(input.as_os_str().to_owned());
+    // The source's bytes and nothing else (see `source`).
+    a.extend(source.input_args());
 
     let (num, den) = plan.frame_rate;
     let mut graph = format!("[0:{}]", plan.video_stream_index);
@@ -177,6 +179,16 @@ pub fn arguments(input: &Path, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
     a
 }
 
+/// A finished encode: what it cost and what ffmpeg said about decoding the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub cost: EncodeCost,
+    pub decode: DecodeLog,
+}
+
+/// Longest line of ffmpeg's log that is read whole.
+const LOG_LINE_MAX: usize = 4096;
+
 /// What the encode cost.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EncodeCost {
@@ -188,25 +200,28 @@ pub struct EncodeCost {
 /// Runs ffmpeg for `plan`, reporting progress, and kills it on `deadline`, on a stall,
 /// or as soon as `cancel` is set.
 pub fn encode(
-    input: &Path,
+    source: &SourceFile,
     plan: &EncodePlan,
     dir: &Path,
     deadline: Deadline,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(Progress),
-) -> Result<EncodeCost> {
+) -> Result<Encoded> {
     let started = Instant::now();
     let cpu_before = children_cpu_time();
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(arguments(input, plan, dir))
+    cmd.args(arguments(source, plan, dir))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn(cmd, "ffmpeg")?;
-    let stderr = child
-        .stderr
-        .take()
-        .map(|e| std::thread::spawn(move || read_tail(e)));
+    let stderr = child.stderr.take().map(|e| {
+        std::thread::spawn(move || {
+            let mut log = DecodeLog::default();
+            for_each_line(e, LOG_LINE_MAX, |line| log.record(line));
+            log
+        })
+    });
     let (tx, rx) = mpsc::channel::<(f64, f64)>();
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || {
@@ -262,17 +277,26 @@ pub fn encode(
         }
     };
     let _ = reader.join();
-    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    let decode = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
     if !status.success() {
-        let message = crate::probe::last_line(&stderr).unwrap_or_else(|| "no message".into());
+        if let Some(format) = decode.refused_format() {
+            return Err(source.refused(format.to_string()));
+        }
+        let message = decode
+            .last_error()
+            .map(|m| source.strip_url(m).to_string())
+            .unwrap_or_else(|| "no message".into());
         return Err(Error::Ffmpeg {
             status: status.to_string(),
             message,
         });
     }
-    Ok(EncodeCost {
-        wall: started.elapsed(),
-        cpu: children_cpu_time().saturating_sub(cpu_before),
+    Ok(Encoded {
+        cost: EncodeCost {
+            wall: started.elapsed(),
+            cpu: children_cpu_time().saturating_sub(cpu_before),
+        },
+        decode,
     })
 }
 

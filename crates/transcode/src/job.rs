@@ -7,10 +7,12 @@ use openvod_media::{CopyKeys, Rendition, RenditionName};
 use serde::Serialize;
 
 use crate::ffmpeg::{self, Deadline, Progress};
+use crate::integrity::{self, IntegrityPolicy, SourceWarning};
 use crate::ladder::{self, EncodePlan};
 use crate::output::StagedDir;
 use crate::package::{self, PackageSummary};
 use crate::probe::{self, MediaInfo};
+use crate::source::SourceFile;
 use crate::template::JobTemplate;
 use crate::{Error, Result};
 
@@ -24,6 +26,8 @@ pub struct TranscodeJob {
     pub overwrite: bool,
     /// Overrides the deadline derived from the source's duration.
     pub deadline: Option<Deadline>,
+    /// How much decode damage the source may have.
+    pub integrity: IntegrityPolicy,
 }
 
 /// Stages of a job, for progress reports.
@@ -52,6 +56,8 @@ pub struct TranscodeSummary {
     pub plan: EncodePlan,
     #[serde(flatten)]
     pub package: PackageSummary,
+    /// What is wrong with the source but did not stop the job.
+    pub warnings: Vec<SourceWarning>,
     /// Wall time of the whole job, seconds.
     pub wall_seconds: f64,
     /// CPU time of the encode (ffmpeg), seconds.
@@ -66,9 +72,10 @@ pub struct TranscodeSummary {
 /// folder there is untouched).
 pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result<TranscodeSummary> {
     let started = Instant::now();
-    let shown = job.input.display().to_string();
     on_event(JobEvent::Started(Stage::Probe));
-    let info = probe::probe(&job.input)?;
+    let source = SourceFile::open(&job.input)?;
+    let shown = source.shown().to_string();
+    let info = probe::probe(&source)?;
     let plan = ladder::plan(&info, &job.template, &shown)?;
     on_event(JobEvent::Planned(&plan));
     let staged = StagedDir::new(&job.output, job.overwrite)?;
@@ -80,9 +87,11 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
         .deadline
         .unwrap_or_else(|| Deadline::for_duration(plan.duration));
     let never = std::sync::atomic::AtomicBool::new(false);
-    let cost = ffmpeg::encode(&job.input, &plan, &work, deadline, &never, &mut |p| {
+    let encoded = ffmpeg::encode(&source, &plan, &work, deadline, &never, &mut |p| {
         on_event(JobEvent::Encoding(p))
     })?;
+    let warnings = integrity::check(&shown, &info, &plan, &work, &encoded.decode, &job.integrity)?;
+    let cost = encoded.cost;
 
     on_event(JobEvent::Started(Stage::Package));
     let summary = package_encoded(&plan, &work, &job.template, staged.path())?;
@@ -100,6 +109,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
         source: info,
         plan,
         package: summary,
+        warnings,
         wall_seconds: round3(started.elapsed()),
         cpu_seconds: round3(cost.cpu),
         encode_seconds: round3(cost.wall),

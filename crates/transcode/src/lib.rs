@@ -3,19 +3,26 @@
 //! `openvod-media`.
 //!
 //! ffmpeg runs as a child process, never linked: a crash or hang in a decoder cannot take
-//! the caller down, and the process is killed on a deadline. Inputs are opened with
-//! `-protocol_whitelist file,pipe` so that a crafted file cannot make ffmpeg read other
-//! local files or reach the network.
+//! the caller down, and the process is killed on a deadline. A source is only ever opened
+//! through [`SourceFile`], which gives ffprobe and ffmpeg a demuxer allow-list and the
+//! `file` protocol alone, so a crafted file cannot make them read other files or reach
+//! the network (see `source`). After an encode, [`integrity::check`] compares what was
+//! encoded with what the source declares, so a decoder that gave up part-way does not
+//! pass for a finished job.
 
 mod error;
 pub mod template;
 
 pub use error::{Error, Result};
 pub use template::{JobTemplate, LadderRung};
+pub mod decode_log;
+pub mod integrity;
 pub mod probe;
 mod process;
+pub mod source;
 
 pub use probe::{probe, MediaInfo};
+pub use source::SourceFile;
 pub mod ffmpeg;
 pub mod job;
 pub mod ladder;

@@ -1,11 +1,11 @@
 //! `ffprobe` as a child process, its JSON turned into a typed [`MediaInfo`].
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
 use crate::process::run_captured;
+use crate::source::SourceFile;
 use crate::{Error, Result};
 
 /// What a media file holds, as far as openvod cares.
@@ -109,46 +109,30 @@ impl MediaInfo {
     }
 }
 
-/// Runs ffprobe on `input` and reads its report.
+/// Runs ffprobe on `source` and reads its report.
 ///
-/// The file must exist, be non-empty and be media ffprobe can read; a file that is not
-/// gives [`Error::Probe`] with a one-line reason.
-pub fn probe(input: &Path) -> Result<MediaInfo> {
-    let shown = input.display().to_string();
-    let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
-    if !meta.is_file() {
-        return Err(Error::Probe {
-            input: shown,
-            reason: "not a regular file".into(),
-        });
-    }
-    if meta.len() == 0 {
-        return Err(Error::Probe {
-            input: shown,
-            reason: "the file is empty (0 bytes)".into(),
-        });
-    }
+/// The source must be media ffprobe can read in an accepted format; one that is not
+/// gives [`Error::Probe`] or [`Error::UnacceptedFormat`] with a one-line reason.
+pub fn probe(source: &SourceFile) -> Result<MediaInfo> {
+    let shown = source.shown().to_string();
     let mut cmd = Command::new("ffprobe");
     cmd.args([
         "-v",
         "error",
-        "-protocol_whitelist",
-        "file,pipe",
         "-print_format",
         "json",
         "-show_format",
         "-show_streams",
-        "-i",
     ])
-    .arg(input)
+    .args(source.input_args())
     .stdin(Stdio::null());
     let out = run_captured(cmd, "ffprobe", std::time::Duration::from_secs(120))?;
     if !out.status.success() {
+        if let Some(refused) = source.refusal(&out.stderr) {
+            return Err(refused);
+        }
         let reason = last_line(&out.stderr).unwrap_or("ffprobe could not read it".into());
-        let reason = reason
-            .strip_prefix(&format!("{shown}: "))
-            .map(str::to_string)
-            .unwrap_or(reason);
+        let reason = source.strip_url(&reason).to_string();
         return Err(Error::Probe {
             input: shown,
             reason: format!("not a media file ffprobe can read ({reason})"),
@@ -158,31 +142,31 @@ pub fn probe(input: &Path) -> Result<MediaInfo> {
         input: shown.clone(),
         reason: format!("unreadable ffprobe report: {e}"),
     })?;
-    let info = MediaInfo::from_report(report, meta.len());
+    let info = MediaInfo::from_report(report, source.size());
     if info.streams.is_empty() {
         return Err(Error::Probe {
             input: shown,
             reason: "no audio or video streams".into(),
         });
     }
-    check_complete(input, &info)?;
+    check_complete(source, &info)?;
     Ok(info)
 }
 
 /// An MP4 or QuickTime file whose sample data runs past the end of the file is refused:
 /// ffprobe describes it happily and ffmpeg would encode the part that is there and
 /// report success.
-fn check_complete(input: &Path, info: &MediaInfo) -> Result<()> {
+fn check_complete(source: &SourceFile, info: &MediaInfo) -> Result<()> {
     if !info.container.split(',').any(|c| c == "mp4" || c == "mov") {
         return Ok(());
     }
-    match crate::package::read_mp4(input) {
+    match crate::package::read_mp4(source.path()) {
         Err(Error::Media {
-            source: source @ openvod_media::Error::Truncated(_),
+            source: cause @ openvod_media::Error::Truncated(_),
             ..
         }) => Err(Error::Probe {
-            input: input.display().to_string(),
-            reason: source.to_string(),
+            input: source.shown().to_string(),
+            reason: cause.to_string(),
         }),
         // Other codecs and layouts are ffmpeg's business: it reads far more than the
         // packager does.
@@ -270,7 +254,7 @@ impl MediaInfo {
                     channel_layout: s.channel_layout.clone(),
                     sample_rate: num(&s.sample_rate).unwrap_or(0),
                     bit_rate: num(&s.bit_rate),
-                    duration: num(&s.duration),
+                    duration: stream_duration(&s),
                     language: language(&s),
                 })),
                 other => streams.push(StreamInfo::Other {
@@ -361,8 +345,24 @@ fn video(s: &ProbeStream, codec: String) -> VideoStream {
         bit_depth,
         interlaced: matches!(s.field_order.as_deref(), Some("tt" | "bb" | "tb" | "bt")),
         bit_rate: num(&s.bit_rate),
-        duration: num(&s.duration),
+        duration: stream_duration(s),
     }
+}
+
+/// The stream's duration: ffprobe's, or Matroska's `DURATION` tag ("00:00:04.000000000",
+/// written by ffmpeg and mkvmerge; Matroska has no per-track duration element).
+fn stream_duration(s: &ProbeStream) -> Option<f64> {
+    let from_tag = || {
+        let tag = s.tags.as_ref()?.get("DURATION")?.as_str()?;
+        let mut parts = tag.trim().splitn(3, ':');
+        let h: f64 = parts.next()?.parse().ok()?;
+        let m: f64 = parts.next()?.parse().ok()?;
+        let sec: f64 = parts.next()?.parse().ok()?;
+        Some(h * 3600.0 + m * 60.0 + sec)
+    };
+    num::<f64>(&s.duration)
+        .or_else(from_tag)
+        .filter(|d| d.is_finite() && *d >= 0.0)
 }
 
 /// Rotation from the display matrix side data (ffprobe reports it counter-clockwise as a
@@ -417,6 +417,19 @@ mod tests {
         assert_eq!(info.first_audio().unwrap().language.as_deref(), Some("fra"));
         assert!(matches!(info.streams[2], StreamInfo::Other { .. }));
         assert_eq!(info.duration, 12.5);
+    }
+
+    #[test]
+    fn matroska_duration_tags_are_stream_durations() {
+        let json = r#"{"streams":[
+          {"index":0,"codec_type":"video","codec_name":"h264","width":64,"height":64,
+           "tags":{"DURATION":"00:01:04.500000000"}},
+          {"index":1,"codec_type":"audio","codec_name":"opus","duration":"3.5",
+           "tags":{"DURATION":"00:00:09.000000000"}}],
+          "format":{"format_name":"matroska,webm","duration":"70.0"}}"#;
+        let info = MediaInfo::from_report(serde_json::from_str(json).unwrap(), 10);
+        assert_eq!(info.first_video().unwrap().duration, Some(64.5));
+        assert_eq!(info.first_audio().unwrap().duration, Some(3.5));
     }
 
     #[test]

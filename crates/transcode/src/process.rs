@@ -1,6 +1,6 @@
 //! Running a tool as a child process with a deadline, capturing its output.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,35 @@ pub(crate) fn read_tail(mut r: impl Read) -> Vec<u8> {
     keep
 }
 
+/// Reads `r` to its end line by line, handing each line (without its line break, cut
+/// to `max` bytes, invalid UTF-8 replaced) to `f`. Memory stays bounded whatever the
+/// child writes.
+pub(crate) fn for_each_line(r: impl Read, max: usize, mut f: impl FnMut(&str)) {
+    let mut reader = BufReader::new(r);
+    let mut line: Vec<u8> = Vec::with_capacity(256);
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let (part, found) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&part[..part.len().min(room)]);
+        let used = part.len() + usize::from(found);
+        reader.consume(used);
+        if found {
+            f(String::from_utf8_lossy(&line).trim_end_matches('\r'));
+            line.clear();
+        }
+    }
+    if !line.is_empty() {
+        f(String::from_utf8_lossy(&line).trim_end_matches('\r'));
+    }
+}
+
 /// Waits for `child` until `until`; kills it and returns `None` when time runs out.
 pub(crate) fn wait_until(child: &mut Child, until: Instant) -> Result<Option<ExitStatus>> {
     let left = until.saturating_duration_since(Instant::now());
@@ -120,5 +149,21 @@ pub(crate) fn poll(child: &mut Child, wait: Duration) -> Result<Option<ExitStatu
             return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_cut_and_the_last_one_kept() {
+        let mut seen = Vec::new();
+        let input = format!("short\r\n{}\nlast", "x".repeat(10_000));
+        for_each_line(input.as_bytes(), 100, |l| seen.push(l.to_string()));
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0], "short");
+        assert_eq!(seen[1], "x".repeat(100));
+        assert_eq!(seen[2], "last");
     }
 }

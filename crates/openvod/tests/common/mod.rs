@@ -279,3 +279,67 @@ pub fn pg_s3_env(schema: &str) -> Option<Vec<(String, String)>> {
         ("OPENVOD_STORE_ALLOW_HTTP".into(), "true".into()),
     ])
 }
+
+/// `curl -s` with `args`; returns the HTTP status and the body as JSON (`Null` when the
+/// body is not JSON).
+pub fn curl_json(args: &[&str]) -> (u16, serde_json::Value) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "120", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        status.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Uploads `file` to `POST /v1/assets?name=NAME`; returns the new asset's id.
+pub fn upload_as(base: &str, file: &Path, name: &str) -> String {
+    let (status, body) = curl_json(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &format!("{base}/v1/assets?name={name}"),
+    ]);
+    assert_eq!(status, 201, "upload of {name}: {body}");
+    body["id"]
+        .as_str()
+        .expect("the asset has an id")
+        .to_string()
+}
+
+/// Polls `GET /v1/assets/ID` until the asset is ready, failed or cancelled.
+pub fn wait_finished(base: &str, id: &str, limit: std::time::Duration) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, asset) = curl_json(&[&format!("{base}/v1/assets/{id}")]);
+        assert_eq!(status, 200, "{asset}");
+        if ["ready", "failed", "cancelled"].contains(&asset["status"].as_str().unwrap_or("")) {
+            return asset;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not finished after {limit:?}: {asset}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A configuration for `openvod serve` keeping everything under `dir`, with the fast
+/// template, scratch space in `dir/work`, one attempt per stage, and `extra` appended.
+pub fn serve_config(dir: &Path, extra: &str) -> PathBuf {
+    let template = fast_template(dir);
+    let path = dir.join("openvod.toml");
+    let text = format!(
+        "data_dir = \"{}\"\n[templates]\ndefault = \"{}\"\n[worker]\nwork_dir = \"{}\"\nmax_attempts = 1\n{extra}",
+        dir.join("data").display(),
+        template.display(),
+        dir.join("work").display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
