@@ -32,8 +32,7 @@ pub(crate) async fn copy_keys(
     let provider = match &settings.key_provider {
         KeyProviderSettings::Builtin => KeyProvider::Builtin(store),
         KeyProviderSettings::Speke { url } => {
-            let mut client =
-                SpekeClient::new(url, &config.outbound)
+            let mut client = SpekeClient::new(url, &config.outbound)
                 .map_err(|e| StageError::permanent("key_provider", e))?;
             if let Some(auth) = &config.speke_authorization {
                 client = client

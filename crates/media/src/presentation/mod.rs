@@ -464,3 +464,6 @@ fn size_rendition(
         sizes,
     })
 }
+
+#[cfg(test)]
+mod tests;
