@@ -302,12 +302,15 @@ fn mdats(segment: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The `senc` entries of every `moof` of a segment: IV and subsamples per sample.
+/// One `senc` entry: the IV, and `(clear, protected)` per subsample.
+type SencEntry = (Vec<u8>, Vec<(u16, u32)>);
+
+/// The `senc` entries of every `moof` of a segment.
 fn senc_entries(
     segment: &[u8],
     iv_size: usize,
     subsamples: bool,
-) -> Vec<(Vec<u8>, Vec<(u16, u32)>)> {
+) -> Vec<SencEntry> {
     let mut out = Vec::new();
     let mut search = 0;
     while let Some(at) = segment[search..].windows(4).position(|w| w == b"senc") {
