@@ -24,8 +24,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; empty: `sqlite://DATA_DIR/openvod.db`.
     pub database_url: String,
-    /// "text" or "json" log lines.
-    pub log_format: String,
+    pub log_format: LogFormat,
     pub store: StoreSection,
     pub upload: UploadSection,
     pub worker: WorkerSection,
@@ -44,6 +43,26 @@ pub struct Config {
 }
 
 /// The origin's packaging on request and its shield.
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where objects are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// A folder (`root`, or `data_dir/objects`).
+    Local,
+    /// Any S3-compatible store.
+    S3,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OriginSection {
@@ -100,8 +119,8 @@ pub struct AccessSection {
     /// Secret (32 bytes or more) that signs upload tokens; empty disables them.
     pub upload_token_secret: String,
     pub upload_token_seconds: u64,
-    /// "public" or "signed": playback access of assets that set none.
-    pub default_playback: String,
+    /// Playback access of assets that set none.
+    pub default_playback: openvod_server::access::Playback,
     /// `scheme://host` of playback URLs as viewers see them (e.g. the CDN).
     pub public_url: String,
     /// Trusted CloudFront public keys: "KEY_PAIR_ID=path/to/public.pem" each.
@@ -127,7 +146,7 @@ impl Default for AccessSection {
             admin_tokens: Vec::new(),
             upload_token_secret: String::new(),
             upload_token_seconds: 3600,
-            default_playback: "public".into(),
+            default_playback: openvod_server::access::Playback::Public,
             public_url: String::new(),
             trusted_keys: Vec::new(),
             signing_key_file: PathBuf::new(),
@@ -139,8 +158,7 @@ impl Default for AccessSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSection {
-    /// "local" or "s3".
-    pub kind: String,
+    pub kind: StoreKind,
     /// local: root folder; empty: `DATA_DIR/objects`.
     pub root: PathBuf,
     /// s3: endpoint URL (empty for AWS), buckets, region, credentials.
@@ -223,7 +241,7 @@ impl Default for Config {
             http_redirect_listen: String::new(),
             data_dir: PathBuf::from("data"),
             database_url: String::new(),
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             store: StoreSection::default(),
             upload: UploadSection::default(),
             worker: WorkerSection::default(),
@@ -242,7 +260,7 @@ impl Default for Config {
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
-            kind: "local".into(),
+            kind: StoreKind::Local,
             root: PathBuf::new(),
             endpoint: String::new(),
             source_bucket: String::new(),
@@ -340,12 +358,6 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
-        if !["text", "json"].contains(&self.log_format.as_str()) {
-            bail!("config: log_format must be \"text\" or \"json\"");
-        }
-        if !["local", "s3"].contains(&self.store.kind.as_str()) {
-            bail!("config: store.kind must be \"local\" or \"s3\"");
-        }
         if self.worker.lease_seconds == 0
             || self.worker.heartbeat_seconds == 0
             || self.worker.heartbeat_seconds * 2 > self.worker.lease_seconds
@@ -357,9 +369,6 @@ impl Config {
         }
         if !self.http_redirect_listen.is_empty() && self.tls_cert_file.as_os_str().is_empty() {
             bail!("config: http_redirect_listen redirects to HTTPS, which needs tls_cert_file");
-        }
-        if !["public", "signed"].contains(&self.access.default_playback.as_str()) {
-            bail!("config: access.default_playback must be \"public\" or \"signed\"");
         }
         self.policy
             .check()
@@ -391,7 +400,7 @@ impl Config {
 
     /// The access settings of the HTTP side.
     pub fn access(&self) -> Result<openvod_server::access::AccessConfig> {
-        use openvod_server::access::{AccessConfig, Playback};
+        use openvod_server::access::AccessConfig;
         let a = &self.access;
         let mut out = AccessConfig {
             admin_tokens: openvod_access::AdminTokens::new(&a.admin_tokens)
@@ -399,7 +408,7 @@ impl Config {
             upload_tokens: None,
             upload_token_seconds: a.upload_token_seconds.max(1),
             trusted_keys: openvod_access::TrustedKeys::new(),
-            default_playback: Playback::parse(&a.default_playback).unwrap_or(Playback::Public),
+            default_playback: a.default_playback,
             public_url: (!a.public_url.is_empty()).then(|| a.public_url.clone()),
             signer: None,
         };
@@ -448,7 +457,7 @@ impl Config {
 
     pub fn objects(&self) -> openvod_store::ObjectsConfig {
         let s = &self.store;
-        if s.kind == "s3" {
+        if s.kind == StoreKind::S3 {
             openvod_store::ObjectsConfig::S3 {
                 endpoint: (!s.endpoint.is_empty()).then(|| s.endpoint.clone()),
                 source_bucket: s.source_bucket.clone(),

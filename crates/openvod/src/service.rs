@@ -58,7 +58,7 @@ fn init_logs(config: &Config) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = if config.log_format == "json" {
+    let _ = if config.log_format == crate::config::LogFormat::Json {
         builder.json().try_init()
     } else {
         builder.try_init()

@@ -98,7 +98,7 @@ async fn environments(dir: &Path) -> Vec<Env> {
 
 fn fast_template() -> JobTemplate {
     let mut t = JobTemplate::default_ladder();
-    t.video.preset = "superfast".into();
+    t.video.preset = openvod_transcode::template::Preset::Superfast;
     t
 }
 

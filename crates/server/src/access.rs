@@ -23,7 +23,8 @@ use serde_json::json;
 use crate::{ApiError, AppState};
 
 /// Playback access of an asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Playback {
     /// Anyone with the URL.
     Public,

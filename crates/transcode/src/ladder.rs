@@ -41,8 +41,8 @@ pub struct EncodePlan {
     pub gop_frames: u32,
     pub gop_seconds: f64,
     pub deinterlace: bool,
-    pub profile: String,
-    pub preset: String,
+    pub profile: crate::template::H264Profile,
+    pub preset: crate::template::Preset,
     /// Source duration in seconds (0 when unknown).
     pub duration: f64,
 }
@@ -151,8 +151,8 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
         gop_frames,
         gop_seconds: v.gop_seconds,
         deinterlace: video.interlaced,
-        profile: v.profile.clone(),
-        preset: v.preset.clone(),
+        profile: v.profile,
+        preset: v.preset,
         duration,
     })
 }

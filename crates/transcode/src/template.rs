@@ -28,15 +28,12 @@ pub struct JobTemplate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VideoSettings {
-    /// Only "h264" for now.
-    #[serde(default = "default_codec")]
-    pub codec: String,
-    /// H.264 profile: "high", "main" or "baseline".
-    #[serde(default = "default_profile")]
-    pub profile: String,
-    /// x264 preset, "ultrafast" to "veryslow".
-    #[serde(default = "default_preset")]
-    pub preset: String,
+    #[serde(default)]
+    pub codec: VideoCodec,
+    #[serde(default)]
+    pub profile: H264Profile,
+    #[serde(default)]
+    pub preset: Preset,
     /// Capped-quality level 1-10 (the QVBR quality level): mapped to a CRF, with each
     /// rung's `max_bitrate` as the cap.
     #[serde(default = "default_quality")]
@@ -48,6 +45,86 @@ pub struct VideoSettings {
     #[serde(default = "default_max_fps")]
     pub max_frame_rate: f64,
     pub rungs: Vec<LadderRung>,
+}
+
+/// The video codec of every rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    /// H.264 / AVC with x264.
+    #[default]
+    H264,
+}
+
+/// The H.264 profile (ISO/IEC 14496-10, annex A).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum H264Profile {
+    Baseline,
+    Main,
+    #[default]
+    High,
+}
+
+impl H264Profile {
+    /// The name x264 and ffmpeg's `-profile:v` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            H264Profile::Baseline => "baseline",
+            H264Profile::Main => "main",
+            H264Profile::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for H264Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The x264 preset: the speed the encoder trades for compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Ultrafast,
+    Superfast,
+    Veryfast,
+    Faster,
+    Fast,
+    #[default]
+    Medium,
+    Slow,
+    Slower,
+    Veryslow,
+    Placebo,
+}
+
+impl Preset {
+    /// The name ffmpeg's `-preset` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Ultrafast => "ultrafast",
+            Preset::Superfast => "superfast",
+            Preset::Veryfast => "veryfast",
+            Preset::Faster => "faster",
+            Preset::Fast => "fast",
+            Preset::Medium => "medium",
+            Preset::Slow => "slow",
+            Preset::Slower => "slower",
+            Preset::Veryslow => "veryslow",
+            Preset::Placebo => "placebo",
+        }
+    }
+}
+
+/// The audio codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioCodec {
+    /// AAC-LC.
+    #[default]
+    Aac,
 }
 
 /// One rung of the ladder.
@@ -76,9 +153,8 @@ pub struct LadderRung {
 pub struct AudioSettings {
     #[serde(default = "default_audio_name")]
     pub name: String,
-    /// Only "aac" (AAC-LC) for now.
-    #[serde(default = "default_audio_codec")]
-    pub codec: String,
+    #[serde(default)]
+    pub codec: AudioCodec,
     #[serde(default = "default_audio_bitrate")]
     pub bitrate: u64,
     #[serde(default = "default_sample_rate")]
@@ -128,15 +204,6 @@ impl Default for PackagingSettings {
     }
 }
 
-fn default_codec() -> String {
-    "h264".into()
-}
-fn default_profile() -> String {
-    "high".into()
-}
-fn default_preset() -> String {
-    "medium".into()
-}
 fn default_quality() -> u8 {
     8
 }
@@ -148,9 +215,6 @@ fn default_max_fps() -> f64 {
 }
 fn default_audio_name() -> String {
     "audio".into()
-}
-fn default_audio_codec() -> String {
-    "aac".into()
 }
 fn default_audio_bitrate() -> u64 {
     128_000
@@ -172,19 +236,6 @@ fn yes() -> bool {
 }
 
 const DEFAULT_TEMPLATE: &str = include_str!("../templates/default.toml");
-
-const PRESETS: [&str; 10] = [
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-];
 
 impl JobTemplate {
     /// Names of the built-in templates.
@@ -231,25 +282,6 @@ impl JobTemplate {
     /// Checks every value; the message names the field.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let v = &self.video;
-        if v.codec != "h264" {
-            return Err(format!(
-                "video.codec {:?} is not supported (only \"h264\")",
-                v.codec
-            ));
-        }
-        if !["high", "main", "baseline"].contains(&v.profile.as_str()) {
-            return Err(format!(
-                "video.profile {:?}: use high, main or baseline",
-                v.profile
-            ));
-        }
-        if !PRESETS.contains(&v.preset.as_str()) {
-            return Err(format!(
-                "video.preset {:?}: use one of {}",
-                v.preset,
-                PRESETS.join(", ")
-            ));
-        }
         check_quality(v.quality, "video.quality")?;
         if !(0.5..=10.0).contains(&v.gop_seconds) {
             return Err(format!(
@@ -292,12 +324,6 @@ impl JobTemplate {
         }
         if let Some(a) = &self.audio {
             RenditionName::new(&a.name).map_err(|e| format!("audio.name: {e}"))?;
-            if a.codec != "aac" {
-                return Err(format!(
-                    "audio.codec {:?} is not supported (only \"aac\")",
-                    a.codec
-                ));
-            }
             if !(16_000..=512_000).contains(&a.bitrate) {
                 return Err(format!(
                     "audio.bitrate {} is outside 16..512 kb/s",

@@ -107,7 +107,7 @@ fn make(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 fn every_accepted_container_probes_and_transcodes_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut template = JobTemplate::default_ladder();
-    template.video.preset = "ultrafast".into();
+    template.video.preset = openvod_transcode::template::Preset::Ultrafast;
     for (name, args, container) in SAMPLES {
         let src = make(dir.path(), name, args);
         let info = probe(&SourceFile::open(&src).unwrap())

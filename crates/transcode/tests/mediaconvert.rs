@@ -84,9 +84,12 @@ fn reference_job_maps_to_the_expected_template() {
         ]
     );
     assert_eq!(t.name, TEMPLATE_NAME);
-    assert_eq!(t.video.codec, "h264");
-    assert_eq!(t.video.profile, "high");
-    assert_eq!(t.video.preset, "medium");
+    assert_eq!(t.video.codec, openvod_transcode::template::VideoCodec::H264);
+    assert_eq!(
+        t.video.profile,
+        openvod_transcode::template::H264Profile::High
+    );
+    assert_eq!(t.video.preset, openvod_transcode::template::Preset::Medium);
     assert_eq!(t.video.quality, 8);
     assert_eq!(t.video.gop_seconds, 2.0);
     assert_eq!(
@@ -103,12 +106,18 @@ fn reference_job_maps_to_the_expected_template() {
     assert_eq!(
         (
             a.name.as_str(),
-            a.codec.as_str(),
+            a.codec,
             a.bitrate,
             a.sample_rate,
             a.channels
         ),
-        ("audio", "aac", 128_000, 48_000, 2)
+        (
+            "audio",
+            openvod_transcode::template::AudioCodec::Aac,
+            128_000,
+            48_000,
+            2
+        )
     );
     t.validate().unwrap();
 }
@@ -203,7 +212,10 @@ fn all_three_document_shapes_are_accepted() {
         ),
         ("720p", 720, None)
     );
-    assert_eq!(t.video.profile, "main");
+    assert_eq!(
+        t.video.profile,
+        openvod_transcode::template::H264Profile::Main
+    );
     // Not in the job: the built-in default's packaging, no audio output.
     assert_eq!(t.packaging, JobTemplate::default_ladder().packaging);
     assert_eq!(t.audio, None);

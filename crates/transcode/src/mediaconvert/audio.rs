@@ -37,7 +37,7 @@ impl Importer<'_> {
             .audio
             .unwrap_or(AudioSettings {
                 name: "audio".into(),
-                codec: "aac".into(),
+                codec: crate::template::AudioCodec::Aac,
                 bitrate: 128_000,
                 sample_rate: 48_000,
                 channels: 2,

@@ -21,7 +21,7 @@ use crate::Result;
 struct VideoOut {
     path: String,
     rung: LadderRung,
-    profile: Option<(String, String)>,
+    profile: Option<(crate::template::H264Profile, String)>,
     gop: Option<(f64, String)>,
 }
 
@@ -245,7 +245,7 @@ impl Importer<'_> {
             |a, b| a == b,
         )?;
         if let Some(p) = profile {
-            t.video.profile = p.to_ascii_lowercase();
+            t.video.profile = p;
         }
         let gop = same_everywhere(videos.iter().map(|v| v.gop.clone()), "GopSize", |a, b| {
             (a - b).abs() < 1e-9

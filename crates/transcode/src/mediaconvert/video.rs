@@ -7,6 +7,7 @@ use super::cursor::Obj;
 use super::fields::{H264, QVBR, VIDEO_DESCRIPTION};
 use super::values::{err, ignored, int, join, num, quoted, text, CHANGES};
 use super::Importer;
+use crate::template::H264Profile;
 use crate::Result;
 
 /// The H.264 settings of one output.
@@ -14,7 +15,7 @@ pub(super) struct H264Out {
     pub(super) max_bitrate: u64,
     pub(super) quality: Option<u8>,
     /// Value as written (`HIGH`) and JSON path of `CodecProfile`.
-    pub(super) profile: Option<(String, String)>,
+    pub(super) profile: Option<(H264Profile, String)>,
     /// GOP length in seconds and the JSON path of `GopSize`; `None` for AUTO.
     pub(super) gop: Option<(f64, String)>,
 }
@@ -108,7 +109,9 @@ impl Importer<'_> {
             Some((p, pp)) => {
                 let p = text(p, &pp)?;
                 match p {
-                    "HIGH" | "MAIN" | "BASELINE" => Some((p.to_string(), pp)),
+                    "HIGH" => Some((H264Profile::High, pp)),
+                    "MAIN" => Some((H264Profile::Main, pp)),
+                    "BASELINE" => Some((H264Profile::Baseline, pp)),
                     _ => {
                         return Err(err(
                             &pp,
