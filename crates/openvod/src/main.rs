@@ -3,7 +3,6 @@
 mod commands;
 mod config;
 mod service;
-mod sign;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,7 +37,7 @@ enum Command {
     /// Run the origin only.
     Origin(service::ServiceArgs),
     /// Sign a playback URL (CloudFront-compatible canned or custom policy).
-    SignUrl(sign::SignArgs),
+    SignUrl(commands::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,7 +49,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => service::run(service::Role::Serve, args),
         Command::Worker(args) => service::run(service::Role::Worker, args),
         Command::Origin(args) => service::run(service::Role::Origin, args),
-        Command::SignUrl(args) => sign::sign_url(args),
+        Command::SignUrl(args) => commands::sign_url(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

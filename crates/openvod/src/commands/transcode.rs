@@ -1,0 +1,252 @@
+//! `openvod transcode`: a source to a packaged ladder.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::print_renditions;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use openvod_transcode::integrity::IntegrityPolicy;
+use openvod_transcode::job::{self, JobEvent, Stage, TranscodeJob};
+use openvod_transcode::JobTemplate;
+
+#[derive(Args)]
+pub struct TranscodeArgs {
+    /// The source file (omit with --mediaconvert-job, which names it).
+    input: Option<PathBuf>,
+    /// Output folder; written in full or not at all.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Built-in template name (default) or a TOML template file.
+    #[arg(long, default_value = "default")]
+    template: String,
+    /// Capped-quality level 1-10 for every rung (the QVBR quality level).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    quality: Option<u8>,
+    /// A MediaConvert job (CreateJob JSON) with a CMAF output group.
+    #[arg(long, value_name = "FILE")]
+    mediaconvert_job: Option<PathBuf>,
+    /// Map an S3 bucket of the MediaConvert job to a local folder: s3://bucket=DIR.
+    #[arg(long = "map", value_name = "s3://BUCKET=DIR")]
+    maps: Vec<String>,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    overwrite: bool,
+    /// Kill ffmpeg after this many seconds (default: 10 min + 1 min per media second).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Finish a source whose decoding stopped early or reported errors, with a warning,
+    /// instead of failing.
+    #[arg(long)]
+    allow_damaged: bool,
+    /// Share of its declared duration every source stream must decode.
+    #[arg(long, value_name = "SHARE", default_value_t = IntegrityPolicy::default().min_decoded_share,
+          value_parser = parse_share)]
+    min_decoded_share: f64,
+    /// Error messages from the source's decoders tolerated before it counts as damaged.
+    #[arg(long, value_name = "N", default_value_t = IntegrityPolicy::default().max_decode_errors)]
+    max_decode_errors: u64,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn transcode(args: TranscodeArgs) -> Result<()> {
+    let (input, out, mut template) = match &args.mediaconvert_job {
+        Some(path) => mediaconvert_job(path, &args)?,
+        None => {
+            let input = args
+                .input
+                .clone()
+                .context("give an INPUT file (or --mediaconvert-job)")?;
+            let out = args
+                .out
+                .clone()
+                .context("give an output folder with --out DIR")?;
+            (input, out, JobTemplate::load(&args.template)?)
+        }
+    };
+    if let Some(q) = args.quality {
+        template.video.quality = q;
+        for r in &mut template.video.rungs {
+            r.quality = None;
+        }
+    }
+    let job = TranscodeJob {
+        input,
+        output: out,
+        template,
+        overwrite: args.overwrite,
+        deadline: args.timeout.map(|s| openvod_transcode::ffmpeg::Deadline {
+            total: Duration::from_secs(s),
+            stall: Duration::from_secs(s.min(300)),
+        }),
+        integrity: IntegrityPolicy {
+            allow_damaged: args.allow_damaged,
+            min_decoded_share: args.min_decoded_share,
+            max_decode_errors: args.max_decode_errors,
+        },
+    };
+    let reporter = Reporter::new();
+    let summary = job::run(&job, &mut |e| reporter.event(e));
+    reporter.finish();
+    let summary = summary?;
+    for w in &summary.warnings {
+        eprintln!("warning: {}: {}", summary.input.display(), w.message);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "{}: {:.1} s of media in {:.1} s ({:.2}x real time, {:.1} s CPU)",
+            summary.output.display(),
+            summary.package.duration,
+            summary.wall_seconds,
+            summary.speed,
+            summary.cpu_seconds
+        );
+        print_renditions(&summary.package);
+    }
+    Ok(())
+}
+
+/// A share in (0, 1].
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("{text:?} is not a share above 0 and at most 1")),
+    }
+}
+
+fn mediaconvert_job(path: &Path, args: &TranscodeArgs) -> Result<(PathBuf, PathBuf, JobTemplate)> {
+    use openvod_transcode::mediaconvert::{import, LocationMap};
+    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    if meta.len() > 1 << 20 {
+        bail!(
+            "{}: larger than 1 MiB, not a MediaConvert job",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let maps = args
+        .maps
+        .iter()
+        .map(|m| LocationMap::parse(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let job = import(&text, &maps)?;
+    for w in &job.warnings {
+        eprintln!("warning: {w}");
+    }
+    let input = match &args.input {
+        Some(i) => i.clone(),
+        None => job.input.clone(),
+    };
+    let out = args
+        .out
+        .clone()
+        .or(job.destination.clone())
+        .context("the job has no CMAF Destination: give --out DIR")?;
+    Ok((input, out, job.template))
+}
+
+struct Reporter {
+    bar: Option<ProgressBar>,
+    last_line: std::cell::Cell<Option<std::time::Instant>>,
+}
+
+impl Reporter {
+    fn new() -> Reporter {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(1000);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {prefix:>9} [{bar:40}] {percent:>3}% {msg} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Reporter {
+            bar,
+            last_line: std::cell::Cell::new(None),
+        }
+    }
+
+    fn event(&self, e: JobEvent<'_>) {
+        match e {
+            JobEvent::Started(stage) => {
+                let name = match stage {
+                    Stage::Probe => "probing",
+                    Stage::Encode => "encoding",
+                    Stage::Package => "packaging",
+                };
+                match &self.bar {
+                    Some(bar) => bar.set_prefix(name),
+                    None => eprintln!("{name}"),
+                }
+            }
+            JobEvent::Planned(plan) => {
+                let rungs: Vec<String> = plan
+                    .rungs
+                    .iter()
+                    .map(|r| format!("{} {}x{}", r.name, r.width, r.height))
+                    .collect();
+                let line = format!(
+                    "ladder: {}{}",
+                    rungs.join(", "),
+                    plan.audio
+                        .as_ref()
+                        .map(|a| format!(", audio {} kb/s", a.bitrate / 1000))
+                        .unwrap_or_default()
+                );
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            JobEvent::Encoding(p) => {
+                let frac = p.fraction().unwrap_or(0.0);
+                match &self.bar {
+                    Some(bar) => {
+                        bar.set_position((frac * 1000.0) as u64);
+                        bar.set_message(format!("{:.2}x", p.speed));
+                    }
+                    None => {
+                        let due = self
+                            .last_line
+                            .get()
+                            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
+                        if due {
+                            self.last_line.set(Some(std::time::Instant::now()));
+                            let eta = if p.speed > 0.0 {
+                                format!(
+                                    "{:.0} s",
+                                    (p.total_seconds - p.encoded_seconds).max(0.0) / p.speed
+                                )
+                            } else {
+                                "?".into()
+                            };
+                            eprintln!(
+                                "encoding {:5.1}%  {:.1}/{:.1} s  {:.2}x real time  ETA {eta}",
+                                frac * 100.0,
+                                p.encoded_seconds,
+                                p.total_seconds,
+                                p.speed
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
