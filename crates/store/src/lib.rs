@@ -11,7 +11,6 @@ mod db;
 mod error;
 mod events;
 pub mod objects;
-pub mod stored;
 mod tasks;
 mod uploads;
 mod webhooks;
