@@ -311,6 +311,26 @@ clear_lead_seconds = 2
     });
   }
 
+  // Every copy also plays at a segment length the template did not choose (`sN/`): the
+  // manifests, segments and AES-128 key URIs all resolve below that folder.
+  for (const seconds of [4, 6]) {
+    for (const c of [
+      { name: 'hls.js plays clear HLS', player: 'hls', manifest: 'master.m3u8', licence: false },
+      { name: 'dash.js plays clear DASH', player: 'dash', manifest: 'manifest.mpd', licence: false },
+      { name: 'Shaka plays DASH cenc', player: 'shaka', manifest: 'cenc/manifest.mpd' },
+      { name: 'Shaka plays DASH cbcs', player: 'shaka', manifest: 'cbcs/manifest.mpd' },
+      { name: 'hls.js plays HLS AES-128', player: 'hls', manifest: 'aes128/master.m3u8', licence: false },
+    ]) {
+      const manifest = c.manifest.includes('/')
+        ? c.manifest.replace('/', `/s${seconds}/`)
+        : `s${seconds}/${c.manifest}`;
+      it(`packaged on request at ${seconds} s segments: ${c.name}`, { timeout: PLAY_TIMEOUT_MS + 30_000 }, async (t) => {
+        if (setupError) throw setupError;
+        await play(t, { ...c, manifest, id: jit });
+      });
+    }
+  }
+
   for (const c of [
     { name: 'Shaka refuses to play cenc with a wrong key', player: 'shaka', manifest: 'cenc/manifest.mpd', wrong: 'clearkeys' },
     { name: 'Shaka refuses to play cbcs with a wrong key', player: 'shaka', manifest: 'cbcs/manifest.mpd', wrong: 'clearkeys' },
