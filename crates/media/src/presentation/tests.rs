@@ -306,11 +306,7 @@ fn mdats(segment: &[u8]) -> Vec<&[u8]> {
 type SencEntry = (Vec<u8>, Vec<(u16, u32)>);
 
 /// The `senc` entries of every `moof` of a segment.
-fn senc_entries(
-    segment: &[u8],
-    iv_size: usize,
-    subsamples: bool,
-) -> Vec<SencEntry> {
+fn senc_entries(segment: &[u8], iv_size: usize, subsamples: bool) -> Vec<SencEntry> {
     let mut out = Vec::new();
     let mut search = 0;
     while let Some(at) = segment[search..].windows(4).position(|w| w == b"senc") {
