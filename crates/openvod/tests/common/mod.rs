@@ -24,6 +24,9 @@ pub fn ffmpeg(args: &[&str]) {
 
 /// A test source: `seconds` of testsrc2 at `size` and `rate`, with a sine tone unless
 /// `audio` is false. Extra output arguments go before the file name.
+///
+/// Each distinct source is encoded once and kept in the target's test folder, keyed by
+/// its ffmpeg arguments; every test gets its own copy (some damage theirs).
 pub fn make_source(
     dir: &Path,
     name: &str,
@@ -33,7 +36,6 @@ pub fn make_source(
     audio: bool,
     extra: &[&str],
 ) -> PathBuf {
-    let path = dir.join(name);
     let video = format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
     let tone = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
     let mut args = vec!["-f", "lavfi", "-i", &video];
@@ -49,9 +51,39 @@ pub fn make_source(
         "yuv420p",
     ]);
     args.extend(extra);
-    let p = path.to_str().expect("utf-8 path");
-    args.push(p);
-    ffmpeg(&args);
+    let ext = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("mp4");
+    let cached = fixture(&args, ext, |out| {
+        let mut args = args.clone();
+        args.push(out.to_str().expect("utf-8 path"));
+        ffmpeg(&args);
+    });
+    let path = dir.join(name);
+    std::fs::copy(&cached, &path).expect("copy a cached source");
+    path
+}
+
+/// The file `make` writes for `key`, made once and kept under the target's test folder
+/// (`CARGO_TARGET_TMPDIR`). Concurrent tests asking for the same file each write a
+/// temporary file and rename it into place, so none sees a partial one.
+pub fn fixture(key: &[&str], ext: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    // FNV-1a over the key: stable from run to run, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.join("\u{1f}").bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openvod-fixtures");
+    std::fs::create_dir_all(&folder).expect("fixture folder");
+    let path = folder.join(format!("{hash:016x}.{ext}"));
+    if !path.exists() {
+        static PARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = PARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let part = folder.join(format!("{hash:016x}.{}-{n}.part.{ext}", std::process::id()));
+        make(&part);
+        std::fs::rename(&part, &path).expect("fixture into place");
+    }
     path
 }
 
