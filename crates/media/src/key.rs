@@ -410,7 +410,12 @@ mod tests {
             assert_eq!(DrmSystem::from_system_id(&s.system_id()), Some(s));
             assert_eq!(s.name().parse::<DrmSystem>(), Ok(s));
         }
-        assert!("primetime".parse::<DrmSystem>().is_err());
+        assert_eq!(" PlayReady ".parse::<DrmSystem>(), Ok(DrmSystem::PlayReady));
+        let err = "primetime".parse::<DrmSystem>().unwrap_err().to_string();
+        assert!(
+            err.contains("primetime") && err.contains("widevine"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! `openvod package` on renditions made by other encoders: fragmented (ffmpeg's
 //! `empty_moov`, with composition offsets and no edit list) and progressive.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn package(dir: &Path, inputs: &[&Path], extra: &[&str]) -> std::path::PathBuf {
     let out = dir.join("out");

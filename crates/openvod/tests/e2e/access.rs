@@ -3,13 +3,11 @@
 //! SPEKE v2 provider answering openvod's own SPEKE client. Bad input on each endpoint
 //! gets a clear 4xx.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const ADMIN: &str = "admin-token-for-the-access-test";
 const KEY_PAIR_ID: &str = "K2ACCESSTEST";

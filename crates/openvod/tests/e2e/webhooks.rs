@@ -3,15 +3,13 @@
 //! private or link-local addresses are refused at registration and at delivery unless
 //! `[outbound] allow` admits them.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

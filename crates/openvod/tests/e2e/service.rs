@@ -3,13 +3,11 @@
 //! SIGKILL in the middle of a transcode. On SQLite + a folder, and on PostgreSQL + S3
 //! (Garage) with each role in its own process.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// `curl` with `args`; returns (status, headers, body).
 fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {

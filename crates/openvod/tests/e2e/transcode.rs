@@ -1,11 +1,9 @@
 //! `openvod transcode` end to end on a 1080p source: the ladder, the manifests, and what
 //! independent readers make of them.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use mp4_atom::{Codec, Decode};
 
 struct Transcoded {

@@ -1,12 +1,10 @@
 //! Awkward and broken inputs: each gives correct output or a clear one-line error, never
 //! a panic, a hang or a half-written output folder.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// Runs `openvod transcode` on `src` into `dir/out`.
 fn transcode(dir: &Path, src: &Path) -> (Output, PathBuf) {

@@ -3,13 +3,11 @@
 //! time; the origin shield reads the store once per object however many viewers ask; a
 //! failing store gives a clear 502; a 3-hour rendition is served from start to end.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// curl; returns (status, headers (lower case), body bytes).
 fn get(url: &str) -> (u16, String, Vec<u8>) {

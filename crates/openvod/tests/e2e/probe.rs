@@ -1,8 +1,6 @@
 //! `openvod probe`: the report of a good file, and one clear line for a bad one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn reports_streams_as_json() {

@@ -1,12 +1,10 @@
 //! `openvod transcode --mediaconvert-job`: a MediaConvert CMAF job run with local folders
 //! standing in for its S3 buckets.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const REFERENCE: &str =
-    include_str!("../../transcode/tests/fixtures/mediaconvert/reference_cmaf.json");
+    include_str!("../../../transcode/tests/fixtures/mediaconvert/reference_cmaf.json");
 
 #[test]
 fn reference_job_runs_with_mapped_buckets() {

@@ -98,7 +98,7 @@ pub fn openvod(args: &[&str]) -> Output {
 /// A fast template for tests: the default ladder with a quick preset (which still uses
 /// B-frames, so composition offsets are exercised).
 pub fn fast_template(dir: &Path) -> PathBuf {
-    let text = include_str!("../../../transcode/templates/default.toml")
+    let text = include_str!("../../../../transcode/templates/default.toml")
         .replace("preset = \"medium\"", "preset = \"superfast\"");
     let path = dir.join("fast.toml");
     std::fs::write(&path, text).unwrap();

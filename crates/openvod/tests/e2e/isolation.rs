@@ -5,8 +5,6 @@
 //! writing by a test thread that counts every reader; the referenced URLs point at a
 //! local TCP listener that counts connections.
 
-mod common;
-
 use std::fs::OpenOptions;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,7 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A FIFO at a path a crafted source names. A thread keeps opening it for writing, which
 /// blocks until a reader opens it, and counts the readers; nobody but [`FifoWatch::

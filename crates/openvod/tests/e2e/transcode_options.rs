@@ -1,10 +1,8 @@
 //! Templates, flags and source properties that change what `openvod transcode` does.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn transcode(args: &[&str]) -> std::process::Output {
     let mut all = vec!["transcode"];

@@ -4,12 +4,10 @@
 //! headers merely overstate its length gets a milder warning. Through `openvod transcode`
 //! and `openvod serve`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// Positions and sizes of the video packets of `file`, by ffprobe.
 fn video_packets(file: &Path) -> Vec<(usize, usize)> {

@@ -9,13 +9,11 @@
 //! binary. When it cannot be had, its tests fail under `CI=true` and are skipped loudly
 //! otherwise.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use openvod_media::crypt::{decrypt_sample, Scheme, Subsample};
 
 const KID: &str = "0123456789abcdef0123456789abcdef";

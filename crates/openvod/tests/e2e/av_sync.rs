@@ -1,12 +1,10 @@
 //! Lip sync measured on the content: a white flash and a tone burst at the same instant
 //! in the source must still coincide when ffmpeg plays the packaged output.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// First presentation time at which the picture turns bright, by `signalstats`.
 fn flash_time(manifest: &Path) -> f64 {

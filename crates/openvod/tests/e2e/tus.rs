@@ -1,15 +1,13 @@
 //! Resumable uploads over tus 1.0: an upload cut off mid-request and resumed after a
 //! server restart ends byte-identical to the file.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// curl; returns (status, lower-cased headers).
 fn tus(args: &[&str]) -> (u16, String) {

@@ -1,0 +1,21 @@
+//! End-to-end tests of the `openvod` binary and its services: real ffmpeg, real
+//! processes, SQLite, PostgreSQL and S3 where the test says so. One test binary, so the
+//! suite links once and shares its fixtures (`common::make_source`).
+
+mod common;
+
+mod access;
+mod av_sync;
+mod bad_inputs;
+mod damaged;
+mod encrypt;
+mod isolation;
+mod jit;
+mod mediaconvert;
+mod package;
+mod probe;
+mod service;
+mod transcode;
+mod transcode_options;
+mod tus;
+mod webhooks;
