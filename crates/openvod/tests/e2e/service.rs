@@ -1,6 +1,7 @@
 //! `openvod serve`, `worker` and `origin` as real processes over HTTP: upload, the
-//! pipeline to ready, the origin's answers, bad requests, and a worker killed with
-//! SIGKILL in the middle of a transcode. On SQLite + a folder, and on PostgreSQL + S3
+//! pipeline to ready, the origin serving it (its answers are tested in-process in
+//! crates/server/tests/origin.rs), bad requests, and a worker killed with SIGKILL in the
+//! middle of a transcode. On SQLite + a folder, and on PostgreSQL + S3
 //! (Garage) with each role in its own process.
 
 use std::path::{Path, PathBuf};
@@ -84,40 +85,16 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
-/// Checks what a viewer and a CDN see of a ready asset.
+/// Checks that the origin process serves a ready asset from its store (the answers'
+/// headers, ranges and validators are tested in-process in crates/server/tests/origin.rs).
 fn check_origin(origin: &str, id: &str) {
     let play = format!("{origin}/play/{id}");
-    let (status, headers, body) = curl(&[&format!("{play}/master.m3u8")]);
+    let (status, _, body) = curl(&[&format!("{play}/master.m3u8")]);
     assert_eq!(status, 200);
-    assert!(
-        headers.contains("content-type: application/vnd.apple.mpegurl"),
-        "{headers}"
-    );
-    assert!(headers.contains("cache-control: public, max-age=30"));
-    assert!(headers.contains("access-control-allow-origin: *"));
     assert!(body.starts_with(b"#EXTM3U"));
     let (status, headers, body) = curl(&["-r", "0-99", &format!("{play}/360p/1.m4s")]);
     assert_eq!((status, body.len()), (206, 100), "{headers}");
-    assert!(headers.contains("content-range: bytes 0-99/"), "{headers}");
-    assert!(headers.contains("immutable"));
     assert_eq!(&body[4..8], b"styp");
-    let etag = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("etag: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    let (status, _, body) = curl(&[
-        "-H",
-        &format!("If-None-Match: {etag}"),
-        &format!("{play}/360p/1.m4s"),
-    ]);
-    assert_eq!((status, body.len()), (304, 0));
-    let (status, headers, _) = curl(&["-I", &format!("{play}/manifest.mpd")]);
-    assert_eq!(status, 200);
-    assert!(headers.contains("content-type: application/dash+xml"));
-    let (status, _, _) = curl(&["-r", "999999999-", &format!("{play}/360p/1.m4s")]);
-    assert_eq!(status, 416);
     // ffmpeg plays both manifests over HTTP.
     for m in ["master.m3u8", "manifest.mpd"] {
         let out = Command::new("ffmpeg")
@@ -158,9 +135,6 @@ fn serve_on_sqlite_and_a_folder() {
     );
 
     let id = upload(&api, &src);
-    // Not ready yet: no partial manifest.
-    let (status, _, _) = curl(&[&format!("{api}/play/{id}/master.m3u8")]);
-    assert_eq!(status, 404);
     let asset = wait_until(&api, &id, "ready", Duration::from_secs(180));
     assert_eq!(asset["playback"]["hls"], format!("/play/{id}/master.m3u8"));
     assert_eq!(asset["source"]["name"], "clip.mp4");
@@ -223,17 +197,6 @@ fn serve_on_sqlite_and_a_folder() {
         &format!("{api}/v1/assets?template=nope"),
     ]);
     assert_eq!(status, 400);
-    for path in [
-        format!("/v1/assets/{}", "0".repeat(32)),
-        "/v1/assets/..%2f..%2fetc".into(),
-        format!("/play/{id}/..%2f..%2fsources%2fuploads"),
-        format!("/play/{id}/%2e%2e/%2e%2e/openvod.db"),
-        "/play/../../etc/passwd".into(),
-    ] {
-        let (status, _, body) = curl(&["--path-as-is", &format!("{api}{path}")]);
-        assert!((400..500).contains(&status), "{path}: {status}");
-        assert!(json(&body)["error"]["message"].is_string(), "{path}");
-    }
     let (status, _, _) = curl(&[
         "-X",
         "POST",
@@ -412,7 +375,7 @@ fn s3_objects(env: &[(String, String)]) -> openvod_store::Objects {
 }
 
 #[test]
-fn twenty_uploads_at_once_and_concurrent_ranges() {
+fn twenty_uploads_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let src = make_source(dir.path(), "tiny.mp4", "320x240", 25, 2, true, &[]);
     let config = write_config(dir.path(), "concurrency = 2\n");
@@ -429,24 +392,4 @@ fn twenty_uploads_at_once_and_concurrent_ranges() {
     for id in &ids {
         wait_until(&api, id, "ready", Duration::from_secs(600));
     }
-    // Concurrent range requests against one segment return exactly the right bytes.
-    let url = format!("{api}/play/{}/240p/1.m4s", ids[0]);
-    let (status, _, whole) = curl(&[&url]);
-    assert_eq!(status, 200);
-    let whole = std::sync::Arc::new(whole);
-    std::thread::scope(|s| {
-        for k in 0..40usize {
-            let (url, whole) = (url.clone(), whole.clone());
-            s.spawn(move || {
-                let len = whole.len();
-                let a = (k * 7919) % len;
-                let b = (a + 1 + (k * 104_729) % 5000).min(len - 1);
-                let (status, headers, body) = curl(&["-r", &format!("{a}-{b}"), &url]);
-                assert_eq!(status, 206, "{headers}");
-                assert_eq!(&body[..], &whole[a..=b], "range {a}-{b}");
-                let (status, _, _) = curl(&["-H", "If-None-Match: \"nope\"", "-r", "0-0", &url]);
-                assert_eq!(status, 206);
-            });
-        }
-    });
 }
