@@ -11,11 +11,19 @@ fn main() {
     let hls = manifest.join("../../web/node_modules/hls.js/dist/hls.min.js");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("hls.min.js");
-    println!("cargo:rerun-if-changed={}", hls.display());
     println!("cargo:rustc-check-cfg=cfg(openvod_player)");
     match std::fs::copy(&hls, &out) {
-        Ok(_) => println!("cargo:rustc-cfg=openvod_player"),
+        Ok(_) => {
+            println!("cargo:rerun-if-changed={}", hls.display());
+            println!("cargo:rustc-cfg=openvod_player");
+        }
         Err(_) => {
+            // A missing path would make cargo run this script on every build; watch the
+            // folder instead, which changes when `npm ci` creates node_modules.
+            println!(
+                "cargo:rerun-if-changed={}",
+                manifest.join("../../web").display()
+            );
             println!("cargo:warning=web/node_modules/hls.js is not installed (npm ci in web/): the dashboard will have no player");
             std::fs::write(&out, b"").expect("OUT_DIR is writable");
         }
