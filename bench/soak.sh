@@ -14,7 +14,7 @@
 #     random delay within the stage's usual length, and kills that worker;
 #   - it then reads which task the dead worker still holds: that stage is the one the
 #     kill interrupted. A kill that found the task already committed counts as "between
-#     tasks" and does not count towards KILLS (at most 2 x KILLS kills are made).
+#     tasks" and does not count towards KILLS (at most 3 x KILLS kills are made).
 # Leases are LEASE seconds (heartbeat every second) so an orphaned task is taken over
 # quickly; max_attempts is 10, since one task may be killed more than once.
 #
@@ -36,12 +36,12 @@
 # curl (7.75+, for --aws-sigv4), jq, awk, sha256sum.
 #
 # Environment:
-#   ASSETS          uploads (default 20)
+#   ASSETS          uploads (default 20, at most 50)
 #   KILLS           kills that interrupt a stage (default 20)
 #   SOURCE_SECONDS  length of each source (default 4)
-#   UPLOAD_GAP      seconds between uploads (default 3)
+#   UPLOAD_GAP      seconds between uploads (default 5)
 #   LEASE           worker.lease_seconds (default 4; the heartbeat is 1 s)
-#   KILL_WAIT       seconds to wait for the least-killed stage (default 8)
+#   KILL_WAIT       seconds to wait for the least-killed stage (default 3)
 #   TIMEOUT         seconds for the whole run (default 900)
 #   PG_URL          PostgreSQL server URL without a database
 #                   (default postgres://postgres@127.0.0.1:5432)
@@ -53,9 +53,9 @@ set -euo pipefail
 ASSETS=${ASSETS:-20}
 KILLS=${KILLS:-20}
 SOURCE_SECONDS=${SOURCE_SECONDS:-4}
-UPLOAD_GAP=${UPLOAD_GAP:-3}
+UPLOAD_GAP=${UPLOAD_GAP:-5}
 LEASE=${LEASE:-4}
-KILL_WAIT=${KILL_WAIT:-8}
+KILL_WAIT=${KILL_WAIT:-3}
 TIMEOUT=${TIMEOUT:-900}
 for v in ASSETS SOURCE_SECONDS LEASE KILL_WAIT TIMEOUT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "soak.sh: $v must be a positive number" >&2; exit 1; }
@@ -64,6 +64,7 @@ for v in KILLS UPLOAD_GAP; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "soak.sh: $v must be a number" >&2; exit 1; }
 done
 ((LEASE >= 2)) || { echo "soak.sh: LEASE must be at least 2 (twice the 1 s heartbeat)" >&2; exit 1; }
+((ASSETS <= 50)) || { echo "soak.sh: ASSETS must be at most 50 (the bucket listing reads one page of 1000 keys)" >&2; exit 1; }
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -142,23 +143,18 @@ s3_curl() {
         --user "$OPENVOD_TEST_S3_KEY_ID:$OPENVOD_TEST_S3_SECRET" \
         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
-# Every key of the bucket with its size ("KEY SIZE" lines), following continuation tokens.
+# Every key of the bucket with its size ("KEY SIZE" lines). One page of up to 1000 keys:
+# curl 7.88 signs a query value holding characters to escape (a continuation token, a
+# key with "/") differently from the server, so the listing cannot page; ASSETS is
+# bounded above so that the bucket holds fewer keys (17 objects an asset, one source).
 s3_list() {
-    local token="" page
-    while :; do
-        if [[ -n $token ]]; then
-            page=$(s3_curl --get --data-urlencode "list-type=2" --data-urlencode "continuation-token=$token" "$S3_BASE/")
-        else
-            page=$(s3_curl --get --data-urlencode "list-type=2" "$S3_BASE/")
-        fi
-        # Keys are ids, names and paths openvod writes: no markup; &amp; is the one entity
-        # they can need.
-        printf '%s' "$page" | grep -o '<Contents>.*</Contents>' | sed 's|</Contents>|&\n|g' |
-            sed -n 's|.*<Key>\([^<]*\)</Key>.*<Size>\([0-9]*\)</Size>.*|\1 \2|p' | sed 's/&amp;/\&/g'
-        [[ $page == *"<IsTruncated>true</IsTruncated>"* ]] || break
-        token=$(printf '%s' "$page" | sed -n 's|.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*|\1|p')
-        [[ -n $token ]] || die "a truncated listing without a continuation token"
-    done
+    local page
+    page=$(s3_curl "$S3_BASE/?list-type=2&max-keys=1000")
+    [[ $page != *"<IsTruncated>true</IsTruncated>"* ]] || die "the bucket holds more than 1000 objects: the listing would be incomplete"
+    # Keys are ids, names and paths openvod writes: no markup; &amp; is the one entity
+    # they can need.
+    printf '%s' "$page" | grep -o '<Contents>.*</Contents>' | sed 's|</Contents>|&\n|g' |
+        sed -n 's|.*<Key>\([^<]*\)</Key>.*<Size>\([0-9]*\)</Size>.*|\1 \2|p' | sed 's/&amp;/\&/g'
 }
 
 # --- Configuration, template, sources ----------------------------------------------------------
@@ -294,8 +290,10 @@ PIDS+=("$UPLOADER_PID")
 # --- Kills -------------------------------------------------------------------------------------
 STAGES=(probe transcode package publish)
 # Upper bound of the random delay after a task is seen running, in ms: about the stage's
-# usual length on this template, so kills land anywhere within it.
-declare -A DELAY_MS=([probe]=150 [transcode]=1500 [package]=300 [publish]=5)
+# usual length on this template (release build: probe about 0.2 s, transcode 1.5-2 s,
+# package 0.05-0.25 s, publish 5-40 ms), less the time it takes to see the task, so
+# kills land anywhere within it.
+declare -A DELAY_MS=([probe]=100 [transcode]=1000 [package]=80 [publish]=2)
 declare -A HIT=([probe]=0 [validate]=0 [transcode]=0 [package]=0 [publish]=0)
 MISSED=0
 LANDED=0
@@ -328,7 +326,7 @@ live_holder() {
 }
 
 DEADLINE=$(($(date +%s) + TIMEOUT))
-while ((LANDED < KILLS && TOTAL_KILLS < 2 * KILLS)); do
+while ((LANDED < KILLS && TOTAL_KILLS < 3 * KILLS)); do
     (($(date +%s) < DEADLINE)) || break
     if uploads_done && [[ $(unfinished) == 0 ]]; then
         break
@@ -347,7 +345,7 @@ while ((LANDED < KILLS && TOTAL_KILLS < 2 * KILLS)); do
         [[ -z $HOLDER ]] || break
         (($(date +%s) < DEADLINE)) || break
         if uploads_done && [[ $(unfinished) == 0 ]]; then break; fi
-        sleep 0.02
+        sleep 0.005
     done
     [[ -n $HOLDER ]] || continue
     read -r n seen <<<"$HOLDER"
@@ -362,6 +360,10 @@ while ((LANDED < KILLS && TOTAL_KILLS < 2 * KILLS)); do
     done
     TOTAL_KILLS=$((TOTAL_KILLS + 1))
     # The dead worker's lease is still there: it names the stage the kill interrupted.
+    # A transaction it had sent just before (a claim, a commit) may still be applied by
+    # the server, which has not yet read the closed connection: give it a moment, or a
+    # claim would count as "between tasks" and a finished commit as an interruption.
+    sleep 0.3
     poll_sql "SELECT stage FROM tasks WHERE status = 'running' AND lease_owner LIKE 'soakw$n-$pid-%'"
     hit=${ROWS[0]:-}
     if [[ -n $hit ]]; then
@@ -373,7 +375,7 @@ while ((LANDED < KILLS && TOTAL_KILLS < 2 * KILLS)); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$TOTAL_KILLS" "$(($(now_ms) - T0))" "$seen" "$n" "$pid" "$delay" "${hit:-between}" >>"$KILL_TSV"
     echo "kill $TOTAL_KILLS: worker $n (pid $pid) seen in $seen, +${delay} ms: ${hit:-between tasks}" >&2
     start_worker "$n"
-    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 + 1.5 * r / 32767 }')"
+    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + 0.6 * r / 32767 }')"
 done
 
 # --- Wait for the end --------------------------------------------------------------------------
