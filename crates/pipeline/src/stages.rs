@@ -7,9 +7,10 @@
 //! ASSET/out/...                the packaged presentation (master.m3u8, manifest.mpd, ...)
 //! ```
 //!
-//! Both are overwritten by a re-run, never duplicated; `publish` commits `ASSET/out` as
-//! the asset's output and removes the work files and anything under `out` that the
-//! committed package does not list.
+//! Both are overwritten by a re-run, never duplicated; `publish` removes the work files
+//! and anything under `out` that the package does not list, then commits `ASSET/out` as
+//! the asset's output. The removal comes first so that a worker dying at any point leaves
+//! either a publish task to run again (which removes them again) or a clean store.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,32 +95,13 @@ fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, StageError> {
     serde_json::to_value(output).map_err(|e| StageError::transient("worker", e))
 }
 
-/// Work done after a stage's result is committed: cleaning up after `publish`.
+/// Work done after a stage's result is committed: dropping the local scratch folder
+/// after `publish`. Nothing in the store is left to this step, since a worker may die
+/// before it runs.
 pub(crate) async fn after_commit(ctx: &Ctx<'_>, task: &ClaimedTask) {
-    if task.stage != Stage::Publish {
-        return;
+    if task.stage == Stage::Publish {
+        forget_local(ctx.config, &task.asset_id).await;
     }
-    let id = &task.asset_id;
-    let _ = ctx
-        .objects
-        .outputs
-        .delete_prefix(&format!("{id}/work"))
-        .await;
-    if let Ok(out) = PackageOutput::of(ctx, id).await {
-        let listed: HashSet<String> = out
-            .files
-            .iter()
-            .map(|f| format!("{}/{f}", out.prefix))
-            .collect();
-        if let Ok(present) = ctx.objects.outputs.list(&format!("{id}/out")).await {
-            for (key, _) in present {
-                if !listed.contains(&key) {
-                    let _ = ctx.objects.outputs.delete(&key).await;
-                }
-            }
-        }
-    }
-    forget_local(ctx.config, id).await;
 }
 
 /// Removes an asset's local scratch folder.
@@ -434,7 +416,10 @@ async fn list_files(dir: &Path) -> Result<Vec<String>, StageError> {
     Ok(out)
 }
 
-/// Commits the packaged output: checks it is all in the store, then records it.
+/// Commits the packaged output: checks it is all in the store, removes the work files
+/// and whatever an earlier run left under the output prefix that the package does not
+/// list, then records it. Every step can run again, so a run interrupted anywhere before
+/// the commit is simply repeated by the next worker.
 async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let out = PackageOutput::of(ctx, &asset.id).await?;
     let present: HashSet<String> = ctx
@@ -445,14 +430,23 @@ async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    for f in &out.files {
-        let key = format!("{}/{f}", out.prefix);
-        if !present.contains(&key) {
-            return Err(StageError::transient(
-                "storage",
-                format!("{key} is missing from the store"),
-            ));
-        }
+    let listed: HashSet<String> = out
+        .files
+        .iter()
+        .map(|f| format!("{}/{f}", out.prefix))
+        .collect();
+    if let Some(key) = listed.iter().find(|k| !present.contains(*k)) {
+        return Err(StageError::transient(
+            "storage",
+            format!("{key} is missing from the store"),
+        ));
+    }
+    ctx.objects
+        .outputs
+        .delete_prefix(&format!("{}/work", asset.id))
+        .await?;
+    for key in present.difference(&listed) {
+        ctx.objects.outputs.delete(key).await?;
     }
     Ok(StageOutcome {
         output: to_value(&PublishOutput {

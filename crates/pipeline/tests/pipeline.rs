@@ -442,3 +442,90 @@ async fn watched_objects_become_assets_exactly_once() {
         );
     }
 }
+
+/// A worker may die the instant after `publish` commits, so the store must be in its final
+/// state before the commit: the work files and anything an earlier package run left under
+/// the output prefix are gone, and only the package's files remain. A trigger makes the
+/// commit fail, which stops the run at that instant; the next run commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_leaves_a_clean_store_before_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 2, "320x180");
+    let db = Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
+        .await
+        .unwrap();
+    let objects = Objects::open(&ObjectsConfig::Local {
+        root: dir.path().join("objects"),
+    })
+    .unwrap();
+    let env = Env {
+        name: "sqlite+folder",
+        db: db.clone(),
+        objects: objects.clone(),
+    };
+    let new = upload(&env, "uploads/publish.mp4", &src).await;
+    let asset = db.create_asset(new, 3).await.unwrap();
+    let worker = Worker::new(db.clone(), objects.clone(), config(dir.path(), "w"));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while db.asset(&asset.id).await.unwrap().unwrap().stage != Some(Stage::Publish) {
+        assert!(Instant::now() < deadline, "asset never reached publish");
+        assert!(worker.run_once().await.unwrap(), "no task before publish");
+    }
+    let out = format!("{}/out", asset.id);
+    let work = format!("{}/work", asset.id);
+    assert!(!objects.outputs.list(&work).await.unwrap().is_empty());
+    // What an earlier, interrupted package run may have left: a file the package does not list.
+    let stale = dir.path().join("stale.m4s");
+    std::fs::write(&stale, b"left by an earlier run").unwrap();
+    let stale_key = format!("{out}/360p/99.m4s");
+    objects.outputs.put_file(&stale_key, &stale).await.unwrap();
+
+    db.execute_raw(
+        "CREATE TRIGGER publish_dies BEFORE UPDATE OF status ON tasks \
+         WHEN NEW.stage = 'publish' AND NEW.status = 'succeeded' \
+         BEGIN SELECT RAISE(ABORT, 'the worker died at the commit'); END",
+    )
+    .await
+    .unwrap();
+    assert!(worker.run_once().await.is_err(), "the commit must fail");
+    let asset_now = db.asset(&asset.id).await.unwrap().unwrap();
+    assert_eq!(asset_now.status, AssetStatus::Processing);
+    let files: Vec<String> = db
+        .task_output(&asset.id, Stage::Package)
+        .await
+        .unwrap()
+        .unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{out}/{}", f.as_str().unwrap()))
+        .collect();
+    let mut expected = files.clone();
+    expected.sort();
+    let stored = |objects: Objects, id: String| async move {
+        let mut keys: Vec<String> = objects
+            .outputs
+            .list(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        stored(objects.clone(), asset.id.clone()).await,
+        expected,
+        "at the commit the store holds the package's files and nothing else"
+    );
+
+    // The next worker takes the task over once the lease has gone, and commits.
+    db.execute_raw("DROP TRIGGER publish_dies").await.unwrap();
+    db.execute_raw("UPDATE tasks SET lease_expires_at = 0 WHERE stage = 'publish'")
+        .await
+        .unwrap();
+    let done = drive(&worker, &db, &asset.id).await;
+    assert_eq!(done.status, AssetStatus::Ready, "{:?}", done.error_message);
+    assert_eq!(stored(objects, asset.id.clone()).await, expected);
+}
