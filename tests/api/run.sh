@@ -67,6 +67,8 @@ for _ in $(seq 1 100); do
 done
 
 status=0
+# From the scratch folder: schemathesis keeps its cache in the working directory.
+cd "$work"
 SCHEMATHESIS_HOOKS="$here/hooks.py" "$st" --config-file "$here/schemathesis.toml" run "$base/v1/openapi.json" \
   --url "$base" \
   -H "Authorization: Bearer $token" \
