@@ -56,7 +56,9 @@ need_browser() {
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/openvod/target}"
 
 # Python with botocore and rsa, for the CloudFront interop test of crates/access
-# (crates/access/tests/botocore.rs uses this venv unless OPENVOD_PYTHON names another).
+# (crates/access/tests/botocore.rs uses this venv unless OPENVOD_PYTHON names another),
+# and schemathesis, which tests/api/run.sh runs against the API's OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
 need_python() {
   local venv="$HOME/.cache/openvod/venv"
   if ! "$venv/bin/python" -c 'import botocore, rsa' 2>/dev/null; then
@@ -70,6 +72,10 @@ need_python() {
       python3 -m venv --clear "$venv"
     fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check botocore rsa
+  fi
+  if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv..." >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
 }
 

@@ -3,6 +3,7 @@
 //! endpoints a backend uses to issue them.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -17,13 +18,15 @@ use openvod_access::{
     UrlSigner,
 };
 use openvod_store::Asset;
-use serde::Deserialize;
-use serde_json::json;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::{ApiError, AppState};
+use crate::json::JsonBody;
+use crate::{openapi, ApiError, AppState};
 
 /// Playback access of an asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Playback {
     /// Anyone with the URL.
@@ -227,21 +230,59 @@ pub(crate) async fn control_auth(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+/// Longest upload-token lifetime: a week.
+const MAX_TOKEN_SECONDS: u64 = 7 * 24 * 3600;
+/// Longest lifetime of a signed URL: a year.
+const MAX_SIGNED_SECONDS: u64 = 366 * 24 * 3600;
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UploadTokenRequest {
-    #[serde(default)]
+pub(crate) struct UploadTokenRequest {
+    /// The most bytes the upload may have (at most `[upload] max_bytes`); none: that limit.
+    #[serde(default, deserialize_with = "crate::json::optional_whole_number")]
+    #[schema(minimum = 1)]
     max_bytes: Option<u64>,
+    /// The template the upload will use; one of the configured ones.
     #[serde(default)]
     template: Option<String>,
-    #[serde(default)]
+    /// Lifetime in seconds (default `[access] upload_token_seconds`), at most a week.
+    #[serde(default, deserialize_with = "crate::json::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 604800)]
     expires_in: Option<u64>,
 }
 
+/// An issued upload token.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UploadTokenView {
+    /// `Authorization: Bearer <token>` on one `POST /v1/uploads` or `POST /v1/assets`,
+    /// and on the PATCH, HEAD and DELETE requests of the upload it created.
+    #[schema(pattern = "^ovu1\\.")]
+    token: String,
+    /// Unix seconds.
+    expires_at: u64,
+}
+
 /// `POST /v1/upload-tokens`: a token that allows one upload and nothing else.
-async fn issue_upload_token(
+#[utoipa::path(
+    post,
+    path = "/v1/upload-tokens",
+    operation_id = "issueUploadToken",
+    tag = "access",
+    summary = "Issue a short-lived token that allows one upload and nothing else",
+    request_body(content = Option<UploadTokenRequest>, description = "Optional: without a body, the defaults"),
+    responses(
+        (status = 201, description = "The token", body = UploadTokenView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn issue_upload_token(
     State(state): State<AppState>,
-    body: Option<Json<UploadTokenRequest>>,
+    body: Option<JsonBody<UploadTokenRequest>>,
 ) -> Result<Response, ApiError> {
     let key = state.config.access.upload_tokens.as_ref().ok_or_else(|| {
         ApiError::new(
@@ -250,7 +291,7 @@ async fn issue_upload_token(
             "upload tokens are not enabled ([access] upload_token_secret)",
         )
     })?;
-    let req = body.map(|Json(b)| b).unwrap_or(UploadTokenRequest {
+    let req = body.map(|JsonBody(b)| b).unwrap_or(UploadTokenRequest {
         max_bytes: None,
         template: None,
         expires_in: None,
@@ -263,10 +304,26 @@ async fn issue_upload_token(
             ));
         }
     }
+    let limit = state.config.max_upload_bytes;
+    if req.max_bytes.is_some_and(|n| !(1..=limit).contains(&n)) {
+        return Err(ApiError::bad_request(
+            "invalid_max_bytes",
+            format!("max_bytes must be 1 to the upload limit of {limit} bytes"),
+        ));
+    }
+    if req
+        .expires_in
+        .is_some_and(|s| !(1..=MAX_TOKEN_SECONDS).contains(&s))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            format!("expires_in must be 1 to {MAX_TOKEN_SECONDS} seconds"),
+        ));
+    }
     let lifetime = req
         .expires_in
         .unwrap_or(state.config.access.upload_token_seconds)
-        .clamp(1, 7 * 24 * 3600);
+        .clamp(1, MAX_TOKEN_SECONDS);
     let mut id = [0u8; 16];
     id.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let grant = UploadGrant {
@@ -280,29 +337,100 @@ async fn issue_upload_token(
         .map_err(|e| ApiError::bad_request("invalid_token_request", e.to_string()))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "expires_at": grant.expires })),
+        Json(UploadTokenView {
+            token,
+            expires_at: grant.expires,
+        }),
     )
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// The longest URL `POST /v1/sign` signs.
+const MAX_PLAY_URL: usize = 2048;
+
+fn play_url_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&openapi::play_url_pattern()).expect("the pattern is valid"))
+}
+
+fn source_ip_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&openapi::source_ip_pattern()).expect("the pattern is valid"))
+}
+
+pub(crate) fn play_url_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(openapi::play_url_pattern()))
+        .max_length(Some(MAX_PLAY_URL))
+        .description(Some("The playback URL, e.g. https://cdn.example.com/play/ASSET/master.m3u8; with wildcard the policy covers every object under /play/ASSET/"))
+        .build()
+}
+
+pub(crate) fn source_ip_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .pattern(Some(openapi::source_ip_pattern()))
+        .max_length(Some(64))
+        .description(Some(
+            "The address or CIDR range (IPv4 or IPv6) the viewer must come from",
+        ))
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignRequest {
-    /// The URL to sign; with `wildcard`, the policy covers everything under the asset.
+pub(crate) struct SignRequest {
+    #[schema(schema_with = play_url_schema)]
     url: String,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds, at most a year.
+    #[serde(deserialize_with = "crate::json::whole_number")]
+    #[schema(minimum = 1, maximum = 31622400)]
     expires_in: u64,
+    /// Cover every object of the asset (`/play/ASSET/*`), so that one signature plays it.
     #[serde(default)]
     wildcard: bool,
     #[serde(default)]
+    #[schema(schema_with = source_ip_schema)]
     ip: Option<String>,
+}
+
+/// A signed URL with the equivalent cookies.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignedView {
+    url: String,
+    /// `CloudFront-Policy` or `CloudFront-Expires`, `CloudFront-Signature`,
+    /// `CloudFront-Key-Pair-Id`.
+    cookies: std::collections::BTreeMap<String, String>,
+    /// Unix seconds.
+    expires_at: u64,
 }
 
 /// `POST /v1/sign`: a signed URL (and the matching cookies) made with the configured
 /// private key, for a backend that does not sign itself.
-async fn sign(
+#[utoipa::path(
+    post,
+    path = "/v1/sign",
+    operation_id = "signUrl",
+    tag = "access",
+    summary = "Sign a playback URL with the configured key (CloudFront canned or custom policy) and return the matching cookies",
+    request_body = SignRequest,
+    responses(
+        (status = 200, description = "Signed URL and cookies", body = SignedView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn sign(
     State(state): State<AppState>,
-    Json(req): Json<SignRequest>,
+    JsonBody(req): JsonBody<SignRequest>,
 ) -> Result<Response, ApiError> {
     let signer = state.config.access.signer.as_ref().ok_or_else(|| {
         ApiError::new(
@@ -311,10 +439,26 @@ async fn sign(
             "no signing key is configured ([access] signing_key_file, key_pair_id)",
         )
     })?;
-    if !(1..=366 * 24 * 3600).contains(&req.expires_in) {
+    if !(1..=MAX_SIGNED_SECONDS).contains(&req.expires_in) {
         return Err(ApiError::bad_request(
             "invalid_expiry",
             "expires_in must be 1 second to a year",
+        ));
+    }
+    if req.url.len() > MAX_PLAY_URL || !play_url_regex().is_match(&req.url) {
+        return Err(ApiError::bad_request(
+            "invalid_url",
+            "url must be an http(s) URL of an object under /play/ASSET/, without query or fragment",
+        ));
+    }
+    if req
+        .ip
+        .as_deref()
+        .is_some_and(|ip| ip.len() > 64 || !source_ip_regex().is_match(ip))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_ip",
+            "ip must be an IPv4 or IPv6 address, optionally with a prefix length",
         ));
     }
     let expires = now() + req.expires_in;
@@ -344,11 +488,16 @@ async fn sign(
                 .map_err(|e| bad(&e))?,
         )
     };
-    let cookies: serde_json::Map<String, serde_json::Value> = cookies
+    let cookies = cookies
         .into_iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Ok(Json(json!({ "url": url, "cookies": cookies, "expires_at": expires })).into_response())
+    Ok(Json(SignedView {
+        url,
+        cookies,
+        expires_at: expires,
+    })
+    .into_response())
 }
 
 /// `https://host/play/ASSET/...` -> `https://host/play/ASSET/*`.
@@ -359,28 +508,45 @@ pub fn wildcard_resource(url: &str) -> Option<String> {
     Some(format!("{}{}/*", &url[..at], &rest[..id_len]))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PlaybackRequest {
-    playback: Option<String>,
+pub(crate) struct PlaybackRequest {
+    /// `public`, `signed`, or null (or absent) for the server's default.
+    #[serde(default)]
+    playback: Option<Playback>,
 }
 
-/// `PATCH /v1/assets/{id}`: the asset's playback access.
-async fn set_playback(
+/// `PUT /v1/assets/{id}/playback`: the asset's playback access.
+#[utoipa::path(
+    put,
+    path = "/v1/assets/{id}/playback",
+    operation_id = "setPlayback",
+    tag = "assets",
+    summary = "Set the asset's playback access: public, signed, or null for the server default",
+    params(crate::api::AssetId),
+    request_body = PlaybackRequest,
+    responses(
+        (status = 200, description = "The asset", body = crate::api::AssetView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn set_playback(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Json(req): Json<PlaybackRequest>,
+    Path(crate::api::AssetId { id }): Path<crate::api::AssetId>,
+    body: Result<JsonBody<PlaybackRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     crate::api::check_id(&id)?;
-    if let Some(p) = &req.playback {
-        if Playback::parse(p).is_none() {
-            return Err(ApiError::bad_request(
-                "invalid_playback",
-                "playback is \"public\" or \"signed\" (or null for the default)",
-            ));
-        }
-    }
-    let asset = state.db.set_playback(&id, req.playback.as_deref()).await?;
+    let JsonBody(req) = body?;
+    let asset = state
+        .db
+        .set_playback(&id, req.playback.map(Playback::as_str))
+        .await?;
     Ok(Json(crate::api::view(&state, &asset).await?).into_response())
 }
 

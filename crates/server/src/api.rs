@@ -1,17 +1,19 @@
 //! The control API: assets.
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
-use openvod_store::{Asset, AssetStatus, NewAsset};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use openvod_store::{Asset, AssetStatus, NewAsset, Stage, TaskStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiError, AppState};
+use crate::{openapi, ApiError, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -23,11 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Asset ids are UUIDv7 in 32 lowercase hex digits; anything else is not an asset.
 pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+    if is_id(id) {
         Ok(())
     } else {
         Err(ApiError::not_found(format!(
@@ -35,6 +33,14 @@ pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
             id.chars().take(64).collect::<String>()
         )))
     }
+}
+
+/// Whether `id` is an identifier as openvod makes them ([`crate::openapi::ID_PATTERN`]).
+pub(crate) fn is_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Asset, ApiError> {
@@ -46,63 +52,193 @@ async fn load(state: &AppState, id: &str) -> Result<Asset, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no asset {id}")))
 }
 
+/// An asset as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetView {
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+    #[schema(schema_with = openapi::asset_status)]
+    status: AssetStatus,
+    /// The stage running or next to run; null once ready.
+    #[schema(schema_with = openapi::stage)]
+    stage: Option<Stage>,
+    /// Percent done of the current stage.
+    #[schema(minimum = 0, maximum = 100)]
+    progress: f64,
+    source: SourceView,
+    template: String,
+    /// What the probe stage found (streams, duration, container); null before it ran.
+    #[schema(value_type = Option<Object>)]
+    probe: Option<Value>,
+    /// The encoded renditions; null before the transcode stage ran.
+    #[schema(value_type = Option<Vec<Object>>)]
+    renditions: Option<Value>,
+    /// Where to play it; only when ready.
+    playback: Option<PlaybackUrls>,
+    /// Why the asset failed: codes include `invalid_media` (not a video file openvod reads,
+    /// or a format it does not accept) and `damaged_source` (decoding stopped early or
+    /// reported errors).
+    error: Option<AssetFailure>,
+    /// What is wrong with the source but did not stop it: `damaged_source` (published
+    /// because `[policy] allow_damaged_sources` is set) or `overstated_duration` (the
+    /// headers claim more media than there is).
+    #[schema(value_type = Vec<AssetWarning>)]
+    warnings: Vec<Value>,
+    created_at_ms: i64,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
+    /// The pipeline's tasks; only on a single asset, not in a list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<Vec<TaskView>>,
+}
+
+/// The uploaded source.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SourceView {
+    name: Option<String>,
+    #[schema(minimum = 1)]
+    size: Option<i64>,
+    /// The object key in the source location.
+    key: String,
+}
+
+/// Playback URLs of a ready asset.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybackUrls {
+    #[schema(pattern = "^/play/[0-9a-f]{32}/master\\.m3u8$")]
+    hls: String,
+    #[schema(pattern = "^/play/[0-9a-f]{32}/manifest\\.mpd$")]
+    dash: String,
+}
+
+/// Why an asset failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetFailure {
+    code: String,
+    message: Option<String>,
+}
+
+/// A problem with the source that did not stop it (as the transcode stage recorded it).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetWarning {
+    #[schema(schema_with = openapi::warning_code)]
+    code: String,
+    message: String,
+}
+
+/// One stage's task of an asset.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TaskView {
+    #[schema(schema_with = openapi::task_stage)]
+    stage: Stage,
+    #[schema(schema_with = openapi::task_status)]
+    status: TaskStatus,
+    attempts: u32,
+    error: Option<String>,
+}
+
+/// One page of assets, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetPage {
+    assets: Vec<AssetView>,
+    /// The `before` of the next page; null on the last one.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    next: Option<String>,
+}
+
 /// The asset as the API shows it, with its tasks.
-pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<Value, ApiError> {
-    let tasks: Vec<Value> = state
+pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<AssetView, ApiError> {
+    let tasks = state
         .db
         .asset_tasks(&a.id)
         .await?
         .into_iter()
-        .map(|(stage, status, attempts, error)| json!({ "stage": stage, "status": status, "attempts": attempts, "error": error }))
+        .map(|(stage, status, attempts, error)| TaskView {
+            stage,
+            status,
+            attempts,
+            error,
+        })
         .collect();
     let mut v = summary(a);
-    v["tasks"] = json!(tasks);
+    v.tasks = Some(tasks);
     Ok(v)
 }
 
 /// The asset without its tasks: what a list shows, from the asset row alone.
-fn summary(a: &Asset) -> Value {
-    let playback = (a.status == AssetStatus::Ready).then(|| {
-        json!({
-            "hls": format!("/play/{}/master.m3u8", a.id),
-            "dash": format!("/play/{}/manifest.mpd", a.id),
-        })
+fn summary(a: &Asset) -> AssetView {
+    let playback = (a.status == AssetStatus::Ready).then(|| PlaybackUrls {
+        hls: format!("/play/{}/master.m3u8", a.id),
+        dash: format!("/play/{}/manifest.mpd", a.id),
     });
-    let error = a
-        .error_code
-        .as_ref()
-        .map(|code| json!({ "code": code, "message": a.error_message }));
-    json!({
-        "id": a.id,
-        "status": a.status,
-        "stage": a.stage,
-        "progress": (a.progress * 10.0).round() / 10.0,
-        "source": { "name": a.source_name, "size": a.source_size, "key": a.source_key },
-        "template": a.template,
-        "probe": a.probe,
-        "renditions": a.renditions,
-        "playback": playback,
-        "error": error,
-        "warnings": a.warnings,
-        "created_at_ms": a.created_at,
-        "started_at_ms": a.started_at,
-        "finished_at_ms": a.finished_at,
-    })
+    let error = a.error_code.as_ref().map(|code| AssetFailure {
+        code: code.clone(),
+        message: a.error_message.clone(),
+    });
+    AssetView {
+        id: a.id.clone(),
+        status: a.status,
+        stage: a.stage,
+        progress: ((a.progress * 10.0).round() / 10.0).clamp(0.0, 100.0),
+        source: SourceView {
+            name: a.source_name.clone(),
+            size: a.source_size,
+            key: a.source_key.clone(),
+        },
+        template: a.template.clone(),
+        probe: a.probe.clone(),
+        renditions: a.renditions.clone(),
+        playback,
+        error,
+        warnings: a.warnings.clone(),
+        created_at_ms: a.created_at,
+        started_at_ms: a.started_at,
+        finished_at_ms: a.finished_at,
+        tasks: None,
+    }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CreateParams {
+    /// The original file name (control characters are dropped, at most 255 kept).
     name: Option<String>,
+    /// The job template; one of the configured ones (default: the server's default).
     template: Option<String>,
 }
 
 /// `POST /v1/assets`: the media is the raw body, streamed into the source location.
+#[utoipa::path(
+    post,
+    path = "/v1/assets",
+    operation_id = "createAsset",
+    tag = "assets",
+    summary = "Upload a source: the media file is the raw request body",
+    params(CreateParams),
+    request_body(content = openapi::MediaBody, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Created and queued", body = AssetView, links(
+            ("getAsset" = (operation_id = "getAsset", parameters(("id" = "$response.body#/id")))),
+            ("deleteAsset" = (operation_id = "deleteAsset", parameters(("id" = "$response.body#/id")))),
+            ("cancelAsset" = (operation_id = "cancelAsset", parameters(("id" = "$response.body#/id")))),
+            ("retryAsset" = (operation_id = "retryAsset", parameters(("id" = "$response.body#/id")))),
+            ("setPlayback" = (operation_id = "setPlayback", parameters(("id" = "$response.body#/id")))),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 413, response = openapi::TooLarge),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn create(
     State(state): State<AppState>,
-    Query(params): Query<CreateParams>,
+    params: Result<Query<CreateParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let Query(params) = params?;
     let limit = state.config.max_upload_bytes;
     let too_large = || {
         ApiError::new(
@@ -184,19 +320,42 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &asset).await?)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only assets in this status; empty: any.
+    #[param(schema_with = openapi::status_filter)]
     status: Option<String>,
+    /// Assets per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<u32>,
+    /// The `next` of the previous page; empty: the first page.
+    #[param(pattern = "^([0-9a-f]{32})?$")]
     before: Option<String>,
 }
 
 /// `GET /v1/assets?status=&limit=&before=`: newest first; `next` is the `before` of the
-/// next page.
+/// next page. An empty `status` or `before` is the same as none (as a form sends them).
+#[utoipa::path(
+    get,
+    path = "/v1/assets",
+    operation_id = "listAssets",
+    tag = "assets",
+    summary = "List assets, newest first",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page", body = AssetPage),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn list(
     State(state): State<AppState>,
-    Query(p): Query<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<AssetPage>, ApiError> {
+    let Query(p) = params?;
     let status = match p.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(AssetStatus::parse(s).ok_or_else(|| {
@@ -206,35 +365,82 @@ async fn list(
             )
         })?),
     };
-    if let Some(b) = &p.before {
-        check_id(b)
-            .map_err(|_| ApiError::bad_request("invalid_cursor", "before must be an asset id"))?;
+    let before = p.before.as_deref().filter(|b| !b.is_empty());
+    if before.is_some_and(|b| !is_id(b)) {
+        return Err(ApiError::bad_request(
+            "invalid_cursor",
+            "before must be an asset id (the next of the previous page)",
+        ));
     }
-    let limit = p.limit.unwrap_or(50).clamp(1, 200);
-    let assets = state
-        .db
-        .list_assets(status, p.before.as_deref(), limit)
-        .await?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1 to 200",
+        ));
+    }
+    let assets = state.db.list_assets(status, before, limit).await?;
     let next = (assets.len() == limit as usize)
         .then(|| assets.last().map(|a| a.id.clone()))
         .flatten();
-    let items: Vec<Value> = assets.iter().map(summary).collect();
-    Ok(Json(json!({ "assets": items, "next": next })))
+    Ok(Json(AssetPage {
+        assets: assets.iter().map(summary).collect(),
+        next,
+    }))
 }
 
+/// The asset's identifier.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AssetId {
+    /// 32 lowercase hex digits; anything else is answered with 404.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    pub id: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/assets/{id}",
+    operation_id = "getAsset",
+    tag = "assets",
+    summary = "One asset, with its tasks",
+    params(AssetId),
+    responses(
+        (status = 200, description = "The asset", body = AssetView),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    Path(AssetId { id }): Path<AssetId>,
+) -> Result<Json<AssetView>, ApiError> {
     let asset = load(&state, &id).await?;
     Ok(Json(view(&state, &asset).await?))
 }
 
 /// `DELETE /v1/assets/{id}`: cancels any work, removes the outputs and the record, and
 /// the source too when configured so.
+#[utoipa::path(
+    delete,
+    path = "/v1/assets/{id}",
+    operation_id = "deleteAsset",
+    tag = "assets",
+    summary = "Cancel any work, delete the outputs (and the source, by configuration) and the record",
+    params(AssetId),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(AssetId { id }): Path<AssetId>,
 ) -> Result<StatusCode, ApiError> {
     let asset = load(&state, &id).await?;
     state.db.cancel_asset(&id).await?;
@@ -245,20 +451,32 @@ async fn remove(
     state.db.delete_asset(&id).await?;
     // Its keys go too: nothing encrypted under them is served any more.
     if let Some(keys) = &state.keys {
-        keys.delete_content(&id).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "key_store",
-                e.to_string(),
-            )
-        })?;
+        keys.delete_content(&id)
+            .await
+            .map_err(crate::drm::key_store_unavailable)?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/assets/{id}/retry",
+    operation_id = "retryAsset",
+    tag = "assets",
+    summary = "Run again only what failed or was cancelled",
+    params(AssetId),
+    responses(
+        (status = 202, description = "Queued again", body = AssetView),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn retry(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(AssetId { id }): Path<AssetId>,
 ) -> Result<Response, ApiError> {
     load(&state, &id).await?;
     state.db.retry_asset(&id).await?;
@@ -266,9 +484,25 @@ async fn retry(
     Ok((StatusCode::ACCEPTED, Json(view(&state, &asset).await?)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/assets/{id}/cancel",
+    operation_id = "cancelAsset",
+    tag = "assets",
+    summary = "Stop the work (a running ffmpeg is killed)",
+    params(AssetId),
+    responses(
+        (status = 202, description = "Cancelled", body = AssetView),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(AssetId { id }): Path<AssetId>,
 ) -> Result<Response, ApiError> {
     load(&state, &id).await?;
     if !state.db.cancel_asset(&id).await? {

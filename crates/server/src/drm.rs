@@ -13,9 +13,12 @@ use axum::routing::post;
 use axum::Router;
 use openvod_drm::{license_response, parse_license_request, ContentKey, KeyStore, Kid};
 use openvod_store::AssetStatus;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::access::{self, Playback};
-use crate::{ApiError, AppState};
+use crate::{openapi, ApiError, AppState};
 
 /// Licence requests are a few KIDs of JSON (the clearkey module caps it again).
 const LICENCE_BODY_LIMIT: usize = 64 << 10;
@@ -26,17 +29,95 @@ pub(crate) fn licence_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/drm/clearkey",
-            post(clearkey_any).options(crate::origin::preflight_post),
+            post(clearkey_any).options(clearkey_any_preflight),
         )
         .route(
             "/play/{id}/clearkey",
-            post(clearkey_asset).options(crate::origin::preflight_post),
+            post(clearkey_asset).options(clearkey_asset_preflight),
         )
 }
 
 pub(crate) fn speke_routes() -> Router<AppState> {
     Router::new().route("/speke/v2", post(speke))
 }
+
+/// The key store did not answer: like the database, a dependency to retry, not a bug.
+pub(crate) fn key_store_unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "key store error");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "key_store_unavailable",
+        "the key store is unavailable, try again",
+    )
+}
+
+/// A licence request (W3C EME, 9.1.3), as the document describes it.
+pub(crate) enum LicenceRequest {}
+
+impl PartialSchema for LicenceRequest {
+    fn schema() -> RefOr<Schema> {
+        let kid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            // base64url without padding of 16 bytes: 22 characters, the last one of
+            // the four whose low bits are zero.
+            .pattern(Some("^[A-Za-z0-9_-]{21}[AQgw]$"))
+            .description(Some("A key ID, base64url of 16 bytes without padding"));
+        let kids = ArrayBuilder::new()
+            .items(kid)
+            .min_items(Some(1))
+            .max_items(Some(openvod_drm::clearkey::MAX_LICENSE_KIDS));
+        let session = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["temporary", "persistent-license"]));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("kids", kids)
+            .required("kids")
+            .property("type", session)
+            .into()
+    }
+}
+
+impl ToSchema for LicenceRequest {}
+
+/// A licence: a JSON Web Key Set (RFC 7517) of the keys the caller may have.
+pub(crate) enum Licence {}
+
+impl PartialSchema for Licence {
+    fn schema() -> RefOr<Schema> {
+        let b64 = |pattern: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+        };
+        let key = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "kty",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["oct"])),
+            )
+            .property("kid", b64("^[A-Za-z0-9_-]{22}$"))
+            .property("k", b64("^[A-Za-z0-9_-]{22}$"))
+            .required("kty")
+            .required("kid")
+            .required("k");
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("keys", ArrayBuilder::new().items(key).min_items(Some(1)))
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["temporary", "persistent-license"])),
+            )
+            .required("keys")
+            .into()
+    }
+}
+
+impl ToSchema for Licence {}
 
 fn key_store(state: &AppState) -> Result<&KeyStore, ApiError> {
     state.keys.as_ref().ok_or_else(|| {
@@ -100,6 +181,26 @@ async fn bounded_body(
     Ok((parts.headers, bytes))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/drm/clearkey",
+    operation_id = "clearKeyLicence",
+    tag = "drm",
+    summary = "W3C EME ClearKey licence: the keys of the requested KIDs, for a viewer allowed to play their asset (signature in the query or cookies for signed assets)",
+    request_body(content = LicenceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The keys", body = Licence, headers(
+            ("Cache-Control" = String, description = "private, no-store"),
+            ("Access-Control-Allow-Origin" = String),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::Unavailable),
+    ),
+)]
 async fn clearkey_any(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -108,14 +209,70 @@ async fn clearkey_any(
     clearkey(state, None, query, request).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/play/{id}/clearkey",
+    operation_id = "assetClearKeyLicence",
+    tag = "drm",
+    summary = "ClearKey licence for one asset (under the asset's playback path, so a wildcard signature covers it)",
+    params(crate::api::AssetId),
+    request_body(content = LicenceRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The keys", body = Licence, headers(
+            ("Cache-Control" = String, description = "private, no-store"),
+            ("Access-Control-Allow-Origin" = String),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::Unavailable),
+    ),
+)]
 async fn clearkey_asset(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(crate::api::AssetId { id }): Path<crate::api::AssetId>,
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {
     crate::api::check_id(&id)?;
     clearkey(state, Some(id), query, request).await
+}
+
+#[utoipa::path(
+    options,
+    path = "/v1/drm/clearkey",
+    operation_id = "clearKeyPreflight",
+    tag = "drm",
+    summary = "CORS preflight of the licence endpoint",
+    responses((status = 204, description = "POST from any origin", headers(
+        ("Access-Control-Allow-Origin" = String),
+        ("Access-Control-Allow-Methods" = String),
+        ("Access-Control-Allow-Headers" = String),
+        ("Access-Control-Max-Age" = String),
+    ))),
+)]
+async fn clearkey_any_preflight() -> Response {
+    crate::origin::preflight_post()
+}
+
+#[utoipa::path(
+    options,
+    path = "/play/{id}/clearkey",
+    operation_id = "assetClearKeyPreflight",
+    tag = "drm",
+    summary = "CORS preflight of the asset's licence endpoint",
+    params(("id" = String, Path, description = "Any asset id")),
+    responses((status = 204, description = "POST from any origin", headers(
+        ("Access-Control-Allow-Origin" = String),
+        ("Access-Control-Allow-Methods" = String),
+        ("Access-Control-Allow-Headers" = String),
+        ("Access-Control-Max-Age" = String),
+    ))),
+)]
+async fn clearkey_asset_preflight() -> Response {
+    crate::origin::preflight_post()
 }
 
 /// A ClearKey licence (W3C EME, 9.1.4): the keys of the requested KIDs that the caller
@@ -140,13 +297,10 @@ async fn clearkey(
     let mut keys: Vec<ContentKey> = Vec::with_capacity(licence.kids.len());
     let mut checked: Vec<String> = Vec::new();
     for kid in &licence.kids {
-        let Some((content_id, _, key)) = store.key_by_kid(*kid).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "key_store",
-                e.to_string(),
-            )
-        })?
+        let Some((content_id, _, key)) = store
+            .key_by_kid(*kid)
+            .await
+            .map_err(key_store_unavailable)?
         else {
             continue;
         };
@@ -216,13 +370,7 @@ async fn check_playable(
 pub(crate) async fn aes128_key(state: &AppState, id: &str, kid: Kid) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("no key {} for asset {id}", kid.to_hex()));
     let store = key_store(state)?;
-    let found = store.key_by_kid(kid).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "key_store",
-            e.to_string(),
-        )
-    })?;
+    let found = store.key_by_kid(kid).await.map_err(key_store_unavailable)?;
     let key = match found {
         Some((content_id, _, key)) if content_id == id => key,
         _ => return Err(not_found()),
@@ -240,6 +388,31 @@ pub(crate) async fn aes128_key(state: &AppState, id: &str, kid: Kid) -> Result<R
 
 /// `POST /speke/v2`: openvod as a SPEKE v2.0 key provider, for the control API's
 /// admins (an encoder or packager configured with an admin token).
+#[utoipa::path(
+    post,
+    path = "/speke/v2",
+    operation_id = "speke",
+    tag = "drm",
+    summary = "SPEKE v2.0 key provider: a CPIX 2.3 request answered with keys from openvod's key store",
+    params(("X-Speke-Version" = String, Header, pattern = "^2\\.0$", description = "The SPEKE version: 2.0")),
+    request_body(content = String, content_type = "application/xml", description = "A CPIX 2.3 document (SPEKE v2.0)"),
+    responses(
+        (status = 200, description = "The CPIX response", content_type = "application/xml", body = String, headers(
+            ("X-Speke-Version" = String, description = "2.0"),
+            ("X-Speke-User-Agent" = String),
+            ("Cache-Control" = String, description = "private, no-store"),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 422, response = openapi::Unprocessable),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn speke(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if !access::is_admin(&state, request.headers()) {
         return Err(ApiError::new(
@@ -279,10 +452,13 @@ async fn speke(State(state): State<AppState>, request: Request) -> Result<Respon
             no_store(h);
             Ok(r)
         }
-        Err(e) => {
-            let status =
-                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Err(ApiError::new(status, "speke", e.to_string()))
-        }
+        // As a provider, the only failures that are not the request's own are the key
+        // store's: a dependency to retry (503), like the database.
+        Err(e) => match StatusCode::from_u16(e.status_code()) {
+            Ok(status) if status.is_client_error() => {
+                Err(ApiError::new(status, "speke", e.to_string()))
+            }
+            _ => Err(key_store_unavailable(e)),
+        },
     }
 }

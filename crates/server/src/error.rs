@@ -1,9 +1,11 @@
 //! Errors as JSON with a stable code and a human message.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answer: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug)]
@@ -69,9 +71,62 @@ impl From<openvod_store::Error> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code to act on, and a message for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, lowercase, e.g. `not_found`, `invalid_json`, `too_large`, `unauthorized`.
+    #[schema(pattern = "^[a-z0-9_]+$")]
+    pub code: String,
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// An extractor's refusal as a JSON error: the same shape as every other error, and the
+/// status the OpenAPI document lists (415 for a body that is not JSON, 413 past the body
+/// limit, else 400).
+fn rejected(status: StatusCode, code: &'static str, text: String) -> ApiError {
+    match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(status, "too_large", text),
+        _ => ApiError::bad_request(code, text),
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> ApiError {
+        rejected(e.status(), "invalid_json", e.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> ApiError {
+        rejected(e.status(), "invalid_query", e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        rejected(StatusCode::BAD_REQUEST, "invalid_path", e.body_text())
     }
 }

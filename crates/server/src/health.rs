@@ -1,33 +1,95 @@
 //! `/healthz` (the process runs), `/readyz` (database and store answer) and `/metrics`.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::AppState;
+use crate::{AppState, ServerConfig};
 
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes(config: &ServerConfig) -> Router<AppState> {
+    // The document depends on the configuration only: made once, served as bytes.
+    let document = Bytes::from(crate::openapi::document(config).to_string());
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))
-        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/openapi.json", get(move || openapi(document.clone())))
 }
 
-/// The OpenAPI 3.0 document of every route (`crates/server/openapi.json`).
-pub(crate) const OPENAPI: &str = include_str!("../openapi.json");
-
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// `/healthz`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    #[schema(schema_with = ok)]
+    status: &'static str,
 }
 
-async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+fn ok() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["ok"]))
+        .build()
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "The process runs",
+    responses((status = 200, description = "ok", body = Health)),
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// `/v1/openapi.json` (this document).
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object, content_type = "application/json")),
+)]
+pub(crate) async fn openapi(document: Bytes) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document)
+}
+
+/// `/readyz`: whether the database and the store answer, and if not, what they said.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    #[schema(schema_with = readiness)]
+    status: &'static str,
+    /// `ok` or the error.
+    database: String,
+    /// `ok` or the error.
+    store: String,
+}
+
+fn readiness() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["ready", "unavailable"]))
+        .build()
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "The database and the store answer",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Unavailable", body = Readiness),
+    ),
+)]
+pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.db.ping().await.err().map(|e| e.to_string());
     let store = state
         .objects
@@ -42,17 +104,25 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if ok { "ready" } else { "unavailable" },
-        "database": db.unwrap_or_else(|| "ok".into()),
-        "store": store.unwrap_or_else(|| "ok".into()),
-    });
+    let body = Readiness {
+        status: if ok { "ready" } else { "unavailable" },
+        database: db.unwrap_or_else(|| "ok".into()),
+        store: store.unwrap_or_else(|| "ok".into()),
+    };
     (status, Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Text exposition format 0.0.4", content_type = "text/plain", body = String)),
+)]
 /// Prometheus text: gauges read from the database at scrape time, counters and
 /// histograms recorded as things happen.
-async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(counts) = state.db.count_assets_by_status().await {
         for status in ["queued", "processing", "ready", "failed", "cancelled"] {
             let n = counts
@@ -76,7 +146,7 @@ mod tests {
     /// Every route the server has is in the document, and nothing else.
     #[test]
     fn openapi_lists_every_route() {
-        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let doc = crate::openapi::document(&crate::ServerConfig::default());
         let mut documented: Vec<String> =
             doc["paths"].as_object().unwrap().keys().cloned().collect();
         documented.sort();

@@ -10,6 +10,8 @@ mod error;
 mod events;
 mod health;
 pub mod jit;
+mod json;
+mod openapi;
 mod origin;
 pub mod shield;
 pub mod tus;
@@ -22,7 +24,7 @@ use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use openvod_store::{Db, Objects};
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
 
 /// Settings of the HTTP side.
 #[derive(Debug, Clone)]
@@ -134,7 +136,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// The routes of the given roles; health and metrics are always served.
 pub fn router(state: AppState, roles: Roles) -> Router {
     let _ = metrics_handle();
-    let mut app = health::routes();
+    let mut app = health::routes(&state.config);
     if roles.api {
         let control = api::routes()
             .merge(access::routes())

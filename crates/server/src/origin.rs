@@ -14,13 +14,111 @@ use openvod_store::AssetStatus;
 
 use crate::access::{self, Playback};
 use crate::api::check_id;
-use crate::{ApiError, AppState};
+use crate::{openapi, ApiError, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route(
         "/play/{id}/{*path}",
-        get(serve).head(serve).options(preflight),
+        get(serve_get).head(serve_head).options(preflight),
     )
+}
+
+/// An object of a ready asset.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ObjectParams {
+    /// The asset (32 lowercase hex digits).
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+    /// master.m3u8, manifest.mpd, NAME/index.m3u8, NAME/init.mp4, NAME/N.m4s, keys/KID,
+    /// a copy's folder before them (cenc/, cbcs/, aes/), sN/ for another segment length.
+    #[param(max_length = 512)]
+    path: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/play/{id}/{path}",
+    operation_id = "play",
+    tag = "origin",
+    summary = "The origin: a manifest, segment or key of a ready asset (Range, If-None-Match)",
+    params(
+        ObjectParams,
+        ("Range" = Option<String>, Header, description = "One byte range (RFC 9110, 14.1.2); others are ignored"),
+        ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, description = "The object", content(
+            (String = "application/vnd.apple.mpegurl"),
+            (String = "application/dash+xml"),
+            (openapi::RawBytes = "video/mp4"),
+            (openapi::RawBytes = "video/iso.segment"),
+            (openapi::RawBytes = "application/octet-stream"),
+        ), headers(
+            ("ETag" = String),
+            ("Cache-Control" = String),
+            ("Accept-Ranges" = String, description = "bytes"),
+            ("Access-Control-Allow-Origin" = String),
+        )),
+        (status = 206, description = "A byte range", content(
+            (openapi::RawBytes = "video/mp4"),
+            (openapi::RawBytes = "video/iso.segment"),
+            (String = "application/vnd.apple.mpegurl"),
+            (String = "application/dash+xml"),
+            (openapi::RawBytes = "application/octet-stream"),
+        ), headers(("Content-Range" = String))),
+        (status = 304, description = "Not modified (the ETag matched)"),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 416, description = "Range not satisfiable", headers(("Content-Range" = String, description = "bytes */LENGTH"))),
+        (status = 502, response = openapi::BadGateway),
+        (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::GatewayTimeout),
+    ),
+)]
+async fn serve_get(
+    state: State<AppState>,
+    path: Path<ObjectParams>,
+    query: RawQuery,
+    request: Request,
+) -> Result<Response, ApiError> {
+    serve(state, path, query, request).await
+}
+
+#[utoipa::path(
+    head,
+    path = "/play/{id}/{path}",
+    operation_id = "playHead",
+    tag = "origin",
+    summary = "The origin, headers only",
+    params(
+        ObjectParams,
+        ("Range" = Option<String>, Header),
+        ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, description = "The object's headers", headers(
+            ("ETag" = String),
+            ("Content-Length" = u64),
+            ("Cache-Control" = String),
+        )),
+        (status = 206, description = "A byte range's headers"),
+        (status = 304, description = "Not modified"),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 416, description = "Range not satisfiable"),
+        (status = 502, response = openapi::BadGateway),
+        (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::GatewayTimeout),
+    ),
+)]
+async fn serve_head(
+    state: State<AppState>,
+    path: Path<ObjectParams>,
+    query: RawQuery,
+    request: Request,
+) -> Result<Response, ApiError> {
+    serve(state, path, query, request).await
 }
 
 /// Manifests may be replaced (a re-run, a delete); segments never change under a name.
@@ -63,12 +161,26 @@ fn preflight_for(methods: &'static str, headers: &'static str) -> Response {
     r
 }
 
+#[utoipa::path(
+    options,
+    path = "/play/{id}/{path}",
+    operation_id = "playPreflight",
+    tag = "origin",
+    summary = "CORS preflight of the origin",
+    params(("id" = String, Path), ("path" = String, Path)),
+    responses((status = 204, description = "GET and HEAD from any origin", headers(
+        ("Access-Control-Allow-Origin" = String),
+        ("Access-Control-Allow-Methods" = String),
+        ("Access-Control-Allow-Headers" = String),
+        ("Access-Control-Max-Age" = String),
+    ))),
+)]
 async fn preflight() -> Response {
     preflight_for("GET, HEAD, OPTIONS", "Range, If-None-Match")
 }
 
 /// CORS preflight of the licence endpoints (POST with a JSON body).
-pub(crate) async fn preflight_post() -> Response {
+pub(crate) fn preflight_post() -> Response {
     preflight_for("POST, OPTIONS", "Content-Type, Authorization")
 }
 
@@ -110,7 +222,7 @@ fn byte_range(value: Option<&HeaderValue>, len: u64) -> Result<Option<(u64, u64)
 
 async fn serve(
     State(state): State<AppState>,
-    Path((id, path)): Path<(String, String)>,
+    Path(ObjectParams { id, path }): Path<ObjectParams>,
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {

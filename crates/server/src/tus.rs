@@ -18,8 +18,9 @@ use axum::Router;
 use base64::Engine;
 use futures::TryStreamExt;
 use openvod_store::{NewAsset, Upload};
+use utoipa::ToSchema;
 
-use crate::{ApiError, AppState};
+use crate::{openapi, ApiError, AppState};
 
 const TUS_VERSION: &str = "1.0.0";
 /// How long an unfinished upload is kept after its last PATCH.
@@ -33,9 +34,36 @@ pub(crate) fn routes() -> Router<AppState> {
             axum::routing::head(head)
                 .patch(patch)
                 .delete(terminate)
-                .options(options),
+                .options(options_upload),
         )
 }
+
+/// The protocol versions this server speaks (`Tus-Resumable`, `Tus-Version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+pub(crate) enum TusVersion {
+    #[schema(rename = "1.0.0")]
+    V1_0_0,
+}
+
+impl TusVersion {
+    fn parse(s: &str) -> Option<TusVersion> {
+        (s == TUS_VERSION).then_some(TusVersion::V1_0_0)
+    }
+}
+
+/// `Upload-Metadata` (tus 1.0.0, creation): comma-separated pairs of a key (ASCII, no
+/// space or comma) and, after one space, its value in base64 (RFC 4648, 4, canonical).
+pub(crate) fn metadata_pattern() -> &'static str {
+    r"^[\x21-\x2B\x2D-\x7E]+( ([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?(,[\x21-\x2B\x2D-\x7E]+( ([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?)*$"
+}
+
+fn metadata_regex() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(metadata_pattern()).expect("the pattern is valid"))
+}
+
+/// The longest `Upload-Metadata` accepted.
+const MAX_METADATA: usize = 4096;
 
 fn tus_headers(h: &mut HeaderMap) {
     h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
@@ -55,9 +83,13 @@ fn respond(status: StatusCode, extra: &[(&'static str, String)]) -> Response {
 
 /// Every request but OPTIONS must speak our version (tus 1.0.0, "Tus-Resumable").
 fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
-        Some(TUS_VERSION) => Ok(()),
-        _ => Err(ApiError::new(
+    match headers
+        .get("tus-resumable")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TusVersion::parse)
+    {
+        Some(TusVersion::V1_0_0) => Ok(()),
+        None => Err(ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "tus_version",
             "send Tus-Resumable: 1.0.0",
@@ -65,6 +97,19 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    options,
+    path = "/v1/uploads",
+    operation_id = "tusOptions",
+    tag = "uploads",
+    summary = "tus 1.0 capabilities",
+    responses((status = 204, description = "What this server supports", headers(
+        ("Tus-Resumable" = TusVersion),
+        ("Tus-Version" = TusVersion, description = "The versions spoken"),
+        ("Tus-Extension" = String, description = "creation,termination,expiration"),
+        ("Tus-Max-Size" = u64, description = "The largest Upload-Length ([upload] max_bytes)"),
+    ))),
+)]
 async fn options(State(state): State<AppState>) -> Response {
     respond(
         StatusCode::NO_CONTENT,
@@ -74,6 +119,24 @@ async fn options(State(state): State<AppState>) -> Response {
             ("tus-max-size", state.config.max_upload_bytes.to_string()),
         ],
     )
+}
+
+#[utoipa::path(
+    options,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusUploadOptions",
+    tag = "uploads",
+    summary = "tus 1.0 capabilities (the same answer for every upload URL)",
+    params(("id" = String, Path, description = "Any upload URL")),
+    responses((status = 204, description = "What this server supports", headers(
+        ("Tus-Resumable" = TusVersion),
+        ("Tus-Version" = TusVersion, description = "The versions spoken"),
+        ("Tus-Extension" = String, description = "creation,termination,expiration"),
+        ("Tus-Max-Size" = u64, description = "The largest Upload-Length ([upload] max_bytes)"),
+    ))),
+)]
+async fn options_upload(state: State<AppState>) -> Response {
+    options(state).await
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -99,34 +162,58 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
     let raw = raw
         .to_str()
         .map_err(|_| ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII"))?;
-    if raw.len() > 4096 {
+    if raw.len() > MAX_METADATA || !metadata_regex().is_match(raw) {
         return Err(ApiError::bad_request(
             "invalid_metadata",
-            "Upload-Metadata is longer than 4096 bytes",
+            "Upload-Metadata: comma-separated \"key base64\" pairs of at most 4096 bytes",
         ));
     }
     let mut out = Vec::new();
-    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for pair in raw.split(',') {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
         let v = base64::engine::general_purpose::STANDARD
-            .decode(v.trim())
+            .decode(v)
             .map_err(|_| {
                 ApiError::bad_request(
                     "invalid_metadata",
                     format!("Upload-Metadata {k}: not base64"),
                 )
             })?;
-        let v = String::from_utf8(v).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_metadata",
-                format!("Upload-Metadata {k}: not UTF-8"),
-            )
-        })?;
+        // Values are bytes (tus 1.0.0); the ones read here are names, kept as text.
+        let v = String::from_utf8_lossy(&v).into_owned();
         out.push((k.to_string(), v));
     }
     Ok(out)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/uploads",
+    operation_id = "tusCreate",
+    tag = "uploads",
+    summary = "tus creation: a new upload of Upload-Length bytes",
+    params(
+        ("Tus-Resumable" = TusVersion, Header),
+        ("Upload-Length" = u64, Header, minimum = 1, description = "The size of the whole file, at most Tus-Max-Size (deferred length is not supported)"),
+        ("Upload-Metadata" = Option<String>, Header, max_length = 4096,
+            pattern = "^[\\x21-\\x2B\\x2D-\\x7E]+( ([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?(,[\\x21-\\x2B\\x2D-\\x7E]+( ([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?)*$",
+            description = "filename (or name) and template, base64"),
+    ),
+    responses(
+        (status = 201, description = "Created: PATCH the bytes to Location", headers(
+            ("Location" = String, description = "/v1/uploads/{id}"),
+            ("Upload-Expires" = String, description = "When an unfinished upload is removed (HTTP date)"),
+            ("Tus-Resumable" = TusVersion),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 412, response = openapi::PreconditionFailed),
+        (status = 413, response = openapi::TooLarge),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn create(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     check_version(&headers)?;
     let length = header_u64(&headers, "upload-length").ok_or_else(|| {
@@ -207,6 +294,34 @@ fn state_headers(u: &Upload) -> Vec<(&'static str, String)> {
     h
 }
 
+#[utoipa::path(
+    head,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusHead",
+    tag = "uploads",
+    summary = "tus: where the upload is",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload (the last segment of Location)"),
+        ("Tus-Resumable" = TusVersion, Header),
+    ),
+    responses(
+        (status = 200, description = "The upload's state", headers(
+            ("Upload-Offset" = u64, description = "The bytes received so far"),
+            ("Upload-Length" = u64),
+            ("Upload-Expires" = Option<String>, description = "While unfinished: when it is removed (HTTP date)"),
+            ("Openvod-Asset" = Option<String>, description = "Once complete: the asset made from it"),
+            ("Tus-Resumable" = TusVersion),
+            ("Cache-Control" = String, description = "no-store"),
+        )),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 410, response = openapi::Gone),
+        (status = 412, response = openapi::PreconditionFailed),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn head(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -217,6 +332,40 @@ async fn head(
     Ok(respond(StatusCode::OK, &state_headers(&u)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusPatch",
+    tag = "uploads",
+    summary = "tus: append bytes at Upload-Offset",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload (the last segment of Location)"),
+        ("Tus-Resumable" = TusVersion, Header),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's current offset"),
+    ),
+    request_body(content = openapi::RawBytes, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored; the new offset, and Openvod-Asset once complete", headers(
+            ("Upload-Offset" = u64, description = "The bytes received so far"),
+            ("Upload-Length" = u64),
+            ("Upload-Expires" = Option<String>, description = "While unfinished: when it is removed (HTTP date)"),
+            ("Openvod-Asset" = Option<String>, description = "Once complete: the asset made from it"),
+            ("Tus-Resumable" = TusVersion),
+            ("Cache-Control" = String, description = "no-store"),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 410, response = openapi::Gone),
+        (status = 412, response = openapi::PreconditionFailed),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -324,6 +473,27 @@ async fn complete(state: &AppState, u: &Upload) -> Result<String, ApiError> {
     Ok(asset.id)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/uploads/{id}",
+    operation_id = "tusTerminate",
+    tag = "uploads",
+    summary = "tus termination: remove an upload and its bytes",
+    params(
+        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload (the last segment of Location)"),
+        ("Tus-Resumable" = TusVersion, Header),
+    ),
+    responses(
+        (status = 204, description = "Removed", headers(("Tus-Resumable" = TusVersion))),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 410, response = openapi::Gone),
+        (status = 412, response = openapi::PreconditionFailed),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
 async fn terminate(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,12 +20,14 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use openvod_net::{OutboundClient, OutboundPolicy};
-use openvod_store::{Db, DueDelivery};
-use serde::Deserialize;
+use openvod_store::{Db, Delivery, DueDelivery, Webhook};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiError, AppState};
+use crate::json::JsonBody;
+use crate::{openapi, ApiError, AppState};
 
 /// The events a webhook can subscribe to.
 pub const EVENT_KINDS: [&str; 8] = [
@@ -49,14 +50,164 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}/deliveries", get(deliveries))
 }
 
-#[derive(Debug, Deserialize)]
+/// A webhook receiver's URL: http or https, at most 2048 bytes ([`openvod_net`] checks it
+/// further: a written address must be public or admitted by `[outbound] allow`).
+pub(crate) fn webhook_url_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+        .pattern(Some(openapi::webhook_url_pattern()))
+        .max_length(Some(openvod_access::outbound::MAX_URL_LEN))
+        .description(Some(
+            "An http:// or https:// URL of at most 2048 bytes. An address written in it that is not public (loopback, private, link-local, ...) is refused with 400 url_not_allowed unless [outbound] allow admits it; a host name is checked by the addresses it resolves to at each delivery.",
+        ))
+        .build()
+}
+
+/// The form a webhook URL must have before the outbound policy looks at it.
+fn webhook_url_regex() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(&openapi::webhook_url_pattern()).expect("the pattern is valid")
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewWebhook {
+pub(crate) struct NewWebhook {
+    #[schema(schema_with = webhook_url_schema)]
     url: String,
+    /// Event kinds, or `*` for all; default: asset.created, asset.progress, asset.ready,
+    /// asset.failed.
     #[serde(default)]
+    #[schema(schema_with = events_or_default)]
     events: Option<Vec<String>>,
+    /// Signs every delivery (HMAC-SHA256); default: a new random one.
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 256)]
     secret: Option<String>,
+}
+
+pub(crate) fn events_schema() -> utoipa::openapi::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(openapi::subscription()))
+        .min_items(Some(1))
+        .max_items(Some(EVENT_KINDS.len() + 1))
+        .unique_items(true)
+        .build()
+}
+
+/// The events of a registration: null or absent for the default ones.
+fn events_or_default() -> utoipa::openapi::Schema {
+    let either = utoipa::openapi::schema::OneOfBuilder::new()
+        .item(events_schema())
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .build();
+    utoipa::openapi::Schema::OneOf(either)
+}
+
+/// A registered webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookView {
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+    url: String,
+    #[schema(schema_with = events_schema)]
+    events: Vec<String>,
+    /// Signs every delivery; only in the answer to the registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    created_at_ms: i64,
+}
+
+impl WebhookView {
+    fn of(hook: Webhook, secret: Option<String>) -> WebhookView {
+        WebhookView {
+            id: hook.id,
+            url: hook.url,
+            events: hook.events,
+            secret,
+            created_at_ms: hook.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    webhooks: Vec<WebhookView>,
+}
+
+/// One delivery of one event to one webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    webhook_id: String,
+    event_seq: i64,
+    #[schema(schema_with = event_kind)]
+    kind: String,
+    /// The event's payload, as in `/v1/events`.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    #[schema(schema_with = delivery_status)]
+    status: String,
+    attempts: i64,
+    next_attempt_at_ms: i64,
+    /// The receiver's HTTP status at the last attempt.
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+fn event_kind() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(EVENT_KINDS))
+        .build()
+}
+
+fn delivery_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["pending", "delivered", "failed"]))
+        .build()
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> DeliveryView {
+        DeliveryView {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event_seq: d.event_seq,
+            kind: d.kind,
+            payload: d.payload,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at_ms: d.next_attempt_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            created_at_ms: d.created_at,
+            updated_at_ms: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryList {
+    deliveries: Vec<DeliveryView>,
+}
+
+/// The webhook's identifier.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct WebhookId {
+    /// 32 lowercase hex digits; anything else is answered with 404.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    id: String,
 }
 
 /// Checks a webhook registration; the defaults are the four lifecycle events. The URL
@@ -67,6 +218,12 @@ pub fn check_webhook(
     events: Option<Vec<String>>,
     outbound: &OutboundPolicy,
 ) -> Result<Vec<String>, ApiError> {
+    if url.len() > openvod_access::outbound::MAX_URL_LEN || !webhook_url_regex().is_match(url) {
+        return Err(ApiError::bad_request(
+            "invalid_url",
+            "url: an http:// or https:// URL of at most 2048 bytes, with a host, without a fragment",
+        ));
+    }
     if let Err(refused) = outbound.check_url(url) {
         let code = if refused.is_malformed() {
             "invalid_url"
@@ -91,7 +248,13 @@ pub fn check_webhook(
             "events must name at least one event",
         ));
     }
-    for e in &events {
+    for (i, e) in events.iter().enumerate() {
+        if events[..i].contains(e) {
+            return Err(ApiError::bad_request(
+                "invalid_events",
+                format!("event {e:?} is named twice"),
+            ));
+        }
         if e != "*" && !EVENT_KINDS.contains(&e.as_str()) {
             return Err(ApiError::bad_request(
                 "invalid_events",
@@ -111,34 +274,92 @@ pub fn new_secret() -> String {
     )
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    operation_id = "createWebhook",
+    tag = "webhooks",
+    summary = "Register a webhook; the answer holds its signing secret",
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "Registered", body = WebhookView, links(
+            ("deleteWebhook" = (operation_id = "deleteWebhook", parameters(("id" = "$response.body#/id")))),
+            ("webhookDeliveries" = (operation_id = "webhookDeliveries", parameters(("id" = "$response.body#/id")))),
+        )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
-    body: Result<Json<NewWebhook>, JsonRejection>,
+    JsonBody(req): JsonBody<NewWebhook>,
 ) -> Result<Response, ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let events = check_webhook(&req.url, req.events, &state.config.outbound)?;
     let secret = match req.secret {
-        Some(s) if (16..=256).contains(&s.len()) => s,
+        // Characters, as the document's minLength and maxLength count them.
+        Some(s) if (16..=256).contains(&s.chars().count()) => s,
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_secret",
-                "secret must be 16 to 256 bytes",
+                "secret must be 16 to 256 characters",
             ))
         }
         None => new_secret(),
     };
     let hook = state.db.create_webhook(&req.url, &secret, &events).await?;
-    let body = json!({ "id": hook.id, "url": hook.url, "events": hook.events, "secret": secret, "created_at_ms": hook.created_at });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookView::of(hook, Some(secret))),
+    )
+        .into_response())
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({ "webhooks": state.db.webhooks().await? })))
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    operation_id = "listWebhooks",
+    tag = "webhooks",
+    summary = "List webhooks",
+    responses(
+        (status = 200, description = "Webhooks", body = WebhookList),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
+    let webhooks = state
+        .db
+        .webhooks()
+        .await?
+        .into_iter()
+        .map(|h| WebhookView::of(h, None))
+        .collect();
+    Ok(Json(WebhookList { webhooks }))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    operation_id = "deleteWebhook",
+    tag = "webhooks",
+    summary = "Remove a webhook and its delivery log",
+    params(WebhookId),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(WebhookId { id }): Path<WebhookId>,
 ) -> Result<StatusCode, ApiError> {
     if state.db.delete_webhook(&id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -150,19 +371,39 @@ async fn remove(
     }
 }
 
-async fn deliveries(
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}/deliveries",
+    operation_id = "webhookDeliveries",
+    tag = "webhooks",
+    summary = "The delivery log, newest first (at most 200)",
+    params(WebhookId),
+    responses(
+        (status = 200, description = "Deliveries", body = DeliveryList),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 503, response = openapi::Unavailable),
+    ),
+    security(("AdminToken" = []))
+)]
+pub(crate) async fn deliveries(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Path(WebhookId { id }): Path<WebhookId>,
+) -> Result<Json<DeliveryList>, ApiError> {
     if !state.db.webhooks().await?.iter().any(|h| h.id == id) {
         return Err(ApiError::not_found(format!(
             "no webhook {:?}",
             id.chars().take(64).collect::<String>()
         )));
     }
-    Ok(Json(
-        json!({ "deliveries": state.db.deliveries(&id, 200).await? }),
-    ))
+    let deliveries = state
+        .db
+        .deliveries(&id, 200)
+        .await?
+        .into_iter()
+        .map(DeliveryView::from)
+        .collect();
+    Ok(Json(DeliveryList { deliveries }))
 }
 
 /// The `openvod-signature` value for `body` sent at `timestamp`.

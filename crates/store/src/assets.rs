@@ -20,6 +20,15 @@ pub enum AssetStatus {
 }
 
 impl AssetStatus {
+    /// Every status, in the order an asset goes through them.
+    pub const ALL: [AssetStatus; 5] = [
+        AssetStatus::Queued,
+        AssetStatus::Processing,
+        AssetStatus::Ready,
+        AssetStatus::Failed,
+        AssetStatus::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AssetStatus::Queued => "queued",
