@@ -77,7 +77,21 @@ async fn options(State(state): State<AppState>) -> Response {
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+    parse_upload_number(headers.get(name)?.as_bytes())
+}
+
+/// Reads the value of `Upload-Length` or `Upload-Offset`: a non-negative integer (tus
+/// 1.0.0, "Headers"), written in decimal digits only, with optional surrounding spaces or
+/// tabs (RFC 9110, 5.5). A sign, other characters or a value over `u64::MAX` give `None`.
+pub fn parse_upload_number(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    // 20 digits hold u64::MAX; a longer run cannot be a valid value, so it is refused
+    // before it is read.
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // ASCII digits are valid UTF-8.
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 fn http_date(ms: i64) -> String {
@@ -91,37 +105,54 @@ fn expiry() -> i64 {
     (now + EXPIRY).as_millis() as i64
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs.
+/// Longest `Upload-Metadata` value read.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Why an `Upload-Metadata` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("Upload-Metadata is longer than {MAX_METADATA_BYTES} bytes")]
+    TooLong,
+    #[error("Upload-Metadata is not ASCII")]
+    NotAscii,
+    #[error("Upload-Metadata {0}: not base64")]
+    NotBase64(String),
+    #[error("Upload-Metadata {0}: not UTF-8")]
+    NotUtf8(String),
+    #[error("Upload-Metadata {0}: the key is given twice")]
+    DuplicateKey(String),
+}
+
 fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
     let Some(raw) = headers.get("upload-metadata") else {
         return Ok(Vec::new());
     };
-    let raw = raw
-        .to_str()
-        .map_err(|_| ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII"))?;
-    if raw.len() > 4096 {
-        return Err(ApiError::bad_request(
-            "invalid_metadata",
-            "Upload-Metadata is longer than 4096 bytes",
-        ));
+    parse_upload_metadata(raw.as_bytes())
+        .map_err(|e| ApiError::bad_request("invalid_metadata", e.to_string()))
+}
+
+/// Reads an `Upload-Metadata` value (tus 1.0.0, creation extension): comma-separated
+/// pairs of a key and a base64 value, separated by a space. The value may be left out
+/// (an empty value); keys must be unique. Values must decode to UTF-8. The value is
+/// refused whole when it is longer than [`MAX_METADATA_BYTES`], before it is split.
+pub fn parse_upload_metadata(raw: &[u8]) -> Result<Vec<(String, String)>, MetadataError> {
+    if raw.len() > MAX_METADATA_BYTES {
+        return Err(MetadataError::TooLong);
     }
-    let mut out = Vec::new();
+    let raw = std::str::from_utf8(raw)
+        .ok()
+        .filter(|s| s.is_ascii())
+        .ok_or(MetadataError::NotAscii)?;
+    let mut out: Vec<(String, String)> = Vec::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
         let v = base64::engine::general_purpose::STANDARD
             .decode(v.trim())
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_metadata",
-                    format!("Upload-Metadata {k}: not base64"),
-                )
-            })?;
-        let v = String::from_utf8(v).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_metadata",
-                format!("Upload-Metadata {k}: not UTF-8"),
-            )
-        })?;
+            .map_err(|_| MetadataError::NotBase64(k.to_string()))?;
+        let v = String::from_utf8(v).map_err(|_| MetadataError::NotUtf8(k.to_string()))?;
+        if out.iter().any(|(n, _)| n == k) {
+            return Err(MetadataError::DuplicateKey(k.to_string()));
+        }
         out.push((k.to_string(), v));
     }
     Ok(out)
