@@ -382,3 +382,57 @@ pub async fn remove_expired(state: &AppState) -> Result<usize, openvod_store::Er
     }
     Ok(expired.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_numbers_are_decimal_digits() {
+        assert_eq!(parse_upload_number(b" 1024\t"), Some(1024));
+        assert_eq!(parse_upload_number(b"007"), Some(7));
+        assert_eq!(parse_upload_number(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"-1",
+            b"1e3",
+            b"0x10",
+            b"18446744073709551616",
+            b"000000000000000000001",
+        ] {
+            assert_eq!(parse_upload_number(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_pairs_are_read_and_checked() {
+        let pairs =
+            parse_upload_metadata(b"filename YS5tcDQ=, flag,template ZGVmYXVsdA==").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("filename".to_string(), "a.mp4".to_string()),
+                ("flag".to_string(), String::new()),
+                ("template".to_string(), "default".to_string()),
+            ]
+        );
+        assert_eq!(
+            parse_upload_metadata(b"a YQ==,a Yg=="),
+            Err(MetadataError::DuplicateKey("a".into()))
+        );
+        assert_eq!(
+            parse_upload_metadata(b"a not-base64"),
+            Err(MetadataError::NotBase64("a".into()))
+        );
+        assert_eq!(
+            parse_upload_metadata(b"a /w=="),
+            Err(MetadataError::NotUtf8("a".into()))
+        );
+        let long = format!("a {}", "QUFB".repeat(MAX_METADATA_BYTES / 4));
+        assert_eq!(
+            parse_upload_metadata(long.as_bytes()),
+            Err(MetadataError::TooLong)
+        );
+    }
+}
