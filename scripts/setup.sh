@@ -52,6 +52,18 @@ need_browser() {
   need_node
 }
 
+# cargo-fuzz (libFuzzer) for scripts/fuzz, installed once under ~/.cache/openvod.
+# cargo fuzz passes -Z flags (sanitizers, coverage) that a stable toolchain accepts only
+# with RUSTC_BOOTSTRAP=1, which scripts/fuzz sets for its own cargo calls.
+need_cargo_fuzz() {
+  local root="$HOME/.cache/openvod/cargo-fuzz"
+  export PATH="$root/bin:$PATH"
+  if ! command -v cargo-fuzz >/dev/null; then
+    echo "installing cargo-fuzz into $root..." >&2
+    cargo install cargo-fuzz --locked --root "$root"
+  fi
+}
+
 # Build output lives outside the clone so that repeated runs (and CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/openvod/target}"
 

@@ -308,6 +308,14 @@ impl FromStr for AllowEntry {
         if name.len() > 253 || !name.split('.').all(valid_label) {
             return Err(error("not a host name"));
         }
+        // Without the trailing dots kept it from reading as one, a name can be an address
+        // ("126.." is 0.0.0.126 to a URL parser once its dots are dropped): such an entry
+        // would name a host no URL reaches by name, and display as something else.
+        if !matches!(url::Host::parse(&name), Ok(url::Host::Domain(_))) {
+            return Err(error(
+                "write an address in full (a.b.c.d, or [v6]:port with a port)",
+            ));
+        }
         Ok(AllowEntry::Host { name, port })
     }
 }

@@ -245,10 +245,18 @@ fn read_moov(
     for t in &mut tracks {
         // The empty edit's duration is in the movie timescale (8.6.6.3).
         if t.edit_delay > 0 && movie_timescale > 0 {
-            t.edit_delay = t.edit_delay * u64::from(t.track.timescale) / u64::from(movie_timescale);
+            t.edit_delay = rescale(t.edit_delay, t.track.timescale, movie_timescale);
         }
     }
     Ok(tracks)
+}
+
+/// `time` in units of `1 / from` seconds, in units of `1 / to` (rounded down; `from` is
+/// not 0). The product is taken in 128 bits, as a 64-bit duration times a 32-bit
+/// timescale can overflow 64; a result over `u64::MAX` saturates.
+fn rescale(time: u64, to: u32, from: u32) -> u64 {
+    let scaled = u128::from(time) * u128::from(to) / u128::from(from);
+    u64::try_from(scaled).unwrap_or(u64::MAX)
 }
 
 fn read_trak(
@@ -401,6 +409,18 @@ fn read_sample_table(
         if first == 0 || last > chunk_offsets.len() {
             return Err(bad(format!(
                 "stsc entry {} points outside the chunk table",
+                i + 1
+            )));
+        }
+        // Each entry starts a run of chunks after the previous one's (8.7.4.3): runs that
+        // went back would walk the chunk table once per entry, quadratic in the box size.
+        if stsc
+            .get(i + 1)
+            .is_some_and(|n| n.first_chunk <= entry.first_chunk)
+        {
+            return Err(bad(format!(
+                "stsc entry {} does not start after entry {}",
+                i + 2,
                 i + 1
             )));
         }
@@ -670,6 +690,49 @@ mod tests {
         normalize_timing(&mut t, None, 0);
         let pts: Vec<i64> = t.samples.iter().map(Sample::pts).collect();
         assert_eq!(pts, vec![0, 2048, 1024, 512]);
+    }
+
+    #[test]
+    fn an_empty_edit_is_rescaled_without_overflow() {
+        assert_eq!(rescale(1000, 48_000, 1000), 48_000);
+        assert_eq!(rescale(u64::MAX, u32::MAX, u32::MAX), u64::MAX);
+        assert_eq!(rescale(u64::MAX, u32::MAX, 1), u64::MAX);
+        assert_eq!(rescale(u64::MAX / 2, 2, 4), u64::MAX / 4);
+    }
+
+    #[test]
+    fn stsc_runs_that_go_back_are_refused() {
+        // Entry 3 goes back to chunk 1: accepted, each such entry would walk the chunk
+        // table again, so a moov of repeated entries took time quadratic in its size.
+        let entry = |first_chunk, samples_per_chunk| mp4_atom::StscEntry {
+            first_chunk,
+            samples_per_chunk,
+            sample_description_index: 1,
+        };
+        let stbl = mp4_atom::Stbl {
+            stsc: mp4_atom::Stsc {
+                entries: vec![entry(1, 0), entry(3, 0), entry(1, 1)],
+            },
+            stsz: mp4_atom::Stsz {
+                samples: StszSamples::Identical { count: 1, size: 1 },
+            },
+            stco: Some(mp4_atom::Stco {
+                entries: vec![0; 4],
+            }),
+            ..Default::default()
+        };
+        let mut pending = PendingTrack {
+            track: test_track(TrackKind::Video, std::iter::empty()),
+            edit_media_time: None,
+            edit_delay: 0,
+            next_dts: 0,
+        };
+        let err = read_sample_table(&stbl, &mut pending, 100, &Limits::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("stsc entry 3 does not start after entry 2"),
+            "{err}"
+        );
     }
 
     fn test_track(kind: TrackKind, samples: impl Iterator<Item = (u64, u32, i32, bool)>) -> Track {

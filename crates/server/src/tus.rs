@@ -62,9 +62,6 @@ fn metadata_regex() -> &'static regex::Regex {
     RE.get_or_init(|| regex::Regex::new(metadata_pattern()).expect("the pattern is valid"))
 }
 
-/// The longest `Upload-Metadata` accepted.
-const MAX_METADATA: usize = 4096;
-
 fn tus_headers(h: &mut HeaderMap) {
     h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -140,7 +137,21 @@ async fn options_upload(state: State<AppState>) -> Response {
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+    parse_upload_number(headers.get(name)?.as_bytes())
+}
+
+/// Reads the value of `Upload-Length` or `Upload-Offset`: a non-negative integer (tus
+/// 1.0.0, "Headers"), written in decimal digits only, with optional surrounding spaces or
+/// tabs (RFC 9110, 5.5). A sign, other characters or a value over `u64::MAX` give `None`.
+pub fn parse_upload_number(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    // 20 digits hold u64::MAX; a longer run cannot be a valid value, so it is refused
+    // before it is read.
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // ASCII digits are valid UTF-8.
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 fn http_date(ms: i64) -> String {
@@ -154,32 +165,53 @@ fn expiry() -> i64 {
     (now + EXPIRY).as_millis() as i64
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs.
+/// Longest `Upload-Metadata` value read.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Why an `Upload-Metadata` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("Upload-Metadata is longer than {MAX_METADATA_BYTES} bytes")]
+    TooLong,
+    #[error("Upload-Metadata is not ASCII")]
+    NotAscii,
+    #[error("Upload-Metadata {0}: not base64")]
+    NotBase64(String),
+    #[error("Upload-Metadata: comma-separated \"key base64\" pairs of at most {MAX_METADATA_BYTES} bytes")]
+    Malformed,
+}
+
 fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, ApiError> {
     let Some(raw) = headers.get("upload-metadata") else {
         return Ok(Vec::new());
     };
-    let raw = raw
-        .to_str()
-        .map_err(|_| ApiError::bad_request("invalid_metadata", "Upload-Metadata is not ASCII"))?;
-    if raw.len() > MAX_METADATA || !metadata_regex().is_match(raw) {
-        return Err(ApiError::bad_request(
-            "invalid_metadata",
-            "Upload-Metadata: comma-separated \"key base64\" pairs of at most 4096 bytes",
-        ));
+    parse_upload_metadata(raw.as_bytes())
+        .map_err(|e| ApiError::bad_request("invalid_metadata", e.to_string()))
+}
+
+/// Reads an `Upload-Metadata` value (tus 1.0.0, creation extension): comma-separated
+/// pairs of a key (printable ASCII, no space or comma) and, after one space, its value in
+/// canonical base64; the value may be left out. The value is refused whole when it is
+/// longer than [`MAX_METADATA_BYTES`], before it is matched, and when it does not match
+/// the pattern the OpenAPI document gives ([`metadata_pattern`]), so the two agree.
+/// Values are bytes (tus 1.0.0); the ones read here are names, kept as text.
+pub fn parse_upload_metadata(raw: &[u8]) -> Result<Vec<(String, String)>, MetadataError> {
+    if raw.len() > MAX_METADATA_BYTES {
+        return Err(MetadataError::TooLong);
     }
-    let mut out = Vec::new();
+    let raw = std::str::from_utf8(raw)
+        .ok()
+        .filter(|s| s.is_ascii())
+        .ok_or(MetadataError::NotAscii)?;
+    if !metadata_regex().is_match(raw) {
+        return Err(MetadataError::Malformed);
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
     for pair in raw.split(',') {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
         let v = base64::engine::general_purpose::STANDARD
             .decode(v)
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_metadata",
-                    format!("Upload-Metadata {k}: not base64"),
-                )
-            })?;
-        // Values are bytes (tus 1.0.0); the ones read here are names, kept as text.
+            .map_err(|_| MetadataError::NotBase64(k.to_string()))?;
         let v = String::from_utf8_lossy(&v).into_owned();
         out.push((k.to_string(), v));
     }
@@ -520,4 +552,68 @@ pub async fn remove_expired(state: &AppState) -> Result<usize, openvod_store::Er
         state.db.delete_upload(&u.id).await?;
     }
     Ok(expired.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_numbers_are_decimal_digits() {
+        assert_eq!(parse_upload_number(b" 1024\t"), Some(1024));
+        assert_eq!(parse_upload_number(b"007"), Some(7));
+        assert_eq!(parse_upload_number(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"-1",
+            b"1e3",
+            b"0x10",
+            b"18446744073709551616",
+            b"000000000000000000001",
+        ] {
+            assert_eq!(parse_upload_number(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_pairs_are_read_and_checked() {
+        let pairs = parse_upload_metadata(b"filename YS5tcDQ=,flag,template ZGVmYXVsdA==").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("filename".to_string(), "a.mp4".to_string()),
+                ("flag".to_string(), String::new()),
+                ("template".to_string(), "default".to_string()),
+            ]
+        );
+        for bad in [
+            &b"a not-base64"[..],
+            b"a YQ=,b",
+            b"a YR==",
+            b"filename YS5tcDQ=, flag",
+            b"a  YQ==",
+            b"",
+        ] {
+            assert_eq!(
+                parse_upload_metadata(bad),
+                Err(MetadataError::Malformed),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_upload_metadata("a é".as_bytes()),
+            Err(MetadataError::NotAscii)
+        );
+        // A value that is not UTF-8 is kept as text, not refused.
+        assert_eq!(
+            parse_upload_metadata(b"a /w==").unwrap(),
+            [("a".to_string(), "\u{fffd}".to_string())]
+        );
+        let long = format!("a {}", "QUFB".repeat(MAX_METADATA_BYTES / 4));
+        assert_eq!(
+            parse_upload_metadata(long.as_bytes()),
+            Err(MetadataError::TooLong)
+        );
+    }
 }

@@ -340,3 +340,28 @@ fn allow_entries_are_read_once_into_their_kinds() {
     }
     assert!(OutboundPolicy::new(["x".repeat(400)]).is_err());
 }
+
+#[test]
+fn a_name_that_is_an_address_without_its_trailing_dots_is_refused() {
+    // Found by fuzzing (fuzz/ target outbound): "126.." was read as the host name "126",
+    // which displays as, and is read again as, an address.
+    for bad in ["126..", "1.2.3.4..", "0x7f.."] {
+        assert!(bad.parse::<AllowEntry>().is_err(), "{bad}");
+    }
+    let input = include_bytes!("../../tests/data/fuzz/outbound-name-with-trailing-dots");
+    let text = String::from_utf8_lossy(input);
+    for line in text.lines() {
+        if let Ok(entry) = line.parse::<AllowEntry>() {
+            let shown = entry.to_string();
+            assert_eq!(shown.parse::<AllowEntry>(), Ok(entry), "{line:?}");
+        }
+    }
+    // A fully qualified name keeps reading as the name.
+    assert_eq!(
+        "speke.internal.".parse::<AllowEntry>(),
+        Ok(AllowEntry::Host {
+            name: "speke.internal".into(),
+            port: None
+        })
+    );
+}
