@@ -511,6 +511,19 @@ fn signer_refuses_urls_it_cannot_sign_usefully() {
         signer.signed_cookies(&huge),
         Err(SignError::PolicyTooLarge(_))
     ));
+    // Found by fuzzing: a policy read within the limit can be written longer (a DEL
+    // character written as an escape), and then its signature is refused, not made.
+    let resource = format!("{ASSET}/{}", "\u{7f}".repeat(MAX_POLICY_BYTES / 2));
+    let text = format!(
+        r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{LATER}}}}}}}]}}"#
+    );
+    assert!(text.len() <= MAX_POLICY_BYTES);
+    let escaped = Policy::from_json(&text).expect("reads within the limit");
+    assert!(escaped.to_json().len() > MAX_POLICY_BYTES);
+    assert!(matches!(
+        signer.sign_policy(&escaped),
+        Err(SignError::PolicyTooLarge(_))
+    ));
     assert!(!format!("{signer:?}").contains("PRIVATE"));
 }
 
