@@ -28,7 +28,7 @@ mod signer;
 mod verify;
 mod wildcard;
 
-pub use keys::{private_key_from_pem, public_key_from_pem, KeyError};
+pub use keys::{private_key_from_pem, public_key_from_pem, SigningKeyError};
 pub use params::{strip_signing_params, SigningParams};
 pub use policy::{IpCidr, Policy, PolicyError, MAX_POLICY_BYTES};
 /// The key types of the API, so that callers need no direct dependency on `rsa`.

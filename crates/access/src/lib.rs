@@ -18,9 +18,9 @@ pub mod outbound;
 pub mod token;
 
 pub use cloudfront::{
-    strip_signing_params, Denied, Grant, HashAlgorithm, IpCidr, KeyError, Policy, PolicyError,
-    PolicyKind, SignError, SignatureSource, SignedRequest, SigningParams, TrustedKeys, UrlSigner,
-    MAX_POLICY_BYTES,
+    strip_signing_params, Denied, Grant, HashAlgorithm, IpCidr, Policy, PolicyError, PolicyKind,
+    SignError, SignatureSource, SignedRequest, SigningKeyError, SigningParams, TrustedKeys,
+    UrlSigner, MAX_POLICY_BYTES,
 };
 pub use outbound::{AllowEntry, AllowError, OutboundPolicy, Refused};
 pub use token::{AdminTokens, TokenError, UploadGrant, UploadTokenKey};

@@ -30,10 +30,11 @@ pub struct TranscodeJob {
     pub integrity: IntegrityPolicy,
 }
 
-/// Stages of a job, for progress reports.
+/// Steps of a one-shot job (`openvod transcode`), for progress reports; the durable
+/// workflow's stages are `openvod_store::Stage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Stage {
+pub enum JobStep {
     Probe,
     Encode,
     Package,
@@ -42,7 +43,7 @@ pub enum Stage {
 /// A progress report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum JobEvent<'a> {
-    Started(Stage),
+    Started(JobStep),
     Planned(&'a EncodePlan),
     Encoding(Progress),
 }
@@ -72,7 +73,7 @@ pub struct TranscodeSummary {
 /// folder there is untouched).
 pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result<TranscodeSummary> {
     let started = Instant::now();
-    on_event(JobEvent::Started(Stage::Probe));
+    on_event(JobEvent::Started(JobStep::Probe));
     let source = SourceFile::open(&job.input)?;
     let shown = source.shown().to_string();
     let info = probe::probe(&source)?;
@@ -82,7 +83,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let work = staged.path().join(".encode");
     std::fs::create_dir(&work).map_err(|e| Error::io(&work, e))?;
 
-    on_event(JobEvent::Started(Stage::Encode));
+    on_event(JobEvent::Started(JobStep::Encode));
     let deadline = job
         .deadline
         .unwrap_or_else(|| Deadline::for_duration(plan.duration));
@@ -93,7 +94,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let warnings = integrity::check(&shown, &info, &plan, &work, &encoded.decode, &job.integrity)?;
     let cost = encoded.cost;
 
-    on_event(JobEvent::Started(Stage::Package));
+    on_event(JobEvent::Started(JobStep::Package));
     let summary = package_encoded(&plan, &work, &job.template, staged.path())?;
     std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let output = staged.commit()?;

@@ -19,7 +19,7 @@ const MAX_KEY_PAIR_ID_LEN: usize = 128;
 
 /// Why a key or key pair id was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
+pub enum SigningKeyError {
     #[error("PEM text is larger than {MAX_PEM_BYTES} bytes")]
     PemTooLarge,
     #[error("no PEM block found (expected a line starting with -----BEGIN)")]
@@ -41,9 +41,9 @@ pub enum KeyError {
 /// Parses an RSA private key: PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa
 /// -traditional` and CloudFront's own instructions produce) or PKCS#8 (`BEGIN PRIVATE KEY`,
 /// what OpenSSL 3 writes by default).
-pub fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, KeyError> {
+pub fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, SigningKeyError> {
     let (label, block) = pem_block(pem)?;
-    let invalid = |reason: String| KeyError::InvalidPem {
+    let invalid = |reason: String| SigningKeyError::InvalidPem {
         label: label.to_owned(),
         reason,
     };
@@ -54,8 +54,8 @@ pub fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, KeyError> {
         "PRIVATE KEY" => {
             RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| invalid(e.to_string()))?
         }
-        "ENCRYPTED PRIVATE KEY" => return Err(KeyError::EncryptedPrivateKey),
-        other => return Err(KeyError::NotAPrivateKey(other.to_owned())),
+        "ENCRYPTED PRIVATE KEY" => return Err(SigningKeyError::EncryptedPrivateKey),
+        other => return Err(SigningKeyError::NotAPrivateKey(other.to_owned())),
     };
     key.validate().map_err(|e| invalid(e.to_string()))?;
     check_key_size(key.size() * 8)?;
@@ -64,9 +64,9 @@ pub fn private_key_from_pem(pem: &str) -> Result<RsaPrivateKey, KeyError> {
 
 /// Parses an RSA public key: SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, what CloudFront's
 /// console takes and `openssl rsa -pubout` writes) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
-pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, KeyError> {
+pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, SigningKeyError> {
     let (label, block) = pem_block(pem)?;
-    let invalid = |reason: String| KeyError::InvalidPem {
+    let invalid = |reason: String| SigningKeyError::InvalidPem {
         label: label.to_owned(),
         reason,
     };
@@ -77,31 +77,31 @@ pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, KeyError> {
         "RSA PUBLIC KEY" => {
             RsaPublicKey::from_pkcs1_pem(block).map_err(|e| invalid(e.to_string()))?
         }
-        other => return Err(KeyError::NotAPublicKey(other.to_owned())),
+        other => return Err(SigningKeyError::NotAPublicKey(other.to_owned())),
     };
     check_key_size(key.size() * 8)?;
     Ok(key)
 }
 
-pub(crate) fn check_key_size(bits: usize) -> Result<(), KeyError> {
+pub(crate) fn check_key_size(bits: usize) -> Result<(), SigningKeyError> {
     if (MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
         Ok(())
     } else {
-        Err(KeyError::UnsupportedKeySize { bits })
+        Err(SigningKeyError::UnsupportedKeySize { bits })
     }
 }
 
 /// Key pair ids are written into URLs as they are (botocore does not encode them), so
 /// only unreserved URL characters are accepted: then no encoding is ever needed and a
 /// signed URL is the same whoever builds it.
-pub(crate) fn check_key_pair_id(key_pair_id: &str) -> Result<(), KeyError> {
+pub(crate) fn check_key_pair_id(key_pair_id: &str) -> Result<(), SigningKeyError> {
     let valid = !key_pair_id.is_empty()
         && key_pair_id.len() <= MAX_KEY_PAIR_ID_LEN
         && key_pair_id.bytes().all(is_unreserved);
     if valid {
         Ok(())
     } else {
-        Err(KeyError::InvalidKeyPairId)
+        Err(SigningKeyError::InvalidKeyPairId)
     }
 }
 
@@ -113,19 +113,19 @@ pub(crate) fn is_unreserved(byte: u8) -> bool {
 /// Finds the first PEM block and its label, and returns the block alone: the PEM decoder
 /// is strict about what surrounds a block, while key files often carry comments or a
 /// trailing newline, or hold a private key followed by its certificate.
-fn pem_block(pem: &str) -> Result<(&str, &str), KeyError> {
+fn pem_block(pem: &str) -> Result<(&str, &str), SigningKeyError> {
     if pem.len() > MAX_PEM_BYTES {
-        return Err(KeyError::PemTooLarge);
+        return Err(SigningKeyError::PemTooLarge);
     }
     const BEGIN: &str = "-----BEGIN ";
-    let start = pem.find(BEGIN).ok_or(KeyError::NoPemBlock)?;
+    let start = pem.find(BEGIN).ok_or(SigningKeyError::NoPemBlock)?;
     let rest = &pem[start + BEGIN.len()..];
-    let label_end = rest.find("-----").ok_or(KeyError::NoPemBlock)?;
+    let label_end = rest.find("-----").ok_or(SigningKeyError::NoPemBlock)?;
     let label = &rest[..label_end];
     let end_marker = format!("-----END {label}-----");
     let end = pem[start..]
         .find(&end_marker)
-        .ok_or_else(|| KeyError::InvalidPem {
+        .ok_or_else(|| SigningKeyError::InvalidPem {
             label: label.to_owned(),
             reason: format!("missing {end_marker}"),
         })?;
@@ -165,30 +165,33 @@ mod tests {
     fn says_what_is_wrong() {
         assert_eq!(
             private_key_from_pem(A_SPKI),
-            Err(KeyError::NotAPrivateKey("PUBLIC KEY".into()))
+            Err(SigningKeyError::NotAPrivateKey("PUBLIC KEY".into()))
         );
         assert_eq!(
             public_key_from_pem(A_PKCS1),
-            Err(KeyError::NotAPublicKey("RSA PRIVATE KEY".into()))
+            Err(SigningKeyError::NotAPublicKey("RSA PRIVATE KEY".into()))
         );
-        assert_eq!(private_key_from_pem("hello"), Err(KeyError::NoPemBlock));
+        assert_eq!(
+            private_key_from_pem("hello"),
+            Err(SigningKeyError::NoPemBlock)
+        );
         assert_eq!(
             private_key_from_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"),
-            Err(KeyError::EncryptedPrivateKey)
+            Err(SigningKeyError::EncryptedPrivateKey)
         );
         let truncated = &A_PKCS1[..A_PKCS1.len() / 2];
         assert!(matches!(
             private_key_from_pem(truncated),
-            Err(KeyError::InvalidPem { .. })
+            Err(SigningKeyError::InvalidPem { .. })
         ));
         let corrupted = A_SPKI.replacen("MII", "MIX", 1);
         assert!(matches!(
             public_key_from_pem(&corrupted),
-            Err(KeyError::InvalidPem { .. })
+            Err(SigningKeyError::InvalidPem { .. })
         ));
         assert_eq!(
             public_key_from_pem(&"x".repeat(MAX_PEM_BYTES + 1)),
-            Err(KeyError::PemTooLarge)
+            Err(SigningKeyError::PemTooLarge)
         );
     }
 
@@ -196,7 +199,7 @@ mod tests {
     fn key_sizes_are_bounded() {
         assert_eq!(
             check_key_size(1024),
-            Err(KeyError::UnsupportedKeySize { bits: 1024 })
+            Err(SigningKeyError::UnsupportedKeySize { bits: 1024 })
         );
         assert!(check_key_size(2048).is_ok());
         assert!(check_key_size(4096).is_ok());
@@ -210,7 +213,7 @@ mod tests {
         for bad in ["", "a b", "a&b", "a=b", "é"] {
             assert_eq!(
                 check_key_pair_id(bad),
-                Err(KeyError::InvalidKeyPairId),
+                Err(SigningKeyError::InvalidKeyPairId),
                 "{bad}"
             );
         }

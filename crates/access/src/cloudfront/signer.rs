@@ -7,7 +7,7 @@ use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::keys::{self, KeyError};
+use super::keys::{self, SigningKeyError};
 use super::params::{self, SigningParams};
 use super::policy::{Policy, MAX_POLICY_BYTES};
 use super::{base64, HashAlgorithm};
@@ -47,7 +47,7 @@ impl UrlSigner {
         key_pair_id: &str,
         key: RsaPrivateKey,
         hash: HashAlgorithm,
-    ) -> Result<UrlSigner, KeyError> {
+    ) -> Result<UrlSigner, SigningKeyError> {
         keys::check_key_pair_id(key_pair_id)?;
         keys::check_key_size(rsa::traits::PublicKeyParts::size(&key) * 8)?;
         Ok(UrlSigner {
@@ -62,7 +62,7 @@ impl UrlSigner {
         key_pair_id: &str,
         private_key_pem: &str,
         hash: HashAlgorithm,
-    ) -> Result<UrlSigner, KeyError> {
+    ) -> Result<UrlSigner, SigningKeyError> {
         UrlSigner::new(
             key_pair_id,
             keys::private_key_from_pem(private_key_pem)?,

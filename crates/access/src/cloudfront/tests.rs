@@ -532,12 +532,12 @@ fn signer_and_key_group_refuse_bad_ids() {
     let key = private_key_from_pem(A_PRIVATE).expect("parses");
     assert_eq!(
         UrlSigner::new("K A", key, HashAlgorithm::Sha1).err(),
-        Some(KeyError::InvalidKeyPairId)
+        Some(SigningKeyError::InvalidKeyPairId)
     );
     let mut keys = TrustedKeys::new();
     assert_eq!(
         keys.insert_pem("K&A", A_PUBLIC),
-        Err(KeyError::InvalidKeyPairId)
+        Err(SigningKeyError::InvalidKeyPairId)
     );
     assert!(keys.is_empty());
 }

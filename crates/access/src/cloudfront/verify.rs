@@ -7,7 +7,7 @@ use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::keys::{self, KeyError};
+use super::keys::{self, SigningKeyError};
 use super::params::{self, strip_signing_params, SigningParams};
 use super::policy::{Policy, MAX_POLICY_BYTES};
 use super::signer::MAX_URL_LEN;
@@ -27,7 +27,7 @@ impl TrustedKeys {
     }
 
     /// Trusts `key` for signatures that name `key_pair_id`, replacing any key under that id.
-    pub fn insert(&mut self, key_pair_id: &str, key: RsaPublicKey) -> Result<(), KeyError> {
+    pub fn insert(&mut self, key_pair_id: &str, key: RsaPublicKey) -> Result<(), SigningKeyError> {
         keys::check_key_pair_id(key_pair_id)?;
         keys::check_key_size(rsa::traits::PublicKeyParts::size(&key) * 8)?;
         self.keys.insert(key_pair_id.to_owned(), key);
@@ -35,7 +35,11 @@ impl TrustedKeys {
     }
 
     /// Trusts a public key given as PEM (SubjectPublicKeyInfo or PKCS#1).
-    pub fn insert_pem(&mut self, key_pair_id: &str, public_key_pem: &str) -> Result<(), KeyError> {
+    pub fn insert_pem(
+        &mut self,
+        key_pair_id: &str,
+        public_key_pem: &str,
+    ) -> Result<(), SigningKeyError> {
         self.insert(key_pair_id, keys::public_key_from_pem(public_key_pem)?)
     }
 

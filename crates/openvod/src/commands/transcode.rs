@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use openvod_transcode::integrity::IntegrityPolicy;
-use openvod_transcode::job::{self, JobEvent, Stage, TranscodeJob};
+use openvod_transcode::job::{self, JobEvent, JobStep, TranscodeJob};
 use openvod_transcode::JobTemplate;
 
 #[derive(Args)]
@@ -180,9 +180,9 @@ impl Reporter {
         match e {
             JobEvent::Started(stage) => {
                 let name = match stage {
-                    Stage::Probe => "probing",
-                    Stage::Encode => "encoding",
-                    Stage::Package => "packaging",
+                    JobStep::Probe => "probing",
+                    JobStep::Encode => "encoding",
+                    JobStep::Package => "packaging",
                 };
                 match &self.bar {
                     Some(bar) => bar.set_prefix(name),
