@@ -6,10 +6,6 @@
 use crate::bmff::ByteSource;
 use crate::{Error, Result, Track, TrackKind};
 
-/// Most bytes read at once while measuring: runs of adjacent samples are read together up
-/// to this size, so memory stays bounded whatever the track.
-const MEASURE_CHUNK: usize = 8 << 20;
-
 /// One `senc` subsample entry: clear bytes followed by protected bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subsample {
@@ -61,6 +57,79 @@ pub fn video_subsamples_into(
     length_size: u8,
     out: &mut Vec<Subsample>,
 ) -> Result<()> {
+    walk_nal_units(&mut InMemory(sample), syntax, length_size, out)
+}
+
+/// The bytes of one sample, as the NAL walk asks for them: only each unit's length field
+/// and first header byte are ever read.
+trait SampleBytes {
+    fn len(&self) -> usize;
+    /// The `n` bytes at `pos`; the walk asks only within `0..len()`.
+    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]>;
+}
+
+/// A sample in memory.
+struct InMemory<'a>(&'a [u8]);
+
+impl SampleBytes for InMemory<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]> {
+        self.0
+            .get(pos..pos + n)
+            .ok_or_else(|| malformed(pos, self.0.len()))
+    }
+}
+
+/// Bytes read at once around a NAL unit's start while measuring: enough for the small
+/// units that come in runs (delimiters, parameter sets, SEI) to be read together.
+const WINDOW: usize = 512;
+
+/// A sample in a [`ByteSource`], read a window at a time where the walk asks: a slice's
+/// payload, nearly all of a sample's bytes, is never read.
+struct SampleWindow<'a, S: ?Sized> {
+    src: &'a S,
+    offset: u64,
+    len: usize,
+    /// The bytes at `at..at + window.len()` of the sample.
+    window: Vec<u8>,
+    at: usize,
+}
+
+impl<S: ByteSource + ?Sized> SampleBytes for SampleWindow<'_, S> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]> {
+        let cached = pos >= self.at && pos + n <= self.at + self.window.len();
+        if !cached {
+            if pos + n > self.len {
+                return Err(malformed(pos, self.len));
+            }
+            let take = WINDOW.max(n).min(self.len - pos);
+            self.window.resize(take, 0);
+            let offset = self.offset + pos as u64;
+            self.src
+                .read_exact_at(offset, &mut self.window)
+                .map_err(|source| Error::Read { offset, source })?;
+            self.at = pos;
+        }
+        let from = pos - self.at;
+        Ok(&self.window[from..from + n])
+    }
+}
+
+/// Splits a sample into subsamples (cleared first), reading each NAL unit's length field
+/// and header byte through `sample`.
+fn walk_nal_units(
+    sample: &mut impl SampleBytes,
+    syntax: NalSyntax,
+    length_size: u8,
+    out: &mut Vec<Subsample>,
+) -> Result<()> {
     out.clear();
     let ls = usize::from(length_size);
     if !(1..=4).contains(&ls) {
@@ -68,21 +137,23 @@ pub fn video_subsamples_into(
             "NAL length field of {ls} bytes"
         )));
     }
+    let size = sample.len();
+    let hdr = syntax.header_len();
     let mut clear = 0usize;
     let mut pos = 0usize;
-    while pos < sample.len() {
-        let Some(len_bytes) = sample.get(pos..pos + ls) else {
-            return Err(malformed(pos, sample.len()));
-        };
-        let len = len_bytes
+    while pos < size {
+        if pos + ls > size {
+            return Err(malformed(pos, size));
+        }
+        let len = sample
+            .get(pos, ls)?
             .iter()
             .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         let end = pos
             .checked_add(ls + len)
-            .filter(|&e| e <= sample.len())
-            .ok_or_else(|| malformed(pos, sample.len()))?;
-        let hdr = syntax.header_len();
-        if len > hdr && syntax.is_vcl(sample[pos + ls]) {
+            .filter(|&e| e <= size)
+            .ok_or_else(|| malformed(pos, size))?;
+        if len > hdr && syntax.is_vcl(sample.get(pos + ls, 1)?[0]) {
             let protected = (len - hdr) & !15;
             clear += ls + len - protected;
             if protected > 0 {
@@ -127,7 +198,8 @@ fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {
 /// its encryption takes (ISO/IEC 23001-7, 7.2.1). The count depends on the sample's NAL
 /// units, not on the scheme or key, and it fixes the size of every protected fragment:
 /// measured once, it lets a presentation know the size, bit rate and I-frame byte ranges
-/// of its protected copies before any sample is encrypted.
+/// of its protected copies before any sample is encrypted. Only the length field and
+/// header byte of each NAL unit are read, not the slices' payloads.
 pub fn subsample_counts<S: ByteSource + ?Sized>(track: &Track, src: &S) -> Result<Vec<u16>> {
     let (syntax, length_size) = match track.kind {
         TrackKind::Video => super::nal_length_size(&track.sample_description).ok_or_else(|| {
@@ -142,38 +214,22 @@ pub fn subsample_counts<S: ByteSource + ?Sized>(track: &Track, src: &S) -> Resul
             ))
         }
     };
-    let samples = &track.samples;
-    let mut counts = Vec::with_capacity(samples.len());
-    let mut buf = Vec::new();
+    let mut counts = Vec::with_capacity(track.samples.len());
     let mut map = Vec::new();
-    let mut n = 0usize;
-    while n < samples.len() {
-        // A run of samples adjacent in the source, read at once.
-        let start = samples[n].offset;
-        let mut end = n;
-        let mut len = 0usize;
-        while end < samples.len()
-            && samples[end].offset == start + len as u64
-            && (end == n || len + samples[end].size as usize <= MEASURE_CHUNK)
-        {
-            len += samples[end].size as usize;
-            end += 1;
-        }
-        buf.resize(len, 0);
-        src.read_exact_at(start, &mut buf)
-            .map_err(|source| Error::Read {
-                offset: start,
-                source,
-            })?;
-        let mut at = 0usize;
-        for s in &samples[n..end] {
-            let data = &buf[at..at + s.size as usize];
-            at += s.size as usize;
-            video_subsamples_into(data, syntax, length_size, &mut map)?;
-            // video_subsamples_into refuses more than u16::MAX entries.
-            counts.push(map.len() as u16);
-        }
-        n = end;
+    let mut window = Vec::with_capacity(WINDOW);
+    for s in &track.samples {
+        let mut sample = SampleWindow {
+            src,
+            offset: s.offset,
+            len: s.size as usize,
+            window,
+            at: 0,
+        };
+        walk_nal_units(&mut sample, syntax, length_size, &mut map)?;
+        window = sample.window;
+        window.clear();
+        // walk_nal_units refuses more than u16::MAX entries.
+        counts.push(map.len() as u16);
     }
     Ok(counts)
 }
@@ -228,6 +284,62 @@ mod tests {
         let mut bad = nal(5, 40);
         bad.truncate(20);
         assert!(video_subsamples(&bad, NalSyntax::Avc, 4).is_err());
+    }
+
+    /// A source that counts the bytes read from it.
+    struct Counted<'a>(&'a [u8], std::cell::Cell<usize>);
+
+    impl ByteSource for Counted<'_> {
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+
+        fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            self.1.set(self.1.get() + buf.len());
+            self.0.read_exact_at(offset, buf)
+        }
+    }
+
+    #[test]
+    fn a_sample_read_through_windows_splits_as_in_memory_without_reading_payloads() {
+        // Small units in a run, one that crosses a window's end, slices of every size
+        // around a block, a large SEI and a slice whose payload is far larger than a window.
+        let mut s = nal(9, 1);
+        s.extend(nal(7, 20));
+        s.extend(nal(8, 4));
+        s.extend(nal(6, WINDOW - 10));
+        for body in [0, 1, 15, 16, 17, 300] {
+            s.extend(nal(0x41, body));
+        }
+        s.extend(nal(6, 3 * WINDOW));
+        s.extend(nal(0x65, 200_000));
+        let offset = 7u64;
+        let mut file = vec![0u8; offset as usize];
+        file.extend(&s);
+        let src = Counted(&file, std::cell::Cell::new(0));
+        let mut window = SampleWindow {
+            src: &src,
+            offset,
+            len: s.len(),
+            window: Vec::new(),
+            at: 0,
+        };
+        let mut sparse = Vec::new();
+        walk_nal_units(&mut window, NalSyntax::Avc, 4, &mut sparse).unwrap();
+        assert_eq!(sparse, video_subsamples(&s, NalSyntax::Avc, 4).unwrap());
+        assert!(src.1.get() < 8 * WINDOW, "read {} bytes", src.1.get());
+        // A unit whose length runs past the sample is refused in both.
+        let mut cut = s.clone();
+        cut.truncate(s.len() - 1);
+        let mut window = SampleWindow {
+            src: &src,
+            offset,
+            len: cut.len(),
+            window: Vec::new(),
+            at: 0,
+        };
+        assert!(walk_nal_units(&mut window, NalSyntax::Avc, 4, &mut sparse).is_err());
+        assert!(video_subsamples(&cut, NalSyntax::Avc, 4).is_err());
     }
 
     #[test]
