@@ -11,10 +11,15 @@
 //! and no two samples of one track share a counter block.
 
 mod cipher;
+#[cfg(target_arch = "x86_64")]
+mod ctr_vaes;
 mod sample_entry;
 mod subsample;
 
-pub use cipher::{aes128_seal, aes128_sealed_len, decrypt_sample, encrypt_sample};
+pub use cipher::{
+    aes128_seal, aes128_sealed_len, cbcs_encrypt_ranges, decrypt_sample, encrypt_sample,
+    CbcsRanges, LANES,
+};
 pub use sample_entry::{nal_length_size, protected_sample_description};
 pub use subsample::{
     subsample_counts, video_subsamples, video_subsamples_into, NalSyntax, Subsample,
