@@ -9,6 +9,13 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A [`crate::cmaf::SegmentSink`] failed to write out bytes of a segment.
+    #[error("write failed at byte {offset} of the segment: {source}")]
+    Write {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
     #[error("not an MP4 file: {0}")]
     NotMp4(String),
     #[error("the file is truncated: {0}")]

@@ -9,43 +9,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use openvod_media::cmaf::Part;
+use openvod_media::cmaf::{Part, SegmentSink};
 use openvod_media::stored::{StoredPresentation, StoredRendition, STORED_VERSION};
 use openvod_media::{
-    read_tracks, ByteSource, Copy, CopyKeys, Limits, Made, ObjectPath, Packaging, Presentation,
-    ProtectionSettings, Rendition, RenditionName, SegmentLength, Track, TrackKind,
+    read_tracks, ByteSource, Copy, CopyKeys, FileSource, Limits, Made, ObjectPath, Packaging,
+    Presentation, ProtectionSettings, Rendition, RenditionName, SegmentLength, Track, TrackKind,
 };
 use serde::Serialize;
 
 use crate::{Error, Result};
 
-/// A file read through [`ByteSource`] with positioned reads.
-pub struct FileSource {
-    file: File,
-    len: u64,
-}
-
-impl FileSource {
-    pub fn open(path: &Path) -> Result<FileSource> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        Ok(FileSource { file, len })
-    }
-}
-
-impl ByteSource for FileSource {
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.file.read_exact_at(buf, offset)
-    }
+/// Opens `path` as a [`FileSource`].
+fn open_source(path: &Path) -> Result<FileSource> {
+    File::open(path)
+        .and_then(FileSource::new)
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Reads the video and audio tracks of an MP4 file.
 pub fn read_mp4(path: &Path) -> Result<Vec<Track>> {
-    let src = FileSource::open(path)?;
+    let src = open_source(path)?;
     read_tracks(&src, &Limits::default()).map_err(|source| Error::Media {
         path: path.to_path_buf(),
         source,
@@ -144,7 +127,7 @@ fn measure(
 }
 
 fn open_all(sources: &[PathBuf]) -> Result<Vec<FileSource>> {
-    sources.iter().map(|p| FileSource::open(p)).collect()
+    sources.iter().map(|p| open_source(p)).collect()
 }
 
 /// Stores renditions for packaging on request: each encoded MP4 as it is (hard-linked
@@ -227,7 +210,7 @@ pub fn package_copies(
         })?;
     copies
         .iter()
-        .map(|keys| write_copy(&presentation, keys, &files, sources, dir))
+        .map(|keys| write_copy(&presentation, keys, sources, dir))
         .collect()
 }
 
@@ -237,7 +220,6 @@ pub fn package_copies(
 fn write_copy(
     p: &Presentation,
     keys: &CopyKeys,
-    files: &[FileSource],
     sources: &[PathBuf],
     dir: &Path,
 ) -> Result<PackageSummary> {
@@ -277,7 +259,7 @@ fn write_copy(
                     }
                     let result = units[u]
                         .iter()
-                        .map(|o| write_object(p, keys, o, files, sources, dir, &mut buffer))
+                        .map(|o| write_object(p, keys, o, sources, dir, &mut buffer))
                         .sum::<Result<u64>>();
                     let failed = result.is_err();
                     if let Ok(mut all) = written.lock() {
@@ -309,7 +291,6 @@ fn write_object(
     p: &Presentation,
     keys: &CopyKeys,
     object: &ObjectPath,
-    files: &[FileSource],
     sources: &[PathBuf],
     dir: &Path,
     buffer: &mut Vec<u8>,
@@ -338,13 +319,47 @@ fn write_object(
                     write_segment(&path, &layout.parts, &mut input, src_path)
                 }
                 None => {
+                    let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
                     buffer.clear();
-                    segment.write(&files[source], buffer).map_err(media_error)?;
-                    write_file(&path, buffer)?;
-                    Ok(buffer.len() as u64)
+                    let mut sink = FileSink {
+                        file,
+                        buffer: std::mem::take(buffer),
+                        written: 0,
+                    };
+                    // A source of its own: a FileSource's reads move the file's cursor.
+                    let made = segment.write_to(&open_source(&sources[source])?, &mut sink);
+                    *buffer = sink.buffer;
+                    made.map_err(media_error)?;
+                    Ok(sink.written)
                 }
             }
         }
+    }
+}
+
+/// A segment file written part by part as the segment is made (`openvod_media::cmaf::
+/// SegmentSink`): each part is written at its offset and dropped from the buffer, so the
+/// buffer stays small and every byte is written while it is still in cache.
+struct FileSink {
+    file: File,
+    buffer: Vec<u8>,
+    /// Bytes written.
+    written: u64,
+}
+
+impl SegmentSink for FileSink {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+
+    fn ready(&mut self, at: usize, offset: u64) -> openvod_media::Result<()> {
+        let part = &self.buffer[at..];
+        self.file
+            .write_all_at(part, offset)
+            .map_err(|source| openvod_media::Error::Write { offset, source })?;
+        self.written += part.len() as u64;
+        self.buffer.truncate(at);
+        Ok(())
     }
 }
 

@@ -1,9 +1,11 @@
 //! ISO/IEC 14496-12 (ISO base media file format) primitives: the byte source the reader
 //! works through, box headers, and a small box writer.
 
+mod file;
 pub(crate) mod header;
 mod writer;
 
+pub use file::FileSource;
 pub use header::{BoxHeader, FourCc};
 pub use writer::{write_box, write_full_box, Put};
 

@@ -13,5 +13,5 @@ mod segment;
 pub use init::{init_segment, InitProtection};
 pub use segment::{
     segment_layout, segment_shape, write_segment, FragmentPlace, Part, SampleCrypt,
-    SampleProtection, SegmentLayout, SegmentShape,
+    SampleProtection, SegmentLayout, SegmentShape, SegmentSink,
 };

@@ -302,20 +302,62 @@ fn push_sample_ranges(parts: &mut Vec<Part>, samples: &[Sample]) {
     }
 }
 
-/// Writes the segment at the end of `out`, its samples read through `src`: copied once
-/// into `out` and, when protected, encrypted there, their `senc` entries filled in.
-pub fn write_segment<S: ByteSource + ?Sized>(
+/// Where the bytes of a segment go as [`write_segment`] makes them.
+///
+/// Bytes are made at the end of [`SegmentSink::buffer`]; as parts of the segment become
+/// final, [`SegmentSink::ready`] says so. A sink that keeps the whole segment in memory
+/// (`Vec<u8>`) ignores it; one that writes to a file writes the part out and truncates
+/// the buffer, so that samples are written while they are still in the CPU's cache and
+/// the buffer stays small.
+pub trait SegmentSink {
+    /// The buffer bytes are appended to.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+    /// `buffer()[at..]` is final and is the segment's bytes from `offset` on. The sink
+    /// may write them out and truncate the buffer to `at`. Parts are handed over once
+    /// each, not in order (a fragment's `moof` comes after its samples: its `senc` holds
+    /// their subsamples), and together they cover the segment.
+    fn ready(&mut self, at: usize, offset: u64) -> Result<()>;
+    /// Sample bytes handed over at a time: small enough to stay in a core's cache between
+    /// the read, the cipher and the write, large enough that each write is worth a system
+    /// call.
+    fn ready_bytes(&self) -> usize {
+        256 << 10
+    }
+}
+
+impl SegmentSink for Vec<u8> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        self
+    }
+
+    fn ready(&mut self, _at: usize, _offset: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the segment through `sink`, its samples read through `src`: each sample is
+/// copied once into the sink's buffer and, when protected, encrypted there while it is
+/// still in cache, its `senc` entry filled in.
+pub fn write_segment<S: ByteSource + ?Sized, K: SegmentSink + ?Sized>(
     track: &Track,
     spec: &SegmentSpec,
     first_sequence: u32,
     protection: SampleProtection<'_>,
     shape: &SegmentShape,
     src: &S,
-    out: &mut Vec<u8>,
+    sink: &mut K,
 ) -> Result<()> {
-    let start = out.len();
-    out.reserve(shape.len as usize);
-    write_head(out, track, spec, shape);
+    // The segment offset of the next byte made: the buffer may be truncated on the way.
+    let mut offset = 0u64;
+    let ready_bytes = sink.ready_bytes().max(1);
+    {
+        let out = sink.buffer();
+        let at = out.len();
+        out.reserve(shape.len.min(ready_bytes as u64 * 2) as usize);
+        write_head(out, track, spec, shape);
+        offset += (out.len() - at) as u64;
+        sink.ready(at, 0)?;
+    }
     let crypt = protection.crypt();
     let nal = match (protection, track.kind) {
         (SampleProtection::Encrypted(_), TrackKind::Video) => Some(
@@ -325,38 +367,100 @@ pub fn write_segment<S: ByteSource + ?Sized>(
         _ => None,
     };
     let mut map: Vec<Subsample> = Vec::new();
+    let mut cbcs = crypt::CbcsRanges::default();
     for (k, (range, place)) in spec.fragments.iter().zip(&shape.fragments).enumerate() {
+        let out = sink.buffer();
         let moof_at = out.len();
+        let moof_offset = offset;
         let aux = fragment_aux(track, range.clone(), crypt)?;
         let senc_at = write_moof(out, track, range.clone(), first_sequence + k as u32, aux);
         check_len("a moof", (out.len() - moof_at) as u64, place.moof_size)?;
         write_mdat_header(out, place.size - place.moof_size);
-        let samples = &track.samples[range.clone()];
+        offset += (out.len() - moof_at) as u64;
+        // Samples not yet handed over: from `pending_at` in the buffer, `pending` in the
+        // segment.
         let data_at = out.len();
-        append_samples(src, samples, out)?;
-        if let (SampleProtection::Encrypted(p), FragmentAux::Encrypted(senc)) = (protection, aux) {
-            let pattern = p.scheme.pattern(track.kind == TrackKind::Video);
-            let mut at = data_at;
-            let mut entry = senc_at;
-            for (i, s) in samples.iter().enumerate() {
-                let data = &mut out[at..at + s.size as usize];
-                at += s.size as usize;
-                match nal {
-                    Some((syntax, len)) => {
-                        crypt::video_subsamples_into(data, syntax, len, &mut map)?
+        let (mut pending_at, mut pending) = (data_at, offset);
+        let samples = &track.samples[range.clone()];
+        let encrypted = match (protection, aux) {
+            (SampleProtection::Encrypted(p), FragmentAux::Encrypted(senc)) => Some((p, senc)),
+            _ => None,
+        };
+        let mut entry = senc_at;
+        let mut n = 0usize;
+        while n < samples.len() {
+            // A run of samples adjacent in the source, up to `ready_bytes`, read at once and
+            // encrypted while in cache.
+            let first = n;
+            let mut len = u64::from(samples[n].size);
+            n += 1;
+            // cbcs takes at least `LANES` samples when it can (up to four times the size),
+            // so that its serial chains, one or a few per sample, can run side by side.
+            let limit = match encrypted {
+                Some((p, _)) if p.scheme == Scheme::Cbcs => ready_bytes as u64 * 4,
+                _ => ready_bytes as u64,
+            };
+            while n < samples.len()
+                && samples[n].offset == samples[first].offset + len
+                && (len + u64::from(samples[n].size) <= ready_bytes as u64
+                    || (n - first < crypt::LANES && len + u64::from(samples[n].size) <= limit))
+            {
+                len += u64::from(samples[n].size);
+                n += 1;
+            }
+            let out = sink.buffer();
+            let run_at = out.len();
+            src.append_at(samples[first].offset, len as usize, out)
+                .map_err(|source| Error::Read {
+                    offset: samples[first].offset,
+                    source,
+                })?;
+            if let Some((p, senc)) = encrypted {
+                let pattern = p.scheme.pattern(track.kind == TrackKind::Video);
+                cbcs.clear();
+                let mut at = run_at;
+                for (i, s) in (first..n).zip(&samples[first..n]) {
+                    let size = s.size as usize;
+                    let data = &mut out[at..at + size];
+                    match nal {
+                        Some((syntax, len)) => {
+                            crypt::video_subsamples_into(data, syntax, len, &mut map)?
+                        }
+                        None => map.clear(),
                     }
-                    None => map.clear(),
+                    let iv = p.sample_iv(range.start + i);
+                    match p.scheme {
+                        // cbcs chains are serial: the run's are encrypted side by side below.
+                        Scheme::Cbcs => cbcs.add_sample(at, size, &iv, &map)?,
+                        Scheme::Cenc => {
+                            crypt::encrypt_sample(p.scheme, &p.key.key, &iv, pattern, data, &map)?
+                        }
+                    }
+                    if let Some(e) = entry {
+                        fill_senc_entry(out, e, &iv, &senc, i, &map, range.start + i)?;
+                        entry = Some(e + senc.entry_len(i));
+                    }
+                    at += size;
                 }
-                let iv = p.sample_iv(range.start + i);
-                crypt::encrypt_sample(p.scheme, &p.key.key, &iv, pattern, data, &map)?;
-                if let Some(e) = entry {
-                    fill_senc_entry(out, e, &iv, &senc, i, &map, range.start + i)?;
-                    entry = Some(e + senc.entry_len(i));
+                if p.scheme == Scheme::Cbcs {
+                    crypt::cbcs_encrypt_ranges(&p.key.key, pattern, out, &cbcs)?;
                 }
             }
+            offset += len;
+            if out.len() - pending_at >= ready_bytes {
+                sink.ready(pending_at, pending)?;
+                pending_at = sink.buffer().len();
+                pending = offset;
+            }
         }
+        if sink.buffer().len() > pending_at {
+            sink.ready(pending_at, pending)?;
+        }
+        // The moof and mdat header, now that every senc entry is filled in; a sink that
+        // kept the samples gets them again here, as part of this one.
+        sink.ready(moof_at, moof_offset)?;
     }
-    check_len("a segment", (out.len() - start) as u64, shape.len)
+    check_len("a segment", offset, shape.len)
 }
 
 /// Fills the zeroed `senc` entry of sample `i` of a fragment at `at`: its IV, then its
@@ -393,31 +497,6 @@ fn fill_senc_entry(
         out[pos..pos + 2].copy_from_slice(&s.clear.to_be_bytes());
         out[pos + 2..pos + 6].copy_from_slice(&s.protected.to_be_bytes());
         pos += 6;
-    }
-    Ok(())
-}
-
-/// Appends the data of `samples` to `out`, one read per run of samples adjacent in the
-/// source (usually the whole fragment).
-fn append_samples<S: ByteSource + ?Sized>(
-    src: &S,
-    samples: &[Sample],
-    out: &mut Vec<u8>,
-) -> Result<()> {
-    let mut n = 0usize;
-    while n < samples.len() {
-        let start = samples[n].offset;
-        let mut len = u64::from(samples[n].size);
-        n += 1;
-        while n < samples.len() && samples[n].offset == start + len {
-            len += u64::from(samples[n].size);
-            n += 1;
-        }
-        src.append_at(start, len as usize, out)
-            .map_err(|source| Error::Read {
-                offset: start,
-                source,
-            })?;
     }
     Ok(())
 }

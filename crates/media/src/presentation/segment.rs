@@ -104,11 +104,7 @@ impl<'a> MediaSegment<'a> {
     pub fn write<S: ByteSource + ?Sized>(&self, src: &S, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
         out.reserve(self.len as usize);
-        let protection = match (&self.samples, self.crypt) {
-            (Some(p), _) => SampleProtection::Encrypted(p),
-            (None, SampleCrypt::ClearLead) => SampleProtection::ClearLead,
-            (None, _) => SampleProtection::Clear,
-        };
+        let protection = self.protection();
         let spec = &self.rendition.segments()[self.index];
         cmaf::write_segment(
             self.rendition.track(),
@@ -134,5 +130,40 @@ impl<'a> MediaSegment<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// Writes the segment through a sink that may write its parts out as they are made
+    /// (see [`cmaf::SegmentSink`]). A segment sealed whole (HLS AES-128) is made in
+    /// memory first: its cipher chains over every byte.
+    pub fn write_to<S: ByteSource + ?Sized, K: cmaf::SegmentSink + ?Sized>(
+        &self,
+        src: &S,
+        sink: &mut K,
+    ) -> Result<()> {
+        if self.seal.is_some() {
+            let mut whole = Vec::new();
+            self.write(src, &mut whole)?;
+            let out = sink.buffer();
+            let at = out.len();
+            out.extend_from_slice(&whole);
+            return sink.ready(at, 0);
+        }
+        cmaf::write_segment(
+            self.rendition.track(),
+            &self.rendition.segments()[self.index],
+            self.rendition.first_sequence(self.index),
+            self.protection(),
+            self.shape,
+            src,
+            sink,
+        )
+    }
+
+    fn protection(&self) -> SampleProtection<'_> {
+        match (&self.samples, self.crypt) {
+            (Some(p), _) => SampleProtection::Encrypted(p),
+            (None, SampleCrypt::ClearLead) => SampleProtection::ClearLead,
+            (None, _) => SampleProtection::Clear,
+        }
     }
 }

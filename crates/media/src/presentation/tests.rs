@@ -244,8 +244,46 @@ fn keys(p: &Presentation, copy: Copy) -> CopyKeys {
     }
 }
 
+/// A sink that takes every part as soon as it is ready, in small runs, as a file sink
+/// would, and keeps the parts to check them.
+#[derive(Default)]
+struct Streamed {
+    buffer: Vec<u8>,
+    parts: Vec<(u64, Vec<u8>)>,
+}
+
+impl crate::cmaf::SegmentSink for Streamed {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+
+    fn ready(&mut self, at: usize, offset: u64) -> crate::Result<()> {
+        self.parts.push((offset, self.buffer.split_off(at)));
+        Ok(())
+    }
+
+    fn ready_bytes(&self) -> usize {
+        700
+    }
+}
+
+impl Streamed {
+    /// The segment the parts make, checking that they neither overlap nor leave a gap
+    /// and that nothing was left in the buffer.
+    fn assemble(mut self) -> Vec<u8> {
+        assert!(self.buffer.is_empty(), "bytes never handed over");
+        self.parts.sort_by_key(|(offset, _)| *offset);
+        let mut out = Vec::new();
+        for (offset, part) in self.parts {
+            assert_eq!(offset, out.len() as u64, "parts meet");
+            out.extend(part);
+        }
+        out
+    }
+}
+
 /// Every object of `copy`: the bytes of manifests and init segments, and each media
-/// segment as written.
+/// segment as written, in memory and through a streaming sink.
 fn make_all(bytes: &[u8], p: &Presentation, copy: Copy) -> Vec<(ObjectPath, Vec<u8>)> {
     let keys = keys(p, copy);
     p.objects(copy)
@@ -259,6 +297,15 @@ fn make_all(bytes: &[u8], p: &Presentation, copy: Copy) -> Vec<(ObjectPath, Vec<
                     assert_eq!(&out[..3], &[0xee; 3], "what precedes stays");
                     out.drain(..3);
                     assert_eq!(out.len() as u64, s.len(), "{path}");
+                    let mut streamed = Streamed::default();
+                    s.write_to(bytes, &mut streamed).expect("streamed");
+                    // A segment sealed whole comes at once; the others part by part.
+                    assert_eq!(streamed.parts.len() > 2, copy != Copy::Aes128, "{path}");
+                    assert_eq!(
+                        streamed.assemble(),
+                        out,
+                        "{path}: streamed and buffered agree"
+                    );
                     if let Some(layout) = s.layout() {
                         let layout = layout.unwrap();
                         let mut assembled = Vec::new();
