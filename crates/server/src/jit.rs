@@ -20,11 +20,12 @@ use openvod_drm::KeyProvider;
 use openvod_media::segment::SegmentTarget;
 use openvod_media::stored::{StoredPresentation, STORED_PRESENTATION};
 use openvod_media::{
-    ByteSource, Copy, CopyKeys, Limits, Made, ObjectPath, Packaging, Presentation, Rendition,
-    SegmentLength, TrackKind,
+    ByteSource, Copy, CopyKeys, FileSource, Limits, Made, ObjectPath, Packaging, Presentation,
+    Rendition, SegmentLength, TrackKind,
 };
 use tokio::sync::OnceCell;
 
+use crate::buffers::BufferPool;
 use crate::shield::GeneratedObject;
 use crate::{ApiError, AppState};
 
@@ -70,11 +71,16 @@ pub(crate) struct JitAsset {
 #[derive(Clone)]
 pub(crate) struct JitAssets {
     assets: moka::future::Cache<String, Option<Arc<JitAsset>>>,
+    /// Segment bodies, recycled.
+    buffers: Arc<BufferPool>,
 }
 
 impl JitAssets {
-    pub fn new() -> JitAssets {
+    pub fn new(config: &OriginConfig) -> JitAssets {
         JitAssets {
+            // Enough for the requests two cores keep in flight, none past the largest
+            // segment the origin makes.
+            buffers: BufferPool::new(64, config.max_object_bytes as usize),
             assets: moka::future::Cache::builder()
                 .max_capacity(1024)
                 .time_to_live(Duration::from_secs(600))
@@ -386,17 +392,69 @@ pub(crate) async fn generate(
             }
             let rendition = &jit.stored.renditions[segment.source()];
             let media = format!("{}/{}", jit.prefix, rendition.media_key());
-            let span = Span {
-                base: range.start,
-                bytes: read_range(state, &media, range).await?,
+            let len = segment.len() as usize;
+            let local = state
+                .objects
+                .outputs
+                .local_file(&media)
+                .map_err(|e| bad_gateway(format!("{media}: {e}")))?;
+            let body = match local {
+                Some(file) => {
+                    let body = state.jit.buffers.take(len);
+                    write_from_file(state, p, keys, path.clone(), file, body).await?
+                }
+                None => {
+                    let span = Span {
+                        base: range.start,
+                        bytes: read_range(state, &media, range).await?,
+                    };
+                    // One buffer of the segment's size: the samples are copied into it
+                    // once and encrypted there, and it becomes the response body.
+                    let mut body = state.jit.buffers.take(len);
+                    segment
+                        .write(&span, &mut body)
+                        .map_err(|e| bad_gateway(format!("{media}: {path}: {e}")))?;
+                    body
+                }
             };
-            // One buffer of the segment's size: the samples are copied into it once and
-            // encrypted there, and it becomes the response body without another copy.
-            let mut body = Vec::with_capacity(segment.len() as usize);
-            segment
-                .write(&span, &mut body)
-                .map_err(|e| bad_gateway(format!("{media}: {path}: {e}")))?;
-            Ok(object(Bytes::from(body), content_type, etag))
+            Ok(object(state.jit.buffers.body(body), content_type, etag))
         }
     }
+}
+
+/// A segment of a rendition stored in a local folder, made on a blocking thread: its
+/// samples are read from the file straight into the body (one copy, no zero-filled
+/// intermediate buffer) and encrypted there, within the store deadline.
+async fn write_from_file(
+    state: &AppState,
+    p: Arc<Presentation>,
+    keys: CopyKeys,
+    path: ObjectPath,
+    file: std::path::PathBuf,
+    mut body: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
+    metrics::counter!("openvod_store_reads_total").increment(1);
+    let write = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let fail = |e: &dyn std::fmt::Display| bad_gateway(format!("{}: {e}", file.display()));
+        let src = std::fs::File::open(&file)
+            .and_then(FileSource::new)
+            .map_err(|e| fail(&e))?;
+        let Made::Segment(segment) = p.make(&keys, &path).map_err(|e| fail(&e))? else {
+            return Err(fail(&format!("{path} is not a media segment")));
+        };
+        segment
+            .write(&src, &mut body)
+            .map_err(|e| fail(&format!("{path}: {e}")))?;
+        Ok(body)
+    });
+    tokio::time::timeout(state.config.origin.store_timeout, write)
+        .await
+        .map_err(|_| {
+            ApiError::upstream(
+                StatusCode::GATEWAY_TIMEOUT,
+                "storage_timeout",
+                "the store did not answer in time",
+            )
+        })?
+        .map_err(|e| bad_gateway(format!("a packaging task failed: {e}")))?
 }

@@ -5,6 +5,7 @@
 
 pub mod access;
 mod api;
+mod buffers;
 mod drm;
 mod error;
 mod events;
@@ -88,7 +89,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             shield: shield::Shield::new(config.origin.cache_bytes),
-            jit: jit::JitAssets::new(),
+            jit: jit::JitAssets::new(&config.origin),
             db,
             objects,
             config: Arc::new(config),

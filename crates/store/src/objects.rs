@@ -63,6 +63,8 @@ fn yes() -> bool {
 pub struct Bucket {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// The same store when it is a local folder, for [`Bucket::local_file`].
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 /// The source and output locations.
@@ -110,10 +112,13 @@ impl Objects {
                 for sub in ["sources", "outputs"] {
                     let dir = root.join(sub);
                     std::fs::create_dir_all(&dir)?;
-                    let fs = LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true);
+                    let fs = Arc::new(
+                        LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true),
+                    );
                     stores.push(Bucket {
-                        store: Arc::new(fs),
+                        store: fs.clone(),
                         prefix: Path::default(),
+                        local: Some(fs),
                     });
                 }
                 let outputs = stores.pop().expect("two stores");
@@ -144,6 +149,7 @@ impl Objects {
                     Ok(Bucket {
                         store: Arc::new(b.build()?),
                         prefix: Path::from(prefix),
+                        local: None,
                     })
                 };
                 // One bucket for both: separate prefixes.
@@ -169,6 +175,17 @@ impl Bucket {
         } else {
             Path::from_iter(self.prefix.parts().chain(key.parts()))
         })
+    }
+
+    /// The file that holds `key` when this location is a local folder (`None` for S3):
+    /// for a reader that reads ranges of it straight into its own buffer rather than
+    /// through the store, which returns each range in a zero-filled buffer of its own.
+    /// The key is checked as for every other call; the file may not exist.
+    pub fn local_file(&self, key: &str) -> Result<Option<std::path::PathBuf>> {
+        let Some(fs) = &self.local else {
+            return Ok(None);
+        };
+        Ok(Some(fs.path_to_filesystem(&self.path(key)?)?))
     }
 
     /// The key of `path` relative to this location.
