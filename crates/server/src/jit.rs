@@ -434,8 +434,10 @@ async fn write_from_file(
     mut body: Vec<u8>,
 ) -> Result<Vec<u8>, ApiError> {
     metrics::counter!("openvod_store_reads_total").increment(1);
-    let write = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let fail = |e: &dyn std::fmt::Display| bad_gateway(format!("{}: {e}", file.display()));
+    // The blocking thread only says what failed: the error (and its log line, with the
+    // request id) is made here, in the request's context.
+    let write = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
         let src = std::fs::File::open(&file)
             .and_then(FileSource::new)
             .map_err(|e| fail(&e))?;
@@ -457,4 +459,5 @@ async fn write_from_file(
             )
         })?
         .map_err(|e| bad_gateway(format!("a packaging task failed: {e}")))?
+        .map_err(bad_gateway)
 }
