@@ -13,6 +13,7 @@ use crate::decode_log::DecodeLog;
 use crate::ladder::EncodePlan;
 use crate::process::{for_each_line, kill, poll, spawn};
 use crate::source::SourceFile;
+use crate::template::VideoCodec;
 use crate::{Error, Result};
 
 /// Progress of a running encode, from ffmpeg's `-progress` output.
@@ -113,13 +114,25 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         let maxrate = r.max_bitrate.to_string();
         let bufsize = (r.max_bitrate * 2).to_string();
         let crf = r.crf.to_string();
-        let args = [
-            "-map",
-            &format!("[v{i}]"),
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            plan.profile.name(),
+        let map = format!("[v{i}]");
+        let mut args: Vec<&str> = vec!["-map", &map, "-c:v", r.codec.encoder()];
+        match r.codec {
+            VideoCodec::H264 => args.extend(["-profile:v", plan.profile.name()]),
+            // Main (8-bit 4:2:0, the picture the graph makes), tagged hvc1; forced
+            // keyframes are IDR pictures and no GOP is open, so every rung cuts at the
+            // same instants as with x264's +cgop; x265's own banner stays off stderr.
+            VideoCodec::Hevc => args.extend([
+                "-tag:v",
+                "hvc1",
+                "-profile:v",
+                "main",
+                "-forced-idr",
+                "1",
+                "-x265-params",
+                "scenecut=0:open-gop=0:log-level=error",
+            ]),
+        }
+        args.extend([
             "-preset",
             plan.preset.name(),
             "-crf",
@@ -143,7 +156,7 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
             "-map_metadata",
             "-1",
             "-an",
-        ];
+        ]);
         a2.extend(args.iter().map(OsString::from));
         a2.extend([
             "-f".into(),

@@ -3,13 +3,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::probe::MediaInfo;
-use crate::template::{crf_for_quality, JobTemplate};
+use crate::template::{JobTemplate, VideoCodec};
 use crate::{Error, Result};
 
 /// One video output of the encode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRung {
     pub name: String,
+    #[serde(default)]
+    pub codec: VideoCodec,
     pub width: u32,
     pub height: u32,
     pub max_bitrate: u64,
@@ -86,40 +88,48 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
             (even(short_side), even(short_side * dh / dw))
         }
     };
-    let mut rungs: Vec<PlannedRung> = v
-        .rungs
+    let ladder = v.ladder();
+    let mut rungs: Vec<PlannedRung> = ladder
         .iter()
-        .filter(|r| f64::from(r.height) <= short + 0.5)
-        .map(|r| {
+        .filter(|(_, r)| f64::from(r.height) <= short + 0.5)
+        .map(|(codec, r)| {
             let (width, height) = match r.width {
                 Some(w) => (w, r.height),
                 None => size_for(f64::from(r.height)),
             };
             PlannedRung {
                 name: r.name.clone(),
+                codec: *codec,
                 width,
                 height,
                 max_bitrate: r.max_bitrate,
-                crf: crf_for_quality(r.quality.unwrap_or(v.quality)),
+                crf: codec.crf(r.quality.unwrap_or(v.quality)),
             }
         })
         .collect();
     if rungs.is_empty() {
-        // Smaller than the smallest rung: one rung at the source's size, with the
-        // smallest rung's rate settings.
+        // Smaller than the smallest rung: one rung at the source's size in each codec,
+        // with the smallest rung's rate settings.
         let smallest = v
             .rungs
             .iter()
             .min_by_key(|r| r.height)
             .expect("templates have rungs");
         let (width, height) = size_for(short);
-        rungs.push(PlannedRung {
-            name: format!("{}p", even(short)),
-            width,
-            height,
-            max_bitrate: smallest.max_bitrate,
-            crf: crf_for_quality(smallest.quality.unwrap_or(v.quality)),
-        });
+        for (k, codec) in v.ladder_codecs().into_iter().enumerate() {
+            let name = match k {
+                0 => format!("{}p", even(short)),
+                _ => format!("{}p-{codec}", even(short)),
+            };
+            rungs.push(PlannedRung {
+                name,
+                codec,
+                width,
+                height,
+                max_bitrate: smallest.max_bitrate,
+                crf: codec.crf(smallest.quality.unwrap_or(v.quality)),
+            });
+        }
     }
     let mut fps = video.frame_rate_rational;
     while f64::from(fps.0) / f64::from(fps.1) > v.max_frame_rate + 0.01 {
@@ -208,6 +218,33 @@ mod tests {
         );
         assert_eq!(p.gop_frames, 60);
         assert_eq!(p.rungs[0].crf, 22);
+    }
+
+    #[test]
+    fn a_ladder_per_codec_is_planned_in_each_with_its_crf() {
+        let mut t = JobTemplate::default_ladder();
+        t.video.codecs = vec![VideoCodec::H264, VideoCodec::Hevc];
+        let p = plan(&source(1280, 720, 0, (25, 1)), &t, "x").unwrap();
+        let got: Vec<(&str, VideoCodec, u32, u8)> = p
+            .rungs
+            .iter()
+            .map(|r| (r.name.as_str(), r.codec, r.height, r.crf))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("720p", VideoCodec::H264, 720, 22),
+                ("540p", VideoCodec::H264, 540, 22),
+                ("360p", VideoCodec::H264, 360, 22),
+                ("720p-hevc", VideoCodec::Hevc, 720, 27),
+                ("540p-hevc", VideoCodec::Hevc, 540, 27),
+                ("360p-hevc", VideoCodec::Hevc, 360, 27),
+            ]
+        );
+        // Below every rung: one rung at the source's size in each codec.
+        let tiny = plan(&source(320, 240, 0, (25, 1)), &t, "x").unwrap();
+        let names: Vec<&str> = tiny.rungs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["240p", "240p-hevc"]);
     }
 
     #[test]

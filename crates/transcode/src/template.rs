@@ -28,8 +28,15 @@ pub struct JobTemplate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VideoSettings {
+    /// The codec of the rungs, when `codecs` is not given.
     #[serde(default)]
     pub codec: VideoCodec,
+    /// A ladder per codec: each rung that names no codec of its own is encoded once in
+    /// each of these. The first codec's rungs keep their names, the others' are named
+    /// `NAME-CODEC` (`1080p-hevc`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codecs: Vec<VideoCodec>,
+    /// H.264 only (HEVC rungs are Main: the picture is 8-bit 4:2:0).
     #[serde(default)]
     pub profile: H264Profile,
     #[serde(default)]
@@ -47,13 +54,64 @@ pub struct VideoSettings {
     pub rungs: Vec<LadderRung>,
 }
 
-/// The video codec of every rung.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A video codec of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoCodec {
     /// H.264 / AVC with x264.
     #[default]
     H264,
+    /// H.265 / HEVC with x265, Main profile, tagged `hvc1` (Apple's HLS authoring rules
+    /// ask for `hvc1`, which carries the parameter sets in the sample entry).
+    Hevc,
+}
+
+impl VideoCodec {
+    /// The name templates and the command line use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "h264",
+            VideoCodec::Hevc => "hevc",
+        }
+    }
+
+    /// The ffmpeg encoder.
+    pub fn encoder(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "libx264",
+            VideoCodec::Hevc => "libx265",
+        }
+    }
+
+    /// The CRF of a capped-quality level 1-10. For x264, 10 is near transparent (CRF 18)
+    /// and each level below costs 2 steps, so the default level 8 is CRF 22. x265's
+    /// scale sits about 5 steps higher for the same picture quality (its default CRF is
+    /// 28 where x264's is 23), so one level means the same picture in both.
+    pub fn crf(self, level: u8) -> u8 {
+        let x264 = 38 - 2 * level.clamp(1, 10);
+        match self {
+            VideoCodec::H264 => x264,
+            VideoCodec::Hevc => x264 + 5,
+        }
+    }
+}
+
+impl std::fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for VideoCodec {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<VideoCodec, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "h264" | "avc" => Ok(VideoCodec::H264),
+            "hevc" | "h265" => Ok(VideoCodec::Hevc),
+            other => Err(format!("unknown video codec {other:?} (use h264 or hevc)")),
+        }
+    }
 }
 
 /// The H.264 profile (ISO/IEC 14496-10, annex A).
@@ -145,6 +203,43 @@ pub struct LadderRung {
     /// Overrides the template's quality level for this rung.
     #[serde(default)]
     pub quality: Option<u8>,
+    /// This rung's own codec: it is then encoded once, in this codec, whatever
+    /// `video.codecs` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<VideoCodec>,
+}
+
+impl VideoSettings {
+    /// The codecs a rung without a codec of its own is encoded in.
+    pub fn ladder_codecs(&self) -> Vec<VideoCodec> {
+        if self.codecs.is_empty() {
+            vec![self.codec]
+        } else {
+            self.codecs.clone()
+        }
+    }
+
+    /// Every rung of every codec's ladder, named as its rendition will be, with its
+    /// codec: the first codec's ladder, then each other codec's.
+    pub fn ladder(&self) -> Vec<(VideoCodec, LadderRung)> {
+        let mut out = Vec::new();
+        for (k, codec) in self.ladder_codecs().into_iter().enumerate() {
+            for r in &self.rungs {
+                match r.codec {
+                    Some(own) if k == 0 => out.push((own, r.clone())),
+                    Some(_) => {}
+                    None => {
+                        let mut rung = r.clone();
+                        if k > 0 {
+                            rung.name = format!("{}-{codec}", r.name);
+                        }
+                        out.push((codec, rung));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The audio output.
@@ -322,6 +417,22 @@ impl JobTemplate {
                 return Err(format!("{at}.name {:?} is used twice", r.name));
             }
         }
+        let codecs = v.ladder_codecs();
+        for (i, c) in codecs.iter().enumerate() {
+            if codecs[..i].contains(c) {
+                return Err(format!("video.codecs names {c} twice"));
+            }
+        }
+        let ladder = v.ladder();
+        for (i, (_, r)) in ladder.iter().enumerate() {
+            RenditionName::new(&r.name).map_err(|e| format!("video rung {:?}: {e}", r.name))?;
+            if ladder[..i].iter().any(|(_, o)| o.name == r.name) {
+                return Err(format!(
+                    "video rung {:?} is named twice once every codec's ladder is named",
+                    r.name
+                ));
+            }
+        }
         if let Some(a) = &self.audio {
             RenditionName::new(&a.name).map_err(|e| format!("audio.name: {e}"))?;
             if !(16_000..=512_000).contains(&a.bitrate) {
@@ -343,7 +454,7 @@ impl JobTemplate {
             if ![1, 2, 6].contains(&a.channels) {
                 return Err(format!("audio.channels {}: use 1, 2 or 6", a.channels));
             }
-            if v.rungs.iter().any(|r| r.name == a.name) {
+            if ladder.iter().any(|(_, r)| r.name == a.name) {
                 return Err(format!(
                     "audio.name {:?} is also a video rung's name",
                     a.name
@@ -401,12 +512,6 @@ fn check_quality(q: u8, field: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// The x264 CRF for a capped-quality level: 10 is near transparent (CRF 18), each level
-/// below costs 2 CRF steps, so the default level 8 is CRF 22.
-pub fn crf_for_quality(level: u8) -> u8 {
-    38 - 2 * level.clamp(1, 10)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,8 +551,45 @@ mod tests {
 
     #[test]
     fn quality_maps_to_crf() {
-        assert_eq!(crf_for_quality(10), 18);
-        assert_eq!(crf_for_quality(8), 22);
-        assert_eq!(crf_for_quality(1), 36);
+        assert_eq!(VideoCodec::H264.crf(10), 18);
+        assert_eq!(VideoCodec::H264.crf(8), 22);
+        assert_eq!(VideoCodec::H264.crf(1), 36);
+        assert_eq!(VideoCodec::Hevc.crf(8), 27);
+    }
+
+    #[test]
+    fn a_ladder_per_codec_names_the_later_codecs_rungs() {
+        let text = DEFAULT_TEMPLATE.replace(
+            "codec = \"h264\"",
+            "codec = \"h264\"\ncodecs = [\"h264\", \"hevc\"]",
+        );
+        let t = JobTemplate::parse(&text, "t.toml").unwrap();
+        let ladder: Vec<(VideoCodec, String)> = t
+            .video
+            .ladder()
+            .into_iter()
+            .map(|(c, r)| (c, r.name))
+            .collect();
+        assert_eq!(ladder.len(), 8);
+        assert_eq!(ladder[0], (VideoCodec::H264, "1080p".to_string()));
+        assert_eq!(ladder[4], (VideoCodec::Hevc, "1080p-hevc".to_string()));
+        assert_eq!(ladder[7], (VideoCodec::Hevc, "360p-hevc".to_string()));
+        // A rung with a codec of its own is encoded once.
+        let own = text.replace("name = \"360p\"", "name = \"360p\"\ncodec = \"hevc\"");
+        let t = JobTemplate::parse(&own, "t.toml").unwrap();
+        let names: Vec<String> = t.video.ladder().into_iter().map(|(_, r)| r.name).collect();
+        assert_eq!(names.iter().filter(|n| n.starts_with("360p")).count(), 1);
+        assert_eq!(names.len(), 7);
+        // A codec twice, a name a later ladder takes, and an unknown codec are refused.
+        let twice = text.replace("[\"h264\", \"hevc\"]", "[\"hevc\", \"hevc\"]");
+        let err = JobTemplate::parse(&twice, "t.toml").unwrap_err();
+        assert!(err.to_string().contains("hevc twice"), "{err}");
+        let clash = text.replace("name = \"540p\"", "name = \"720p-hevc\"");
+        let err = JobTemplate::parse(&clash, "t.toml").unwrap_err();
+        assert!(err.to_string().contains("720p-hevc"), "{err}");
+        let err = JobTemplate::parse(&text.replace("\"hevc\"]", "\"vp9\"]"), "t.toml");
+        assert!(err.is_err());
+        assert_eq!("H265".parse::<VideoCodec>(), Ok(VideoCodec::Hevc));
+        assert!("vp8".parse::<VideoCodec>().is_err());
     }
 }

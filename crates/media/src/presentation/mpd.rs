@@ -1,6 +1,6 @@
 //! The DASH MPD of a presentation's copy (ISO/IEC 23009-1): one AdaptationSet per media
-//! type and language (and, with a key per track type, per key), SegmentTemplate with a
-//! SegmentTimeline per Representation.
+//! type, codec and language (and, with a key per track type, per key), SegmentTemplate
+//! with a SegmentTimeline per Representation.
 
 use crate::copy::Copy;
 use crate::dash;
@@ -24,6 +24,11 @@ fn descriptors(keys: &CopyKeys, r: usize) -> Vec<String> {
     )];
     out.extend(k.systems.iter().filter_map(|s| s.dash_descriptor.clone()));
     out
+}
+
+/// The sample entry type that leads an RFC 6381 codecs string (`avc1`, `hvc1`, `av01`).
+fn family_of(codecs: &str) -> &str {
+    codecs.split('.').next().unwrap_or(codecs)
 }
 
 /// The MPD (`manifest.mpd`) at `at`.
@@ -69,11 +74,16 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
             Copy::Cenc | Copy::Cbcs => keys.renditions.get(i).map(|k| k.key.kid),
             Copy::Clear | Copy::Aes128 => None,
         };
-        match sets
-            .iter_mut()
-            .zip(&kids)
-            .find(|(s, k)| s.content_type == content_type && s.language == language && **k == kid)
-        {
+        // One set per codec as well (ISO/IEC 23009-1, 5.3.3.1: a player switches only
+        // within a set, and Shaka cannot switch codecs inside one): the sample entry's
+        // four-character code, which leads the codecs string, tells them apart.
+        let family = family_of(&rep.codecs);
+        match sets.iter_mut().zip(&kids).find(|(s, k)| {
+            s.content_type == content_type
+                && s.language == language
+                && **k == kid
+                && family_of(&s.representations[0].codecs) == family
+        }) {
             Some((set, _)) => set.representations.push(rep),
             None => {
                 kids.push(kid);
@@ -91,10 +101,14 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
     let video_sets: Vec<usize> = (0..sets.len())
         .filter(|&i| sets[i].content_type == "video")
         .collect();
-    if video_sets.len() > 1 {
-        for &i in &video_sets {
-            sets[i].switchable_with = video_sets.iter().copied().filter(|&j| j != i).collect();
-        }
+    // Sets split by key only are switchable; sets of other codecs are not.
+    for &i in &video_sets {
+        let family = family_of(&sets[i].representations[0].codecs).to_string();
+        sets[i].switchable_with = video_sets
+            .iter()
+            .copied()
+            .filter(|&j| j != i && family_of(&sets[j].representations[0].codecs) == family)
+            .collect();
     }
     // Descriptors shared by every Representation of a set move up to the AdaptationSet,
     // where players look for the DRM systems; what differs (the default KID, with a key

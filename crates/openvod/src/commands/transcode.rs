@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use openvod_transcode::integrity::IntegrityPolicy;
 use openvod_transcode::job::{self, JobEvent, JobStep, TranscodeJob};
+use openvod_transcode::template::VideoCodec;
 use openvod_transcode::JobTemplate;
 
 #[derive(Args)]
@@ -22,6 +23,10 @@ pub struct TranscodeArgs {
     /// Built-in template name (default) or a TOML template file.
     #[arg(long, default_value = "default")]
     template: String,
+    /// A ladder in each of these codecs (h264, hevc), comma-separated: the template's
+    /// rungs in the first codec keep their names, the others' are named NAME-CODEC.
+    #[arg(long, value_name = "CODEC,...", value_delimiter = ',')]
+    codecs: Vec<VideoCodec>,
     /// Capped-quality level 1-10 for every rung (the QVBR quality level).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
     quality: Option<u8>,
@@ -68,6 +73,12 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             (input, out, JobTemplate::load(&args.template)?)
         }
     };
+    if !args.codecs.is_empty() {
+        template.video.codecs = args.codecs.clone();
+        template
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--codecs: {e}"))?;
+    }
     if let Some(q) = args.quality {
         template.video.quality = q;
         for r in &mut template.video.rungs {

@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod av_sync;
 mod bad_inputs;
+mod codecs;
 mod damaged;
 mod encrypt;
 mod isolation;

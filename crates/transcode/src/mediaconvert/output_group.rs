@@ -192,6 +192,7 @@ impl Importer<'_> {
                             width,
                             max_bitrate: h.max_bitrate,
                             quality: h.quality,
+                            codec: None,
                         },
                         profile: h.profile,
                         gop: h.gop,

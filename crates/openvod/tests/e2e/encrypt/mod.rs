@@ -813,3 +813,60 @@ fn bad_encryption_flags_are_refused_without_showing_the_key() {
         assert!(!out.exists(), "{extra:?} wrote output");
     }
 }
+
+/// HEVC: a NAL unit's header is two bytes (ISO/IEC 23008-2, 7.3.1.2), kept clear with
+/// its length field; ffmpeg decrypts the `cenc` copy of an `hvc1` rendition to exactly
+/// the clear frames, and the init segment keeps `hvc1` as the original format.
+#[test]
+fn hevc_cenc_output_decrypts_in_ffmpeg_to_the_clear_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let hevc = [
+        "-c:v",
+        "libx265",
+        "-tag:v",
+        "hvc1",
+        "-x265-params",
+        "keyint=25:min-keyint=25:scenecut=0:open-gop=0:log-level=error",
+    ];
+    let src = make_source(dir.path(), "hevc.mp4", "320x180", 25, 4, false, &hevc);
+    let (out, _) = package(
+        dir.path(),
+        "out",
+        &[src],
+        &["--clear", "--encrypt", "cenc", "--key", KEY_ARG],
+    );
+    let cenc = out.join("cenc");
+    let init = std::fs::read(cenc.join("hevc/init.mp4")).unwrap();
+    let paths = box_paths(&init);
+    let frma = "moov/trak/mdia/minf/stbl/stsd/encv/sinf/frma";
+    assert!(paths.contains(&frma.to_string()), "{paths:?}");
+    let at = init
+        .windows(4)
+        .position(|w| w == b"frma")
+        .expect("a frma box");
+    assert_eq!(
+        &init[at + 4..at + 8],
+        b"hvc1",
+        "the original format is hvc1"
+    );
+    let master = std::fs::read_to_string(cenc.join("master.m3u8")).unwrap();
+    assert!(master.contains("CODECS=\"hvc1.1.6.L"), "{master}");
+
+    let clear = concat_rendition(&out, "hevc", dir.path());
+    let sealed_dir = dir.path().join("cenc-cat");
+    std::fs::create_dir_all(&sealed_dir).unwrap();
+    let sealed = concat_rendition(&cenc, "hevc", &sealed_dir);
+    let want = framemd5_piped(&clear, &[]).unwrap();
+    assert_eq!(want.len(), 100, "4 s at 25 fps");
+    let got = framemd5_piped(&sealed, &["-decryption_key", KEY])
+        .unwrap_or_else(|e| panic!("ffmpeg cannot decrypt the HEVC copy: {e}"));
+    assert_eq!(
+        got, want,
+        "decrypted HEVC frames differ from the clear ones"
+    );
+    let wrong = framemd5_piped(&sealed, &["-decryption_key", WRONG_KEY]);
+    assert!(
+        wrong.as_ref().map_or(true, |w| hashes(w) != hashes(&want)),
+        "a wrong key decodes to the clear frames"
+    );
+}
