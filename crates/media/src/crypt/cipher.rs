@@ -75,14 +75,32 @@ fn apply(
     match scheme {
         // CTR is its own inverse.
         Scheme::Cenc => ctr_apply(key, iv, data, &ranges),
+        // One encryption path for a sample and for many (cbcs_encrypt_ranges).
+        Scheme::Cbcs if encrypt => {
+            let ranges = CbcsRanges {
+                ranges: ranges.into_iter().map(|(s, e)| (s, e, *iv)).collect(),
+            };
+            cbcs_encrypt_ranges(key, pattern, data, &ranges)?;
+        }
         Scheme::Cbcs => {
             let aes = Aes128::new(key.into());
             for (start, end) in ranges {
-                cbc_pattern(&aes, iv, pattern, &mut data[start..end], encrypt);
+                cbc_pattern_decrypt(&aes, iv, pattern, &mut data[start..end]);
             }
         }
     }
     Ok(())
+}
+
+/// A `cbcs` pattern (10.4.2) as `(period, crypt)`: the first `crypt` blocks of every
+/// `period` are encrypted. A 0:0 pattern encrypts every whole block.
+fn pattern_blocks(pattern: (u8, u8)) -> (usize, usize) {
+    let (crypt, skip) = (usize::from(pattern.0), usize::from(pattern.1));
+    if crypt == 0 && skip == 0 {
+        (1, 1)
+    } else {
+        (crypt + skip, crypt.max(1))
+    }
 }
 
 /// `cenc` (9.5.2.1): one keystream runs over the protected ranges of a sample as if they
@@ -115,35 +133,22 @@ fn ctr_apply(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8], ranges: &[(usize, u
     }
 }
 
-/// `cbcs` (10.4.2): within one protected range, `crypt` blocks of every `crypt + skip`
-/// are encrypted and chained to one another from the IV; skipped blocks and a final
-/// partial block stay clear. A 0:0 pattern encrypts every whole block.
-fn cbc_pattern(aes: &Aes128, iv: &[u8; 16], pattern: (u8, u8), data: &mut [u8], encrypt: bool) {
-    let (crypt, skip) = (usize::from(pattern.0), usize::from(pattern.1));
-    let period = if crypt == 0 && skip == 0 {
-        1
-    } else {
-        crypt + skip
-    };
-    let crypt = crypt.max(1);
+/// `cbcs` decryption (10.4.2) of one protected range: the encrypted blocks of the
+/// pattern are chained to one another from the IV; skipped blocks and a final partial
+/// block are clear.
+fn cbc_pattern_decrypt(aes: &Aes128, iv: &[u8; 16], pattern: (u8, u8), data: &mut [u8]) {
+    let (period, crypt) = pattern_blocks(pattern);
     let blocks = data.len() / 16;
     let mut prev = *iv;
-    // Only the encrypted blocks are visited: with 1:9 video that is a tenth of them.
     for first in (0..blocks).step_by(period) {
         for b in first..(first + crypt).min(blocks) {
             let block: &mut [u8; 16] = (&mut data[b * 16..b * 16 + 16])
                 .try_into()
                 .expect("16 bytes");
-            if encrypt {
-                xor(block, &prev);
-                aes.encrypt_block(block.into());
-                prev = *block;
-            } else {
-                let cipher = *block;
-                aes.decrypt_block(block.into());
-                xor(block, &prev);
-                prev = cipher;
-            }
+            let cipher = *block;
+            aes.decrypt_block(block.into());
+            xor(block, &prev);
+            prev = cipher;
         }
     }
 }
@@ -199,13 +204,7 @@ pub fn cbcs_encrypt_ranges(
     ranges: &CbcsRanges,
 ) -> Result<()> {
     let aes = Aes128::new(key.into());
-    let (crypt, skip) = (usize::from(pattern.0), usize::from(pattern.1));
-    let period = if crypt == 0 && skip == 0 {
-        1
-    } else {
-        crypt + skip
-    };
-    let crypt = crypt.max(1);
+    let (period, crypt) = pattern_blocks(pattern);
     let mut waiting = ranges
         .ranges
         .iter()
@@ -366,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn cbcs_ranges_side_by_side_match_one_chain_at_a_time() {
+    fn cbcs_ranges_side_by_side_decrypt_one_chain_at_a_time() {
         // Samples of several sizes and subsample shapes, more chains than lanes, and the
         // audio (whole-block, 0:0) pattern as well as the video one.
         let mut seed = 0x2545_f491_u32;
@@ -403,13 +402,14 @@ mod tests {
             }
             let mut together = buf.clone();
             cbcs_encrypt_ranges(&KEY, pattern, &mut together, &ranges).unwrap();
-            let mut alone = buf.clone();
-            for (at, len, iv, subs) in &samples {
-                let sample = &mut alone[*at..at + len];
-                encrypt_sample(Scheme::Cbcs, &KEY, iv, pattern, sample, subs).unwrap();
-            }
-            assert_eq!(together, alone, "pattern {pattern:?}");
             assert_ne!(together, buf);
+            // The serial decrypter, one chain at a time, gives every sample back.
+            let mut back = together.clone();
+            for (at, len, iv, subs) in &samples {
+                let sample = &mut back[*at..at + len];
+                decrypt_sample(Scheme::Cbcs, &KEY, iv, pattern, sample, subs).unwrap();
+            }
+            assert_eq!(back, buf, "pattern {pattern:?}");
         }
     }
 

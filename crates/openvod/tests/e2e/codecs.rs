@@ -3,7 +3,6 @@
 //! presentation. Chromium here cannot decode HEVC, so ffmpeg is the player that checks it.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -13,21 +12,11 @@ fn s(p: &Path) -> &str {
 
 /// `ffprobe` of the first video stream: codec name, codec tag and profile.
 fn video_codec(file: &Path) -> (String, String, String) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,codec_tag_string,profile",
-            "-of",
-            "default=noprint_wrappers=1",
-        ])
-        .arg(file)
-        .output()
-        .expect("ffprobe runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = probe_video(
+        file,
+        "stream=codec_name,codec_tag_string,profile",
+        "default=noprint_wrappers=1",
+    );
     let field = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))

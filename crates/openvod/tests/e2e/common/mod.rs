@@ -149,24 +149,22 @@ pub fn concat_rendition(out: &Path, name: &str, dest: &Path) -> PathBuf {
     path
 }
 
-/// Presentation times (seconds) of the keyframes of the first video stream, by ffprobe.
-pub fn keyframe_times(file: &Path) -> Vec<f64> {
+/// `ffprobe -show_entries ENTRIES -of FORMAT` of the first video stream: its output.
+pub fn probe_video(file: &Path, entries: &str, format: &str) -> String {
     let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,flags",
-            "-of",
-            "csv=p=0",
-        ])
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args([entries, "-of", format])
         .arg(file)
         .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe {}", file.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Presentation times (seconds) of the keyframes of the first video stream, by ffprobe.
+pub fn keyframe_times(file: &Path) -> Vec<f64> {
+    let out = probe_video(file, "packet=pts_time,flags", "csv=p=0");
+    let mut times: Vec<f64> = out
         .lines()
         .filter(|l| l.contains('K'))
         .filter_map(|l| l.split(',').next()?.parse().ok())
