@@ -17,8 +17,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (config, mut rest) = rest.split_at(usize::from(config_len).min(rest.len()));
-    let stsd = av01_stsd(config);
-    let Ok(mut cenc) = VideoSubsampler::new(&stsd) else {
+    let Ok(mut cenc) = VideoSubsampler::av1(config) else {
         return;
     };
     let mut cbcs = cenc.clone();
@@ -49,26 +48,4 @@ fn check(map: &[Subsample], len: usize, scheme: Scheme) {
     if scheme == Scheme::Cenc {
         assert!(map.iter().all(|s| s.protected % 16 == 0), "cenc whole blocks");
     }
-}
-
-/// An `stsd` of one `av01` sample entry whose `av1C` carries `config_obus`.
-fn av01_stsd(config_obus: &[u8]) -> Vec<u8> {
-    let mut av1c = Vec::new();
-    av1c.extend_from_slice(&(8 + 4 + config_obus.len() as u32).to_be_bytes());
-    av1c.extend_from_slice(b"av1C");
-    av1c.extend_from_slice(&[0x81, 0, 0, 0]);
-    av1c.extend_from_slice(config_obus);
-    // SampleEntry (8 + 8) and VisualSampleEntry (70) fields, all zero but the data
-    // reference index.
-    let mut entry = vec![0u8; 86];
-    entry[..4].copy_from_slice(&((86 + av1c.len()) as u32).to_be_bytes());
-    entry[4..8].copy_from_slice(b"av01");
-    entry[15] = 1;
-    entry.extend_from_slice(&av1c);
-    let mut stsd = Vec::new();
-    stsd.extend_from_slice(&((16 + entry.len()) as u32).to_be_bytes());
-    stsd.extend_from_slice(b"stsd");
-    stsd.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
-    stsd.extend_from_slice(&entry);
-    stsd
 }

@@ -25,7 +25,7 @@ impl SampleBytes for InMemory<'_> {
     fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]> {
         pos.checked_add(n)
             .and_then(|end| self.0.get(pos..end))
-            .ok_or_else(|| past_the_end(pos, self.0.len()))
+            .ok_or_else(|| past_the_end("read", pos, self.0.len()))
     }
 }
 
@@ -72,7 +72,7 @@ impl<S: ByteSource + ?Sized> SampleBytes for SampleWindow<'_, S> {
         let end = pos
             .checked_add(n)
             .filter(|&end| end <= self.len)
-            .ok_or_else(|| past_the_end(pos, self.len))?;
+            .ok_or_else(|| past_the_end("read", pos, self.len))?;
         let cached = pos >= self.at && end <= self.at + self.window.len();
         if !cached {
             let take = WINDOW.max(n).min(self.len - pos);
@@ -88,11 +88,12 @@ impl<S: ByteSource + ?Sized> SampleBytes for SampleWindow<'_, S> {
     }
 }
 
-fn past_the_end(pos: usize, len: usize) -> Error {
+/// A `what` at `pos` of a `len`-byte sample that runs past its end.
+pub(crate) fn past_the_end(what: &str, pos: usize, len: usize) -> Error {
     Error::Malformed {
-        kind: "sample".into(),
+        kind: what.into(),
         offset: pos as u64,
-        reason: format!("a read runs past the end of the {len}-byte sample"),
+        reason: format!("a {what} runs past the end of its {len}-byte sample"),
     }
 }
 

@@ -88,7 +88,7 @@ pub(crate) fn segmentation_params(
             if !r.flag()? {
                 continue;
             }
-            features.enabled[segment][j] = true;
+            features.enabled[segment] |= 1 << j;
             let limit = FEATURE_MAX[j];
             let value = if FEATURE_SIGNED[j] {
                 r.su(1 + FEATURE_BITS[j])?.clamp(-limit, limit)
@@ -112,7 +112,7 @@ pub(crate) fn coded_lossless(
         return false;
     }
     (0..features.enabled.len()).all(|segment| {
-        let qindex = if segmentation_enabled && features.enabled[segment][SEG_LVL_ALT_Q] {
+        let qindex = if segmentation_enabled && features.is_enabled(segment, SEG_LVL_ALT_Q) {
             (q.base_q_idx as i32 + i32::from(features.data[segment][SEG_LVL_ALT_Q])).clamp(0, 255)
         } else {
             q.base_q_idx as i32

@@ -54,8 +54,15 @@ pub(crate) struct FrameSize {
 /// restoration and transform mode are coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct SegmentationFeatures {
-    pub(crate) enabled: [[bool; SEG_LVL_MAX]; MAX_SEGMENTS],
+    /// Bit `j` of `enabled[i]`: `FeatureEnabled[i][j]`.
+    pub(crate) enabled: [u8; MAX_SEGMENTS],
     pub(crate) data: [[i16; SEG_LVL_MAX]; MAX_SEGMENTS],
+}
+
+impl SegmentationFeatures {
+    pub(crate) fn is_enabled(&self, segment: usize, feature: usize) -> bool {
+        self.enabled[segment] & (1 << feature) != 0
+    }
 }
 
 /// What one reference slot holds.

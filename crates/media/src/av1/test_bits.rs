@@ -15,7 +15,7 @@ impl BitWriter {
     /// `value` in `n` bits.
     pub(crate) fn put(&mut self, n: u32, value: u32) -> &mut Self {
         for i in (0..n).rev() {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let bit = ((value >> i) & 1) as u8;

@@ -54,26 +54,28 @@ mod tests {
         Subsample { clear, protected }
     }
 
+    /// Headers up to byte 20, a tile of 100 bytes, 3 bytes of tile size, a tile of 10, 2
+    /// bytes, a tile of 48.
+    const TILES: [TileSpan; 3] = [
+        TileSpan {
+            start: 20,
+            len: 100,
+        },
+        TileSpan {
+            start: 123,
+            len: 10,
+        },
+        TileSpan {
+            start: 135,
+            len: 48,
+        },
+    ];
+
     #[test]
     fn cenc_protects_whole_blocks_ending_each_tile() {
-        // Headers up to byte 20, a tile of 100 bytes, 3 bytes of tile size, a tile of 10,
-        // 2 bytes, a tile of 48, then 5 trailing bytes.
-        let tiles = [
-            TileSpan {
-                start: 20,
-                len: 100,
-            },
-            TileSpan {
-                start: 123,
-                len: 10,
-            },
-            TileSpan {
-                start: 135,
-                len: 48,
-            },
-        ];
+        // Then 5 trailing bytes.
         let mut out = Vec::new();
-        av1_subsamples(188, &tiles, Scheme::Cenc, &mut out).unwrap();
+        av1_subsamples(188, &TILES, Scheme::Cenc, &mut out).unwrap();
         // 100 = 4 clear + 96; the 10-byte tile joins the clear run: 3 + 10 + 2.
         assert_eq!(out, vec![sub(24, 96), sub(15, 48), sub(5, 0)]);
         let total: usize = out
@@ -85,22 +87,8 @@ mod tests {
 
     #[test]
     fn cbcs_protects_every_tile_whole() {
-        let tiles = [
-            TileSpan {
-                start: 20,
-                len: 100,
-            },
-            TileSpan {
-                start: 123,
-                len: 10,
-            },
-            TileSpan {
-                start: 135,
-                len: 48,
-            },
-        ];
         let mut out = Vec::new();
-        av1_subsamples(183, &tiles, Scheme::Cbcs, &mut out).unwrap();
+        av1_subsamples(183, &TILES, Scheme::Cbcs, &mut out).unwrap();
         assert_eq!(out, vec![sub(20, 100), sub(3, 10), sub(2, 48)]);
         // An empty tile places nothing.
         av1_subsamples(

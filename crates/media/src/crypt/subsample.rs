@@ -3,7 +3,7 @@
 //! walk the sample, non-VCL NAL units (parameter sets, SEI, delimiters) stay clear whole,
 //! and the rest of each slice is protected in whole 16-byte blocks.
 
-use crate::sample_bytes::{InMemory, SampleBytes};
+use crate::sample_bytes::{past_the_end, InMemory, SampleBytes};
 use crate::{Error, Result};
 
 /// One `senc` subsample entry: clear bytes followed by protected bytes.
@@ -81,7 +81,7 @@ pub(super) fn walk_nal_units(
     let mut pos = 0usize;
     while pos < size {
         if pos + ls > size {
-            return Err(malformed(pos, size));
+            return Err(past_the_end("NAL unit", pos, size));
         }
         let len = sample
             .get(pos, ls)?
@@ -90,7 +90,7 @@ pub(super) fn walk_nal_units(
         let end = pos
             .checked_add(ls + len)
             .filter(|&e| e <= size)
-            .ok_or_else(|| malformed(pos, size))?;
+            .ok_or_else(|| past_the_end("NAL unit", pos, size))?;
         if len > hdr && syntax.is_vcl(sample.get(pos + ls, 1)?[0]) {
             let protected = (len - hdr) & !15;
             clear += ls + len - protected;
@@ -135,14 +135,6 @@ pub(super) fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize)
         clear: clear as u16,
         protected: protected as u32,
     });
-}
-
-fn malformed(pos: usize, len: usize) -> Error {
-    Error::Malformed {
-        kind: "NAL unit".into(),
-        offset: pos as u64,
-        reason: format!("a NAL unit runs past the end of its {len}-byte sample"),
-    }
 }
 
 #[cfg(test)]

@@ -41,22 +41,29 @@ impl VideoSubsampler {
     /// The subsampler of a track with this `stsd`: H.264, H.265 or AV1, refused as
     /// unsupported otherwise.
     pub fn new(stsd: &[u8]) -> Result<VideoSubsampler> {
-        let walker = match video_syntax(stsd) {
-            Some(VideoSyntax::Nal(syntax, length_size)) => Walker::Nal {
-                syntax,
-                length_size,
-            },
-            Some(VideoSyntax::Av1 { config_obus }) => Walker::Av1 {
+        match video_syntax(stsd) {
+            Some(VideoSyntax::Nal(syntax, length_size)) => Ok(VideoSubsampler {
+                walker: Walker::Nal {
+                    syntax,
+                    length_size,
+                },
+            }),
+            Some(VideoSyntax::Av1 { config_obus }) => VideoSubsampler::av1(config_obus),
+            None => Err(Error::Unsupported(
+                "encryption of this video codec (H.264, H.265 and AV1 can be encrypted)".into(),
+            )),
+        }
+    }
+
+    /// The subsampler of an AV1 track whose `av1C` carries `config_obus` (empty when it
+    /// has none).
+    pub fn av1(config_obus: &[u8]) -> Result<VideoSubsampler> {
+        Ok(VideoSubsampler {
+            walker: Walker::Av1 {
                 stream: Box::new(Av1Stream::new(config_obus)?),
                 tiles: Vec::new(),
             },
-            None => {
-                return Err(Error::Unsupported(
-                    "encryption of this video codec (H.264, H.265 and AV1 can be encrypted)".into(),
-                ))
-            }
-        };
-        Ok(VideoSubsampler { walker })
+        })
     }
 
     /// The subsamples (`out`, cleared first) of the next sample, under `scheme`; `sync`
