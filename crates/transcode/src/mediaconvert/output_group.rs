@@ -1,7 +1,8 @@
 //! `Settings.OutputGroups`: the one CMAF group (destination, segment and fragment
 //! lengths, manifests) and its outputs, which become the template's ladder rungs and
 //! audio rendition. The rungs must agree on what the template holds once for all of
-//! them (profile, GOP length).
+//! them (H.264 profile, GOP length); each names its codec. Audio carried by video
+//! outputs is split into the one audio rendition, and must be the same everywhere.
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -14,15 +15,27 @@ use super::fields::{CMAF_GROUP, CMFC, OUTPUT, OUTPUT_GROUP};
 use super::location::Target;
 use super::values::{array, enabled, err, index, num, quoted, text, CHANGES};
 use super::{Importer, TEMPLATE_NAME};
-use crate::template::{AudioSettings, JobTemplate, LadderRung, PackagingSettings};
+use crate::template::{
+    AudioCodec, AudioSettings, H264Profile, JobTemplate, LadderRung, PackagingSettings, VideoCodec,
+};
 use crate::Result;
 
 /// What a video output contributes to the ladder.
 struct VideoOut {
     path: String,
+    codec: VideoCodec,
     rung: LadderRung,
-    profile: Option<(crate::template::H264Profile, String)>,
+    profile: Option<(H264Profile, String)>,
     gop: Option<(f64, String)>,
+}
+
+/// The audio of a group's outputs, each with its JSON path.
+#[derive(Default)]
+struct AudioOuts {
+    /// The audio output (one with `AudioDescriptions` and no `VideoDescription`).
+    own: Option<(AudioSettings, String)>,
+    /// The audio carried by video outputs, in document order.
+    carried: Vec<(AudioSettings, String)>,
 }
 
 impl Importer<'_> {
@@ -128,7 +141,8 @@ impl Importer<'_> {
     }
 
     /// `Outputs`: one CMAF output per rendition, each either video (`VideoDescription`)
-    /// or audio (`AudioDescriptions`), as MediaConvert requires in a CMAF group.
+    /// or audio (`AudioDescriptions`). Video outputs that also carry audio, as many
+    /// published jobs write them, have it split into the one audio rendition.
     fn outputs(
         &mut self,
         v: &Value,
@@ -148,7 +162,7 @@ impl Importer<'_> {
             ));
         }
         let mut videos: Vec<VideoOut> = Vec::new();
-        let mut audio: Option<(AudioSettings, String)> = None;
+        let mut audio = AudioOuts::default();
         for (i, out) in list.iter().enumerate() {
             let out_path = index(path, i);
             let mut o = Obj::new(out, out_path.clone())?;
@@ -170,9 +184,15 @@ impl Importer<'_> {
                 None => None,
             };
             match (video, audios) {
-                (Some((vd, vp)), None) => {
-                    let (height, width, h) = self.video(vd, &vp)?;
-                    let name = name.unwrap_or_else(|| format!("{height}p"));
+                (Some((vd, vp)), carried) => {
+                    let rung = self.video(vd, &vp)?;
+                    // The job's codec is its first video output's; rungs in another codec
+                    // are named after it by default, as a template's ladder per codec is.
+                    let job_codec = videos.first().map_or(rung.codec, |f| f.codec);
+                    let name = name.unwrap_or_else(|| match rung.codec {
+                        c if c == job_codec => format!("{}p", rung.height),
+                        c => format!("{}p-{c}", rung.height),
+                    });
                     if let Some(other) = videos.iter().find(|o| o.rung.name == name) {
                         return Err(err(
                             &out_path,
@@ -184,22 +204,28 @@ impl Importer<'_> {
                             ),
                         ));
                     }
+                    if let Some((ad, ap)) = carried {
+                        let a = self.audio(ad, &ap, selectors, None)?;
+                        audio.carried.push((a, ap));
+                    }
+                    let e = rung.encoder;
                     videos.push(VideoOut {
                         path: out_path,
+                        codec: rung.codec,
                         rung: LadderRung {
                             name,
-                            height,
-                            width,
-                            max_bitrate: h.max_bitrate,
-                            quality: h.quality,
-                            codec: None,
+                            height: rung.height,
+                            width: None,
+                            max_bitrate: e.max_bitrate,
+                            quality: e.quality,
+                            codec: (rung.codec != job_codec).then_some(rung.codec),
                         },
-                        profile: h.profile,
-                        gop: h.gop,
+                        profile: e.profile,
+                        gop: e.gop,
                     });
                 }
                 (None, Some((ad, ap))) => {
-                    if let Some((_, first)) = &audio {
+                    if let Some((_, first)) = &audio.own {
                         return Err(err(
                             &out_path,
                             format!(
@@ -209,14 +235,7 @@ impl Importer<'_> {
                         ));
                     }
                     let a = self.audio(ad, &ap, selectors, name)?;
-                    audio = Some((a, out_path));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(err(
-                        &out_path,
-                        "has both VideoDescription and AudioDescriptions; \
-                            each output of a CMAF group carries one stream",
-                    ))
+                    audio.own = Some((a, out_path));
                 }
                 (None, None) => {
                     return Err(err(
@@ -234,6 +253,7 @@ impl Importer<'_> {
         };
         let mut t = JobTemplate::default_ladder();
         t.name = TEMPLATE_NAME.to_string();
+        t.video.codec = first.codec;
         if let Some(q) = first.rung.quality {
             t.video.quality = q;
         }
@@ -254,6 +274,7 @@ impl Importer<'_> {
         if let Some(g) = gop {
             t.video.gop_seconds = g;
         }
+        let audio = self.one_audio(audio)?;
         if let Some((a, ap)) = &audio {
             if let Some(v) = videos.iter().find(|v| v.rung.name == a.name) {
                 return Err(err(
@@ -273,6 +294,47 @@ impl Importer<'_> {
         t.validate()
             .map_err(|e| err(path, format!("the imported template is not valid: {e}")))?;
         Ok(t)
+    }
+
+    /// The one audio rendition of the job: the audio output's, or else the audio the
+    /// video outputs carry, split into a rendition of its own. Every output's audio must
+    /// be the same sound (openvod writes one audio rendition, shared by every video
+    /// rendition); each copy that is not written is reported.
+    fn one_audio(&mut self, audio: AudioOuts) -> Result<Option<(AudioSettings, String)>> {
+        let AudioOuts { own, carried } = audio;
+        let Some((kept, kept_path)) = own.or_else(|| carried.first().cloned()) else {
+            return Ok(None);
+        };
+        for (a, ap) in &carried {
+            if !same_sound(a, &kept) {
+                return Err(err(
+                    ap,
+                    format!(
+                        "{} differs from {} at {kept_path}: openvod writes one audio \
+                         rendition, shared by every video rendition; give every output the \
+                         same audio settings",
+                        sound(a),
+                        sound(&kept)
+                    ),
+                ));
+            }
+            let note = if *ap == kept_path {
+                format!(
+                    "split: {ap}: this audio is written as its own rendition {} \
+                     (openvod carries each track in its own CMAF rendition), shared by every \
+                     video rendition",
+                    quoted(&kept.name)
+                )
+            } else {
+                format!(
+                    "ignored: {ap}: the same audio as {kept_path}, written once as the \
+                     rendition {}",
+                    quoted(&kept.name)
+                )
+            };
+            self.warnings.push(note);
+        }
+        Ok(Some((kept, kept_path)))
     }
 
     /// `ContainerSettings`: a CMAF group's outputs are CMFC.
@@ -348,4 +410,21 @@ fn same_everywhere<T: Clone + Display>(
         }
     }
     Ok(first.map(|(v, _)| v))
+}
+
+/// Whether two audio descriptions make the same sound (their rendition names aside).
+fn same_sound(a: &AudioSettings, b: &AudioSettings) -> bool {
+    (a.codec, a.bitrate, a.sample_rate, a.channels)
+        == (b.codec, b.bitrate, b.sample_rate, b.channels)
+}
+
+/// An audio description's sound, for messages: "AAC 128000 b/s 48000 Hz 2 channels".
+fn sound(a: &AudioSettings) -> String {
+    let codec = match a.codec {
+        AudioCodec::Aac => "AAC",
+    };
+    format!(
+        "{codec} {} b/s {} Hz {} channels",
+        a.bitrate, a.sample_rate, a.channels
+    )
 }
