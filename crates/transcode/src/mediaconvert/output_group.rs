@@ -82,6 +82,17 @@ impl Importer<'_> {
             )?;
             let (destination, packaging) = self.cmaf_group(cmaf, &cmaf_path)?;
             so.finish(&mut self.warnings, &[])?;
+            // Before the outputs, whose sizes an Automated ABR group leaves to MediaConvert.
+            if let Some((_, ap)) = go.take("AutomatedEncodingSettings") {
+                return Err(err(
+                    &ap,
+                    format!(
+                        "Automated ABR is not supported: openvod's templates have no per-title \
+                         ladder yet; list the rungs as outputs, each with its Height and \
+                         MaxBitrate; {CHANGES}"
+                    ),
+                ));
+            }
             let (outputs, outputs_path) = go.need("Outputs", "the renditions of the group")?;
             let template = self.outputs(outputs, &outputs_path, selectors, packaging)?;
             go.finish(&mut self.warnings, OUTPUT_GROUP)?;

@@ -447,3 +447,19 @@ fn audio_in_video_outputs_becomes_the_one_audio_rendition() {
     assert!(job.template.audio.is_some());
     assert!(has_warning(&job, &split), "{:?}", job.warnings);
 }
+
+#[test]
+fn automated_abr_is_refused_before_its_sizeless_outputs() {
+    // An Automated ABR group's outputs leave their sizes to MediaConvert.
+    let mut d = set(
+        doc(HEVC),
+        "/Settings/OutputGroups/0/AutomatedEncodingSettings",
+        json!({"AbrSettings": {"MaxAbrBitrate": 8000000, "MaxRenditions": 6, "MinAbrBitrate": 600000}}),
+    );
+    d = remove(d, &format!("{OUTPUTS}/0/VideoDescription/Height"));
+    let e = error_of(&d);
+    assert!(
+        e.contains("Settings.OutputGroups[0].AutomatedEncodingSettings: Automated ABR is not supported: openvod's templates have no per-title ladder yet"),
+        "{e}"
+    );
+}
