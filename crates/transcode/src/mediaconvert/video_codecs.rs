@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::cursor::Obj;
-use super::fields::{AVC_HEVC, FRAME_RATE, H264, H265};
+use super::fields::{Field, AVC_HEVC, FRAME_RATE, H264, H265};
 use super::values::{err, quoted, text, CHANGES};
 use super::video::{EncoderSettings, RateControlDefault};
 use super::Importer;
@@ -37,16 +37,7 @@ impl Importer<'_> {
             }
             None => None,
         };
-        let gop = self.gop(&mut o)?;
-        self.hrd_buffer(&mut o, max_bitrate)?;
-        self.pixel_aspect(&mut o)?;
-        o.finish_tables(&mut self.warnings, &[AVC_HEVC, FRAME_RATE, H264])?;
-        Ok(EncoderSettings {
-            max_bitrate,
-            quality,
-            profile,
-            gop,
-        })
+        self.avc_hevc_rest(o, max_bitrate, quality, profile, H264)
     }
 
     /// `H265Settings`: x265 Main at the QVBR level's CRF (on x265's scale), tagged `hvc1`.
@@ -96,14 +87,28 @@ impl Importer<'_> {
                 other => return Err(err(&tp, format!("{} is not HVC1 or HEV1", quoted(other)))),
             }
         }
+        self.avc_hevc_rest(o, max_bitrate, quality, None, H265)
+    }
+
+    /// What `H264Settings` and `H265Settings` share after the rate control and the
+    /// profile: the GOP, the HRD buffer, the pixel aspect ratio, and the harmless fields
+    /// of both encoders and of the codec's `own` table.
+    fn avc_hevc_rest(
+        &mut self,
+        mut o: Obj<'_>,
+        max_bitrate: u64,
+        quality: Option<u8>,
+        profile: Option<(H264Profile, String)>,
+        own: &[Field],
+    ) -> Result<EncoderSettings> {
         let gop = self.gop(&mut o)?;
         self.hrd_buffer(&mut o, max_bitrate)?;
         self.pixel_aspect(&mut o)?;
-        o.finish_tables(&mut self.warnings, &[AVC_HEVC, FRAME_RATE, H265])?;
+        o.finish_tables(&mut self.warnings, &[AVC_HEVC, FRAME_RATE, own])?;
         Ok(EncoderSettings {
             max_bitrate,
             quality,
-            profile: None,
+            profile,
             gop,
         })
     }

@@ -63,6 +63,15 @@ fn settings_ptr(output: usize, key: &str) -> String {
     format!("{OUTPUTS}/{output}/VideoDescription/CodecSettings/{key}")
 }
 
+/// The H.265 job with `key` of an output's `H265Settings` set to `value`.
+fn hevc_with(output: usize, key: &str, value: Value) -> Value {
+    set(
+        doc(HEVC),
+        &settings_ptr(output, &format!("H265Settings/{key}")),
+        value,
+    )
+}
+
 /// Each rung of every codec's ladder: name, codec, height, cap and CRF.
 fn ladder(job: &MediaConvertJob) -> Vec<(String, VideoCodec, u32, u64, u8)> {
     let v = &job.template.video;
@@ -138,13 +147,7 @@ fn hevc_job_maps_to_hevc_rungs_on_x265s_scale() {
 
 #[test]
 fn hevc_profiles_and_sample_entries() {
-    let profile = |p: &str| {
-        set(
-            doc(HEVC),
-            &settings_ptr(1, "H265Settings/CodecProfile"),
-            p.into(),
-        )
-    };
+    let profile = |p: &str| hevc_with(1, "CodecProfile", p.into());
     let job = import_doc(&profile("MAIN_HIGH")).unwrap();
     assert!(
         job.warnings.iter().any(|w| w.starts_with(
@@ -168,13 +171,7 @@ fn hevc_profiles_and_sample_entries() {
         assert!(e.contains(expected), "expected {expected:?} in {e:?}");
     }
 
-    let packaging = |t: &str| {
-        set(
-            doc(HEVC),
-            &settings_ptr(0, "H265Settings/WriteMp4PackagingType"),
-            t.into(),
-        )
-    };
+    let packaging = |t: &str| hevc_with(0, "WriteMp4PackagingType", t.into());
     let job = import_doc(&packaging("HEV1")).unwrap();
     assert!(
         has_warning(
@@ -204,11 +201,7 @@ fn bad_video_codecs_are_named_by_path() {
             "Outputs[0].VideoDescription.CodecSettings.H264Settings: missing; required with Codec H_264",
         ),
         (
-            set(
-                doc(HEVC),
-                &settings_ptr(2, "H265Settings/RateControlMode"),
-                "VBR".into(),
-            ),
+            hevc_with(2, "RateControlMode", "VBR".into()),
             "Outputs[2].VideoDescription.CodecSettings.H265Settings.RateControlMode: \"VBR\" is not supported (only QVBR)",
         ),
         (
@@ -216,35 +209,19 @@ fn bad_video_codecs_are_named_by_path() {
             "H265Settings.RateControlMode: missing; MediaConvert's default is CBR",
         ),
         (
-            set(
-                doc(HEVC),
-                &settings_ptr(0, "H265Settings/GopSizeUnits"),
-                "FRAMES".into(),
-            ),
+            hevc_with(0, "GopSizeUnits", "FRAMES".into()),
             "H265Settings.GopSizeUnits: \"FRAMES\" is not supported",
         ),
         (
-            set(
-                doc(HEVC),
-                &settings_ptr(0, "H265Settings/Telecine"),
-                "HARD".into(),
-            ),
+            hevc_with(0, "Telecine", "HARD".into()),
             "H265Settings.Telecine: \"HARD\" is not supported",
         ),
         (
-            set(
-                doc(HEVC),
-                &settings_ptr(0, "H265Settings/BandwidthReductionFilter"),
-                json!({"Strength": "AUTO"}),
-            ),
+            hevc_with(0, "BandwidthReductionFilter", json!({"Strength": "AUTO"})),
             "H265Settings.BandwidthReductionFilter: not supported by openvod",
         ),
         (
-            set(
-                doc(HEVC),
-                &settings_ptr(1, "H265Settings/GopSize"),
-                3.into(),
-            ),
+            hevc_with(1, "GopSize", 3.into()),
             "Outputs[1].VideoDescription.CodecSettings.H265Settings.GopSize: 3 differs from 2 at",
         ),
     ];
