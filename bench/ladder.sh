@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# bench/ladder.sh: wall and CPU time of the default ladder encode.
+# bench/ladder.sh: wall and CPU time of the default ladder encode, in one codec or several.
 #
-#   (a) openvod transcode SRC --out DIR --overwrite --json   (encode + packaging)
-#   (b) one hand-written ffmpeg: the same filter graph and encoder options, four MP4
-#       video outputs + one audio output, no packaging
-#   (c) four ffmpeg runs, one per rung (each decodes the source), then one for audio,
-#       one after another
+#   (a) openvod transcode SRC --out DIR --overwrite --json [--codecs CODECS]
+#       (encode + packaging)
+#   (b) one hand-written ffmpeg: the same filter graph and encoder options, one MP4 per
+#       rung of every codec + one audio output, no packaging
+#   (c) one ffmpeg run per rung (each decodes the source), then one for audio, one
+#       after another
 #
 # Targets: (a) within 1.05x of (b) in wall time; (a) faster than (c).
 #
@@ -15,6 +16,7 @@
 #   RUNS       rounds of a, b, c (default 1); rounds alternate the order (a b c, c b a)
 #              and the table shows the best wall time of each variant
 #   OPENVOD    the binary (default $HOME/.cache/openvod/target/release/openvod)
+#   CODECS     the ladder's codecs, comma-separated (default h264; e.g. h264,hevc,av1)
 #   BENCH_DIR  work folder (default /tmp/openvod-bench); the source is cached in
 #              BENCH_DIR/inputs and reused
 DURATION=$SECONDS
@@ -22,6 +24,9 @@ set -euo pipefail
 ((DURATION > 0)) || DURATION=30
 
 RUNS=${RUNS:-1}
+CODECS=${CODECS:-h264}
+[[ $CODECS =~ ^(h264|hevc|av1)(,(h264|hevc|av1))*$ ]] || { echo "ladder.sh: CODECS is a comma-separated list of h264, hevc, av1" >&2; exit 1; }
+IFS=, read -r -a CODEC_LIST <<<"$CODECS"
 BENCH_DIR=${BENCH_DIR:-/tmp/openvod-bench}
 OPENVOD=${OPENVOD:-$HOME/.cache/openvod/target/release/openvod}
 TIME=/usr/bin/time
@@ -38,7 +43,7 @@ INPUTS=$BENCH_DIR/inputs
 WORK=$BENCH_DIR/ladder
 RESULTS_DIR=$BENCH_DIR/results
 STAMP=$(date +%Y%m%d-%H%M%S)
-RESULTS=$RESULTS_DIR/ladder-$STAMP.txt
+RESULTS=$RESULTS_DIR/ladder-${CODECS//,/-}-$STAMP.txt
 mkdir -p "$INPUTS" "$WORK" "$RESULTS_DIR"
 : >"$RESULTS"
 
@@ -58,18 +63,36 @@ fi
 
 # The ladder, as openvod plans it for a 1920x1080 30 fps source with the default
 # template (crates/transcode/templates/default.toml, crates/transcode/src/ladder.rs).
-NAMES=(1080p 720p 540p 360p)
-SIZES=(1920:1080 1280:720 960:540 640:360)
-MAXRATES=(5000000 3000000 1600000 800000)
-CRF=22
+RUNG_NAMES=(1080p 720p 540p 360p)
+RUNG_SIZES=(1920:1080 1280:720 960:540 640:360)
+RUNG_MAXRATES=(5000000 3000000 1600000 800000)
 FPS=30/1
 GOP=60
+# Every output of the encode, in openvod's order: the first codec's ladder (names as in
+# the template), then each other codec's (NAME-CODEC).
+NAMES=() SIZES=() MAXRATES=() OUT_CODECS=()
+for k in "${!CODEC_LIST[@]}"; do
+    for i in "${!RUNG_NAMES[@]}"; do
+        if ((k == 0)); then NAMES+=("${RUNG_NAMES[i]}"); else NAMES+=("${RUNG_NAMES[i]}-${CODEC_LIST[k]}"); fi
+        SIZES+=("${RUNG_SIZES[i]}")
+        MAXRATES+=("${RUNG_MAXRATES[i]}")
+        OUT_CODECS+=("${CODEC_LIST[k]}")
+    done
+done
+OUTPUTS=${#NAMES[@]}
 
-# Encoder options of rung i, exactly as crates/transcode/src/ffmpeg.rs writes them.
+# Encoder options of output i, exactly as crates/transcode/src/ffmpeg.rs writes them
+# (quality level 8: CRF 22 for x264, 27 for x265, 34 for SVT-AV1; preset medium, which
+# is SVT-AV1's 10).
 video_opts() {
     local i=$1
-    printf '%s\n' -c:v libx264 -profile:v high -preset medium -crf "$CRF" \
-        -maxrate "${MAXRATES[i]}" -bufsize "$((MAXRATES[i] * 2))" \
+    case ${OUT_CODECS[i]} in
+        h264) printf '%s\n' -c:v libx264 -profile:v high -preset medium -crf 22 ;;
+        hevc) printf '%s\n' -c:v libx265 -tag:v hvc1 -profile:v main -forced-idr 1 \
+            -x265-params scenecut=0:open-gop=0:log-level=error -preset medium -crf 27 ;;
+        av1) printf '%s\n' -c:v libsvtav1 -svtav1-params scd=0 -preset 10 -crf 34 ;;
+    esac
+    printf '%s\n' -maxrate "${MAXRATES[i]}" -bufsize "$((MAXRATES[i] * 2))" \
         -g "$GOP" -keyint_min "$GOP" -sc_threshold 0 \
         -force_key_frames 'expr:gte(t,n_forced*2)' -flags +cgop -map_metadata -1 -an
 }
@@ -79,15 +102,16 @@ FFMPEG_HEAD=(ffmpeg -hide_banner -nostdin -y -loglevel repeat+level+verbose -nos
 FORMATS=mov,matroska,mpegts,mpeg,avi,flv,live_flv,mxf,asf,ogg,dv,yuv4mpegpipe,ivf,h264,hevc,mpegvideo,m4v
 INPUT_OPTS=(-protocol_whitelist file -format_whitelist "$FORMATS" -i "file:$(realpath "$SRC")")
 
-# (b): one process, one decode, split=4.
+# (b): one process, one decode, split into every output.
 ladder_command() {
     local dir=$1 i graph
-    graph="[0:0]fps=$FPS,format=yuv420p,split=4[s0][s1][s2][s3]"
-    for i in 0 1 2 3; do
+    graph="[0:0]fps=$FPS,format=yuv420p,split=$OUTPUTS"
+    for ((i = 0; i < OUTPUTS; i++)); do graph+="[s$i]"; done
+    for ((i = 0; i < OUTPUTS; i++)); do
         graph+=";[s$i]scale=${SIZES[i]}:flags=bicubic,setsar=1[v$i]"
     done
     CMD=("${FFMPEG_HEAD[@]}" "${INPUT_OPTS[@]}" -filter_complex "$graph")
-    for i in 0 1 2 3; do
+    for ((i = 0; i < OUTPUTS; i++)); do
         local opts
         mapfile -t opts < <(video_opts "$i")
         CMD+=(-map "[v$i]" "${opts[@]}" -f mp4 "$dir/${NAMES[i]}.mp4")
@@ -140,15 +164,20 @@ timed() {
 shim=$WORK/shim
 rm -rf "$shim" "$WORK/capture"
 mkdir -p "$shim"
-cat >"$shim/ffmpeg" <<'EOF'
+real_ffmpeg=$(command -v ffmpeg)
+cat >"$shim/ffmpeg" <<EOF
 #!/bin/sh
+# openvod first asks which encoders this ffmpeg has: the real one answers.
+case "\$*" in *-encoders*) exec "$real_ffmpeg" "\$@" ;; esac
+EOF
+cat >>"$shim/ffmpeg" <<'EOF'
 printf '%s\n' "$@" >"$OPENVOD_BENCH_ARGV"
 echo "argument capture only" >&2
 exit 1
 EOF
 chmod +x "$shim/ffmpeg"
 OPENVOD_BENCH_ARGV=$WORK/openvod-ffmpeg.argv PATH="$shim:$PATH" \
-    "$OPENVOD" transcode "$SRC" --out "$WORK/capture" --overwrite >/dev/null 2>&1 || true
+    "$OPENVOD" transcode "$SRC" --out "$WORK/capture" --overwrite --codecs "$CODECS" >/dev/null 2>&1 || true
 [[ -s $WORK/openvod-ffmpeg.argv ]] || die "could not capture openvod's ffmpeg arguments"
 mapfile -t OPENVOD_ARGV <"$WORK/openvod-ffmpeg.argv"
 # openvod writes into a staging folder: replace its output folder with a placeholder,
@@ -159,7 +188,7 @@ for arg in "${OPENVOD_ARGV[@]}"; do
     if ((skip)); then skip=0; continue; fi
     case $arg in
         -progress) skip=1; continue ;;
-        */1080p.mp4 | */720p.mp4 | */540p.mp4 | */360p.mp4 | */audio.mp4) arg=DIR/${arg##*/} ;;
+        */*.mp4) arg=DIR/${arg##*/} ;;
     esac
     normalized+=("$arg")
 done
@@ -197,7 +226,7 @@ run_a() {
     local round=$1 out=$WORK/a
     rm -rf "$out" "$WORK/a.json"
     sync
-    timed "$OPENVOD" transcode "$SRC" --out "$out" --overwrite --json >"$WORK/a.json.tmp" 2>"$WORK/a.log" ||
+    timed "$OPENVOD" transcode "$SRC" --out "$out" --overwrite --json --codecs "$CODECS" >"$WORK/a.json.tmp" 2>"$WORK/a.log" ||
         die "openvod failed, see $WORK/a.log"
     mv "$WORK/a.json.tmp" "$WORK/a.json"
     if record a "$round" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS_KB"; then
@@ -222,7 +251,7 @@ run_c() {
     rm -rf "$out"
     mkdir -p "$out"
     sync
-    for i in 0 1 2 3 audio; do
+    for i in $(seq 0 $((OUTPUTS - 1))) audio; do
         if [[ $i == audio ]]; then audio_command "$out"; else rung_command "$out" "$i"; fi
         timed "${CMD[@]}" || die "(c) failed"
         read -r wall user sys rss < <(awk -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
@@ -279,7 +308,7 @@ rung_mb() { # size in MB of rendition $2 of variant $1
 
 {
     say "openvod ladder benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m)"
-    say "source: $SRC ($DURATION s 1920x1080 30 fps H.264 + AAC stereo 48 kHz)"
+    say "source: $SRC ($DURATION s 1920x1080 30 fps H.264 + AAC stereo 48 kHz); codecs: $CODECS ($OUTPUTS video outputs)"
     say "ffmpeg: $(ffmpeg -version | head -n 1 | cut -d' ' -f1-3); openvod: $OPENVOD"
     say "runs: $RUNS round(s), variants run one after another (never in parallel); best wall time of each shown"
     say "load average before: $LOAD_BEFORE; after: $LOAD_AFTER"
@@ -288,8 +317,8 @@ rung_mb() { # size in MB of rendition $2 of variant $1
     for v in a b c; do
         case $v in
             a) label="(a) openvod transcode (encode + package)" ;;
-            b) label="(b) one ffmpeg, split=4, no packaging" ;;
-            c) label="(c) 4 ffmpeg runs + 1 audio, sequential" ;;
+            b) label="(b) one ffmpeg, split=$OUTPUTS, no packaging" ;;
+            c) label="(c) $OUTPUTS ffmpeg runs + 1 audio, sequential" ;;
         esac
         say "$(printf '%-44s %9s %9s %9s %9s %8s %9s' "$label" "${BEST_WALL[$v]}" "${BEST_USER[$v]}" \
             "${BEST_SYS[$v]}" "${BEST_CPU[$v]}" "$((BEST_RSS[$v] / 1024))" "$(ratio "${BEST_WALL[$v]}" "${BEST_WALL[b]}")")"
@@ -301,9 +330,9 @@ rung_mb() { # size in MB of rendition $2 of variant $1
     say "ratio (CPU):   a/b = $AB_CPU"
     say ""
     say "output sizes, MB: (a) packaged init + segments, (b) and (c) MP4 files"
-    say "$(printf '  %-8s %9s %9s %9s' rendition '(a)' '(b)' '(c)')"
+    say "$(printf '  %-11s %9s %9s %9s' rendition '(a)' '(b)' '(c)')"
     for name in "${NAMES[@]}" audio; do
-        say "$(printf '  %-8s %9s %9s %9s' "$name" "$(rung_mb a "$name")" "$(rung_mb b "$name")" "$(rung_mb c "$name")")"
+        say "$(printf '  %-11s %9s %9s %9s' "$name" "$(rung_mb a "$name")" "$(rung_mb b "$name")" "$(rung_mb c "$name")")"
     done
     say ""
     say "openvod's ffmpeg command (captured by running openvod with a stand-in ffmpeg on PATH):"
@@ -313,13 +342,13 @@ rung_mb() { # size in MB of rendition $2 of variant $1
     say "  $(quoted "${CMD[@]}")"
     say "same settings as openvod: $SAME"
     say "(c) commands:"
-    for i in 0 1 2 3; do
+    for ((i = 0; i < OUTPUTS; i++)); do
         rung_command DIR "$i"
         say "  $(quoted "${CMD[@]}")"
     done
     audio_command DIR
     say "  $(quoted "${CMD[@]}")"
-    say "(a) command: $(quoted "$OPENVOD" transcode "$SRC" --out "$WORK/a" --overwrite --json)"
+    say "(a) command: $(quoted "$OPENVOD" transcode "$SRC" --out "$WORK/a" --overwrite --json --codecs "$CODECS")"
     say ""
     say "results: $RESULTS (per-run figures: $RAW)"
 }

@@ -13,6 +13,9 @@ use crate::pssh::{self, DrmSystem, PsshError};
 pub const FAIRPLAY_KEYFORMAT: &str = "com.apple.streamingkeydelivery";
 /// `KEYFORMAT` of PlayReady in HLS.
 pub const PLAYREADY_KEYFORMAT: &str = "com.microsoft.playready";
+/// `KEYFORMAT` of W3C Clear Key in HLS: the EME key system name, which HLS itself does
+/// not register but players that do EME in the browser (hls.js) take.
+pub const CLEARKEY_KEYFORMAT: &str = "org.w3.clearkey";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignalingError {
@@ -71,8 +74,9 @@ fn hls_key_attributes(method: &str, uri: &str, kid: Option<&Kid>, keyformat: &st
 ///
 /// - FairPlay: `skd://<KID hex>` key lines (SAMPLE-AES, so cbcs only); no `pssh`.
 /// - Widevine, PlayReady, ClearKey: the `pssh` box, `<cenc:pssh>` for DASH (PlayReady
-///   adds `<mspr:pro>`), and for Widevine and PlayReady HLS key lines carrying the init
-///   data in a data: URI (SAMPLE-AES for cbcs, SAMPLE-AES-CTR for cenc).
+///   adds `<mspr:pro>`), and HLS key lines (SAMPLE-AES for cbcs, SAMPLE-AES-CTR for
+///   cenc) carrying the init data in a data: URI: Widevine's `pssh`, PlayReady's
+///   object, and for ClearKey the KID itself (its `keyids` init data names only KIDs).
 pub fn signaling_for(
     system: DrmSystem,
     kid: Kid,
@@ -127,7 +131,17 @@ pub fn signaling_for(
             out.hls_media = Some(format!("#EXT-X-KEY:{attributes}"));
             out.hls_master = Some(format!("#EXT-X-SESSION-KEY:{attributes}"));
         }
-        DrmSystem::ClearKey | DrmSystem::FairPlay => {}
+        DrmSystem::ClearKey => {
+            let attributes = hls_key_attributes(
+                method,
+                &format!("data:text/plain;base64,{}", BASE64.encode(kid.as_bytes())),
+                Some(&kid),
+                CLEARKEY_KEYFORMAT,
+            );
+            out.hls_media = Some(format!("#EXT-X-KEY:{attributes}"));
+            out.hls_master = Some(format!("#EXT-X-SESSION-KEY:{attributes}"));
+        }
+        DrmSystem::FairPlay => {}
     }
     out.pssh = Some(pssh_box);
     out.content_protection_data = Some(cpd);
@@ -208,9 +222,22 @@ mod tests {
     }
 
     #[test]
-    fn clearkey_has_no_hls_lines() {
+    fn clearkey_hls_lines_carry_the_kid_as_the_init_data() {
         let s = signaling_for(DrmSystem::ClearKey, KID, Scheme::Cenc, "a", None).unwrap();
         assert!(s.pssh.is_some() && s.content_protection_data.is_some());
-        assert_eq!((s.hls_media, s.hls_master), (None, None));
+        let media = s.hls_media.unwrap();
+        let uri = format!("data:text/plain;base64,{}", BASE64.encode(KID.as_bytes()));
+        assert_eq!(
+            media,
+            format!(
+                "#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI=\"{uri}\",KEYID=0x{},\
+                 KEYFORMAT=\"org.w3.clearkey\",KEYFORMATVERSIONS=\"1\"",
+                KID.to_hex()
+            )
+        );
+        assert_eq!(
+            s.hls_master.unwrap(),
+            media.replace("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:")
+        );
     }
 }

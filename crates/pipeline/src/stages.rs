@@ -193,12 +193,12 @@ fn source_name(asset: &Asset) -> String {
         .unwrap_or_else(|| asset.id.clone())
 }
 
+/// The encode plan, refused when this worker's ffmpeg lacks one of its encoders.
 fn plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
-    Ok(ladder::plan(
-        &media_info(asset)?,
-        template(ctx, asset)?,
-        &source_name(asset),
-    )?)
+    let name = source_name(asset);
+    let plan = ladder::plan(&media_info(asset)?, template(ctx, asset)?, &name)?;
+    ffmpeg::check_encoders(&plan, &name)?;
+    Ok(plan)
 }
 
 /// The validation policy: fails fast, with the reason, before any encoding.

@@ -92,13 +92,37 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         graph.push_str("bwdif=mode=send_frame,");
     }
     // Constant frame rate (variable-rate sources are resampled) and 8-bit 4:2:0, which
-    // H.264 High and every player need; then one decode feeds every rung.
-    graph.push_str(&format!(
-        "fps={num}/{den},format=yuv420p,split={}",
-        plan.rungs.len()
-    ));
-    for i in 0..plan.rungs.len() {
-        graph.push_str(&format!("[s{i}]"));
+    // H.264 High and every player need (10-bit 4:2:0 for Main10 rungs); then one decode
+    // feeds every rung, each pixel format converted once.
+    graph.push_str(&format!("fps={num}/{den},"));
+    let depths: Vec<(&str, Vec<usize>)> = [("yuv420p", false), ("yuv420p10le", true)]
+        .into_iter()
+        .map(|(format, deep)| {
+            let rungs = (0..plan.rungs.len())
+                .filter(|&i| plan.rungs[i].ten_bit == deep)
+                .collect();
+            (format, rungs)
+        })
+        .filter(|(_, rungs): &(&str, Vec<usize>)| !rungs.is_empty())
+        .collect();
+    let branch = |graph: &mut String, format: &str, rungs: &[usize]| {
+        graph.push_str(&format!("format={format},split={}", rungs.len()));
+        for i in rungs {
+            graph.push_str(&format!("[s{i}]"));
+        }
+    };
+    match depths.as_slice() {
+        [(format, rungs)] => branch(&mut graph, format, rungs),
+        _ => {
+            graph.push_str(&format!("split={}", depths.len()));
+            for k in 0..depths.len() {
+                graph.push_str(&format!("[p{k}]"));
+            }
+            for (k, (format, rungs)) in depths.iter().enumerate() {
+                graph.push_str(&format!(";[p{k}]"));
+                branch(&mut graph, format, rungs);
+            }
+        }
     }
     for (i, r) in plan.rungs.iter().enumerate() {
         // setsar=1: square pixels in every rung, whatever the source's pixel shape.
@@ -118,23 +142,31 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         let mut args: Vec<&str> = vec!["-map", &map, "-c:v", r.codec.encoder()];
         match r.codec {
             VideoCodec::H264 => args.extend(["-profile:v", plan.profile.name()]),
-            // Main (8-bit 4:2:0, the picture the graph makes), tagged hvc1; forced
+            // Main (8-bit 4:2:0), or Main10 for a 10-bit rung, tagged hvc1; forced
             // keyframes are IDR pictures and no GOP is open, so every rung cuts at the
             // same instants as with x264's +cgop; x265's own banner stays off stderr.
             VideoCodec::Hevc => args.extend([
                 "-tag:v",
                 "hvc1",
                 "-profile:v",
-                "main",
+                if r.ten_bit { "main10" } else { "main" },
                 "-forced-idr",
                 "1",
                 "-x265-params",
                 "scenecut=0:open-gop=0:log-level=error",
             ]),
+            // Main profile from the 8-bit 4:2:0 picture. Key frames (closed GOPs) every
+            // `-g` frames and on the forced instants, no scene-change key frames; the cap
+            // below makes SVT-AV1's CRF a capped CRF.
+            VideoCodec::Av1 => args.extend(["-svtav1-params", "scd=0"]),
         }
+        let av1_preset = plan.av1_preset.to_string();
         args.extend([
             "-preset",
-            plan.preset.name(),
+            match r.codec {
+                VideoCodec::Av1 => &av1_preset,
+                VideoCodec::H264 | VideoCodec::Hevc => plan.preset.name(),
+            },
             "-crf",
             &crf,
             "-maxrate",
@@ -199,6 +231,58 @@ pub struct Encoded {
     pub decode: DecodeLog,
 }
 
+/// Checks that this machine's ffmpeg has the encoder of every rung of `plan`, so that a
+/// build without one (Debian's has libx264, libx265 and libsvtav1; others may not) is
+/// refused before any work starts rather than failing the encode.
+pub fn check_encoders(plan: &EncodePlan, input: &str) -> Result<()> {
+    let available = encoders()?;
+    for r in &plan.rungs {
+        let encoder = r.codec.encoder();
+        if !available.iter().any(|e| e == encoder) {
+            return Err(Error::Unsupported {
+                input: input.to_string(),
+                reason: format!(
+                    "rung {} is {}, and this machine's ffmpeg has no {encoder} encoder \
+                     (`ffmpeg -encoders` lists those it has)",
+                    r.name, r.codec
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The names of the video encoders of `ffmpeg -encoders`, asked once per process.
+fn encoders() -> Result<&'static [String]> {
+    static ENCODERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    if let Some(e) = ENCODERS.get() {
+        return Ok(e);
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", "-encoders"])
+        .stdin(Stdio::null());
+    let out = crate::process::run_captured(cmd, "ffmpeg", Duration::from_secs(30))?;
+    if !out.status.success() {
+        return Err(Error::Ffmpeg {
+            status: out.status.to_string(),
+            message: "`ffmpeg -encoders` failed".into(),
+        });
+    }
+    // Lines such as " V....D libx264   libx264 H.264 / AVC ...": capabilities (V for
+    // video), then the name.
+    let names = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let caps = words.next()?;
+            (caps.len() == 6 && caps.starts_with('V'))
+                .then(|| words.next().map(str::to_string))
+                .flatten()
+        })
+        .collect();
+    Ok(ENCODERS.get_or_init(|| names))
+}
+
 /// Longest line of ffmpeg's log that is read whole.
 const LOG_LINE_MAX: usize = 4096;
 
@@ -223,6 +307,9 @@ pub fn encode(
     let started = Instant::now();
     let cpu_before = children_cpu_time();
     let mut cmd = Command::new("ffmpeg");
+    // SVT-AV1 prints its own banner and settings to stderr at its `info` level whatever
+    // ffmpeg's `-loglevel` says; its errors are enough.
+    cmd.env("SVT_LOG", "1");
     cmd.args(arguments(source, plan, dir))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -78,6 +78,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let shown = source.shown().to_string();
     let info = probe::probe(&source)?;
     let plan = ladder::plan(&info, &job.template, &shown)?;
+    ffmpeg::check_encoders(&plan, &shown)?;
     on_event(JobEvent::Planned(&plan));
     let staged = StagedDir::new(&job.output, job.overwrite)?;
     let work = staged.path().join(".encode");

@@ -16,6 +16,9 @@ pub struct PlannedRung {
     pub height: u32,
     pub max_bitrate: u64,
     pub crf: u8,
+    /// 10-bit 4:2:0 (HEVC Main10) rather than 8-bit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ten_bit: bool,
 }
 
 /// The audio output of the encode.
@@ -45,9 +48,20 @@ pub struct EncodePlan {
     pub deinterlace: bool,
     pub profile: crate::template::H264Profile,
     pub preset: crate::template::Preset,
+    /// SVT-AV1's preset, for AV1 rungs.
+    #[serde(default = "default_av1_preset")]
+    pub av1_preset: u8,
     /// Source duration in seconds (0 when unknown).
     pub duration: f64,
 }
+
+fn default_av1_preset() -> u8 {
+    crate::template::Preset::default().svt_av1()
+}
+
+/// The largest picture of the top level of H.264 (6.2: 139 264 macroblocks), HEVC (6.2:
+/// MaxLumaPs) and AV1 (6.3: MaxPicSize) alike, in luma samples.
+const MAX_LUMA_PICTURE: u64 = 35_651_584;
 
 /// Rounds to the nearest even number, at least 2: H.264 4:2:0 needs even dimensions.
 fn even(x: f64) -> u32 {
@@ -89,6 +103,8 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
         }
     };
     let ladder = v.ladder();
+    let deep_source = video.bit_depth.is_some_and(|d| d >= 10);
+    let ten_bit = |codec: VideoCodec| codec == VideoCodec::Hevc && v.hevc_main10 && deep_source;
     let mut rungs: Vec<PlannedRung> = ladder
         .iter()
         .filter(|(_, r)| f64::from(r.height) <= short + 0.5)
@@ -104,6 +120,7 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
                 height,
                 max_bitrate: r.max_bitrate,
                 crf: codec.crf(r.quality.unwrap_or(v.quality)),
+                ten_bit: ten_bit(*codec),
             }
         })
         .collect();
@@ -128,7 +145,24 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
                 height,
                 max_bitrate: smallest.max_bitrate,
                 crf: codec.crf(smallest.quality.unwrap_or(v.quality)),
+                ten_bit: ten_bit(codec),
             });
+        }
+    }
+    // What an encoder cannot make is refused here, before any work starts.
+    for r in &rungs {
+        let min = r.codec.min_side();
+        if r.width < min || r.height < min {
+            return Err(unsupported(format!(
+                "rung {} would be {}x{}: {} pictures are at least {min} pixels on each side",
+                r.name, r.width, r.height, r.codec
+            )));
+        }
+        if u64::from(r.width) * u64::from(r.height) > MAX_LUMA_PICTURE {
+            return Err(unsupported(format!(
+                "rung {} would be {}x{}, past the largest level of {} ({MAX_LUMA_PICTURE} luma samples)",
+                r.name, r.width, r.height, r.codec
+            )));
         }
     }
     let mut fps = video.frame_rate_rational;
@@ -163,6 +197,7 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
         deinterlace: video.interlaced,
         profile: v.profile,
         preset: v.preset,
+        av1_preset: v.svt_av1_preset(),
         duration,
     })
 }
@@ -275,6 +310,52 @@ mod tests {
         .unwrap();
         assert_eq!(p.rungs[0].width, 1080);
         assert_eq!(p.rungs[0].height, 1920);
+    }
+
+    #[test]
+    fn rungs_an_encoder_cannot_make_are_refused_by_name() {
+        let mut t = JobTemplate::default_ladder();
+        t.video.codecs = vec![VideoCodec::H264, VideoCodec::Av1];
+        // Below every rung: one rung at the source's 96x54 in each codec, too small for
+        // SVT-AV1.
+        let e = plan(&source(96, 54, 0, (25, 1)), &t, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("54p-av1") && e.contains("96x54"), "{e}");
+        assert!(e.contains("at least 64 pixels"), "{e}");
+        // H.264 alone makes it.
+        t.video.codecs = vec![VideoCodec::H264];
+        assert!(plan(&source(96, 54, 0, (25, 1)), &t, "x").is_ok());
+        // A picture past the top level of every codec (a rung no template passes
+        // validation with, planned from a square 8K source).
+        t.video.rungs[0].height = 7000;
+        let e = plan(&source(8192, 8192, 0, (25, 1)), &t, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("7000x7000") && e.contains("largest level"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn main10_only_for_hevc_rungs_of_a_deep_source_when_allowed() {
+        let mut t = JobTemplate::default_ladder();
+        t.video.codecs = vec![VideoCodec::H264, VideoCodec::Hevc, VideoCodec::Av1];
+        let mut deep = source(1280, 720, 0, (25, 1));
+        if let StreamInfo::Video(v) = &mut deep.streams[0] {
+            v.bit_depth = Some(10);
+        }
+        let ten = |p: &EncodePlan| -> Vec<bool> { p.rungs.iter().map(|r| r.ten_bit).collect() };
+        assert!(ten(&plan(&deep, &t, "x").unwrap()).iter().all(|t| !t));
+        t.video.hevc_main10 = true;
+        let p = plan(&deep, &t, "x").unwrap();
+        for r in &p.rungs {
+            assert_eq!(r.ten_bit, r.codec == VideoCodec::Hevc, "{}", r.name);
+        }
+        assert!(ten(&plan(&source(1280, 720, 0, (25, 1)), &t, "x").unwrap())
+            .iter()
+            .all(|t| !t));
     }
 
     #[test]

@@ -39,8 +39,16 @@ pub struct VideoSettings {
     /// H.264 only (HEVC rungs are Main: the picture is 8-bit 4:2:0).
     #[serde(default)]
     pub profile: H264Profile,
+    /// HEVC rungs of a source of 10 bits or more are Main10 (10-bit 4:2:0) rather than
+    /// Main; H.264 and AV1 rungs stay 8-bit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hevc_main10: bool,
     #[serde(default)]
     pub preset: Preset,
+    /// SVT-AV1's preset for AV1 rungs, 0 (slowest) to 13 (fastest); by default the one
+    /// that matches `preset`'s speed (see [`Preset::svt_av1`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub av1_preset: Option<u8>,
     /// Capped-quality level 1-10 (the QVBR quality level): mapped to a CRF, with each
     /// rung's `max_bitrate` as the cap.
     #[serde(default = "default_quality")]
@@ -64,6 +72,8 @@ pub enum VideoCodec {
     /// H.265 / HEVC with x265, Main profile, tagged `hvc1` (Apple's HLS authoring rules
     /// ask for `hvc1`, which carries the parameter sets in the sample entry).
     Hevc,
+    /// AV1 with SVT-AV1, Main profile (8-bit 4:2:0), in an `av01` sample entry.
+    Av1,
 }
 
 impl VideoCodec {
@@ -72,26 +82,42 @@ impl VideoCodec {
         match self {
             VideoCodec::H264 => "h264",
             VideoCodec::Hevc => "hevc",
+            VideoCodec::Av1 => "av1",
         }
     }
+
+    /// Every codec, in the order the command line lists them.
+    pub const ALL: [VideoCodec; 3] = [VideoCodec::H264, VideoCodec::Hevc, VideoCodec::Av1];
 
     /// The ffmpeg encoder.
     pub fn encoder(self) -> &'static str {
         match self {
             VideoCodec::H264 => "libx264",
             VideoCodec::Hevc => "libx265",
+            VideoCodec::Av1 => "libsvtav1",
+        }
+    }
+
+    /// The smallest picture side the encoder takes (SVT-AV1 refuses sources under 64
+    /// pixels; x264 and x265 pad to their block size).
+    pub fn min_side(self) -> u32 {
+        match self {
+            VideoCodec::H264 | VideoCodec::Hevc => 16,
+            VideoCodec::Av1 => 64,
         }
     }
 
     /// The CRF of a capped-quality level 1-10. For x264, 10 is near transparent (CRF 18)
     /// and each level below costs 2 steps, so the default level 8 is CRF 22. x265's
     /// scale sits about 5 steps higher for the same picture quality (its default CRF is
-    /// 28 where x264's is 23), so one level means the same picture in both.
+    /// 28 where x264's is 23), so one level means the same picture in both. SVT-AV1's
+    /// scale runs to 63 and sits about 12 steps above x264's (its default is 35).
     pub fn crf(self, level: u8) -> u8 {
         let x264 = 38 - 2 * level.clamp(1, 10);
         match self {
             VideoCodec::H264 => x264,
             VideoCodec::Hevc => x264 + 5,
+            VideoCodec::Av1 => x264 + 12,
         }
     }
 }
@@ -109,7 +135,10 @@ impl std::str::FromStr for VideoCodec {
         match s.trim().to_ascii_lowercase().as_str() {
             "h264" | "avc" => Ok(VideoCodec::H264),
             "hevc" | "h265" => Ok(VideoCodec::Hevc),
-            other => Err(format!("unknown video codec {other:?} (use h264 or hevc)")),
+            "av1" => Ok(VideoCodec::Av1),
+            other => Err(format!(
+                "unknown video codec {other:?} (use h264, hevc or av1)"
+            )),
         }
     }
 }
@@ -174,6 +203,22 @@ impl Preset {
             Preset::Placebo => "placebo",
         }
     }
+
+    /// The SVT-AV1 preset of about the same cost. Measured on 2 cores, 720p: preset 10
+    /// takes about 1.3 times x264 `medium`'s CPU time, 12 about two thirds of it, 8
+    /// about 3.5 times (`bench/README.md`, "Codecs").
+    pub fn svt_av1(self) -> u8 {
+        match self {
+            Preset::Ultrafast => 13,
+            Preset::Superfast => 12,
+            Preset::Veryfast => 11,
+            Preset::Faster | Preset::Fast | Preset::Medium => 10,
+            Preset::Slow => 8,
+            Preset::Slower => 6,
+            Preset::Veryslow => 4,
+            Preset::Placebo => 2,
+        }
+    }
 }
 
 /// The audio codec.
@@ -210,6 +255,11 @@ pub struct LadderRung {
 }
 
 impl VideoSettings {
+    /// SVT-AV1's preset for this template's AV1 rungs.
+    pub fn svt_av1_preset(&self) -> u8 {
+        self.av1_preset.unwrap_or_else(|| self.preset.svt_av1())
+    }
+
     /// The codecs a rung without a codec of its own is encoded in.
     pub fn ladder_codecs(&self) -> Vec<VideoCodec> {
         if self.codecs.is_empty() {
@@ -423,9 +473,21 @@ impl JobTemplate {
                 return Err(format!("video.codecs names {c} twice"));
             }
         }
+        if let Some(p) = v.av1_preset {
+            if p > 13 {
+                return Err(format!("video.av1_preset {p} is outside 0..13"));
+            }
+        }
         let ladder = v.ladder();
-        for (i, (_, r)) in ladder.iter().enumerate() {
+        for (i, (codec, r)) in ladder.iter().enumerate() {
             RenditionName::new(&r.name).map_err(|e| format!("video rung {:?}: {e}", r.name))?;
+            let min = codec.min_side();
+            if r.height < min || r.width.is_some_and(|w| w < min) {
+                return Err(format!(
+                    "video rung {:?}: {codec} pictures are at least {min} pixels on each side",
+                    r.name
+                ));
+            }
             if ladder[..i].iter().any(|(_, o)| o.name == r.name) {
                 return Err(format!(
                     "video rung {:?} is named twice once every codec's ladder is named",

@@ -23,7 +23,7 @@ pub struct TranscodeArgs {
     /// Built-in template name (default) or a TOML template file.
     #[arg(long, default_value = "default")]
     template: String,
-    /// A ladder in each of these codecs (h264, hevc), comma-separated: the template's
+    /// A ladder in each of these codecs (h264, hevc, av1), comma-separated: the template's
     /// rungs in the first codec keep their names, the others' are named NAME-CODEC.
     #[arg(long, value_name = "CODEC,...", value_delimiter = ',')]
     codecs: Vec<VideoCodec>,

@@ -818,7 +818,7 @@ fn bad_encryption_flags_are_refused_without_showing_the_key() {
 /// its length field; ffmpeg decrypts the `cenc` copy of an `hvc1` rendition to exactly
 /// the clear frames, and the init segment keeps `hvc1` as the original format.
 #[test]
-fn hevc_cenc_output_decrypts_in_ffmpeg_to_the_clear_frames() {
+fn hevc_cenc_and_cbcs_output_decrypts_in_ffmpeg_to_the_clear_frames() {
     let dir = tempfile::tempdir().unwrap();
     let hevc = [
         "-c:v",
@@ -833,7 +833,7 @@ fn hevc_cenc_output_decrypts_in_ffmpeg_to_the_clear_frames() {
         dir.path(),
         "out",
         &[src],
-        &["--clear", "--encrypt", "cenc", "--key", KEY_ARG],
+        &["--clear", "--encrypt", "cenc,cbcs", "--key", KEY_ARG],
     );
     let cenc = out.join("cenc");
     let init = std::fs::read(cenc.join("hevc/init.mp4")).unwrap();
@@ -853,20 +853,23 @@ fn hevc_cenc_output_decrypts_in_ffmpeg_to_the_clear_frames() {
     assert!(master.contains("CODECS=\"hvc1.1.6.L"), "{master}");
 
     let clear = concat_rendition(&out, "hevc", dir.path());
-    let sealed_dir = dir.path().join("cenc-cat");
-    std::fs::create_dir_all(&sealed_dir).unwrap();
-    let sealed = concat_rendition(&cenc, "hevc", &sealed_dir);
     let want = framemd5_piped(&clear, &[]).unwrap();
     assert_eq!(want.len(), 100, "4 s at 25 fps");
-    let got = framemd5_piped(&sealed, &["-decryption_key", KEY])
-        .unwrap_or_else(|e| panic!("ffmpeg cannot decrypt the HEVC copy: {e}"));
-    assert_eq!(
-        got, want,
-        "decrypted HEVC frames differ from the clear ones"
-    );
-    let wrong = framemd5_piped(&sealed, &["-decryption_key", WRONG_KEY]);
-    assert!(
-        wrong.as_ref().map_or(true, |w| hashes(w) != hashes(&want)),
-        "a wrong key decodes to the clear frames"
-    );
+    // ffmpeg's MP4 reader decrypts both schemes (its cbcs path honours the 1:9 pattern).
+    for scheme in ["cenc", "cbcs"] {
+        let sealed_dir = dir.path().join(format!("{scheme}-cat"));
+        std::fs::create_dir_all(&sealed_dir).unwrap();
+        let sealed = concat_rendition(&out.join(scheme), "hevc", &sealed_dir);
+        let got = framemd5_piped(&sealed, &["-decryption_key", KEY])
+            .unwrap_or_else(|e| panic!("ffmpeg cannot decrypt the HEVC {scheme} copy: {e}"));
+        assert_eq!(
+            got, want,
+            "decrypted HEVC {scheme} frames differ from the clear ones"
+        );
+        let wrong = framemd5_piped(&sealed, &["-decryption_key", WRONG_KEY]);
+        assert!(
+            wrong.as_ref().map_or(true, |w| hashes(w) != hashes(&want)),
+            "a wrong key decodes the {scheme} copy to the clear frames"
+        );
+    }
 }
