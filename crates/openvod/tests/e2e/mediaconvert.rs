@@ -110,6 +110,7 @@ fn unsupported_and_unmapped_jobs_are_refused_by_name() {
 }
 
 const HEVC: &str = include_str!("../../../transcode/tests/fixtures/mediaconvert/hevc_cmaf.json");
+const AV1: &str = include_str!("../../../transcode/tests/fixtures/mediaconvert/av1_cmaf.json");
 const MIXED_AV: &str =
     include_str!("../../../transcode/tests/fixtures/mediaconvert/mixed_av_cmaf.json");
 
@@ -212,6 +213,41 @@ fn an_hevc_job_runs() {
     let hevc = concat_rendition(&out, "144p", dir.path());
     let tag = probe_video(&hevc, "stream=codec_tag_string", "csv=p=0");
     assert_eq!(tag.trim(), "hvc1");
+}
+
+#[test]
+fn an_av1_job_with_an_h264_fallback_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "src.mp4", "320x180", 25, 2, true, &[]);
+    let out = dir.path().join("out");
+    let job = small_job(AV1, &src, &out, &[180, 128, 64, 90]);
+    run_job(
+        dir.path(),
+        &job,
+        &out,
+        &[
+            ("180p", "av1"),
+            ("128p", "av1"),
+            ("64p", "av1"),
+            ("90p-h264", "h264"),
+            ("aac", "aac"),
+        ],
+    );
+    // The smallest AV1 picture SVT-AV1 makes is 64 pixels high; below, the job is refused
+    // before any work starts.
+    let too_small = small_job(AV1, &src, &out, &[180, 128, 48, 90]);
+    std::fs::write(dir.path().join("small.json"), too_small.to_string()).unwrap();
+    let r = openvod(&[
+        "transcode",
+        "--mediaconvert-job",
+        dir.path().join("small.json").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("Outputs[2].VideoDescription.Height: 48 pixels is too small for AV1"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -335,6 +335,19 @@ pub(super) const H265: &[Field] = &[
     warn("Tiles", &[S("DISABLED")]),
 ];
 
+/// `Av1Settings` besides the mapped `RateControlMode`, `MaxBitrate`, `QvbrSettings` and
+/// `GopSize`, and [`FRAME_RATE`]. openvod encodes 8-bit AV1 without film grain
+/// synthesis (which replaces the source's grain by a synthesized one: other pictures).
+pub(super) const AV1: &[Field] = &[
+    warn("AdaptiveQuantization", &[]),
+    refuse("BitDepth", &[S("BIT_8")]),
+    refuse("FilmGrainSynthesis", &[S("DISABLED")]),
+    warn("NumberBFramesBetweenReferenceFrames", &[]),
+    warn("PerFrameMetrics", &[EmptyArray]),
+    warn("Slices", &[N(1.0)]),
+    warn("SpatialAdaptiveQuantization", &[S("ENABLED")]),
+];
+
 /// `QvbrSettings` besides `QvbrQualityLevel`. `MaxAverageBitrate` caps the average rate
 /// and is refused.
 pub(super) const QVBR: &[Field] = &[warn("QvbrQualityLevelFineTune", &[N(0.0)])];

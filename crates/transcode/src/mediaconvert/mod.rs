@@ -12,12 +12,18 @@
 //! video rungs may be
 //!
 //! * `H_264` (`H264Settings`, profile `HIGH`, `MAIN` or `BASELINE`),
-//! * `H_265` (`H265Settings`, profile `MAIN_MAIN`, or `MAIN_HIGH` with a warning;
-//!   Main 10 is refused; tagged `hvc1`, so `WriteMp4PackagingType: HEV1` is warned),
+//! * `H_265` (`H265Settings`, profile `MAIN_MAIN` or `MAIN10_MAIN`, the template's
+//!   `hevc_main10`: Main 10 from sources of 10 bits or more, and Main from 8-bit ones,
+//!   with a warning; the High tier is warned; every H.265 output must name the same
+//!   profile; tagged `hvc1`, so `WriteMp4PackagingType: HEV1` is warned),
+//! * `AV1` (`Av1Settings`, 8-bit, without film grain synthesis, at least 64 pixels on
+//!   each side; its `GopSize` counts frames and is refused, so AV1 rungs cut at the GOP
+//!   the other outputs give in seconds, or every 2 s),
 //!
 //! each rung in its own output's codec: the template's codec is the first video output's,
-//! and rungs in another codec name theirs (and are named `720p-hevc` when the job gives
-//! no `NameModifier`). Audio may be an output of its own or ride in the video outputs,
+//! and rungs in another codec name theirs (and are named `720p-h264` when the job gives
+//! no `NameModifier`). A QVBR level means the same picture in every codec: it maps to
+//! each encoder's own CRF scale ([`VideoCodec::crf`](crate::template::VideoCodec::crf)). Audio may be an output of its own or ride in the video outputs,
 //! as many published jobs write it: it is then split into the one audio rendition with a
 //! `split:` warning, and every output's audio must be the same (the copies are reported).
 //! `AutomatedEncodingSettings` (Automated ABR) is refused: openvod's templates have no

@@ -1,7 +1,7 @@
 //! `Settings.OutputGroups`: the one CMAF group (destination, segment and fragment
 //! lengths, manifests) and its outputs, which become the template's ladder rungs and
 //! audio rendition. The rungs must agree on what the template holds once for all of
-//! them (H.264 profile, GOP length); each names its codec. Audio carried by video
+//! them (H.264 profile, HEVC Main or Main 10, GOP length); each names its codec. Audio carried by video
 //! outputs is split into the one audio rendition, and must be the same everywhere.
 
 use std::fmt::Display;
@@ -14,6 +14,7 @@ use super::cursor::Obj;
 use super::fields::{CMAF_GROUP, CMFC, OUTPUT, OUTPUT_GROUP};
 use super::location::Target;
 use super::values::{array, enabled, err, index, num, quoted, text, CHANGES};
+use super::video::HevcProfile;
 use super::{Importer, TEMPLATE_NAME};
 use crate::template::{
     AudioCodec, AudioSettings, H264Profile, JobTemplate, LadderRung, PackagingSettings, VideoCodec,
@@ -26,6 +27,7 @@ struct VideoOut {
     codec: VideoCodec,
     rung: LadderRung,
     profile: Option<(H264Profile, String)>,
+    hevc_profile: Option<(HevcProfile, String)>,
     gop: Option<(f64, String)>,
 }
 
@@ -232,6 +234,7 @@ impl Importer<'_> {
                             codec: (rung.codec != job_codec).then_some(rung.codec),
                         },
                         profile: e.profile,
+                        hevc_profile: e.hevc_profile,
                         gop: e.gop,
                     });
                 }
@@ -279,6 +282,12 @@ impl Importer<'_> {
         if let Some(p) = profile {
             t.video.profile = p;
         }
+        let hevc_profile = same_everywhere(
+            videos.iter().map(|v| v.hevc_profile.clone()),
+            "CodecProfile",
+            |a, b| a == b,
+        )?;
+        t.video.hevc_main10 = hevc_profile == Some(HevcProfile::Main10);
         let gop = same_everywhere(videos.iter().map(|v| v.gop.clone()), "GopSize", |a, b| {
             (a - b).abs() < 1e-9
         })?;

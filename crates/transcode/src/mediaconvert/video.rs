@@ -25,8 +25,28 @@ pub(super) struct EncoderSettings {
     pub(super) quality: Option<u8>,
     /// H.264 only: the profile and the JSON path of `CodecProfile`.
     pub(super) profile: Option<(H264Profile, String)>,
+    /// H.265 only: the profile and the JSON path of `CodecProfile`.
+    pub(super) hevc_profile: Option<(HevcProfile, String)>,
     /// GOP length in seconds and the JSON path of `GopSize`; `None` for AUTO or absent.
     pub(super) gop: Option<(f64, String)>,
+}
+
+/// The HEVC profile an H.265 output asks for (its tier aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HevcProfile {
+    /// 8-bit 4:2:0.
+    Main,
+    /// 10-bit 4:2:0: the template's `hevc_main10`.
+    Main10,
+}
+
+impl std::fmt::Display for HevcProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HevcProfile::Main => "Main",
+            HevcProfile::Main10 => "Main 10",
+        })
+    }
 }
 
 /// Whether a codec's settings may leave `RateControlMode` out.
@@ -34,6 +54,8 @@ pub(super) struct EncoderSettings {
 pub(super) enum RateControlDefault {
     /// MediaConvert's default is CBR (H.264, H.265): the mode must be given.
     Cbr,
+    /// QVBR is the only mode (AV1): absent means QVBR.
+    Qvbr,
 }
 
 impl Importer<'_> {
@@ -60,21 +82,39 @@ impl Importer<'_> {
         };
         let (cs, cs_path) = o.need("CodecSettings", "the video codec settings")?;
         let mut c = Obj::new(cs, cs_path)?;
-        let (name, name_path) = c.need("Codec", "openvod encodes H_264 or H_265")?;
+        let (name, name_path) = c.need("Codec", "openvod encodes H_264, H_265 or AV1")?;
         let name = text(name, &name_path)?;
         let (codec, key) = match name {
             "H_264" => (VideoCodec::H264, "H264Settings"),
             "H_265" => (VideoCodec::Hevc, "H265Settings"),
+            "AV1" => (VideoCodec::Av1, "Av1Settings"),
             _ => {
                 return Err(err(
                     &name_path,
                     format!(
-                        "{} is not supported (only H_264 or H_265); {CHANGES}",
+                        "{} is not supported (only H_264, H_265 or AV1); {CHANGES}",
                         quoted(name)
                     ),
                 ))
             }
         };
+        // SVT-AV1 makes no picture under 64 pixels a side; the x264 and x265 bound is
+        // the 16 of `int` above.
+        let min = u64::from(codec.min_side());
+        for (side, side_path) in [Some((height, height_path)), width.clone()]
+            .into_iter()
+            .flatten()
+        {
+            if side < min {
+                return Err(err(
+                    &side_path,
+                    format!(
+                        "{side} pixels is too small for {name}: its encoder makes pictures \
+                         of at least {min} pixels on each side"
+                    ),
+                ));
+            }
+        }
         if let Some((w, wp)) = width {
             // openvod keeps the source's display aspect ratio (and never letterboxes):
             // Height sets the rung's short side. A 16:9 Width is what that gives for the
@@ -90,6 +130,7 @@ impl Importer<'_> {
         let encoder = match codec {
             VideoCodec::H264 => self.h264(s, &s_path)?,
             VideoCodec::Hevc => self.h265(s, &s_path)?,
+            VideoCodec::Av1 => self.av1(s, &s_path)?,
         };
         c.finish(&mut self.warnings, CODEC_SETTINGS)?;
         o.finish(&mut self.warnings, VIDEO_DESCRIPTION)?;
@@ -100,14 +141,15 @@ impl Importer<'_> {
         })
     }
 
-    /// `RateControlMode`, `MaxBitrate` and `QvbrSettings`. openvod encodes capped quality
-    /// (QVBR): the encoder's CRF from `QvbrQualityLevel` (on each codec's own scale, see
-    /// [`VideoCodec::crf`]), `-maxrate` from `MaxBitrate` with a buffer of twice that.
+    /// `RateControlMode`, `MaxBitrate` and `QvbrSettings`, the start of every codec's
+    /// [`EncoderSettings`]. openvod encodes capped quality (QVBR): the encoder's CRF from
+    /// `QvbrQualityLevel` (on each codec's own scale, see [`VideoCodec::crf`]),
+    /// `-maxrate` from `MaxBitrate` with a buffer of twice that.
     pub(super) fn qvbr(
         &mut self,
         o: &mut Obj<'_>,
         default: RateControlDefault,
-    ) -> Result<(u64, Option<u8>)> {
+    ) -> Result<EncoderSettings> {
         match (o.take("RateControlMode"), default) {
             (Some((mode, mode_path)), _) => {
                 let mode = text(mode, &mode_path)?;
@@ -118,6 +160,7 @@ impl Importer<'_> {
                     ));
                 }
             }
+            (None, RateControlDefault::Qvbr) => {}
             (None, RateControlDefault::Cbr) => {
                 o.need(
                     "RateControlMode",
@@ -142,7 +185,13 @@ impl Importer<'_> {
             }
             None => None,
         };
-        Ok((max_bitrate, quality))
+        Ok(EncoderSettings {
+            max_bitrate,
+            quality,
+            profile: None,
+            hevc_profile: None,
+            gop: None,
+        })
     }
 
     /// `HrdBufferSize`. openvod's VBV buffer is twice `MaxBitrate`; another size only

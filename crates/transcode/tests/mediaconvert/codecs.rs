@@ -5,6 +5,7 @@ use openvod_transcode::template::VideoCodec;
 use serde_json::{json, Value};
 
 const HEVC: &str = include_str!("../fixtures/mediaconvert/hevc_cmaf.json");
+const AV1: &str = include_str!("../fixtures/mediaconvert/av1_cmaf.json");
 const MIXED_AV: &str = include_str!("../fixtures/mediaconvert/mixed_av_cmaf.json");
 
 const OUTPUTS: &str = "/Settings/OutputGroups/0/Outputs";
@@ -88,6 +89,27 @@ fn has_warning(job: &MediaConvertJob, expected: &str) -> bool {
     job.warnings.iter().any(|w| w == expected)
 }
 
+fn assert_warns(job: &MediaConvertJob, expected: &[String]) {
+    for w in expected {
+        assert!(
+            has_warning(job, w),
+            "missing {w}\n{}",
+            job.warnings.join("\n")
+        );
+    }
+}
+
+/// No warning names any of `keys`: their values are what openvod does anyway.
+fn assert_quiet(job: &MediaConvertJob, keys: &[&str]) {
+    for key in keys {
+        assert!(
+            !job.warnings.iter().any(|w| w.contains(key)),
+            "{key} should be quiet: {:?}",
+            job.warnings
+        );
+    }
+}
+
 #[test]
 fn hevc_job_maps_to_hevc_rungs_on_x265s_scale() {
     let job = import(HEVC, &bucket_maps()).unwrap();
@@ -110,39 +132,33 @@ fn hevc_job_maps_to_hevc_rungs_on_x265s_scale() {
     t.validate().unwrap();
 
     let h265 = "Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.H265Settings";
-    for w in [
-        format!("ignored: {h265}.Tiles = \"ENABLED\""),
-        format!("ignored: {h265}.SampleAdaptiveOffsetFilterMode = \"ADAPTIVE\""),
-        format!("ignored: {h265}.QualityTuningLevel = \"SINGLE_PASS_HQ\""),
-        format!("ignored: {h265}.SceneChangeDetect = \"TRANSITION_DETECTION\""),
-        // x265's medium writes 4 B-frames.
-        format!("ignored: {h265}.NumberBFramesBetweenReferenceFrames = 3"),
-        format!("ignored: {h265}.ParControl = \"INITIALIZE_FROM_SOURCE\""),
-    ] {
-        assert!(
-            has_warning(&job, &w),
-            "missing {w}\n{}",
-            job.warnings.join("\n")
-        );
-    }
+    assert_warns(
+        &job,
+        &[
+            format!("ignored: {h265}.Tiles = \"ENABLED\""),
+            format!("ignored: {h265}.SampleAdaptiveOffsetFilterMode = \"ADAPTIVE\""),
+            format!("ignored: {h265}.QualityTuningLevel = \"SINGLE_PASS_HQ\""),
+            format!("ignored: {h265}.SceneChangeDetect = \"TRANSITION_DETECTION\""),
+            // x265's medium writes 4 B-frames.
+            format!("ignored: {h265}.NumberBFramesBetweenReferenceFrames = 3"),
+            format!("ignored: {h265}.ParControl = \"INITIALIZE_FROM_SOURCE\""),
+        ],
+    );
     // What openvod does anyway is quiet: Main, hvc1, a buffer of twice the cap, no
     // temporal layers, no HLG SEI.
-    for quiet in [
-        "CodecProfile",
-        "WriteMp4PackagingType",
-        "HrdBufferSize",
-        "TemporalIds",
-        "AlternateTransferFunctionSei",
-        "GopSize",
-        "InterlaceMode",
-        "FramerateControl",
-    ] {
-        assert!(
-            !job.warnings.iter().any(|w| w.contains(quiet)),
-            "{quiet} should be quiet: {:?}",
-            job.warnings
-        );
-    }
+    assert_quiet(
+        &job,
+        &[
+            "CodecProfile",
+            "WriteMp4PackagingType",
+            "HrdBufferSize",
+            "TemporalIds",
+            "AlternateTransferFunctionSei",
+            "GopSize",
+            "InterlaceMode",
+            "FramerateControl",
+        ],
+    );
 }
 
 #[test]
@@ -151,20 +167,45 @@ fn hevc_profiles_and_sample_entries() {
     let job = import_doc(&profile("MAIN_HIGH")).unwrap();
     assert!(
         job.warnings.iter().any(|w| w.starts_with(
-            "ignored: Settings.OutputGroups[0].Outputs[1].VideoDescription.CodecSettings.H265Settings.CodecProfile = \"MAIN_HIGH\" (openvod writes HEVC Main"
+            "ignored: Settings.OutputGroups[0].Outputs[1].VideoDescription.CodecSettings.H265Settings.CodecProfile = \"MAIN_HIGH\" in part (openvod writes HEVC at the tier x265 chooses"
         )),
+        "{:?}",
+        job.warnings
+    );
+    // Main 10 is the template's: for every H.265 output, from sources of 10 bits or more.
+    let mut main10 = doc(HEVC);
+    for i in 0..3 {
+        main10 = set(
+            main10,
+            &settings_ptr(i, "H265Settings/CodecProfile"),
+            "MAIN10_MAIN".into(),
+        );
+    }
+    let job = import_doc(&main10).unwrap();
+    assert!(job.template.video.hevc_main10);
+    assert!(
+        !import(HEVC, &bucket_maps())
+            .unwrap()
+            .template
+            .video
+            .hevc_main10
+    );
+    assert!(
+        has_warning(
+            &job,
+            "ignored: Settings.OutputGroups[0].Outputs[2].VideoDescription.CodecSettings.H265Settings.CodecProfile = \"MAIN10_MAIN\" for 8-bit sources (openvod encodes Main 10 from sources of 10 bits or more, and Main from 8-bit ones)"
+        ),
         "{:?}",
         job.warnings
     );
     for (p, expected) in [
         (
             "MAIN10_MAIN",
-            "Outputs[1].VideoDescription.CodecSettings.H265Settings.CodecProfile: \"MAIN10_MAIN\" is not supported: openvod encodes HEVC Main (8-bit 4:2:0), and its templates have no Main 10 yet",
+            "Outputs[1].VideoDescription.CodecSettings.H265Settings.CodecProfile: Main 10 differs from Main at Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.H265Settings.CodecProfile: openvod encodes every rung with one CodecProfile",
         ),
-        ("MAIN10_HIGH", "\"MAIN10_HIGH\" is not supported: openvod encodes HEVC Main"),
         (
             "MAIN_422_8BIT_MAIN",
-            "H265Settings.CodecProfile: \"MAIN_422_8BIT_MAIN\" is not supported (only MAIN_MAIN or MAIN_HIGH",
+            "H265Settings.CodecProfile: \"MAIN_422_8BIT_MAIN\" is not supported (only MAIN_MAIN, MAIN_HIGH, MAIN10_MAIN or MAIN10_HIGH",
         ),
     ] {
         let e = error_of(&profile(p));
@@ -194,7 +235,7 @@ fn bad_video_codecs_are_named_by_path() {
     let cases = [
         (
             set(doc(HEVC), &codec, "VP9".into()),
-            "Outputs[0].VideoDescription.CodecSettings.Codec: \"VP9\" is not supported (only H_264",
+            "Outputs[0].VideoDescription.CodecSettings.Codec: \"VP9\" is not supported (only H_264, H_265 or AV1)",
         ),
         (
             set(doc(HEVC), &codec, "H_264".into()),
@@ -438,5 +479,121 @@ fn automated_abr_is_refused_before_its_sizeless_outputs() {
     assert!(
         e.contains("Settings.OutputGroups[0].AutomatedEncodingSettings: Automated ABR is not supported: openvod's templates have no per-title ladder yet"),
         "{e}"
+    );
+}
+
+#[test]
+fn av1_job_maps_to_av1_rungs_beside_an_h264_one() {
+    let job = import(AV1, &bucket_maps()).unwrap();
+    let t = &job.template;
+    assert_eq!(t.video.codec, VideoCodec::Av1);
+    assert_eq!(
+        ladder(&job),
+        vec![
+            // QVBR 8 and 7 on SVT-AV1's CRF scale: 12 steps above x264's 22 and 24.
+            ("av1_1080p".into(), VideoCodec::Av1, 1080, 3_500_000, 34),
+            ("av1_720p".into(), VideoCodec::Av1, 720, 1_800_000, 36),
+            ("av1_360p".into(), VideoCodec::Av1, 360, 500_000, 36),
+            ("avc_360p".into(), VideoCodec::H264, 360, 800_000, 24),
+        ]
+    );
+    let own: Vec<Option<VideoCodec>> = t.video.rungs.iter().map(|r| r.codec).collect();
+    assert_eq!(own, vec![None, None, None, Some(VideoCodec::H264)]);
+    // The AV1 outputs give no GOP: the H.264 output's 2 s is every rung's.
+    assert_eq!(t.video.gop_seconds, 2.0);
+    assert!(!t.video.hevc_main10);
+    t.validate().unwrap();
+    let av1 = "Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.Av1Settings";
+    assert_warns(
+        &job,
+        &[
+            format!("ignored: {av1}.AdaptiveQuantization = \"HIGH\""),
+            format!("ignored: {av1}.NumberBFramesBetweenReferenceFrames = 7"),
+        ],
+    );
+    assert_quiet(
+        &job,
+        &[
+            "BitDepth",
+            "FilmGrainSynthesis",
+            "QvbrQualityLevelFineTune",
+            "Slices",
+            "SpatialAdaptiveQuantization",
+            "FramerateControl",
+        ],
+    );
+    // QVBR is AV1's only rate control: leaving it out means QVBR.
+    let job = import_doc(&remove(
+        doc(AV1),
+        &settings_ptr(1, "Av1Settings/RateControlMode"),
+    ))
+    .unwrap();
+    assert_eq!(job.template.video.rungs[1].max_bitrate, 1_800_000);
+}
+
+#[test]
+fn av1_outputs_openvod_cannot_make_are_refused_by_path() {
+    let av1 = |output: usize, key: &str, value: Value| {
+        set(
+            doc(AV1),
+            &settings_ptr(output, &format!("Av1Settings/{key}")),
+            value,
+        )
+    };
+    let video = |output: usize, key: &str, value: Value| {
+        set(
+            doc(AV1),
+            &format!("{OUTPUTS}/{output}/VideoDescription/{key}"),
+            value,
+        )
+    };
+    let cases = [
+        (
+            av1(0, "GopSize", 48.into()),
+            "Outputs[0].VideoDescription.CodecSettings.Av1Settings.GopSize: AV1's GopSize counts frames, and openvod sets the GOP in seconds",
+        ),
+        (
+            av1(1, "BitDepth", "BIT_10".into()),
+            "Av1Settings.BitDepth: \"BIT_10\" is not supported (only \"BIT_8\")",
+        ),
+        (
+            av1(1, "FilmGrainSynthesis", "ENABLED".into()),
+            "Av1Settings.FilmGrainSynthesis: \"ENABLED\" is not supported (only \"DISABLED\")",
+        ),
+        (
+            av1(2, "RateControlMode", "CBR".into()),
+            "Outputs[2].VideoDescription.CodecSettings.Av1Settings.RateControlMode: \"CBR\" is not supported (only QVBR)",
+        ),
+        (
+            av1(2, "MaxBitrate", 10_000.into()),
+            "Av1Settings.MaxBitrate: 10000 is outside 50000..200000000",
+        ),
+        (
+            video(2, "Height", 48.into()),
+            "Outputs[2].VideoDescription.Height: 48 pixels is too small for AV1: its encoder makes pictures of at least 64 pixels on each side",
+        ),
+        (
+            video(2, "Width", 48.into()),
+            "Outputs[2].VideoDescription.Width: 48 pixels is too small for AV1",
+        ),
+        (
+            remove(doc(AV1), &settings_ptr(0, "Av1Settings")),
+            "Outputs[0].VideoDescription.CodecSettings.Av1Settings: missing; required with Codec AV1",
+        ),
+    ];
+    for (json, expected) in cases {
+        let e = error_of(&json);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+    }
+    // 48 pixels is an H.264 rung all the same.
+    let small = set(
+        doc(AV1),
+        &format!("{OUTPUTS}/3/VideoDescription/Height"),
+        48.into(),
+    );
+    let small = remove(small, &format!("{OUTPUTS}/3/VideoDescription/Width"));
+    assert_eq!(
+        import_doc(&small).unwrap().template.video.rungs[3].height,
+        48
     );
 }
