@@ -1,4 +1,5 @@
-//! The MP4 reader, progressive and fragmented, with the codec parsing of sample entries.
+//! The MP4 reader, progressive and fragmented, with the codec parsing of sample entries
+//! and the subsample walks over video samples.
 //!
 //! Beyond not panicking: every sample read lies inside the input, and every track read
 //! survives its stored index (encode, decode, encode again gives the same bytes).
@@ -6,8 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use openvod_media::crypt::subsample_counts;
 use openvod_media::index::{decode_track, encode_track};
-use openvod_media::{read_tracks, Limits};
+use openvod_media::{read_tracks, Limits, TrackKind};
 
 fuzz_target!(|data: &[u8]| {
     // Small limits so a fuzzed box cannot make one run allocate far past the input.
@@ -37,6 +39,12 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         let _ = track.codec.codec_string();
+        // The subsample walks (NAL units, AV1 OBUs) over the file's own samples.
+        if track.kind == TrackKind::Video {
+            if let Ok(counts) = subsample_counts(track, data) {
+                assert_eq!(counts.len(), track.samples.len(), "a count per sample");
+            }
+        }
         let _ = track.frame_rate();
         let _ = track.duration_seconds();
         let index = encode_track(track);

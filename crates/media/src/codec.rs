@@ -5,7 +5,11 @@ use std::fmt::Write;
 
 use mp4_atom::Codec;
 
-use crate::{Error, Result};
+use crate::av1::{first_sequence_header, sequence_header_in, SequenceHeader};
+use crate::bmff::ByteSource;
+use crate::crypt::{video_syntax, VideoSyntax};
+use crate::sample_bytes::SampleWindow;
+use crate::{Error, Result, Track};
 
 /// What a sample entry says about the coded stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +32,9 @@ pub enum CodecInfo {
         constraint_flags: [u8; 6],
         level_idc: u8,
     },
-    /// AV1 (`av01`), from the `av1C` box (AV1 Codec ISO Media File Format Binding, 2.3).
+    /// AV1 (`av01`): from the sequence header (in `av1C`'s configOBUs, or else in the
+    /// first sync sample), or from the fields of the `av1C` box (AV1 Codec ISO Media
+    /// File Format Binding, 2.3) when there is none.
     Av1 {
         profile: u8,
         level_idx: u8,
@@ -91,6 +97,11 @@ impl CodecInfo {
                 }
                 s
             }
+            // AV1-ISOBMFF "Codecs Parameter String": the mandatory fields only. The
+            // optional ones (monochrome, chroma subsampling, colour, range) are all or
+            // none, are left out when they hold their defaults, and go by the `colr`
+            // box when there is one; players choose AV1 renditions by profile, level,
+            // tier and depth, so the short form says what they read.
             CodecInfo::Av1 {
                 profile,
                 level_idx,
@@ -204,18 +215,26 @@ pub(crate) fn codec_info(codec: &Codec, track_id: u32) -> Result<(CodecInfo, u32
         }
         Codec::Av01(av01) => {
             let c = &av01.av1c;
-            let bit_depth = match (c.high_bitdepth, c.twelve_bit) {
-                (true, true) => 12,
-                (true, false) => 10,
-                _ => 8,
+            // A malformed configOBUs leaves the av1C fields to say; encrypting the track
+            // reads the configOBUs again and refuses it then.
+            let info = match sequence_header_in(&c.config_obus) {
+                Ok(Some(seq)) => av1_info(&seq),
+                _ => {
+                    let bit_depth = match (c.high_bitdepth, c.twelve_bit) {
+                        (true, true) => 12,
+                        (true, false) => 10,
+                        _ => 8,
+                    };
+                    CodecInfo::Av1 {
+                        profile: c.seq_profile,
+                        level_idx: c.seq_level_idx_0,
+                        tier: c.seq_tier_0,
+                        bit_depth,
+                    }
+                }
             };
             (
-                CodecInfo::Av1 {
-                    profile: c.seq_profile,
-                    level_idx: c.seq_level_idx_0,
-                    tier: c.seq_tier_0,
-                    bit_depth,
-                },
+                info,
                 u32::from(av01.visual.width),
                 u32::from(av01.visual.height),
             )
@@ -259,6 +278,37 @@ pub(crate) fn codec_info(codec: &Codec, track_id: u32) -> Result<(CodecInfo, u32
             ))
         }
     })
+}
+
+/// The codec parameters a sequence header gives (AV1-ISOBMFF "Codecs Parameter String":
+/// `seq_profile`, `seq_level_idx[0]`, `seq_tier[0]`, `BitDepth`).
+fn av1_info(seq: &SequenceHeader) -> CodecInfo {
+    CodecInfo::Av1 {
+        profile: seq.profile,
+        level_idx: seq.level_idx,
+        tier: seq.tier,
+        bit_depth: seq.bit_depth,
+    }
+}
+
+/// For an AV1 track whose `av1C` has no sequence header: the codec parameters of the one
+/// in its first sync sample, which AV1-ISOBMFF (2.4) requires every sync sample to carry.
+/// Only OBU headers are read up to it. `None` when the track is not such a track, or no
+/// sequence header is found (the `av1C` fields then stand).
+pub(crate) fn av1_info_from_samples<S: ByteSource + ?Sized>(
+    track: &Track,
+    src: &S,
+) -> Option<CodecInfo> {
+    let Some(VideoSyntax::Av1 { config_obus }) = video_syntax(&track.sample_description) else {
+        return None;
+    };
+    if !matches!(sequence_header_in(config_obus), Ok(None)) {
+        return None;
+    }
+    let first = track.samples.iter().find(|s| s.sync)?;
+    let mut sample = SampleWindow::new(src, first.offset, first.size as usize, Vec::new());
+    let seq = first_sequence_header(&mut sample).ok()??;
+    Some(av1_info(&seq))
 }
 
 /// Sampling frequency index of an AudioSpecificConfig (ISO/IEC 14496-3, 1.6.3.4).

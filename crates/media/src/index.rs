@@ -24,8 +24,8 @@
 //! | 1 + n      | `language`: length n (1..=8), then n ASCII letters            |
 //! | 4 + n      | `sample_description`: length n (at most 1 MiB), then n bytes  |
 //! | 4          | sample count                                                  |
-//! | 1          | subsample counts present (bool)                               |
-//! | 29/31 × count | samples                                                    |
+//! | 1          | subsample counts: 0 none, 1 one per sample, 2 two per sample  |
+//! | 29/31/33 × count | samples                                                 |
 //!
 //! Codec fields:
 //! - H.264 (7 bytes): `entry` [4], `profile_idc` u8, `constraint_flags` u8, `level_idc` u8;
@@ -36,23 +36,34 @@
 //!   `channels` u16, `sample_rate` u32.
 //!
 //! A sample record (29 bytes): `offset` u64, `size` u32, `duration` u32, `dts` u64,
-//! `cts` i32, `sync` bool; with subsample counts present (NAL video, see
-//! [`Track::subsamples`]) two more bytes, the count as u16.
+//! `cts` i32, `sync` bool; with subsample counts (video, see [`Track::subsamples`]) two
+//! more bytes, the count as u16, the same under every scheme (H.264, H.265), or four,
+//! the `cenc` then the `cbcs` count, where they differ (AV1).
+//!
+//! Indexes written before AV1 counts existed have flags 0 and 1 only, and read as they
+//! did.
 //!
 //! The index ends with the last sample record; trailing bytes are refused, so a
 //! concatenated or partly overwritten object is not taken for a valid index.
 
 use crate::bmff::Put;
 use crate::codec::CodecInfo;
+use crate::crypt::{Scheme, SubsampleCounts};
 use crate::{Error, Limits, Result, Sample, Track, TrackKind};
 
 /// First bytes of every index.
 const MAGIC: &[u8; 5] = b"OVIDX";
 /// The only layout this module reads and writes.
 const VERSION: u8 = 2;
-/// Bytes of one sample record, without and with its subsample count.
+/// Bytes of one sample record, without and with its subsample counts.
 const SAMPLE_RECORD: usize = 8 + 4 + 4 + 8 + 4 + 1;
 const SAMPLE_RECORD_WITH_SUBSAMPLES: usize = SAMPLE_RECORD + 2;
+const SAMPLE_RECORD_WITH_SCHEME_SUBSAMPLES: usize = SAMPLE_RECORD + 4;
+
+/// The subsample counts flag: none, one count per sample, a count per scheme.
+const UNMEASURED: u8 = 0;
+const MEASURED: u8 = 1;
+const MEASURED_PER_SCHEME: u8 = 2;
 /// Largest sample description accepted: a whole `stsd` box is a few hundred bytes, or a
 /// few kilobytes with large parameter sets, so 1 MiB leaves room without letting an index
 /// make the origin allocate at will.
@@ -109,9 +120,20 @@ pub fn encode_track(track: &Track) -> Vec<u8> {
     // then stored as unmeasured, never with counts of other samples.
     let counts = track
         .subsamples
-        .as_deref()
+        .as_ref()
         .filter(|c| c.len() == track.samples.len());
-    out.put_u8(u8::from(counts.is_some()));
+    let (cenc, cbcs) = match counts {
+        Some(c) if c.differ_by_scheme() => {
+            (Some(c.scheme(Scheme::Cenc)), Some(c.scheme(Scheme::Cbcs)))
+        }
+        Some(c) => (Some(c.scheme(Scheme::Cenc)), None),
+        None => (None, None),
+    };
+    out.put_u8(match (cenc, cbcs) {
+        (Some(_), Some(_)) => MEASURED_PER_SCHEME,
+        (Some(_), None) => MEASURED,
+        _ => UNMEASURED,
+    });
     for (i, s) in track.samples.iter().enumerate() {
         out.put_u64(s.offset);
         out.put_u32(s.size);
@@ -119,7 +141,7 @@ pub fn encode_track(track: &Track) -> Vec<u8> {
         out.put_u64(s.dts);
         out.put_i32(s.cts);
         out.put_u8(u8::from(s.sync));
-        if let Some(c) = counts {
+        for c in [cenc, cbcs].into_iter().flatten() {
             out.put_u16(c[i]);
         }
     }
@@ -256,11 +278,17 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
     }
     // The records are all that is left: their size must match the rest exactly, which
     // also bounds the allocation below by the length of the index itself.
-    let measured = r.bool("subsample counts flag")?;
-    let record = if measured {
-        SAMPLE_RECORD_WITH_SUBSAMPLES
-    } else {
-        SAMPLE_RECORD
+    let flag_at = r.pos;
+    let (record, counts_per_sample) = match r.u8("subsample counts flag")? {
+        UNMEASURED => (SAMPLE_RECORD, 0),
+        MEASURED => (SAMPLE_RECORD_WITH_SUBSAMPLES, 1),
+        MEASURED_PER_SCHEME => (SAMPLE_RECORD_WITH_SCHEME_SUBSAMPLES, 2),
+        other => {
+            return Err(malformed(
+                flag_at,
+                format!("subsample counts flag {other} (0, 1 or 2)"),
+            ))
+        }
     };
     let rest = bytes.len() - r.pos;
     let needed = (count as usize).checked_mul(record);
@@ -280,7 +308,16 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         ));
     }
     let mut samples = Vec::with_capacity(count as usize);
-    let mut subsamples = measured.then(|| Vec::with_capacity(count as usize));
+    let mut cenc = Vec::with_capacity(if counts_per_sample > 0 {
+        count as usize
+    } else {
+        0
+    });
+    let mut cbcs = Vec::with_capacity(if counts_per_sample > 1 {
+        count as usize
+    } else {
+        0
+    });
     for _ in 0..count {
         let offset = r.u64("sample offset")?;
         let size = r.u32("sample size")?;
@@ -288,8 +325,11 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         let dts = r.u64("sample decode time")?;
         let cts = r.i32("sample composition offset")?;
         let sync = r.bool("sample sync flag")?;
-        if let Some(counts) = subsamples.as_mut() {
-            counts.push(r.u16("subsample count")?);
+        if counts_per_sample > 0 {
+            cenc.push(r.u16("subsample count")?);
+        }
+        if counts_per_sample > 1 {
+            cbcs.push(r.u16("cbcs subsample count")?);
         }
         samples.push(Sample {
             offset,
@@ -301,6 +341,11 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
         });
     }
     debug_assert_eq!(r.pos, bytes.len());
+    let subsamples = match counts_per_sample {
+        0 => None,
+        1 => Some(SubsampleCounts::uniform(cenc)),
+        _ => Some(SubsampleCounts::per_scheme(cenc, cbcs)?),
+    };
 
     Ok(Track {
         track_id,
@@ -453,7 +498,9 @@ mod tests {
             width: 1920,
             height: 1080,
             samples,
-            subsamples: Some((0..1000u16).map(|i| 1 + i % 7).collect()),
+            subsamples: Some(SubsampleCounts::uniform(
+                (0..1000u16).map(|i| 1 + i % 7).collect(),
+            )),
         }
     }
 
@@ -531,18 +578,25 @@ mod tests {
     #[test]
     fn subsample_counts_round_trip_and_mismatched_counts_are_dropped() {
         let mut track = small_track();
-        track.subsamples = Some(vec![1, 65535, 7]);
+        track.subsamples = Some(SubsampleCounts::uniform(vec![1, 65535, 7]));
         let bytes = encode_track(&track);
         assert_eq!(bytes.len(), encode_track(&small_track()).len() + 6);
         let back = decode_track(&bytes, &Limits::default()).expect("decodes");
         assert_same(&back, &track);
-        track.subsamples = Some(vec![1, 2]);
+        // Counts per scheme take two more bytes a sample.
+        track.subsamples = Some(SubsampleCounts::per_scheme(vec![1, 3, 7], vec![2, 3, 9]).unwrap());
+        let bytes = encode_track(&track);
+        assert_eq!(bytes.len(), encode_track(&small_track()).len() + 12);
+        let back = decode_track(&bytes, &Limits::default()).expect("decodes");
+        assert_same(&back, &track);
+        assert_eq!(back.subsamples.unwrap().scheme(Scheme::Cbcs), &[2, 3, 9]);
+        track.subsamples = Some(SubsampleCounts::uniform(vec![1, 2]));
         let back = decode_track(&encode_track(&track), &Limits::default()).expect("decodes");
         assert_eq!(back.subsamples, None);
-        // The flag is a boolean like the others.
+        // A flag other than 0, 1 and 2 is refused.
         let mut bad = encode_track(&small_track());
         let flag = count_at(&small_track()) + 4;
-        bad[flag] = 2;
+        bad[flag] = 3;
         assert!(decode_track(&bad, &Limits::default()).is_err());
     }
 

@@ -14,6 +14,7 @@
 //! Everything read from a file goes through the [`ByteSource`] trait and every count and
 //! size read from a file is bounded (see [`Limits`]) before it is used.
 
+pub mod av1;
 pub mod bmff;
 pub mod cmaf;
 pub mod codec;
@@ -27,6 +28,7 @@ pub mod key;
 pub mod path;
 pub mod presentation;
 pub mod reader;
+mod sample_bytes;
 pub mod segment;
 pub mod settings;
 pub mod stored;

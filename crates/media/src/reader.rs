@@ -18,7 +18,7 @@
 use mp4_atom::{Decode, StszSamples};
 
 use crate::bmff::{read_bounded, BoxHeader, ByteSource, FourCc};
-use crate::codec::codec_info;
+use crate::codec::{av1_info_from_samples, codec_info};
 use crate::{Error, Result, Sample, Track, TrackKind};
 
 /// Bounds on what a file may make the reader allocate.
@@ -117,7 +117,10 @@ pub fn read_tracks<S: ByteSource + ?Sized>(src: &S, limits: &Limits) -> Result<V
     }
     let mut out = Vec::new();
     for pending in tracks {
-        if let Some(track) = pending.finish(len)? {
+        if let Some(mut track) = pending.finish(len)? {
+            if let Some(codec) = av1_info_from_samples(&track, src) {
+                track.codec = codec;
+            }
             out.push(track);
         }
     }

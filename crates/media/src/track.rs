@@ -1,6 +1,7 @@
 //! A track as read from a file: what it is, and where and when each sample is.
 
 use crate::codec::CodecInfo;
+use crate::crypt::SubsampleCounts;
 
 /// What a track carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +62,10 @@ pub struct Track {
     pub width: u32,
     pub height: u32,
     pub samples: Vec<Sample>,
-    /// For NAL-structured video, the `senc` subsample entries each sample's encryption
-    /// takes (see [`crate::crypt::subsample_counts`]), once measured from the sample data:
-    /// protected copies of the track need it to know their sizes before writing.
-    pub subsamples: Option<Vec<u16>>,
+    /// For video, the `senc` subsample entries each sample's encryption takes (see
+    /// [`crate::crypt::subsample_counts`]), once measured from the sample data: protected
+    /// copies of the track need it to know their sizes before writing.
+    pub subsamples: Option<SubsampleCounts>,
 }
 
 impl Track {

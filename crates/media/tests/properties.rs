@@ -1,7 +1,7 @@
 //! Properties of the parsers of outside bytes and text, over generated inputs: they never
 //! panic, and what they accept reads back the same.
 
-use openvod_media::crypt::{video_subsamples, NalSyntax};
+use openvod_media::crypt::{video_subsamples, NalSyntax, SubsampleCounts};
 use openvod_media::index::{decode_track, encode_track};
 use openvod_media::{Limits, ObjectPath};
 use proptest::prelude::*;
@@ -83,12 +83,21 @@ proptest! {
     #[test]
     fn every_track_round_trips_through_its_index(
         samples in prop::collection::vec(sample(), 0..50),
-        measured in any::<bool>(),
+        measured in 0..3u8,
         language in "[a-z]{1,8}",
         description in prop::collection::vec(any::<u8>(), 0..64),
         timescale in any::<u32>(),
     ) {
-        let subsamples = measured.then(|| samples.iter().map(|s| (s.size % 9) as u16).collect());
+        let counts: Vec<u16> = samples.iter().map(|s| (s.size % 9) as u16).collect();
+        let subsamples = match measured {
+            0 => None,
+            1 => Some(SubsampleCounts::uniform(counts)),
+            // AV1: cbcs counts of their own.
+            _ => Some(
+                SubsampleCounts::per_scheme(counts.clone(), counts.iter().map(|c| c + 1).collect())
+                    .unwrap(),
+            ),
+        };
         let track = openvod_media::Track {
             track_id: 7,
             kind: openvod_media::TrackKind::Video,

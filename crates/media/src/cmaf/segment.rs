@@ -93,13 +93,17 @@ fn head_len(references: usize) -> u64 {
     STYP + SIDX + 12 * references as u64
 }
 
-/// The subsample counts of `range` of a track whose encryption needs them.
-fn subsample_counts(track: &Track, range: std::ops::Range<usize>) -> Result<Option<&[u16]>> {
+/// The subsample counts under `scheme` of `range` of a track whose encryption needs them.
+fn subsample_counts(
+    track: &Track,
+    range: std::ops::Range<usize>,
+    scheme: Scheme,
+) -> Result<Option<&[u16]>> {
     if track.kind != TrackKind::Video {
         return Ok(None);
     }
     match &track.subsamples {
-        Some(c) if c.len() == track.samples.len() => Ok(Some(&c[range])),
+        Some(c) if c.len() == track.samples.len() => Ok(Some(&c.scheme(scheme)[range])),
         _ => Err(Error::Settings(
             "the video's subsamples were not measured (crypt::subsample_counts): its protected \
              copies cannot be sized"
@@ -118,7 +122,7 @@ fn fragment_aux(
         SampleCrypt::ClearLead => FragmentAux::ClearLead,
         SampleCrypt::Encrypted(scheme) => FragmentAux::Encrypted(SencShape {
             iv_size: scheme.per_sample_iv_size(),
-            subsamples: subsample_counts(track, range)?,
+            subsamples: subsample_counts(track, range, scheme)?,
         }),
     })
 }
@@ -359,11 +363,11 @@ pub fn write_segment<S: ByteSource + ?Sized, K: SegmentSink + ?Sized>(
         sink.ready(at, 0)?;
     }
     let crypt = protection.crypt();
-    let nal = match (protection, track.kind) {
-        (SampleProtection::Encrypted(_), TrackKind::Video) => Some(
-            crypt::nal_length_size(&track.sample_description)
-                .ok_or_else(|| Error::Unsupported("encryption of this video codec".into()))?,
-        ),
+    // Fresh for each segment: a segment starts at a sync sample (see crypt::VideoSubsampler).
+    let mut video = match (protection, track.kind) {
+        (SampleProtection::Encrypted(_), TrackKind::Video) => {
+            Some(crypt::VideoSubsampler::new(&track.sample_description)?)
+        }
         _ => None,
     };
     let mut map: Vec<Subsample> = Vec::new();
@@ -422,10 +426,8 @@ pub fn write_segment<S: ByteSource + ?Sized, K: SegmentSink + ?Sized>(
                 for (i, s) in (first..n).zip(&samples[first..n]) {
                     let size = s.size as usize;
                     let data = &mut out[at..at + size];
-                    match nal {
-                        Some((syntax, len)) => {
-                            crypt::video_subsamples_into(data, syntax, len, &mut map)?
-                        }
+                    match video.as_mut() {
+                        Some(v) => v.subsamples_into(data, s.sync, p.scheme, &mut map)?,
                         None => map.clear(),
                     }
                     let iv = p.sample_iv(range.start + i);

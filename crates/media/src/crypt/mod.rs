@@ -3,27 +3,29 @@
 //!
 //! Two CENC schemes are written: `cenc` (AES-128 CTR, 8-byte per-sample IVs) and `cbcs`
 //! (AES-128 CBC with the 1:9 pattern on video, a constant IV). Video samples are split
-//! into subsamples at NAL unit boundaries so that NAL lengths and headers stay clear
-//! (ISO/IEC 23001-7, 9.5 and ISO/IEC 14496-15); audio samples are encrypted whole.
+//! into subsamples so that what a player reads to find the coded data stays clear: NAL
+//! lengths and headers for H.264 and H.265 (ISO/IEC 23001-7, 9.5 and ISO/IEC 14496-15),
+//! everything but tile data for AV1 (AV1-ISOBMFF, 7); audio samples are encrypted whole.
 //!
 //! The IV of a `cenc` sample is the track's base IV plus the sample's index in the track,
 //! so the same track packaged twice (ahead of time or on request) gives the same bytes,
 //! and no two samples of one track share a counter block.
 
+mod av1;
 mod cipher;
 #[cfg(target_arch = "x86_64")]
 mod ctr_vaes;
 mod sample_entry;
 mod subsample;
+mod video;
 
 pub use cipher::{
     aes128_seal, aes128_sealed_len, cbcs_encrypt_ranges, decrypt_sample, encrypt_sample,
     CbcsRanges, LANES,
 };
-pub use sample_entry::{nal_length_size, protected_sample_description};
-pub use subsample::{
-    subsample_counts, video_subsamples, video_subsamples_into, NalSyntax, Subsample,
-};
+pub use sample_entry::{protected_sample_description, video_syntax, VideoSyntax};
+pub use subsample::{video_subsamples, video_subsamples_into, NalSyntax, Subsample};
+pub use video::{subsample_counts, SubsampleCounts, VideoSubsampler};
 
 use std::fmt;
 use std::str::FromStr;

@@ -56,19 +56,36 @@ fn child<'a>(entry: &'a [u8], kind: TrackKind, fourcc: &[u8; 4]) -> Option<&'a [
     None
 }
 
-/// The NAL syntax and NAL length-field size of a video track, from `avcC`
-/// (ISO/IEC 14496-15, 5.3.3.1) or `hvcC` (8.3.3.1): `None` for other codecs.
-pub fn nal_length_size(stsd: &[u8]) -> Option<(NalSyntax, u8)> {
+/// How a video track's samples are structured, from its sample entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoSyntax<'a> {
+    /// Length-prefixed NAL units, from `avcC` (ISO/IEC 14496-15, 5.3.3.1) or `hvcC`
+    /// (8.3.3.1): the NAL syntax and the size of the length field.
+    Nal(NalSyntax, u8),
+    /// AV1 OBUs (`av01`), with the configOBUs of `av1C` (AV1-ISOBMFF 2.3.3), which follow
+    /// its four bytes of fixed fields.
+    Av1 { config_obus: &'a [u8] },
+}
+
+/// The [`VideoSyntax`] of the first sample entry of `stsd`: `None` for codecs other than
+/// H.264, H.265 and AV1.
+pub fn video_syntax(stsd: &[u8]) -> Option<VideoSyntax<'_>> {
     let (at, size) = first_entry(stsd)?;
     let entry = &stsd[at..at + size];
     match &entry[4..8] {
         b"avc1" | b"avc3" => {
             let c = child(entry, TrackKind::Video, b"avcC")?;
-            Some((NalSyntax::Avc, (c.get(4)? & 3) + 1))
+            Some(VideoSyntax::Nal(NalSyntax::Avc, (c.get(4)? & 3) + 1))
         }
         b"hvc1" | b"hev1" => {
             let c = child(entry, TrackKind::Video, b"hvcC")?;
-            Some((NalSyntax::Hevc, (c.get(21)? & 3) + 1))
+            Some(VideoSyntax::Nal(NalSyntax::Hevc, (c.get(21)? & 3) + 1))
+        }
+        b"av01" => {
+            let c = child(entry, TrackKind::Video, b"av1C")?;
+            Some(VideoSyntax::Av1 {
+                config_obus: c.get(4..)?,
+            })
         }
         _ => None,
     }
@@ -102,9 +119,9 @@ pub fn protected_sample_description(
     }
     let mut original = [0u8; 4];
     original.copy_from_slice(&entry[4..8]);
-    if kind == TrackKind::Video && nal_length_size(stsd).is_none() {
+    if kind == TrackKind::Video && video_syntax(stsd).is_none() {
         return Err(Error::Unsupported(format!(
-            "encryption of '{}' video (H.264 and H.265 can be encrypted)",
+            "encryption of '{}' video (H.264, H.265 and AV1 can be encrypted)",
             String::from_utf8_lossy(&original)
         )));
     }

@@ -3,8 +3,8 @@
 //! walk the sample, non-VCL NAL units (parameter sets, SEI, delimiters) stay clear whole,
 //! and the rest of each slice is protected in whole 16-byte blocks.
 
-use crate::bmff::ByteSource;
-use crate::{Error, Result, Track, TrackKind};
+use crate::sample_bytes::{past_the_end, InMemory, SampleBytes};
+use crate::{Error, Result};
 
 /// One `senc` subsample entry: clear bytes followed by protected bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,71 +60,9 @@ pub fn video_subsamples_into(
     walk_nal_units(&mut InMemory(sample), syntax, length_size, out)
 }
 
-/// The bytes of one sample, as the NAL walk asks for them: only each unit's length field
-/// and first header byte are ever read.
-trait SampleBytes {
-    fn len(&self) -> usize;
-    /// The `n` bytes at `pos`; the walk asks only within `0..len()`.
-    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]>;
-}
-
-/// A sample in memory.
-struct InMemory<'a>(&'a [u8]);
-
-impl SampleBytes for InMemory<'_> {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]> {
-        self.0
-            .get(pos..pos + n)
-            .ok_or_else(|| malformed(pos, self.0.len()))
-    }
-}
-
-/// Bytes read at once around a NAL unit's start while measuring: enough for the small
-/// units that come in runs (delimiters, parameter sets, SEI) to be read together.
-const WINDOW: usize = 512;
-
-/// A sample in a [`ByteSource`], read a window at a time where the walk asks: a slice's
-/// payload, nearly all of a sample's bytes, is never read.
-struct SampleWindow<'a, S: ?Sized> {
-    src: &'a S,
-    offset: u64,
-    len: usize,
-    /// The bytes at `at..at + window.len()` of the sample.
-    window: Vec<u8>,
-    at: usize,
-}
-
-impl<S: ByteSource + ?Sized> SampleBytes for SampleWindow<'_, S> {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn get(&mut self, pos: usize, n: usize) -> Result<&[u8]> {
-        let cached = pos >= self.at && pos + n <= self.at + self.window.len();
-        if !cached {
-            if pos + n > self.len {
-                return Err(malformed(pos, self.len));
-            }
-            let take = WINDOW.max(n).min(self.len - pos);
-            self.window.resize(take, 0);
-            let offset = self.offset + pos as u64;
-            self.src
-                .read_exact_at(offset, &mut self.window)
-                .map_err(|source| Error::Read { offset, source })?;
-            self.at = pos;
-        }
-        let from = pos - self.at;
-        Ok(&self.window[from..from + n])
-    }
-}
-
 /// Splits a sample into subsamples (cleared first), reading each NAL unit's length field
 /// and header byte through `sample`.
-fn walk_nal_units(
+pub(super) fn walk_nal_units(
     sample: &mut impl SampleBytes,
     syntax: NalSyntax,
     length_size: u8,
@@ -143,7 +81,7 @@ fn walk_nal_units(
     let mut pos = 0usize;
     while pos < size {
         if pos + ls > size {
-            return Err(malformed(pos, size));
+            return Err(past_the_end("NAL unit", pos, size));
         }
         let len = sample
             .get(pos, ls)?
@@ -152,7 +90,7 @@ fn walk_nal_units(
         let end = pos
             .checked_add(ls + len)
             .filter(|&e| e <= size)
-            .ok_or_else(|| malformed(pos, size))?;
+            .ok_or_else(|| past_the_end("NAL unit", pos, size))?;
         if len > hdr && syntax.is_vcl(sample.get(pos + ls, 1)?[0]) {
             let protected = (len - hdr) & !15;
             clear += ls + len - protected;
@@ -165,11 +103,16 @@ fn walk_nal_units(
         }
         pos = end;
     }
+    finish(out, clear)
+}
+
+/// Ends a sample's subsamples with its trailing clear bytes, and refuses more entries
+/// than `senc` can count (16 bits, ISO/IEC 23001-7, 7.2.1).
+pub(super) fn finish(out: &mut Vec<Subsample>, clear: usize) -> Result<()> {
     if clear > 0 {
         push(out, clear, 0);
     }
     if out.len() > usize::from(u16::MAX) {
-        // `senc` counts subsamples in 16 bits (ISO/IEC 23001-7, 7.2.1).
         return Err(Error::Unsupported(format!(
             "a sample of {} subsamples (senc holds at most 65535)",
             out.len()
@@ -180,7 +123,7 @@ fn walk_nal_units(
 
 /// Adds an entry, splitting a clear run longer than the 16-bit field into clear-only
 /// entries first.
-fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {
+pub(super) fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {
     while clear > usize::from(u16::MAX) {
         out.push(Subsample {
             clear: u16::MAX,
@@ -194,57 +137,11 @@ fn push(out: &mut Vec<Subsample>, mut clear: usize, protected: usize) {
     });
 }
 
-/// Counts, for each sample of a NAL-structured video track, the `senc` subsample entries
-/// its encryption takes (ISO/IEC 23001-7, 7.2.1). The count depends on the sample's NAL
-/// units, not on the scheme or key, and it fixes the size of every protected fragment:
-/// measured once, it lets a presentation know the size, bit rate and I-frame byte ranges
-/// of its protected copies before any sample is encrypted. Only the length field and
-/// header byte of each NAL unit are read, not the slices' payloads.
-pub fn subsample_counts<S: ByteSource + ?Sized>(track: &Track, src: &S) -> Result<Vec<u16>> {
-    let (syntax, length_size) = match track.kind {
-        TrackKind::Video => super::nal_length_size(&track.sample_description).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "encryption of '{}' video (H.264 and H.265 can be encrypted)",
-                track.codec.codec_string()
-            ))
-        })?,
-        TrackKind::Audio => {
-            return Err(Error::Settings(
-                "audio samples are encrypted whole and have no subsamples".into(),
-            ))
-        }
-    };
-    let mut counts = Vec::with_capacity(track.samples.len());
-    let mut map = Vec::new();
-    let mut window = Vec::with_capacity(WINDOW);
-    for s in &track.samples {
-        let mut sample = SampleWindow {
-            src,
-            offset: s.offset,
-            len: s.size as usize,
-            window,
-            at: 0,
-        };
-        walk_nal_units(&mut sample, syntax, length_size, &mut map)?;
-        window = sample.window;
-        window.clear();
-        // walk_nal_units refuses more than u16::MAX entries.
-        counts.push(map.len() as u16);
-    }
-    Ok(counts)
-}
-
-fn malformed(pos: usize, len: usize) -> Error {
-    Error::Malformed {
-        kind: "NAL unit".into(),
-        offset: pos as u64,
-        reason: format!("a NAL unit runs past the end of its {len}-byte sample"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bmff::ByteSource;
+    use crate::sample_bytes::{SampleWindow, WINDOW};
 
     fn nal(kind: u8, body: usize) -> Vec<u8> {
         let mut v = ((1 + body) as u32).to_be_bytes().to_vec();
@@ -317,13 +214,7 @@ mod tests {
         let mut file = vec![0u8; offset as usize];
         file.extend(&s);
         let src = Counted(&file, std::cell::Cell::new(0));
-        let mut window = SampleWindow {
-            src: &src,
-            offset,
-            len: s.len(),
-            window: Vec::new(),
-            at: 0,
-        };
+        let mut window = SampleWindow::new(&src, offset, s.len(), Vec::new());
         let mut sparse = Vec::new();
         walk_nal_units(&mut window, NalSyntax::Avc, 4, &mut sparse).unwrap();
         assert_eq!(sparse, video_subsamples(&s, NalSyntax::Avc, 4).unwrap());
@@ -331,13 +222,7 @@ mod tests {
         // A unit whose length runs past the sample is refused in both.
         let mut cut = s.clone();
         cut.truncate(s.len() - 1);
-        let mut window = SampleWindow {
-            src: &src,
-            offset,
-            len: cut.len(),
-            window: Vec::new(),
-            at: 0,
-        };
+        let mut window = SampleWindow::new(&src, offset, cut.len(), Vec::new());
         assert!(walk_nal_units(&mut window, NalSyntax::Avc, 4, &mut sparse).is_err());
         assert!(video_subsamples(&cut, NalSyntax::Avc, 4).is_err());
     }

@@ -66,7 +66,7 @@ pub(super) fn child_offset(kind: &[u8; 4]) -> Option<usize> {
         b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"dinf" | b"mvex" | b"moof" | b"traf"
         | b"sinf" | b"schi" | b"edts" => Some(0),
         b"stsd" => Some(8),
-        b"encv" | b"avc1" | b"avc3" | b"hvc1" | b"hev1" => Some(78),
+        b"encv" | b"avc1" | b"avc3" | b"hvc1" | b"hev1" | b"av01" => Some(78),
         b"enca" | b"mp4a" => Some(28),
         _ => None,
     }
@@ -193,6 +193,8 @@ pub(super) struct Decrypted {
     pub(super) samples: Vec<Vec<u8>>,
     /// Samples that were encrypted (had a `senc` entry).
     pub(super) encrypted: usize,
+    /// Each sample's `senc` subsamples (none for a clear sample or a whole-sample one).
+    pub(super) subsamples: Vec<Vec<Subsample>>,
 }
 
 /// Decrypts every sample of a fragmented MP4 (an init segment followed by fragments, in
@@ -202,6 +204,7 @@ pub(super) struct Decrypted {
 pub(super) fn decrypt_fragments(data: &[u8], key: &[u8; 16]) -> Decrypted {
     let enc = protection_of(data);
     let mut samples = Vec::new();
+    let mut subsamples = Vec::new();
     let mut encrypted = 0;
     for moof in children(data, 0, data.len())
         .into_iter()
@@ -318,9 +321,14 @@ pub(super) fn decrypt_fragments(data: &[u8], key: &[u8; 16]) -> Decrypted {
                 encrypted += 1;
             }
             samples.push(sample);
+            subsamples.push(entries[i].take().map(|(_, subs)| subs).unwrap_or_default());
         }
     }
-    Decrypted { samples, encrypted }
+    Decrypted {
+        samples,
+        encrypted,
+        subsamples,
+    }
 }
 
 /// The samples of the first track of `kind` in an MP4 file (any layout), in decode

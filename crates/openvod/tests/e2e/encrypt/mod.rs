@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use crate::common::*;
 
+mod av1;
 mod boxes;
 mod shaka;
 
@@ -460,30 +461,9 @@ fn shaka_packager_agrees_on_cenc_and_cbcs() {
         // 1. Shaka encrypts the clear rendition with the same raw key (cenc with a fixed
         //    8-byte IV, and cbcs); the decrypter these tests use on openvod's output
         //    (decrypt_sample over senc read by hand) recovers the clear samples from it.
-        for (scheme, iv) in [
-            ("cenc", "0011223344556677"),
-            ("cbcs", "00112233445566778899aabbccddeeff"),
-        ] {
+        for (scheme, iv) in SHAKA_IVS {
             let output = dir.path().join(format!("shaka-{scheme}-{name}.mp4"));
-            run_shaka(
-                &shaka,
-                &[
-                    format!(
-                        "in={},stream={stream},output={}",
-                        clear_file.display(),
-                        output.display()
-                    ),
-                    "--enable_raw_key_encryption".into(),
-                    "--keys".into(),
-                    shaka_key_args(),
-                    "--protection_scheme".into(),
-                    scheme.into(),
-                    "--iv".into(),
-                    iv.into(),
-                    "--clear_lead".into(),
-                    "0".into(),
-                ],
-            );
+            shaka_encrypt(&shaka, clear_file, stream, &output, scheme, iv);
             let bytes = std::fs::read(&output).unwrap();
             let enc = track_encryption(&bytes);
             assert_eq!(enc.kid, key_bytes(KID), "Shaka {scheme} {name}: KID");

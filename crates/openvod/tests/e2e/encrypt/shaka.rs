@@ -93,3 +93,41 @@ pub(super) fn run_shaka(bin: &Path, args: &[String]) {
 pub(super) fn shaka_key_args() -> String {
     format!("label=:key_id={KID}:key={KEY}")
 }
+
+/// The IVs these tests give Shaka Packager: an 8-byte one for `cenc`, a 16-byte constant
+/// one for `cbcs`.
+pub(super) const SHAKA_IVS: [(&str, &str); 2] = [
+    ("cenc", "0011223344556677"),
+    ("cbcs", "00112233445566778899aabbccddeeff"),
+];
+
+/// Shaka Packager encrypts the `stream` (`video` or `audio`) of `input` into `output`
+/// with the test key under `scheme`, from the first sample (no clear lead).
+pub(super) fn shaka_encrypt(
+    bin: &Path,
+    input: &Path,
+    stream: &str,
+    output: &Path,
+    scheme: &str,
+    iv: &str,
+) {
+    run_shaka(
+        bin,
+        &[
+            format!(
+                "in={},stream={stream},output={}",
+                input.display(),
+                output.display()
+            ),
+            "--enable_raw_key_encryption".into(),
+            "--keys".into(),
+            shaka_key_args(),
+            "--protection_scheme".into(),
+            scheme.into(),
+            "--iv".into(),
+            iv.into(),
+            "--clear_lead".into(),
+            "0".into(),
+        ],
+    );
+}
