@@ -1,6 +1,7 @@
 //! MediaConvert job import through the public API: the reference job maps to the
 //! expected template, every ignored key is reported by its JSON path, and refused keys,
-//! bad values and odd documents give one-line errors (never a panic).
+//! bad values and odd documents give one-line errors (never a panic). `codecs` covers
+//! H.265 and AV1 outputs, several codecs in one job, and audio in video outputs.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,9 @@ use openvod_transcode::mediaconvert::{import, LocationMap, MAX_JOB_BYTES, TEMPLA
 use openvod_transcode::template::PackagingSettings;
 use openvod_transcode::JobTemplate;
 use serde_json::Value;
+
+#[path = "mediaconvert/codecs.rs"]
+mod codecs;
 
 const REFERENCE: &str = include_str!("fixtures/mediaconvert/reference_cmaf.json");
 const MINIMAL_TEMPLATE: &str = include_str!("fixtures/mediaconvert/minimal_template.json");
@@ -418,9 +422,9 @@ fn refused_values_and_fields() {
         (
             patched(
                 "/Settings/OutputGroups/0/Outputs/0/VideoDescription/CodecSettings/Codec",
-                "H_265".into(),
+                "MPEG2".into(),
             ),
-            "CodecSettings.Codec: \"H_265\"",
+            "CodecSettings.Codec: \"MPEG2\" is not supported",
         ),
         (
             patched(

@@ -57,12 +57,22 @@ impl<'a> Obj<'a> {
     /// Checks every key not taken against `fields`: quiet values pass, harmless ones are
     /// added to `warnings`, anything else is an error.
     pub(super) fn finish(self, warnings: &mut Vec<String>, fields: &[Field]) -> Result<()> {
+        self.finish_tables(warnings, &[fields])
+    }
+
+    /// Like [`Obj::finish`], for an object whose harmless keys are in several tables
+    /// (the fields a codec shares with others, and its own).
+    pub(super) fn finish_tables(
+        self,
+        warnings: &mut Vec<String>,
+        tables: &[&[Field]],
+    ) -> Result<()> {
         for (key, value) in self.map {
             if value.is_null() || self.taken.contains(&key.as_str()) {
                 continue;
             }
             let path = join(&self.path, key);
-            let Some(field) = fields.iter().find(|f| f.key == key) else {
+            let Some(field) = tables.iter().flat_map(|t| t.iter()).find(|f| f.key == key) else {
                 return Err(err(&path, format!("not supported by openvod; {CHANGES}")));
             };
             if field.quiet.iter().any(|l| l.matches(value)) {

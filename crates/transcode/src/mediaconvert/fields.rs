@@ -1,7 +1,8 @@
-//! The tables of harmless fields, one per JSON object the importer walks.
+//! The tables of harmless fields: one per JSON object the importer walks, and tables of
+//! the fields several codecs share.
 //!
 //! Each entry names a key that openvod accepts without using. Values listed in `quiet`
-//! are what openvod does anyway (x264 `medium`, closed 2 s GOPs, square pixels, fMP4 CMAF
+//! are what openvod does anyway (x264's and x265's `medium`, closed 2 s GOPs, square pixels, fMP4 CMAF
 //! segments, floating-point EXTINF, SegmentTimeline...), so they are accepted silently;
 //! other values are reported as ignored (`Else::Warn`), or refused when they would change
 //! the output (`Else::Refuse`, `Else::WarnOnly` for the values still harmless).
@@ -256,49 +257,95 @@ pub(super) const VIDEO_DESCRIPTION: &[Field] = &[
     warn("TimecodeTrack", &[S("DISABLED")]),
 ];
 
-/// `H264Settings` besides the mapped `RateControlMode`, `MaxBitrate`, `QvbrSettings`,
-/// `CodecProfile`, `GopSize`, `GopSizeUnits`, `HrdBufferSize` and the `Par*` fields.
-/// Quiet values are x264 `medium` with openvod's options (3 reference frames, 3 B-frames
-/// with pyramid, adaptive B-frame placement, CABAC, closed GOPs, no scene-cut keyframes,
-/// a VBV that starts 90 % full). Tuning fields only trade encode time against quality at
-/// the same settings, so they are ignored; `InterlaceMode`, `Telecine`, `SlowPal`,
-/// `ScanTypeConversionMode` and a specified frame rate change the output.
-pub(super) const H264: &[Field] = &[
+/// `VideoDescription.CodecSettings` besides `Codec` and the settings of that codec:
+/// MediaConvert reads only the settings of the codec `Codec` names, so the others'
+/// settings (left over from an edited job) change nothing.
+pub(super) const CODEC_SETTINGS: &[Field] = &[
+    warn("Av1Settings", &[]),
+    warn("H264Settings", &[]),
+    warn("H265Settings", &[]),
+];
+
+/// `H264Settings`, `H265Settings` and `Av1Settings`: the frame rate. openvod keeps the
+/// source's (halved above the template's cap); a specified rate changes the output.
+pub(super) const FRAME_RATE: &[Field] = &[
+    warn("FramerateConversionAlgorithm", &[S("DUPLICATE_DROP")]),
+    refuse("FramerateControl", &[S("INITIALIZE_FROM_SOURCE")]),
+    warn("FramerateDenominator", &[]),
+    warn("FramerateNumerator", &[]),
+];
+
+/// `H264Settings` and `H265Settings` besides the mapped `RateControlMode`, `MaxBitrate`,
+/// `QvbrSettings`, `CodecProfile`, `GopSize`, `GopSizeUnits`, `HrdBufferSize`, the `Par*`
+/// fields and [`FRAME_RATE`]: what both encoders share. Quiet values are x264's and
+/// x265's `medium` with openvod's options (3 reference frames, B-frames with pyramid,
+/// closed GOPs, no scene-cut keyframes, a VBV that starts 90 % full). Tuning fields only
+/// trade encode time against quality at the same settings, so they are ignored;
+/// `InterlaceMode`, `Telecine`, `SlowPal` and `ScanTypeConversionMode` change the output.
+pub(super) const AVC_HEVC: &[Field] = &[
     warn("AdaptiveQuantization", &[S("AUTO")]),
     warn("Bitrate", &[]),
     warn("CodecLevel", &[S("AUTO")]),
     warn("DynamicSubGop", &[S("ADAPTIVE")]),
     warn("EndOfStreamMarkers", &[]),
-    warn("EntropyEncoding", &[S("CABAC")]),
-    warn("FieldEncoding", &[S("PAFF")]),
     warn("FlickerAdaptiveQuantization", &[S("DISABLED")]),
-    warn("FramerateConversionAlgorithm", &[S("DUPLICATE_DROP")]),
-    refuse("FramerateControl", &[S("INITIALIZE_FROM_SOURCE")]),
-    warn("FramerateDenominator", &[]),
-    warn("FramerateNumerator", &[]),
     warn("GopBReference", &[S("ENABLED")]),
     warn("GopClosedCadence", &[N(1.0)]),
     warn("HrdBufferFinalFillPercentage", &[]),
     warn("HrdBufferInitialFillPercentage", &[N(90.0)]),
     refuse("InterlaceMode", &[S("PROGRESSIVE")]),
     warn("MinIInterval", &[N(0.0)]),
-    warn("NumberBFramesBetweenReferenceFrames", &[N(3.0)]),
     warn("NumberReferenceFrames", &[N(3.0)]),
+    // Quality reports MediaConvert writes beside the output; openvod writes none.
+    warn("PerFrameMetrics", &[EmptyArray]),
     warn("QualityTuningLevel", &[]),
-    warn("RepeatPps", &[S("DISABLED")]),
-    warn("SaliencyAwareEncoding", &[S("DISABLED")]),
     // INTERLACED is the no-op default for progressive outputs.
     refuse("ScanTypeConversionMode", &[S("INTERLACED")]),
     warn("SceneChangeDetect", &[S("DISABLED")]),
     refuse("SlowPal", &[S("DISABLED")]),
     warn("Slices", &[N(1.0)]),
-    warn("Softness", &[N(0.0)]),
     warn("SpatialAdaptiveQuantization", &[S("ENABLED")]),
-    warn("Syntax", &[S("DEFAULT")]),
     refuse("Telecine", &[S("NONE")]),
     warn("TemporalAdaptiveQuantization", &[S("ENABLED")]),
     warn("UnregisteredSeiTimecode", &[S("DISABLED")]),
+];
+
+/// `H264Settings` besides [`AVC_HEVC`] and [`FRAME_RATE`]: x264 `medium` writes 3
+/// B-frames and CABAC.
+pub(super) const H264: &[Field] = &[
+    warn("EntropyEncoding", &[S("CABAC")]),
+    warn("FieldEncoding", &[S("PAFF")]),
+    warn("NumberBFramesBetweenReferenceFrames", &[N(3.0)]),
+    warn("RepeatPps", &[S("DISABLED")]),
+    warn("SaliencyAwareEncoding", &[S("DISABLED")]),
+    warn("Softness", &[N(0.0)]),
+    warn("Syntax", &[S("DEFAULT")]),
     warn("WriteMp4PackagingType", &[]),
+];
+
+/// `H265Settings` besides [`AVC_HEVC`], [`FRAME_RATE`] and the mapped
+/// `WriteMp4PackagingType`: x265 `medium` writes 4 B-frames, no tiles and no temporal
+/// layers, with its own sample-adaptive-offset decisions. The HLG transfer-function SEI
+/// only labels the pictures for HDR displays.
+pub(super) const H265: &[Field] = &[
+    warn("AlternateTransferFunctionSei", &[S("DISABLED")]),
+    warn("NumberBFramesBetweenReferenceFrames", &[N(4.0)]),
+    warn("SampleAdaptiveOffsetFilterMode", &[S("DEFAULT")]),
+    warn("TemporalIds", &[S("DISABLED")]),
+    warn("Tiles", &[S("DISABLED")]),
+];
+
+/// `Av1Settings` besides the mapped `RateControlMode`, `MaxBitrate`, `QvbrSettings` and
+/// `GopSize`, and [`FRAME_RATE`]. openvod encodes 8-bit AV1 without film grain
+/// synthesis (which replaces the source's grain by a synthesized one: other pictures).
+pub(super) const AV1: &[Field] = &[
+    warn("AdaptiveQuantization", &[]),
+    refuse("BitDepth", &[S("BIT_8")]),
+    refuse("FilmGrainSynthesis", &[S("DISABLED")]),
+    warn("NumberBFramesBetweenReferenceFrames", &[]),
+    warn("PerFrameMetrics", &[EmptyArray]),
+    warn("Slices", &[N(1.0)]),
+    warn("SpatialAdaptiveQuantization", &[S("ENABLED")]),
 ];
 
 /// `QvbrSettings` besides `QvbrQualityLevel`. `MaxAverageBitrate` caps the average rate

@@ -8,10 +8,30 @@
 //! (`{"Inputs": [...], "OutputGroups": [...]}`).
 //!
 //! openvod does a small part of what MediaConvert can do: one input, one CMAF output group
-//! (`CMAF_GROUP_SETTINGS`) of H.264 QVBR video rungs and at most one AAC audio rendition.
-//! The importer therefore walks **every key** of the document, and each key is one of:
+//! (`CMAF_GROUP_SETTINGS`) of QVBR video rungs and at most one AAC audio rendition. The
+//! video rungs may be
 //!
-//! * **mapped**: read into the template (`Width`, `Height`, `MaxBitrate`,
+//! * `H_264` (`H264Settings`, profile `HIGH`, `MAIN` or `BASELINE`),
+//! * `H_265` (`H265Settings`, profile `MAIN_MAIN` or `MAIN10_MAIN`, the template's
+//!   `hevc_main10`: Main 10 from sources of 10 bits or more, and Main from 8-bit ones,
+//!   with a warning; the High tier is warned; every H.265 output must name the same
+//!   profile; tagged `hvc1`, so `WriteMp4PackagingType: HEV1` is warned),
+//! * `AV1` (`Av1Settings`, 8-bit, without film grain synthesis, at least 64 pixels on
+//!   each side; its `GopSize` counts frames and is refused, so AV1 rungs cut at the GOP
+//!   the other outputs give in seconds, or every 2 s),
+//!
+//! each rung in its own output's codec: the template's codec is the first video output's,
+//! and rungs in another codec name theirs (and are named `720p-h264` when the job gives
+//! no `NameModifier`). A QVBR level means the same picture in every codec: it maps to
+//! each encoder's own CRF scale ([`VideoCodec::crf`](crate::template::VideoCodec::crf)). Audio may be an output of its own or ride in the video outputs,
+//! as many published jobs write it: it is then split into the one audio rendition with a
+//! `split:` warning, and every output's audio must be the same (the copies are reported).
+//! `AutomatedEncodingSettings` (Automated ABR) is refused: openvod's templates have no
+//! per-title ladder to map it to.
+//!
+//! The importer walks **every key** of the document, and each key is one of:
+//!
+//! * **mapped**: read into the template (`Width`, `Height`, `Codec`, `MaxBitrate`,
 //!   `QvbrQualityLevel`, `SegmentLength`, ...);
 //! * **harmless**: it does not change the pictures or sounds openvod writes (queue and
 //!   billing settings, encoder tuning such as `QualityTuningLevel`, manifest cosmetics).
@@ -33,7 +53,8 @@
 //!
 //! The walk follows the document: this file reads the job level (the document's shape
 //! and `Settings`); `input` the input and its selectors, `output_group` the CMAF group
-//! and its outputs, `video` and `audio` the renditions, `location` the S3 and local
+//! and its outputs, `video` and `audio` the renditions (`video_codecs` each video
+//! codec's own settings), `location` the S3 and local
 //! locations. `fields` holds the tables of harmless keys, `cursor` the JSON object being
 //! read, and `values` the typed values, JSON paths and messages they all share.
 
@@ -45,6 +66,7 @@ mod location;
 mod output_group;
 mod values;
 mod video;
+mod video_codecs;
 
 use std::path::PathBuf;
 
@@ -77,7 +99,9 @@ pub struct MediaConvertJob {
     /// built-in default template (whose preset and frame-rate cap are kept); it passes
     /// [`JobTemplate::validate`].
     pub template: JobTemplate,
-    /// One line per accepted-but-ignored field: `ignored: <json.path> = <value>`.
+    /// One line per accepted-but-ignored field (`ignored: <json.path> = <value>`, or
+    /// `ignored: <json.path>: <why>`), and one per audio split out of a video output
+    /// (`split: <json.path>: ...`).
     pub warnings: Vec<String>,
 }
 

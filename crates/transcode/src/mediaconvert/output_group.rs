@@ -1,7 +1,8 @@
 //! `Settings.OutputGroups`: the one CMAF group (destination, segment and fragment
 //! lengths, manifests) and its outputs, which become the template's ladder rungs and
 //! audio rendition. The rungs must agree on what the template holds once for all of
-//! them (profile, GOP length).
+//! them (H.264 profile, HEVC Main or Main 10, GOP length); each names its codec. Audio carried by video
+//! outputs is split into the one audio rendition, and must be the same everywhere.
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -13,16 +14,30 @@ use super::cursor::Obj;
 use super::fields::{CMAF_GROUP, CMFC, OUTPUT, OUTPUT_GROUP};
 use super::location::Target;
 use super::values::{array, enabled, err, index, num, quoted, text, CHANGES};
+use super::video::HevcProfile;
 use super::{Importer, TEMPLATE_NAME};
-use crate::template::{AudioSettings, JobTemplate, LadderRung, PackagingSettings};
+use crate::template::{
+    AudioCodec, AudioSettings, H264Profile, JobTemplate, LadderRung, PackagingSettings, VideoCodec,
+};
 use crate::Result;
 
 /// What a video output contributes to the ladder.
 struct VideoOut {
     path: String,
+    codec: VideoCodec,
     rung: LadderRung,
-    profile: Option<(crate::template::H264Profile, String)>,
+    profile: Option<(H264Profile, String)>,
+    hevc_profile: Option<(HevcProfile, String)>,
     gop: Option<(f64, String)>,
+}
+
+/// The audio of a group's outputs, each with its JSON path.
+#[derive(Default)]
+struct AudioOuts {
+    /// The audio output (one with `AudioDescriptions` and no `VideoDescription`).
+    own: Option<(AudioSettings, String)>,
+    /// The audio carried by video outputs, in document order.
+    carried: Vec<(AudioSettings, String)>,
 }
 
 impl Importer<'_> {
@@ -69,6 +84,17 @@ impl Importer<'_> {
             )?;
             let (destination, packaging) = self.cmaf_group(cmaf, &cmaf_path)?;
             so.finish(&mut self.warnings, &[])?;
+            // Before the outputs, whose sizes an Automated ABR group leaves to MediaConvert.
+            if let Some((_, ap)) = go.take("AutomatedEncodingSettings") {
+                return Err(err(
+                    &ap,
+                    format!(
+                        "Automated ABR is not supported: openvod's templates have no per-title \
+                         ladder yet; list the rungs as outputs, each with its Height and \
+                         MaxBitrate; {CHANGES}"
+                    ),
+                ));
+            }
             let (outputs, outputs_path) = go.need("Outputs", "the renditions of the group")?;
             let template = self.outputs(outputs, &outputs_path, selectors, packaging)?;
             go.finish(&mut self.warnings, OUTPUT_GROUP)?;
@@ -128,7 +154,8 @@ impl Importer<'_> {
     }
 
     /// `Outputs`: one CMAF output per rendition, each either video (`VideoDescription`)
-    /// or audio (`AudioDescriptions`), as MediaConvert requires in a CMAF group.
+    /// or audio (`AudioDescriptions`). Video outputs that also carry audio, as many
+    /// published jobs write them, have it split into the one audio rendition.
     fn outputs(
         &mut self,
         v: &Value,
@@ -148,7 +175,7 @@ impl Importer<'_> {
             ));
         }
         let mut videos: Vec<VideoOut> = Vec::new();
-        let mut audio: Option<(AudioSettings, String)> = None;
+        let mut audio = AudioOuts::default();
         for (i, out) in list.iter().enumerate() {
             let out_path = index(path, i);
             let mut o = Obj::new(out, out_path.clone())?;
@@ -170,9 +197,15 @@ impl Importer<'_> {
                 None => None,
             };
             match (video, audios) {
-                (Some((vd, vp)), None) => {
-                    let (height, width, h) = self.video(vd, &vp)?;
-                    let name = name.unwrap_or_else(|| format!("{height}p"));
+                (Some((vd, vp)), carried) => {
+                    let rung = self.video(vd, &vp)?;
+                    // The job's codec is its first video output's; rungs in another codec
+                    // are named after it by default, as a template's ladder per codec is.
+                    let job_codec = videos.first().map_or(rung.codec, |f| f.codec);
+                    let name = name.unwrap_or_else(|| match rung.codec {
+                        c if c == job_codec => format!("{}p", rung.height),
+                        c => format!("{}p-{c}", rung.height),
+                    });
                     if let Some(other) = videos.iter().find(|o| o.rung.name == name) {
                         return Err(err(
                             &out_path,
@@ -184,22 +217,29 @@ impl Importer<'_> {
                             ),
                         ));
                     }
+                    if let Some((ad, ap)) = carried {
+                        let a = self.audio(ad, &ap, selectors, None)?;
+                        audio.carried.push((a, ap));
+                    }
+                    let e = rung.encoder;
                     videos.push(VideoOut {
                         path: out_path,
+                        codec: rung.codec,
                         rung: LadderRung {
                             name,
-                            height,
-                            width,
-                            max_bitrate: h.max_bitrate,
-                            quality: h.quality,
-                            codec: None,
+                            height: rung.height,
+                            width: None,
+                            max_bitrate: e.max_bitrate,
+                            quality: e.quality,
+                            codec: (rung.codec != job_codec).then_some(rung.codec),
                         },
-                        profile: h.profile,
-                        gop: h.gop,
+                        profile: e.profile,
+                        hevc_profile: e.hevc_profile,
+                        gop: e.gop,
                     });
                 }
                 (None, Some((ad, ap))) => {
-                    if let Some((_, first)) = &audio {
+                    if let Some((_, first)) = &audio.own {
                         return Err(err(
                             &out_path,
                             format!(
@@ -209,14 +249,7 @@ impl Importer<'_> {
                         ));
                     }
                     let a = self.audio(ad, &ap, selectors, name)?;
-                    audio = Some((a, out_path));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(err(
-                        &out_path,
-                        "has both VideoDescription and AudioDescriptions; \
-                            each output of a CMAF group carries one stream",
-                    ))
+                    audio.own = Some((a, out_path));
                 }
                 (None, None) => {
                     return Err(err(
@@ -234,6 +267,7 @@ impl Importer<'_> {
         };
         let mut t = JobTemplate::default_ladder();
         t.name = TEMPLATE_NAME.to_string();
+        t.video.codec = first.codec;
         if let Some(q) = first.rung.quality {
             t.video.quality = q;
         }
@@ -248,12 +282,19 @@ impl Importer<'_> {
         if let Some(p) = profile {
             t.video.profile = p;
         }
+        let hevc_profile = same_everywhere(
+            videos.iter().map(|v| v.hevc_profile.clone()),
+            "CodecProfile",
+            |a, b| a == b,
+        )?;
+        t.video.hevc_main10 = hevc_profile == Some(HevcProfile::Main10);
         let gop = same_everywhere(videos.iter().map(|v| v.gop.clone()), "GopSize", |a, b| {
             (a - b).abs() < 1e-9
         })?;
         if let Some(g) = gop {
             t.video.gop_seconds = g;
         }
+        let audio = self.one_audio(audio)?;
         if let Some((a, ap)) = &audio {
             if let Some(v) = videos.iter().find(|v| v.rung.name == a.name) {
                 return Err(err(
@@ -273,6 +314,47 @@ impl Importer<'_> {
         t.validate()
             .map_err(|e| err(path, format!("the imported template is not valid: {e}")))?;
         Ok(t)
+    }
+
+    /// The one audio rendition of the job: the audio output's, or else the audio the
+    /// video outputs carry, split into a rendition of its own. Every output's audio must
+    /// be the same sound (openvod writes one audio rendition, shared by every video
+    /// rendition); each copy that is not written is reported.
+    fn one_audio(&mut self, audio: AudioOuts) -> Result<Option<(AudioSettings, String)>> {
+        let AudioOuts { own, carried } = audio;
+        let Some((kept, kept_path)) = own.or_else(|| carried.first().cloned()) else {
+            return Ok(None);
+        };
+        for (a, ap) in &carried {
+            if !same_sound(a, &kept) {
+                return Err(err(
+                    ap,
+                    format!(
+                        "{} differs from {} at {kept_path}: openvod writes one audio \
+                         rendition, shared by every video rendition; give every output the \
+                         same audio settings",
+                        sound(a),
+                        sound(&kept)
+                    ),
+                ));
+            }
+            let note = if *ap == kept_path {
+                format!(
+                    "split: {ap}: this audio is written as its own rendition {} \
+                     (openvod carries each track in its own CMAF rendition), shared by every \
+                     video rendition",
+                    quoted(&kept.name)
+                )
+            } else {
+                format!(
+                    "ignored: {ap}: the same audio as {kept_path}, written once as the \
+                     rendition {}",
+                    quoted(&kept.name)
+                )
+            };
+            self.warnings.push(note);
+        }
+        Ok(Some((kept, kept_path)))
     }
 
     /// `ContainerSettings`: a CMAF group's outputs are CMFC.
@@ -348,4 +430,21 @@ fn same_everywhere<T: Clone + Display>(
         }
     }
     Ok(first.map(|(v, _)| v))
+}
+
+/// Whether two audio descriptions make the same sound (their rendition names aside).
+fn same_sound(a: &AudioSettings, b: &AudioSettings) -> bool {
+    (a.codec, a.bitrate, a.sample_rate, a.channels)
+        == (b.codec, b.bitrate, b.sample_rate, b.channels)
+}
+
+/// An audio description's sound, for messages: "AAC 128000 b/s 48000 Hz 2 channels".
+fn sound(a: &AudioSettings) -> String {
+    let codec = match a.codec {
+        AudioCodec::Aac => "AAC",
+    };
+    format!(
+        "{codec} {} b/s {} Hz {} channels",
+        a.bitrate, a.sample_rate, a.channels
+    )
 }

@@ -1,93 +1,173 @@
-//! `VideoDescription` of a video output: the rung's size and its H.264 QVBR settings
-//! (rate control, quality level, profile, GOP, pixel aspect ratio).
+//! `VideoDescription` of a video output: the rung's size and codec, and the settings the
+//! codecs share (QVBR rate control, GOP, HRD buffer, pixel aspect ratio). Each codec's
+//! own settings object is read in `video_codecs`.
 
 use serde_json::Value;
 
 use super::cursor::Obj;
-use super::fields::{H264, QVBR, VIDEO_DESCRIPTION};
-use super::values::{err, ignored, int, join, num, quoted, text, CHANGES};
+use super::fields::{CODEC_SETTINGS, QVBR, VIDEO_DESCRIPTION};
+use super::values::{err, ignored, int, num, quoted, text, CHANGES};
 use super::Importer;
-use crate::template::H264Profile;
+use crate::template::{H264Profile, VideoCodec};
 use crate::Result;
 
-/// The H.264 settings of one output.
-pub(super) struct H264Out {
+/// What one video output asks of its rung.
+pub(super) struct VideoRung {
+    /// Size of the rung's short side (`Height`).
+    pub(super) height: u32,
+    pub(super) codec: VideoCodec,
+    pub(super) encoder: EncoderSettings,
+}
+
+/// The rate control and GOP of one output, as its codec's settings give them.
+pub(super) struct EncoderSettings {
     pub(super) max_bitrate: u64,
     pub(super) quality: Option<u8>,
-    /// Value as written (`HIGH`) and JSON path of `CodecProfile`.
+    /// H.264 only: the profile and the JSON path of `CodecProfile`.
     pub(super) profile: Option<(H264Profile, String)>,
-    /// GOP length in seconds and the JSON path of `GopSize`; `None` for AUTO.
+    /// H.265 only: the profile and the JSON path of `CodecProfile`.
+    pub(super) hevc_profile: Option<(HevcProfile, String)>,
+    /// GOP length in seconds and the JSON path of `GopSize`; `None` for AUTO or absent.
     pub(super) gop: Option<(f64, String)>,
 }
 
+/// The HEVC profile an H.265 output asks for (its tier aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HevcProfile {
+    /// 8-bit 4:2:0.
+    Main,
+    /// 10-bit 4:2:0: the template's `hevc_main10`.
+    Main10,
+}
+
+impl std::fmt::Display for HevcProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HevcProfile::Main => "Main",
+            HevcProfile::Main10 => "Main 10",
+        })
+    }
+}
+
+/// Whether a codec's settings may leave `RateControlMode` out.
+#[derive(Clone, Copy)]
+pub(super) enum RateControlDefault {
+    /// MediaConvert's default is CBR (H.264, H.265): the mode must be given.
+    Cbr,
+    /// QVBR is the only mode (AV1): absent means QVBR.
+    Qvbr,
+}
+
 impl Importer<'_> {
-    /// `VideoDescription`: `Height` (and `Width`) of the rung, and its H.264 settings.
-    pub(super) fn video(&mut self, v: &Value, path: &str) -> Result<(u32, Option<u32>, H264Out)> {
+    /// `VideoDescription`: `Height` (and `Width`) of the rung, its codec and settings.
+    pub(super) fn video(&mut self, v: &Value, path: &str) -> Result<VideoRung> {
         let mut o = Obj::new(v, path.to_string())?;
-        let height_path = join(path, "Height");
-        let height = match o.take("Height") {
-            Some((h, hp)) => int(h, &hp, 16, 4320, "pixels")?,
-            None => {
-                return Err(err(
-                    &height_path,
-                    "missing; openvod needs the height of each rung \
-                        (MediaConvert would keep the source's size)",
-                ))
-            }
-        };
+        let (height, height_path) = o.need(
+            "Height",
+            "openvod needs the height of each rung (MediaConvert would keep the source's size)",
+        )?;
+        let height = int(height, &height_path, 16, 4320, "pixels")?;
         let width = match o.take("Width") {
             Some((w, wp)) => {
                 let w = int(w, &wp, 16, 7680, "pixels")?;
                 if w % 2 == 1 || height % 2 == 1 {
                     return Err(err(
                         &wp,
-                        format!("{w}x{height}: width and height must be even for H.264 4:2:0"),
+                        format!("{w}x{height}: width and height must be even for 4:2:0"),
                     ));
                 }
-                // openvod keeps the source's display aspect ratio (and never letterboxes):
-                // Height sets the rung's short side. A 16:9 Width is what that gives
-                // for the usual source; any other is reported.
-                let ratio = w as f64 / height as f64;
-                if (ratio - 16.0 / 9.0).abs() > 0.02 {
-                    self.warnings.push(format!(
-                        "ignored: {wp} = {w}: openvod keeps the source's aspect ratio, the rung is {height} pixels on its short side"
-                    ));
-                }
-                None
+                Some((w, wp))
             }
             None => None,
         };
         let (cs, cs_path) = o.need("CodecSettings", "the video codec settings")?;
         let mut c = Obj::new(cs, cs_path)?;
-        let (codec, codec_path) = c.need("Codec", "openvod encodes H_264")?;
-        let codec = text(codec, &codec_path)?;
-        if codec != "H_264" {
-            return Err(err(
-                &codec_path,
-                format!("{} is not supported (only H_264); {CHANGES}", quoted(codec)),
-            ));
+        let (name, name_path) = c.need("Codec", "openvod encodes H_264, H_265 or AV1")?;
+        let name = text(name, &name_path)?;
+        let (codec, key) = match name {
+            "H_264" => (VideoCodec::H264, "H264Settings"),
+            "H_265" => (VideoCodec::Hevc, "H265Settings"),
+            "AV1" => (VideoCodec::Av1, "Av1Settings"),
+            _ => {
+                return Err(err(
+                    &name_path,
+                    format!(
+                        "{} is not supported (only H_264, H_265 or AV1); {CHANGES}",
+                        quoted(name)
+                    ),
+                ))
+            }
+        };
+        // SVT-AV1 makes no picture under 64 pixels a side; the x264 and x265 bound is
+        // the 16 of `int` above.
+        let min = u64::from(codec.min_side());
+        for (side, side_path) in [Some((height, height_path)), width.clone()]
+            .into_iter()
+            .flatten()
+        {
+            if side < min {
+                return Err(err(
+                    &side_path,
+                    format!(
+                        "{side} pixels is too small for {name}: its encoder makes pictures \
+                         of at least {min} pixels on each side"
+                    ),
+                ));
+            }
         }
-        let (h, h_path) = c.need("H264Settings", "required with Codec H_264")?;
-        let h264 = self.h264(h, &h_path)?;
-        c.finish(&mut self.warnings, &[])?;
+        if let Some((w, wp)) = width {
+            // openvod keeps the source's display aspect ratio (and never letterboxes):
+            // Height sets the rung's short side. A 16:9 Width is what that gives for the
+            // usual source; any other is reported.
+            let ratio = w as f64 / height as f64;
+            if (ratio - 16.0 / 9.0).abs() > 0.02 {
+                self.warnings.push(format!(
+                    "ignored: {wp} = {w}: openvod keeps the source's aspect ratio, the rung is {height} pixels on its short side"
+                ));
+            }
+        }
+        let (s, s_path) = c.need(key, &format!("required with Codec {name}"))?;
+        let encoder = match codec {
+            VideoCodec::H264 => self.h264(s, &s_path)?,
+            VideoCodec::Hevc => self.h265(s, &s_path)?,
+            VideoCodec::Av1 => self.av1(s, &s_path)?,
+        };
+        c.finish(&mut self.warnings, CODEC_SETTINGS)?;
         o.finish(&mut self.warnings, VIDEO_DESCRIPTION)?;
-        Ok((height as u32, width, h264))
+        Ok(VideoRung {
+            height: height as u32,
+            codec,
+            encoder,
+        })
     }
 
-    /// `H264Settings`. openvod encodes capped quality (QVBR): x264 CRF from
-    /// `QvbrQualityLevel`, `-maxrate` from `MaxBitrate` with a buffer of twice that.
-    fn h264(&mut self, v: &Value, path: &str) -> Result<H264Out> {
-        let mut o = Obj::new(v, path.to_string())?;
-        let (mode, mode_path) = o.need(
-            "RateControlMode",
-            "MediaConvert's default is CBR, openvod encodes only QVBR (set RateControlMode QVBR)",
-        )?;
-        let mode = text(mode, &mode_path)?;
-        if mode != "QVBR" {
-            return Err(err(
-                &mode_path,
-                format!("{} is not supported (only QVBR); {CHANGES}", quoted(mode)),
-            ));
+    /// `RateControlMode`, `MaxBitrate` and `QvbrSettings`, the start of every codec's
+    /// [`EncoderSettings`]. openvod encodes capped quality (QVBR): the encoder's CRF from
+    /// `QvbrQualityLevel` (on each codec's own scale, see [`VideoCodec::crf`]),
+    /// `-maxrate` from `MaxBitrate` with a buffer of twice that.
+    pub(super) fn qvbr(
+        &mut self,
+        o: &mut Obj<'_>,
+        default: RateControlDefault,
+    ) -> Result<EncoderSettings> {
+        match (o.take("RateControlMode"), default) {
+            (Some((mode, mode_path)), _) => {
+                let mode = text(mode, &mode_path)?;
+                if mode != "QVBR" {
+                    return Err(err(
+                        &mode_path,
+                        format!("{} is not supported (only QVBR); {CHANGES}", quoted(mode)),
+                    ));
+                }
+            }
+            (None, RateControlDefault::Qvbr) => {}
+            (None, RateControlDefault::Cbr) => {
+                o.need(
+                    "RateControlMode",
+                    "MediaConvert's default is CBR, openvod encodes only QVBR \
+                     (set RateControlMode QVBR)",
+                )?;
+            }
         }
         let (mb, mb_path) = o.need("MaxBitrate", "QVBR needs the peak bit rate of the rung")?;
         let max_bitrate = int(mb, &mb_path, 50_000, 200_000_000, "bits per second")?;
@@ -105,51 +185,32 @@ impl Importer<'_> {
             }
             None => None,
         };
-        let profile = match o.take("CodecProfile") {
-            Some((p, pp)) => {
-                let p = text(p, &pp)?;
-                match p {
-                    "HIGH" => Some((H264Profile::High, pp)),
-                    "MAIN" => Some((H264Profile::Main, pp)),
-                    "BASELINE" => Some((H264Profile::Baseline, pp)),
-                    _ => {
-                        return Err(err(
-                            &pp,
-                            format!(
-                                "{} is not supported (only HIGH, MAIN or \
-                                BASELINE: openvod encodes 8-bit 4:2:0); {CHANGES}",
-                                quoted(p)
-                            ),
-                        ))
-                    }
-                }
-            }
-            None => None,
-        };
-        let gop = self.gop(&mut o)?;
-        // openvod's VBV buffer is twice MaxBitrate; another size only changes how bursts
-        // are smoothed.
+        Ok(EncoderSettings {
+            max_bitrate,
+            quality,
+            profile: None,
+            hevc_profile: None,
+            gop: None,
+        })
+    }
+
+    /// `HrdBufferSize`. openvod's VBV buffer is twice `MaxBitrate`; another size only
+    /// changes how bursts are smoothed.
+    pub(super) fn hrd_buffer(&mut self, o: &mut Obj<'_>, max_bitrate: u64) -> Result<()> {
         if let Some((b, bp)) = o.take("HrdBufferSize") {
             let size = int(b, &bp, 0, 1_000_000_000, "bits")?;
             if size != 2 * max_bitrate {
                 self.warnings.push(ignored(&bp, b));
             }
         }
-        self.pixel_aspect(&mut o)?;
-        o.finish(&mut self.warnings, H264)?;
-        Ok(H264Out {
-            max_bitrate,
-            quality,
-            profile,
-            gop,
-        })
+        Ok(())
     }
 
     /// `GopSizeUnits` and `GopSize`. openvod's GOP is a length in seconds, converted to
     /// frames with the source's frame rate once it is probed; a GOP in frames cannot be
     /// converted here because the frame rate is not in the job (it comes from the source,
     /// `FramerateControl: INITIALIZE_FROM_SOURCE`).
-    fn gop(&mut self, o: &mut Obj<'_>) -> Result<Option<(f64, String)>> {
+    pub(super) fn gop(&mut self, o: &mut Obj<'_>) -> Result<Option<(f64, String)>> {
         let units = match o.take("GopSizeUnits") {
             Some((u, up)) => Some((text(u, &up)?, up)),
             None => None,
@@ -192,7 +253,7 @@ impl Importer<'_> {
     /// `ParControl`, `ParNumerator`, `ParDenominator`. openvod always writes square pixels
     /// (`setsar=1`): a specified 1:1 is what it does anyway; following the source's pixel
     /// shape differs only for anamorphic sources (warned); any other shape is refused.
-    fn pixel_aspect(&mut self, o: &mut Obj<'_>) -> Result<()> {
+    pub(super) fn pixel_aspect(&mut self, o: &mut Obj<'_>) -> Result<()> {
         let control = o.take("ParControl");
         let num = o.take("ParNumerator");
         let den = o.take("ParDenominator");
