@@ -46,6 +46,9 @@ fn check(map: &[Subsample], len: usize, scheme: Scheme) {
         .sum();
     assert_eq!(covered, len, "subsamples cover the sample");
     if scheme == Scheme::Cenc {
-        assert!(map.iter().all(|s| s.protected % 16 == 0), "cenc whole blocks");
+        assert!(
+            map.iter().all(|s| s.protected % 16 == 0),
+            "cenc whole blocks"
+        );
     }
 }
