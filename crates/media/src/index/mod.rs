@@ -344,7 +344,17 @@ pub fn decode_track(bytes: &[u8], limits: &Limits) -> Result<Track> {
     let subsamples = match counts_per_sample {
         0 => None,
         1 => Some(SubsampleCounts::uniform(cenc)),
-        _ => Some(SubsampleCounts::per_scheme(cenc, cbcs)?),
+        _ => {
+            // The writer stores equal counts once (flag 1), so a flag 2 index whose two
+            // lists agree (including an empty one) is not one it wrote.
+            if cenc == cbcs {
+                return Err(malformed(
+                    flag_at,
+                    "subsample counts flag 2 with the same counts under both schemes".into(),
+                ));
+            }
+            Some(SubsampleCounts::per_scheme(cenc, cbcs)?)
+        }
     };
 
     Ok(Track {

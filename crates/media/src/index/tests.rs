@@ -132,6 +132,24 @@ fn subsample_counts_round_trip_and_mismatched_counts_are_dropped() {
     let flag = count_at(&small_track()) + 4;
     bad[flag] = 3;
     assert!(decode_track(&bad, &Limits::default()).is_err());
+    // Flag 2 with the same counts under both schemes is refused: the writer stores those
+    // once, under flag 1. This holds with no samples at all, too.
+    let mut empty = small_track();
+    empty.samples.clear();
+    let mut bad = encode_track(&empty);
+    let flag = count_at(&empty) + 4;
+    bad[flag] = 2;
+    assert!(decode_track(&bad, &Limits::default()).is_err());
+    let mut track = small_track();
+    track.subsamples = Some(SubsampleCounts::per_scheme(vec![1, 3, 7], vec![2, 3, 9]).unwrap());
+    let mut bad = encode_track(&track);
+    let records = count_at(&small_track()) + 5;
+    for (i, cenc) in [1u16, 3, 7].into_iter().enumerate() {
+        let cbcs_at = records + i * SAMPLE_RECORD_WITH_SCHEME_SUBSAMPLES + SAMPLE_RECORD + 2;
+        bad[cbcs_at..cbcs_at + 2].copy_from_slice(&cenc.to_be_bytes());
+    }
+    let err = decode_track(&bad, &Limits::default()).expect_err("equal counts under flag 2");
+    assert!(err.to_string().contains("same counts"), "{err}");
 }
 
 #[test]
