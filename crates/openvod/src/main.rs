@@ -28,6 +28,9 @@ enum Command {
     },
     /// Transcode a file to an adaptive bit rate ladder, packaged as CMAF for HLS and DASH.
     Transcode(commands::TranscodeArgs),
+    /// Score an encode against its source: SSIM, PSNR and a 0-100 score from SSIM, both
+    /// pictures scaled to one display size.
+    Quality(commands::QualityArgs),
     /// Package MP4 renditions (fragmented or progressive) as CMAF for HLS and DASH.
     Package(commands::PackageArgs),
     /// Run the service: API, origin and workers in one process.
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Probe { input, json } => commands::probe(&input, json),
         Command::Transcode(args) => commands::transcode(args),
         Command::Package(args) => commands::package(args),
+        Command::Quality(args) => commands::quality(args),
         Command::Serve(args) => service::run(service::Role::Serve, args),
         Command::Worker(args) => service::run(service::Role::Worker, args),
         Command::Origin(args) => service::run(service::Role::Origin, args),

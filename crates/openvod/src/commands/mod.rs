@@ -2,11 +2,13 @@
 
 mod package;
 mod probe;
+mod quality;
 mod sign;
 mod transcode;
 
 pub use package::{package, PackageArgs};
 pub use probe::probe;
+pub use quality::{quality, QualityArgs};
 pub use sign::{sign_url, SignArgs};
 pub use transcode::{transcode, TranscodeArgs};
 
@@ -19,8 +21,12 @@ fn print_renditions(p: &PackageSummary) {
             (Some(w), Some(h)) => format!("{w}x{h}"),
             _ => r.kind.to_string(),
         };
+        let quality = r
+            .quality
+            .map(|q| format!("  score {:.1} (SSIM {:.4})", q.score, q.ssim))
+            .unwrap_or_default();
         println!(
-            "  {:<10} {:<11} {:<22} avg {:>6} kb/s  peak {:>6} kb/s  {:>4} segments  {:>8.1} MB",
+            "  {:<10} {:<11} {:<22} avg {:>6} kb/s  peak {:>6} kb/s  {:>4} segments  {:>8.1} MB{quality}",
             r.name,
             size,
             r.codecs,
