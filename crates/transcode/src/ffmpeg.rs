@@ -139,27 +139,8 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         let bufsize = (r.max_bitrate * 2).to_string();
         let crf = r.crf.to_string();
         let map = format!("[v{i}]");
-        let mut args: Vec<&str> = vec!["-map", &map, "-c:v", r.codec.encoder()];
-        match r.codec {
-            VideoCodec::H264 => args.extend(["-profile:v", plan.profile.name()]),
-            // Main (8-bit 4:2:0), or Main10 for a 10-bit rung, tagged hvc1; forced
-            // keyframes are IDR pictures and no GOP is open, so every rung cuts at the
-            // same instants as with x264's +cgop; x265's own banner stays off stderr.
-            VideoCodec::Hevc => args.extend([
-                "-tag:v",
-                "hvc1",
-                "-profile:v",
-                if r.ten_bit { "main10" } else { "main" },
-                "-forced-idr",
-                "1",
-                "-x265-params",
-                "scenecut=0:open-gop=0:log-level=error",
-            ]),
-            // Main profile from the 8-bit 4:2:0 picture. Key frames (closed GOPs) every
-            // `-g` frames and on the forced instants, no scene-change key frames; the cap
-            // below makes SVT-AV1's CRF a capped CRF.
-            VideoCodec::Av1 => args.extend(["-svtav1-params", "scd=0"]),
-        }
+        let mut args: Vec<&str> = vec!["-map", &map];
+        args.extend(encoder_args(r.codec, r.ten_bit, plan.profile));
         let av1_preset = plan.av1_preset.to_string();
         args.extend([
             "-preset",
@@ -222,6 +203,37 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
     }
     a.extend(a2);
     a
+}
+
+/// The encoder of `codec` and its settings that every encode of openvod shares, the
+/// ladder's and the per-title analysis's alike.
+pub(crate) fn encoder_args(
+    codec: VideoCodec,
+    ten_bit: bool,
+    profile: crate::template::H264Profile,
+) -> Vec<&'static str> {
+    let mut args = vec!["-c:v", codec.encoder()];
+    match codec {
+        VideoCodec::H264 => args.extend(["-profile:v", profile.name()]),
+        // Main (8-bit 4:2:0), or Main10 for a 10-bit rung, tagged hvc1; forced
+        // keyframes are IDR pictures and no GOP is open, so every rung cuts at the
+        // same instants as with x264's +cgop; x265's own banner stays off stderr.
+        VideoCodec::Hevc => args.extend([
+            "-tag:v",
+            "hvc1",
+            "-profile:v",
+            if ten_bit { "main10" } else { "main" },
+            "-forced-idr",
+            "1",
+            "-x265-params",
+            "scenecut=0:open-gop=0:log-level=error",
+        ]),
+        // Main profile from the 8-bit 4:2:0 picture. Key frames (closed GOPs) every
+        // `-g` frames and on the forced instants, no scene-change key frames; the cap
+        // makes SVT-AV1's CRF a capped CRF.
+        VideoCodec::Av1 => args.extend(["-svtav1-params", "scd=0"]),
+    }
+    args
 }
 
 /// A finished encode: what it cost and what ffmpeg said about decoding the source.

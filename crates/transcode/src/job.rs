@@ -11,9 +11,11 @@ use crate::integrity::{self, IntegrityPolicy, SourceWarning};
 use crate::ladder::{self, EncodePlan};
 use crate::output::StagedDir;
 use crate::package::{self, PackageSummary};
+use crate::per_title::{self, LadderMode, PerTitleDecision};
 use crate::probe::{self, MediaInfo};
+use crate::quality::{self, Comparison, QualityScore, Reference};
 use crate::source::SourceFile;
-use crate::template::JobTemplate;
+use crate::template::{JobTemplate, VideoCodec};
 use crate::{Error, Result};
 
 /// What to transcode, where, and how.
@@ -28,6 +30,9 @@ pub struct TranscodeJob {
     pub deadline: Option<Deadline>,
     /// How much decode damage the source may have.
     pub integrity: IntegrityPolicy,
+    /// Measure each video rung's quality against the source after the encode (every
+    /// third frame, at the top rung's size; see `quality`).
+    pub measure_quality: bool,
 }
 
 /// Steps of a one-shot job (`openvod transcode`), for progress reports; the durable
@@ -36,7 +41,11 @@ pub struct TranscodeJob {
 #[serde(rename_all = "lowercase")]
 pub enum JobStep {
     Probe,
+    /// The per-title analysis (sample encodes and their quality).
+    Analyse,
     Encode,
+    /// Comparing the encoded rungs with the source.
+    Measure,
     Package,
 }
 
@@ -55,6 +64,9 @@ pub struct TranscodeSummary {
     pub output: PathBuf,
     pub source: MediaInfo,
     pub plan: EncodePlan,
+    /// The per-title analysis and what it chose; absent for a fixed ladder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<PerTitleDecision>,
     #[serde(flatten)]
     pub package: PackageSummary,
     /// What is wrong with the source but did not stop the job.
@@ -77,12 +89,24 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let source = SourceFile::open(&job.input)?;
     let shown = source.shown().to_string();
     let info = probe::probe(&source)?;
-    let plan = ladder::plan(&info, &job.template, &shown)?;
+    let mut plan = ladder::plan(&info, &job.template, &shown)?;
     ffmpeg::check_encoders(&plan, &shown)?;
-    on_event(JobEvent::Planned(&plan));
+    // Rungs are scored at the fixed ladder's largest size, whatever the per-title ladder
+    // keeps, so that fixed and per-title encodes of a title compare.
+    let display = largest(&plan);
     let staged = StagedDir::new(&job.output, job.overwrite)?;
     let work = staged.path().join(".encode");
     std::fs::create_dir(&work).map_err(|e| Error::io(&work, e))?;
+    let decision = match job.template.ladder.mode {
+        LadderMode::Fixed => None,
+        LadderMode::PerTitle => {
+            on_event(JobEvent::Started(JobStep::Analyse));
+            let decision = analyse_title(&source, &mut plan, &job.template, &work)?;
+            ffmpeg::check_encoders(&plan, &shown)?;
+            Some(decision)
+        }
+    };
+    on_event(JobEvent::Planned(&plan));
 
     on_event(JobEvent::Started(JobStep::Encode));
     let deadline = job
@@ -94,9 +118,22 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     })?;
     let warnings = integrity::check(&shown, &info, &plan, &work, &encoded.decode, &job.integrity)?;
     let cost = encoded.cost;
+    let qualities = if job.measure_quality {
+        on_event(JobEvent::Started(JobStep::Measure));
+        Some(measure_rungs(&source, &plan, &work, display)?)
+    } else {
+        None
+    };
 
     on_event(JobEvent::Started(JobStep::Package));
-    let summary = package_encoded(&plan, &work, &job.template, staged.path())?;
+    let mut summary = package_encoded(&plan, &work, &job.template, staged.path())?;
+    let shares = cpu_shares(&plan);
+    for r in &mut summary.renditions {
+        if let Some(i) = plan.rungs.iter().position(|p| p.name == r.name) {
+            r.cpu_seconds = Some(round3(cost.cpu.mul_f64(shares[i])));
+            r.quality = qualities.as_ref().map(|q| q[i]);
+        }
+    }
     std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let output = staged.commit()?;
     let encode_seconds = cost.wall.as_secs_f64();
@@ -110,6 +147,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
         },
         source: info,
         plan,
+        ladder: decision,
         package: summary,
         warnings,
         wall_seconds: round3(started.elapsed()),
@@ -185,6 +223,87 @@ pub fn package_encoded_copies(
 ) -> Result<Vec<PackageSummary>> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
     package::package_copies(&sources, renditions, &template.packaging(), copies, out)
+}
+
+/// Runs the per-title analysis in a folder of its own under `work` and puts its rungs
+/// in `plan`.
+pub fn analyse_title(
+    source: &SourceFile,
+    plan: &mut EncodePlan,
+    template: &JobTemplate,
+    work: &Path,
+) -> Result<PerTitleDecision> {
+    let dir = work.join("per-title");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let decision = per_title::analyse(source, plan, template, &dir)?;
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    plan.rungs = per_title::planned_rungs(&decision, template, plan);
+    Ok(decision)
+}
+
+/// The largest picture of a plan's rungs.
+fn largest(plan: &EncodePlan) -> (u32, u32) {
+    plan.rungs
+        .iter()
+        .map(|r| (r.width, r.height))
+        .max_by_key(|(w, h)| u64::from(*w) * u64::from(*h))
+        .unwrap_or((0, 0))
+}
+
+/// The quality of every video rung of `plan` encoded in `work`, against the whole
+/// source, scaled to `display`, every third frame.
+pub fn measure_rungs(
+    source: &SourceFile,
+    plan: &EncodePlan,
+    work: &Path,
+    display: (u32, u32),
+) -> Result<Vec<QualityScore>> {
+    if plan.rungs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reference = Reference {
+        source,
+        stream_index: plan.video_stream_index,
+        excerpts: Vec::new(),
+        frame_rate: Some(plan.frame_rate),
+        deinterlace: plan.deinterlace,
+    };
+    let files = plan
+        .rungs
+        .iter()
+        .map(|r| SourceFile::open(&ffmpeg::output_path(work, &r.name)))
+        .collect::<Result<Vec<_>>>()?;
+    quality::compare(
+        &reference,
+        &files,
+        Comparison {
+            width: display.0,
+            height: display.1,
+            frame_step: 3,
+        },
+        Deadline::for_duration(plan.duration).total,
+    )
+}
+
+/// Each rung's share of the encode's CPU time: ffmpeg runs every rung in one process
+/// and does not account CPU time per output, so the time is apportioned by the pixels
+/// each rung encodes, weighted by its encoder's cost per pixel relative to x264 (x265
+/// about twice x264 at the same preset name, SVT-AV1 at its mapped preset about the
+/// same; measured on 720p testsrc2). An estimate, reported as such.
+fn cpu_shares(plan: &EncodePlan) -> Vec<f64> {
+    let weight = |r: &crate::ladder::PlannedRung| {
+        let per_pixel = match r.codec {
+            VideoCodec::H264 => 1.0,
+            VideoCodec::Hevc => 2.0,
+            VideoCodec::Av1 => 1.1,
+        };
+        f64::from(r.width) * f64::from(r.height) * per_pixel
+    };
+    let total: f64 = plan.rungs.iter().map(weight).sum();
+    plan.rungs
+        .iter()
+        .map(|r| if total > 0.0 { weight(r) / total } else { 0.0 })
+        .collect()
 }
 
 fn round3(d: Duration) -> f64 {

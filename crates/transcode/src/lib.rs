@@ -29,3 +29,5 @@ pub mod ladder;
 pub mod mediaconvert;
 pub mod output;
 pub mod package;
+pub mod per_title;
+pub mod quality;

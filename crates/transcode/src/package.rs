@@ -54,6 +54,13 @@ pub struct RenditionSummary {
     pub segments: usize,
     /// Bytes of init and media segments.
     pub bytes: u64,
+    /// The encode's CPU seconds apportioned to this rung (an estimate: see
+    /// `job::run`); absent for audio and for renditions not encoded here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// Quality against the source, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::quality::QualityScore>,
 }
 
 /// What a packaging run wrote.
@@ -90,6 +97,8 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
                 peak_bitrate: peak,
                 segments: rendition.segments().len(),
                 bytes: bytes.get(r).copied().unwrap_or(0),
+                cpu_seconds: None,
+                quality: None,
             }
         })
         .collect();

@@ -7,6 +7,7 @@ use openvod_media::segment::SegmentTarget;
 use openvod_media::{Manifests, ProtectionSettings, RenditionName};
 use serde::{Deserialize, Serialize};
 
+use crate::per_title::LadderSettings;
 use crate::{Error, Result};
 
 /// A complete job template.
@@ -22,6 +23,9 @@ pub struct JobTemplate {
     /// Encryption of the packaged output; `None` (no `[protection]` table): clear only.
     #[serde(default)]
     pub protection: Option<ProtectionSettings>,
+    /// Fixed rungs (the default) or a ladder chosen per title, and its bounds.
+    #[serde(default, skip_serializing_if = "LadderSettings::is_default")]
+    pub ladder: LadderSettings,
 }
 
 /// Video codec settings shared by every rung, and the rungs.
@@ -523,6 +527,7 @@ impl JobTemplate {
                 ));
             }
         }
+        self.ladder.validate()?;
         let p = &self.packaging;
         self.segment_target()
             .validate()

@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use openvod_transcode::integrity::IntegrityPolicy;
 use openvod_transcode::job::{self, JobEvent, JobStep, TranscodeJob};
+use openvod_transcode::per_title::LadderMode;
 use openvod_transcode::template::VideoCodec;
 use openvod_transcode::JobTemplate;
 
@@ -27,6 +28,14 @@ pub struct TranscodeArgs {
     /// rungs in the first codec keep their names, the others' are named NAME-CODEC.
     #[arg(long, value_name = "CODEC,...", value_delimiter = ',')]
     codecs: Vec<VideoCodec>,
+    /// The template's fixed rungs, or a ladder chosen for this title from sample encodes
+    /// (bounds from the template's `[ladder]` table).
+    #[arg(long, value_name = "fixed|per-title")]
+    ladder: Option<LadderMode>,
+    /// Measure each rung's quality against the source after the encode (SSIM, PSNR and
+    /// a 0-100 score; see `openvod quality`).
+    #[arg(long)]
+    measure_quality: bool,
     /// Capped-quality level 1-10 for every rung (the QVBR quality level).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
     quality: Option<u8>,
@@ -79,6 +88,9 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             .validate()
             .map_err(|e| anyhow::anyhow!("--codecs: {e}"))?;
     }
+    if let Some(mode) = args.ladder {
+        template.ladder.mode = mode;
+    }
     if let Some(q) = args.quality {
         template.video.quality = q;
         for r in &mut template.video.rungs {
@@ -99,6 +111,7 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             min_decoded_share: args.min_decoded_share,
             max_decode_errors: args.max_decode_errors,
         },
+        measure_quality: args.measure_quality,
     };
     let reporter = Reporter::new();
     let summary = job::run(&job, &mut |e| reporter.event(e));
@@ -118,6 +131,27 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             summary.speed,
             summary.cpu_seconds
         );
+        if let Some(d) = &summary.ladder {
+            println!(
+                "per-title ladder in {} from {} sample encodes of {} excerpts ({:.1} s CPU):",
+                d.codec,
+                d.samples.len(),
+                d.excerpts.len(),
+                d.cpu_seconds
+            );
+            for r in &d.rungs {
+                println!(
+                    "  {:<10} {}x{}  crf {}  ~{} kb/s (cap {} kb/s)  score {:.1}",
+                    r.name,
+                    r.width,
+                    r.height,
+                    r.crf,
+                    r.expected_bitrate / 1000,
+                    r.max_bitrate / 1000,
+                    r.score
+                );
+            }
+        }
         print_renditions(&summary.package);
     }
     Ok(())
@@ -192,7 +226,9 @@ impl Reporter {
             JobEvent::Started(stage) => {
                 let name = match stage {
                     JobStep::Probe => "probing",
+                    JobStep::Analyse => "analysing",
                     JobStep::Encode => "encoding",
+                    JobStep::Measure => "measuring",
                     JobStep::Package => "packaging",
                 };
                 match &self.bar {

@@ -14,6 +14,7 @@ mod isolation;
 mod jit;
 mod mediaconvert;
 mod package;
+mod per_title;
 mod probe;
 mod service;
 mod transcode;

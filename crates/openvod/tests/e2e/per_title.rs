@@ -1,0 +1,230 @@
+//! Per-title ladders and quality scores: `openvod transcode --ladder per-title` samples
+//! the title, records its decision, and encodes the ladder it chose; `openvod quality`
+//! scores an encode against its source.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An 8 s 640x360 source from a lavfi graph, kept as a fixture.
+fn lavfi_source(dir: &Path, name: &str, graph: &str) -> PathBuf {
+    let args = [
+        "-f",
+        "lavfi",
+        "-i",
+        graph,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+    ];
+    let cached = fixture(&args, "mkv", |out| {
+        let mut a = args.to_vec();
+        a.push(s(out));
+        ffmpeg(&a);
+    });
+    let path = dir.join(name);
+    std::fs::copy(cached, &path).unwrap();
+    path
+}
+
+const PER_TITLE_TEMPLATE: &str = r#"
+name = "per-title-small"
+[video]
+preset = "superfast"
+rungs = [
+  { name = "360p", height = 360, max_bitrate = 2_000_000 },
+  { name = "240p", height = 240, max_bitrate = 1_000_000 },
+  { name = "144p", height = 144, max_bitrate = 400_000 },
+]
+[packaging]
+segment_seconds = 2.0
+fragment_seconds = 2.0
+[ladder]
+mode = "per-title"
+min_bitrate = 50_000
+max_bitrate = 4_000_000
+top_quality = 95.0
+"#;
+
+fn per_title(dir: &Path, src: &Path, out: &str) -> Value {
+    let template = dir.join("per-title.toml");
+    std::fs::write(&template, PER_TITLE_TEMPLATE).unwrap();
+    let out = dir.join(out);
+    let r = openvod(&[
+        "transcode",
+        s(src),
+        "--out",
+        s(&out),
+        "--template",
+        s(&template),
+        "--measure-quality",
+        "--json",
+    ]);
+    assert_ok(&r, "transcode with a per-title ladder");
+    let summary: Value = serde_json::from_slice(&r.stdout).unwrap();
+    // The folder holds the chosen rungs and nothing of the analysis.
+    let names: Vec<&str> = summary["ladder"]["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for n in &names {
+        assert!(
+            out.join(n).is_dir(),
+            "{n} is missing from {:?}",
+            entries(&out)
+        );
+    }
+    assert!(!out.join(".encode").exists());
+    summary
+}
+
+fn total_expected(summary: &Value) -> u64 {
+    summary["ladder"]["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["expected_bitrate"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = lavfi_source(
+        dir.path(),
+        "flat.mkv",
+        "smptebars=size=640x360:rate=25:duration=8",
+    );
+    let noisy = lavfi_source(
+        dir.path(),
+        "noisy.mkv",
+        "testsrc2=size=640x360:rate=25:duration=8,noise=alls=40:allf=t+u",
+    );
+    let f = per_title(dir.path(), &flat, "flat");
+    let n = per_title(dir.path(), &noisy, "noisy");
+
+    for (what, summary) in [("flat", &f), ("noisy", &n)] {
+        let ladder = &summary["ladder"];
+        assert_eq!(ladder["codec"], "h264", "{what}");
+        // 3 resolutions at 3 CRFs, every one measured.
+        let samples = ladder["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 9, "{what}");
+        for p in samples {
+            let score = p["score"].as_f64().unwrap();
+            assert!(score > 0.0 && score <= 100.0, "{what}: {p}");
+            assert!(p["bitrate"].as_u64().unwrap() > 0, "{what}: {p}");
+        }
+        // The hull rises in both rate and score.
+        let hull = ladder["hull"].as_array().unwrap();
+        for w in hull.windows(2) {
+            assert!(
+                w[1]["bitrate"].as_u64() > w[0]["bitrate"].as_u64(),
+                "{what}"
+            );
+            assert!(w[1]["score"].as_f64() > w[0]["score"].as_f64(), "{what}");
+        }
+        assert!(ladder["cpu_seconds"].as_f64().unwrap() > 0.0, "{what}");
+        // Each rung of the encode looks as the analysis said it would (the final encode's
+        // slower preset does at least as well at the same CRF), within a margin for the
+        // excerpts being a sample of the title.
+        let rungs = ladder["rungs"].as_array().unwrap();
+        assert!(!rungs.is_empty(), "{what}");
+        for r in rungs {
+            let rendition = summary["renditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == r["name"])
+                .unwrap_or_else(|| panic!("{what}: no rendition {}", r["name"]));
+            let measured = rendition["quality"]["score"].as_f64().unwrap();
+            let expected = r["score"].as_f64().unwrap();
+            assert!(
+                measured >= expected - 4.0,
+                "{what} {}: measured {measured}, analysis {expected}",
+                r["name"]
+            );
+            assert!(rendition["cpu_seconds"].as_f64().unwrap() > 0.0, "{what}");
+            assert!(rendition["bitrate"].as_u64().unwrap() <= r["max_bitrate"].as_u64().unwrap());
+        }
+    }
+    // The flat title's top rung stops at the target; its ladder costs a fraction of the
+    // noisy one's, with no more rungs.
+    let f_top = &f["ladder"]["rungs"][0];
+    assert!(f_top["score"].as_f64().unwrap() >= 95.0, "{f_top}");
+    assert!(
+        total_expected(&f) * 4 < total_expected(&n),
+        "flat {} b/s against noisy {} b/s",
+        total_expected(&f),
+        total_expected(&n)
+    );
+    assert!(f["bytes"].as_u64().unwrap() * 4 < n["bytes"].as_u64().unwrap());
+    assert!(
+        f["ladder"]["rungs"].as_array().unwrap().len()
+            <= n["ladder"]["rungs"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn the_quality_command_scores_an_encode_against_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "src.mp4", "320x180", 25, 2, false, &[]);
+    let soft = dir.path().join("soft.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&src),
+        "-vf",
+        "scale=80:46,scale=320:180",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "35",
+        s(&soft),
+    ]);
+    let score = |dist: &Path| -> Value {
+        let r = openvod(&["quality", s(&src), s(dist), "--json"]);
+        assert_ok(&r, "openvod quality");
+        serde_json::from_slice(&r.stdout).unwrap()
+    };
+    let same = score(&src);
+    assert_eq!(same["score"], 100.0);
+    assert_eq!(same["ssim"], 1.0);
+    assert_eq!(same["psnr"], 100.0);
+    let worse = score(&soft);
+    let q = worse["score"].as_f64().unwrap();
+    assert!(q < 80.0 && q > 0.0, "{worse}");
+    assert!(worse["ssim"].as_f64().unwrap() < 0.95, "{worse}");
+    let text = openvod(&["quality", s(&src), s(&soft)]);
+    assert_ok(&text, "openvod quality");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("score"));
+
+    // A playlist is not a video to compare: refused before ffmpeg follows it.
+    let playlist = dir.path().join("list.m3u8");
+    std::fs::write(
+        &playlist,
+        "#EXTM3U\n#EXTINF:2,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
+    let r = openvod(&["quality", s(&src), s(&playlist)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("list.m3u8") && !err.contains("root:"), "{err}");
+    // An audio-only file has no picture.
+    let tone = dir.path().join("tone.m4a");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=duration=1", s(&tone)]);
+    let r = openvod(&["quality", s(&src), s(&tone)]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no video stream"));
+}

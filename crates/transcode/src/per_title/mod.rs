@@ -1,0 +1,539 @@
+//! Per-title ladders: a ladder chosen for each title from sample encodes of it, instead
+//! of the template's fixed rungs.
+//!
+//! The analysis encodes excerpts spread over the title (one GOP each, about a tenth of a
+//! short title and at most 24 s of a long one) at every resolution of the template's
+//! ladder and three CRFs, with a fast preset, in one ffmpeg process that decodes the
+//! excerpts once. A second process compares each sample encode with the excerpts at the
+//! display size (see `quality`). [`hull`] turns the points into a ladder: the upper
+//! convex hull of quality against bit rate across resolutions, the top rung at the
+//! quality target, and rungs below it only where they step down visibly.
+//!
+//! Cost: the samples are 3 encodes of each rung over about 10 % of a 60 s title at a
+//! preset about three times faster than `medium`, plus the comparisons, so about a tenth
+//! of the fixed ladder's encode; the sampled length stops growing at 24 s, so a 10-minute
+//! title's analysis costs about the same as a 4-minute one's, a ninety-minute title's
+//! well under 1 %.
+//!
+//! The analysis runs in one codec (`[ladder] codec`, by default the ladder's first); the
+//! other codecs of the ladder get the same resolutions and caps, and the CRF that their
+//! scale gives the same quality level (see `VideoCodec::crf`).
+
+pub mod hull;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ladder::{EncodePlan, PlannedRung};
+use crate::quality::{self, Comparison, Excerpt, Reference};
+use crate::source::SourceFile;
+use crate::template::{JobTemplate, Preset, VideoCodec};
+use crate::{Error, Result};
+use hull::{ChosenRung, CurvePoint, HullBounds};
+
+/// How a template's ladder is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LadderMode {
+    /// The template's rungs, as written.
+    #[default]
+    Fixed,
+    /// A ladder chosen for each title (this module).
+    PerTitle,
+}
+
+impl std::str::FromStr for LadderMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<LadderMode, String> {
+        match s {
+            "fixed" => Ok(LadderMode::Fixed),
+            "per-title" => Ok(LadderMode::PerTitle),
+            other => Err(format!("unknown ladder {other:?} (use fixed or per-title)")),
+        }
+    }
+}
+
+/// The `[ladder]` table of a template: the mode and the bounds of a per-title ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderSettings {
+    #[serde(default)]
+    pub mode: LadderMode,
+    /// No rung below this bit rate, bits per second.
+    #[serde(default = "default_min_bitrate")]
+    pub min_bitrate: u64,
+    /// No rung's cap above this bit rate.
+    #[serde(default = "default_max_bitrate")]
+    pub max_bitrate: u64,
+    #[serde(default = "default_max_rungs")]
+    pub max_rungs: u8,
+    /// The quality score (0-100, see `quality`) the top rung stops at.
+    #[serde(default = "default_top_quality")]
+    pub top_quality: f64,
+    /// The least quality step between neighbouring rungs.
+    #[serde(default = "default_quality_step")]
+    pub quality_step: f64,
+    /// The codec the analysis encodes in; by default the ladder's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<VideoCodec>,
+}
+
+impl Default for LadderSettings {
+    fn default() -> LadderSettings {
+        LadderSettings {
+            mode: LadderMode::Fixed,
+            min_bitrate: default_min_bitrate(),
+            max_bitrate: default_max_bitrate(),
+            max_rungs: default_max_rungs(),
+            top_quality: default_top_quality(),
+            quality_step: default_quality_step(),
+            codec: None,
+        }
+    }
+}
+
+fn default_min_bitrate() -> u64 {
+    150_000
+}
+fn default_max_bitrate() -> u64 {
+    8_000_000
+}
+fn default_max_rungs() -> u8 {
+    6
+}
+fn default_top_quality() -> f64 {
+    95.0
+}
+fn default_quality_step() -> f64 {
+    6.0
+}
+
+impl LadderSettings {
+    /// No `[ladder]` table: left out when a template is written back.
+    pub fn is_default(&self) -> bool {
+        *self == LadderSettings::default()
+    }
+
+    /// Checks every value; the message names the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("ladder.min_bitrate", self.min_bitrate),
+            ("ladder.max_bitrate", self.max_bitrate),
+        ] {
+            if !(50_000..=200_000_000).contains(&v) {
+                return Err(format!("{name} {v} is outside 50 kb/s..200 Mb/s"));
+            }
+        }
+        if self.min_bitrate >= self.max_bitrate {
+            return Err(format!(
+                "ladder.min_bitrate {} is not below ladder.max_bitrate {}",
+                self.min_bitrate, self.max_bitrate
+            ));
+        }
+        if !(1..=16).contains(&self.max_rungs) {
+            return Err(format!(
+                "ladder.max_rungs {} is outside 1..16",
+                self.max_rungs
+            ));
+        }
+        if !(30.0..=100.0).contains(&self.top_quality) {
+            return Err(format!(
+                "ladder.top_quality {} is outside 30..100",
+                self.top_quality
+            ));
+        }
+        if !(1.0..=30.0).contains(&self.quality_step) {
+            return Err(format!(
+                "ladder.quality_step {} is outside 1..30",
+                self.quality_step
+            ));
+        }
+        Ok(())
+    }
+
+    fn bounds(&self) -> HullBounds {
+        HullBounds {
+            min_bitrate: self.min_bitrate,
+            max_bitrate: self.max_bitrate,
+            max_rungs: usize::from(self.max_rungs),
+            top_score: self.top_quality,
+            min_step: self.quality_step,
+        }
+    }
+}
+
+/// What the analysis found and chose, recorded on the asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerTitleDecision {
+    /// The codec the samples were encoded in.
+    pub codec: VideoCodec,
+    pub top_quality: f64,
+    /// The parts of the title sampled.
+    pub excerpts: Vec<Excerpt>,
+    /// The display size the samples were compared at.
+    pub display: (u32, u32),
+    /// Every sample encode, as measured.
+    pub samples: Vec<CurvePoint>,
+    /// The upper convex hull of the measured and interpolated points under the bit-rate
+    /// ceiling (of every point when none is under it), cheapest first.
+    pub hull: Vec<CurvePoint>,
+    /// The ladder, best first, in the analysed codec.
+    pub rungs: Vec<ChosenRung>,
+    /// What the analysis cost: CPU seconds of its ffmpeg processes, and wall seconds.
+    pub cpu_seconds: f64,
+    pub wall_seconds: f64,
+}
+
+/// The CRFs sampled, in x264's scale (each codec's own scale is offset from it as its
+/// quality levels are): from near-transparent to a low rung's.
+const SAMPLE_CRFS_X264: [u8; 3] = [19, 26, 33];
+
+/// The share of a title sampled, and the least and most seconds.
+const SAMPLED_SHARE: f64 = 0.1;
+const MIN_SAMPLED: f64 = 2.0;
+const MAX_SAMPLED: f64 = 24.0;
+
+/// Compare every third frame: neighbouring frames of one encode score alike.
+const FRAME_STEP: u32 = 3;
+
+/// Excerpts of a title of `duration` seconds: one GOP each, spread evenly, starting on
+/// the GOP grid. A title whose length is unknown is sampled from its start.
+pub fn excerpts(duration: f64, gop_seconds: f64) -> Vec<Excerpt> {
+    let len = gop_seconds.max(0.5);
+    if !(duration.is_finite() && duration > 0.0) {
+        return vec![Excerpt {
+            start: 0.0,
+            duration: MIN_SAMPLED.max(len),
+        }];
+    }
+    if duration <= len {
+        return vec![Excerpt {
+            start: 0.0,
+            duration,
+        }];
+    }
+    let total = (duration * SAMPLED_SHARE)
+        .clamp(MIN_SAMPLED, MAX_SAMPLED)
+        .min(duration);
+    let count = ((total / len).round() as usize).max(1);
+    (0..count)
+        .map(|k| {
+            let centre = duration * (k as f64 + 0.5) / count as f64;
+            let start = (((centre - len / 2.0) / len).floor() * len).clamp(0.0, duration - len);
+            Excerpt {
+                start,
+                duration: len,
+            }
+        })
+        .collect()
+}
+
+/// The analysis of one title: sample encodes, their quality, the hull and the ladder.
+/// `plan` is the template's fixed plan for the source (its resolutions are the ones
+/// sampled); `work` an empty folder for the samples, left to the caller to remove.
+pub fn analyse(
+    source: &SourceFile,
+    plan: &EncodePlan,
+    template: &JobTemplate,
+    work: &Path,
+) -> Result<PerTitleDecision> {
+    let started = Instant::now();
+    let cpu_before = crate::ffmpeg::children_cpu_time();
+    let settings = &template.ladder;
+    let codec = settings
+        .codec
+        .unwrap_or_else(|| template.video.ladder_codecs()[0]);
+    let mut sizes: Vec<(u32, u32)> = plan.rungs.iter().map(|r| (r.width, r.height)).collect();
+    sizes.sort_unstable_by_key(|s| std::cmp::Reverse(u64::from(s.0) * u64::from(s.1)));
+    sizes.dedup();
+    let display = *sizes.first().ok_or_else(|| {
+        Error::Output("the plan has no video rung to build a per-title ladder from".into())
+    })?;
+    let excerpts = excerpts(plan.duration, plan.gop_seconds);
+    let reference = Reference {
+        source,
+        stream_index: plan.video_stream_index,
+        excerpts: excerpts.clone(),
+        frame_rate: Some(plan.frame_rate),
+        deinterlace: plan.deinterlace,
+    };
+    let crfs: Vec<u8> = SAMPLE_CRFS_X264
+        .iter()
+        .map(|&c| crf_in(codec, VideoCodec::H264, c))
+        .collect();
+    let sampled: f64 = excerpts.iter().map(|e| e.duration).sum();
+    // Generous for a few seconds of media; a hung decoder still ends.
+    let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
+    let outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+    let files = outputs
+        .iter()
+        .map(|o| SourceFile::open(&o.path))
+        .collect::<Result<Vec<_>>>()?;
+    let scores = quality::compare(
+        &reference,
+        &files,
+        Comparison {
+            width: display.0,
+            height: display.1,
+            frame_step: FRAME_STEP,
+        },
+        deadline,
+    )?;
+    let samples: Vec<CurvePoint> = outputs
+        .iter()
+        .zip(&files)
+        .zip(&scores)
+        .map(|((o, file), q)| CurvePoint {
+            width: o.size.0,
+            height: o.size.1,
+            crf: o.crf,
+            bitrate: (file.size() as f64 * 8.0 / sampled.max(0.001)).round() as u64,
+            score: q.score,
+        })
+        .collect();
+    // The hull of what the ceiling admits: its top is then the best picture under the
+    // ceiling, not the last hull point below a costly one above it.
+    let points = hull::interpolate(&samples);
+    let admitted: Vec<CurvePoint> = points
+        .iter()
+        .filter(|p| p.bitrate <= settings.max_bitrate)
+        .copied()
+        .collect();
+    let hull_points = hull::upper_hull(if admitted.is_empty() {
+        &points
+    } else {
+        &admitted
+    });
+    let rungs = hull::choose(&hull_points, &settings.bounds());
+    Ok(PerTitleDecision {
+        codec,
+        top_quality: settings.top_quality,
+        excerpts,
+        display,
+        samples,
+        hull: hull_points,
+        rungs,
+        cpu_seconds: round3(crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before)),
+        wall_seconds: round3(started.elapsed()),
+    })
+}
+
+/// The ladder's rungs from a decision: its rungs in the analysed codec, and the same
+/// sizes and caps in each other codec of the template's ladder at the CRF of the same
+/// quality level; names follow the fixed ladder's rule (`NAME-CODEC` after the first
+/// codec). Whether a codec's rungs are 10-bit is taken from `plan`.
+pub fn planned_rungs(
+    decision: &PerTitleDecision,
+    template: &JobTemplate,
+    plan: &EncodePlan,
+) -> Vec<PlannedRung> {
+    let mut codecs = template.video.ladder_codecs();
+    if !codecs.contains(&decision.codec) {
+        codecs.insert(0, decision.codec);
+    }
+    let ten_bit = |c: VideoCodec| plan.rungs.iter().any(|r| r.codec == c && r.ten_bit);
+    let mut out = Vec::new();
+    for (k, codec) in codecs.into_iter().enumerate() {
+        for r in &decision.rungs {
+            out.push(PlannedRung {
+                name: if k == 0 {
+                    r.name.clone()
+                } else {
+                    format!("{}-{codec}", r.name)
+                },
+                codec,
+                width: r.width,
+                height: r.height,
+                max_bitrate: r.max_bitrate,
+                crf: crf_in(codec, decision.codec, r.crf),
+                ten_bit: ten_bit(codec),
+            });
+        }
+    }
+    out
+}
+
+/// The CRF in `to`'s scale that matches `crf` in `from`'s (the offset between their
+/// quality-level scales), within the encoder's range.
+fn crf_in(to: VideoCodec, from: VideoCodec, crf: u8) -> u8 {
+    let offset = i16::from(to.crf(8)) - i16::from(from.crf(8));
+    let max = match to {
+        VideoCodec::H264 | VideoCodec::Hevc => 51,
+        VideoCodec::Av1 => 63,
+    };
+    (i16::from(crf) + offset).clamp(1, max) as u8
+}
+
+/// The fast preset of the sample encodes: about three times faster than `medium`; the
+/// CRF, not the preset, sets the picture quality, so the curve keeps its shape.
+fn sample_preset(codec: VideoCodec) -> String {
+    match codec {
+        VideoCodec::H264 | VideoCodec::Hevc => Preset::Superfast.name().to_string(),
+        VideoCodec::Av1 => "12".into(),
+    }
+}
+
+/// One sample encode: its size, CRF and file.
+struct SampleEncode {
+    size: (u32, u32),
+    crf: u8,
+    path: PathBuf,
+}
+
+/// One ffmpeg process: the excerpts decoded once, scaled to each size, encoded at each
+/// CRF. Returns each output's size, CRF and path.
+fn encode_samples(
+    reference: &Reference<'_>,
+    plan: &EncodePlan,
+    codec: VideoCodec,
+    sizes: &[(u32, u32)],
+    crfs: &[u8],
+    work: &Path,
+    deadline: Duration,
+) -> Result<Vec<SampleEncode>> {
+    let mut a: Vec<OsString> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-nostats",
+        "-loglevel",
+        "error",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    a.extend(reference.inputs());
+    let mut g = reference.chain();
+    g.push_str(&format!(",format=yuv420p,split={}", sizes.len()));
+    for i in 0..sizes.len() {
+        g.push_str(&format!("[b{i}]"));
+    }
+    for (i, (w, h)) in sizes.iter().enumerate() {
+        g.push_str(&format!(
+            ";[b{i}]scale={w}:{h}:flags=bicubic,setsar=1,split={}",
+            crfs.len()
+        ));
+        for j in 0..crfs.len() {
+            g.push_str(&format!("[e{i}_{j}]"));
+        }
+    }
+    a.extend(["-filter_complex".into(), g.into()]);
+    let gop = plan.gop_frames.to_string();
+    let preset = sample_preset(codec);
+    let mut outputs = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        for (j, crf) in crfs.iter().enumerate() {
+            let path = work.join(format!("sample-{}x{}-crf{crf}.mp4", size.0, size.1));
+            a.extend(["-map".into(), format!("[e{i}_{j}]").into()]);
+            a.extend(
+                crate::ffmpeg::encoder_args(codec, false, plan.profile)
+                    .into_iter()
+                    .map(OsString::from),
+            );
+            for s in [
+                "-preset",
+                &preset,
+                "-crf",
+                &crf.to_string(),
+                "-g",
+                &gop,
+                "-keyint_min",
+                &gop,
+                "-sc_threshold",
+                "0",
+                "-an",
+                "-f",
+                "mp4",
+            ] {
+                a.push(s.into());
+            }
+            a.push(path.clone().into_os_string());
+            outputs.push(SampleEncode {
+                size: *size,
+                crf: *crf,
+                path,
+            });
+        }
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.env("SVT_LOG", "1").args(a).stdin(Stdio::null());
+    let out = crate::process::run_captured(cmd, "ffmpeg", deadline)?;
+    if !out.status.success() {
+        return Err(reference.failure(&out, "per-title sample encodes"));
+    }
+    Ok(outputs)
+}
+
+fn round3(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_a_tenth_of_a_title_on_the_gop_grid_up_to_24_s() {
+        let e = excerpts(60.0, 2.0);
+        assert_eq!(e.len(), 3);
+        for x in &e {
+            assert_eq!(x.duration, 2.0);
+            assert_eq!(x.start % 2.0, 0.0);
+            assert!(x.start + x.duration <= 60.0);
+        }
+        assert_eq!(
+            e.iter().map(|x| x.start).collect::<Vec<_>>(),
+            [8.0, 28.0, 48.0]
+        );
+        // Long titles: 24 s at most.
+        let long = excerpts(5400.0, 2.0);
+        assert_eq!(long.len(), 12);
+        assert!(long.windows(2).all(|w| w[0].start < w[1].start));
+        // Short titles: at least 2 s; shorter than a GOP: the whole title.
+        assert_eq!(excerpts(10.0, 2.0).len(), 1);
+        assert_eq!(
+            excerpts(1.5, 2.0),
+            [Excerpt {
+                start: 0.0,
+                duration: 1.5
+            }]
+        );
+        assert_eq!(excerpts(f64::NAN, 2.0)[0].start, 0.0);
+    }
+
+    #[test]
+    fn crfs_move_between_codec_scales_within_range() {
+        assert_eq!(crf_in(VideoCodec::Hevc, VideoCodec::H264, 22), 27);
+        assert_eq!(crf_in(VideoCodec::Av1, VideoCodec::H264, 22), 34);
+        assert_eq!(crf_in(VideoCodec::H264, VideoCodec::Av1, 34), 22);
+        assert_eq!(crf_in(VideoCodec::H264, VideoCodec::Av1, 3), 1);
+        assert_eq!(crf_in(VideoCodec::Hevc, VideoCodec::H264, 50), 51);
+    }
+
+    #[test]
+    fn settings_are_checked_by_field() {
+        assert!(LadderSettings::default().validate().is_ok());
+        let bad = LadderSettings {
+            min_bitrate: 9_000_000,
+            ..LadderSettings::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("ladder.min_bitrate"));
+        let bad = LadderSettings {
+            max_rungs: 0,
+            ..LadderSettings::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("ladder.max_rungs"));
+        let bad = LadderSettings {
+            top_quality: 120.0,
+            ..LadderSettings::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("ladder.top_quality"));
+        assert_eq!("per-title".parse(), Ok(LadderMode::PerTitle));
+        assert!("adaptive".parse::<LadderMode>().is_err());
+    }
+}
