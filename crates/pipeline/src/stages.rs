@@ -23,6 +23,7 @@ use openvod_store::{Asset, ClaimedTask, Db, Objects, Stage, StageOutcome};
 use openvod_transcode::ffmpeg::{self, Deadline};
 use openvod_transcode::ladder::{self, EncodePlan};
 use openvod_transcode::package::PackageSummary;
+use openvod_transcode::per_title::LadderMode;
 use openvod_transcode::probe::MediaInfo;
 use openvod_transcode::template::PackagingMode;
 use openvod_transcode::JobTemplate;
@@ -82,6 +83,23 @@ struct TranscodeOutput {
     renditions: Vec<String>,
     encode_seconds: f64,
     cpu_seconds: f64,
+    /// The plan the encode ran: a per-title ladder's rungs come from its analysis, so
+    /// the later stages take them from here rather than planning again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plan: Option<EncodePlan>,
+}
+
+/// The plan the transcode stage encoded (per-title or fixed), for the stages after it.
+async fn encoded_plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
+    let stored = ctx.db.task_output(&asset.id, Stage::Transcode).await?;
+    let output: Option<TranscodeOutput> = stored
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StageError::transient("worker", format!("the transcode result: {e}")))?;
+    match output.and_then(|o| o.plan) {
+        Some(plan) => Ok(plan),
+        None => plan(ctx, asset),
+    }
 }
 
 /// What `publish` records.
@@ -256,7 +274,8 @@ async fn fresh_dir(path: &Path) -> Result<(), StageError> {
 }
 
 async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
-    let plan = plan(ctx, asset)?;
+    let mut plan = plan(ctx, asset)?;
+    let template = template(ctx, asset)?.clone();
     let source = local_source(ctx, asset).await?;
     let encoded = local_dir(ctx, asset).join("encode");
     fresh_dir(&encoded).await?;
@@ -278,11 +297,21 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         })
     };
     let cancel = ctx.cancel.clone();
-    let (p, dir) = (plan.clone(), encoded.clone());
+    let (mut p, dir) = (plan.clone(), encoded.clone());
     let (info, integrity) = (media_info(asset)?, ctx.config.policy.integrity());
     let name = source_name(asset);
     let result = blocking(move || {
         let source = openvod_transcode::SourceFile::open(&source)?.named(&name);
+        // A per-title ladder: the analysis runs here, once per title, and its plan is
+        // handed on with the encode.
+        let decision = match template.ladder.mode {
+            LadderMode::Fixed => None,
+            LadderMode::PerTitle => {
+                let d = openvod_transcode::job::analyse_title(&source, &mut p, &template, &dir)?;
+                ffmpeg::check_encoders(&p, &name)?;
+                Some(d)
+            }
+        };
         let done = ffmpeg::encode(
             &source,
             &p,
@@ -297,11 +326,13 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         )?;
         let warnings =
             openvod_transcode::integrity::check(&name, &info, &p, &dir, &done.decode, &integrity)?;
-        Ok::<_, openvod_transcode::Error>((done.cost, warnings))
+        Ok::<_, openvod_transcode::Error>((done.cost, warnings, p, decision))
     })
     .await?;
     let _ = reporter.await;
-    let (cost, warnings) = result?;
+    let (cost, warnings, encoded_plan, decision) = result?;
+    let per_title = decision.is_some();
+    plan = encoded_plan;
     if plan.duration > 0.0 && cost.wall.as_secs_f64() > 0.0 {
         // Media seconds per wall second: the "x real time" of the encode.
         metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
@@ -322,8 +353,10 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             renditions: names,
             encode_seconds: cost.wall.as_secs_f64(),
             cpu_seconds: cost.cpu.as_secs_f64(),
+            plan: per_title.then(|| plan.clone()),
         })?,
         warnings: Some(to_value(&warnings)?),
+        ladder: decision.as_ref().map(to_value).transpose()?,
         ..StageOutcome::default()
     })
 }
@@ -337,7 +370,7 @@ fn rendition_names(plan: &EncodePlan) -> Vec<String> {
 }
 
 async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
-    let plan = plan(ctx, asset)?;
+    let plan = encoded_plan(ctx, asset).await?;
     let template = template(ctx, asset)?.clone();
     let encoded = local_dir(ctx, asset).join("encode");
     tokio::fs::create_dir_all(&encoded)

@@ -529,3 +529,90 @@ async fn publish_leaves_a_clean_store_before_it_commits() {
     assert_eq!(done.status, AssetStatus::Ready, "{:?}", done.error_message);
     assert_eq!(stored(objects, asset.id.clone()).await, expected);
 }
+
+/// A per-title template: the transcode stage analyses the title once, records its
+/// decision on the asset, and the package stage (here on another worker, with a scratch
+/// folder of its own) packages exactly the rungs that were encoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_title_ladder_is_recorded_and_packaged_as_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 6, "640x360");
+    let mut template = fast_template();
+    template.ladder.mode = openvod_transcode::per_title::LadderMode::PerTitle;
+    template.ladder.min_bitrate = 50_000;
+    for env in environments(dir.path()).await {
+        let name = env.name;
+        let key = format!(
+            "uploads/pt-{}-{}.mp4",
+            name.replace('+', "-"),
+            std::process::id()
+        );
+        let new = upload(&env, &key, &src).await;
+        let asset = env.db.create_asset(new, 3).await.unwrap();
+        let mut first = config(dir.path(), &format!("{name}-a"));
+        first.templates.insert("fast".into(), template.clone());
+        let mut second = config(dir.path(), &format!("{name}-b"));
+        second.templates.insert("fast".into(), template.clone());
+        let a = Worker::new(env.db.clone(), env.objects.clone(), first);
+        let b = Worker::new(env.db.clone(), env.objects.clone(), second);
+        // The first worker runs up to the transcode; the second packages and publishes.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let now = env.db.asset(&asset.id).await.unwrap().unwrap();
+            if now.stage == Some(Stage::Package) || now.status == AssetStatus::Failed {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: stuck at {:?}",
+                now.stage
+            );
+            if !a.run_once().await.unwrap() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let done = drive(&b, &env.db, &asset.id).await;
+        assert_eq!(
+            done.status,
+            AssetStatus::Ready,
+            "{name}: {:?}",
+            done.error_message
+        );
+        let ladder = done.ladder.clone().expect("the decision is recorded");
+        assert_eq!(ladder["codec"], "h264");
+        // One size fits the 360p source (the default ladder's smallest), at three CRFs.
+        assert_eq!(ladder["samples"].as_array().unwrap().len(), 3, "{name}");
+        let chosen: Vec<&str> = ladder["rungs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(!chosen.is_empty(), "{name}");
+        let packaged: Vec<&str> = done
+            .renditions
+            .as_ref()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .filter(|n| *n != "audio")
+            .collect();
+        assert_eq!(
+            packaged, chosen,
+            "{name}: the packaged rungs are the chosen ones"
+        );
+        for (r, c) in done
+            .renditions
+            .as_ref()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(ladder["rungs"].as_array().unwrap())
+        {
+            assert_eq!(r["height"], c["height"], "{name}");
+        }
+    }
+}

@@ -84,6 +84,14 @@ pub(crate) struct AssetView {
     /// headers claim more media than there is).
     #[schema(value_type = Vec<AssetWarning>)]
     warnings: Vec<Value>,
+    /// A per-title template's analysis: `codec`, `top_quality`, the `excerpts` sampled,
+    /// the `display` size compared at, every sample encode (`samples`: width, height,
+    /// crf, bitrate, score), the upper convex `hull` of score against bit rate, the
+    /// chosen `rungs` (name, width, height, crf, expected_bitrate, max_bitrate, score)
+    /// and its cost (`cpu_seconds`, `wall_seconds`). Null for a fixed ladder and before
+    /// the transcode stage ran.
+    #[schema(value_type = Option<Object>)]
+    ladder: Option<Value>,
     created_at_ms: i64,
     started_at_ms: Option<i64>,
     finished_at_ms: Option<i64>,
@@ -191,6 +199,7 @@ fn summary(a: &Asset) -> AssetView {
         playback,
         error,
         warnings: a.warnings.clone(),
+        ladder: a.ladder.clone(),
         created_at_ms: a.created_at,
         started_at_ms: a.started_at,
         finished_at_ms: a.finished_at,

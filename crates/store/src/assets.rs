@@ -77,6 +77,9 @@ pub struct Asset {
     /// What is wrong with the source but did not stop it: `{"code", "message"}` objects
     /// as the transcode stage recorded them; empty before it ran.
     pub warnings: Vec<serde_json::Value>,
+    /// The per-title analysis and the ladder it chose, as the transcode stage recorded
+    /// it; `None` for a fixed ladder or before that stage.
+    pub ladder: Option<serde_json::Value>,
 }
 
 /// What creating an asset needs.
@@ -89,7 +92,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -130,6 +133,7 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
             }
             None => Vec::new(),
         },
+        ladder: json(col(row, "ladder")?)?,
     })
 }
 

@@ -269,7 +269,8 @@ impl Db {
         let to_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         sqlx::query(
             "UPDATE assets SET probe = COALESCE($1, probe), renditions = COALESCE($2, renditions), \
-             output_prefix = COALESCE($3, output_prefix), warnings = COALESCE($4, warnings), updated_at = $5 WHERE id = $6",
+             output_prefix = COALESCE($3, output_prefix), warnings = COALESCE($4, warnings), \
+             ladder = COALESCE($7, ladder), updated_at = $5 WHERE id = $6",
         )
         .bind(to_text(&outcome.probe))
         .bind(to_text(&outcome.renditions))
@@ -277,6 +278,7 @@ impl Db {
         .bind(to_text(&outcome.warnings))
         .bind(now)
         .bind(&task.asset_id)
+        .bind(to_text(&outcome.ladder))
         .execute(&mut *tx)
         .await?;
         match task.stage.next() {
@@ -537,4 +539,6 @@ pub struct StageOutcome {
     pub output_prefix: Option<String>,
     /// The asset's warnings (a JSON array), replacing any it had.
     pub warnings: Option<serde_json::Value>,
+    /// The per-title analysis of the asset (see `Asset::ladder`).
+    pub ladder: Option<serde_json::Value>,
 }

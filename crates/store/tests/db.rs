@@ -117,6 +117,8 @@ async fn an_asset_walks_through_every_stage() {
                 warnings: (stage == Stage::Transcode).then(
                     || serde_json::json!([{ "code": "overstated_duration", "message": "m" }]),
                 ),
+                ladder: (stage == Stage::Transcode)
+                    .then(|| serde_json::json!({ "codec": "h264", "rungs": [] })),
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
@@ -128,6 +130,11 @@ async fn an_asset_walks_through_every_stage() {
             a.warnings,
             vec![serde_json::json!({ "code": "overstated_duration", "message": "m" })],
             "{name}: the warnings the transcode recorded stay"
+        );
+        assert_eq!(
+            a.ladder,
+            Some(serde_json::json!({ "codec": "h264", "rungs": [] })),
+            "{name}: the per-title decision the transcode recorded stays"
         );
         assert!(a.finished_at.unwrap() >= a.started_at.unwrap());
         let kinds: Vec<String> = db

@@ -237,6 +237,7 @@ impl Server {
                 renditions: None,
                 output_prefix: Some(prefix.to_string()),
                 warnings: None,
+                ladder: None,
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
