@@ -1,7 +1,8 @@
 //! MediaConvert job import through the public API: the reference job maps to the
 //! expected template, every ignored key is reported by its JSON path, and refused keys,
 //! bad values and odd documents give one-line errors (never a panic). `codecs` covers
-//! H.265 and AV1 outputs, several codecs in one job, and audio in video outputs.
+//! H.265 and AV1 outputs, several codecs in one job, and audio in video outputs;
+//! `automated_abr` Automated ABR groups, imported as per-title ladders.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,9 @@ use serde_json::Value;
 
 #[path = "mediaconvert/codecs.rs"]
 mod codecs;
+
+#[path = "mediaconvert/automated_abr.rs"]
+mod automated_abr;
 
 const REFERENCE: &str = include_str!("fixtures/mediaconvert/reference_cmaf.json");
 const MINIMAL_TEMPLATE: &str = include_str!("fixtures/mediaconvert/minimal_template.json");

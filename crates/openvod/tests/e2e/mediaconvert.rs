@@ -113,6 +113,8 @@ const HEVC: &str = include_str!("../../../transcode/tests/fixtures/mediaconvert/
 const AV1: &str = include_str!("../../../transcode/tests/fixtures/mediaconvert/av1_cmaf.json");
 const MIXED_AV: &str =
     include_str!("../../../transcode/tests/fixtures/mediaconvert/mixed_av_cmaf.json");
+const AUTOMATED_ABR: &str =
+    include_str!("../../../transcode/tests/fixtures/mediaconvert/automated_abr_cmaf.json");
 
 /// `fixture` made small enough to encode in a moment: reading `input`, writing to `out`,
 /// each video output `heights[i]` pixels high in its codec with openvod's default name
@@ -269,4 +271,53 @@ fn a_job_with_audio_in_its_video_outputs_runs() {
     // The video renditions carry no audio of their own.
     let video = concat_rendition(&out, "180p", dir.path());
     assert_eq!(codec_of(&video, "a"), "");
+}
+
+/// An Automated ABR job (`AutomatedEncodingSettings.AbrSettings`) runs as a per-title
+/// ladder within its bounds, from the sizes its ALLOWED_RENDITIONS rule gives.
+#[test]
+fn an_automated_abr_job_runs_as_a_per_title_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "src.mp4", "320x180", 25, 4, true, &[]);
+    let out = dir.path().join("out");
+    let mut job: serde_json::Value = serde_json::from_str(AUTOMATED_ABR).unwrap();
+    let settings = &mut job["Settings"];
+    settings["Inputs"][0]["FileInput"] = src.to_str().unwrap().into();
+    let group = &mut settings["OutputGroups"][0];
+    group["OutputGroupSettings"]["CmafGroupSettings"]["Destination"] = out.to_str().unwrap().into();
+    let abr = &mut group["AutomatedEncodingSettings"]["AbrSettings"];
+    abr["MinAbrBitrate"] = 100_000.into();
+    abr["Rules"] = serde_json::json!([{
+        "Type": "ALLOWED_RENDITIONS",
+        "AllowedRenditions": [
+            {"Width": 320, "Height": 180, "Required": "DISABLED"},
+            {"Width": 160, "Height": 90, "Required": "DISABLED"}
+        ]
+    }]);
+    let path = dir.path().join("job.json");
+    std::fs::write(&path, job.to_string()).unwrap();
+    let r = openvod(&[
+        "transcode",
+        "--mediaconvert-job",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&r, "transcode --mediaconvert-job (Automated ABR)");
+    let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let ladder = &summary["ladder"];
+    // MaxQualityLevel 7 is a top score of 91; 2 sizes at 3 CRFs were sampled.
+    assert_eq!(ladder["top_quality"], 91.0);
+    assert_eq!(ladder["samples"].as_array().unwrap().len(), 6);
+    let rungs = ladder["rungs"].as_array().unwrap();
+    assert!(!rungs.is_empty() && rungs.len() <= 5, "{ladder}");
+    for rung in rungs {
+        let name = rung["name"].as_str().unwrap();
+        assert!(["180p", "90p", "180p-2", "90p-2"].contains(&name), "{name}");
+        assert!(rung["max_bitrate"].as_u64().unwrap() <= 6_000_000);
+        let file = concat_rendition(&out, name, dir.path());
+        assert_eq!(codec_of(&file, "v"), "h264");
+        assert_eq!(decode_errors(&file), "", "{name} decodes cleanly");
+    }
+    let audio = concat_rendition(&out, "aac", dir.path());
+    assert_eq!(codec_of(&audio, "a"), "aac");
 }

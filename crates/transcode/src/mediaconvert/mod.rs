@@ -26,8 +26,18 @@
 //! each encoder's own CRF scale ([`VideoCodec::crf`](crate::template::VideoCodec::crf)). Audio may be an output of its own or ride in the video outputs,
 //! as many published jobs write it: it is then split into the one audio rendition with a
 //! `split:` warning, and every output's audio must be the same (the copies are reported).
-//! `AutomatedEncodingSettings` (Automated ABR) is refused: openvod's templates have no
-//! per-title ladder to map it to.
+//!
+//! An Automated ABR group (`AutomatedEncodingSettings.AbrSettings`) becomes a per-title
+//! ladder (`[ladder] mode = "per-title"`): `MaxAbrBitrate`, `MinAbrBitrate` and
+//! `MaxRenditions` bound it, `MaxQualityLevel` (a QVBR level) sets the top rung's quality
+//! score, and the `ALLOWED_RENDITIONS` and `MIN_BOTTOM_RENDITION_SIZE` rules set the
+//! heights it is chosen from (by default the built-in ladder's 1080, 720, 540 and 360);
+//! rules that force a rendition in are refused (see `abr`). The group has one video
+//! output, whose codec settings every rendition shares: it gives no `Width` or `Height`
+//! (MediaConvert chooses the sizes, as the analysis does; a size there is refused), and
+//! its quality is the group's `MaxQualityLevel`, so a `QvbrQualityLevel` there is
+//! refused too; `MaxBitrate` may be left out, and when given it lowers the
+//! ladder's ceiling (no rendition's cap goes above it).
 //!
 //! The importer walks **every key** of the document, and each key is one of:
 //!
@@ -53,11 +63,12 @@
 //!
 //! The walk follows the document: this file reads the job level (the document's shape
 //! and `Settings`); `input` the input and its selectors, `output_group` the CMAF group
-//! and its outputs, `video` and `audio` the renditions (`video_codecs` each video
-//! codec's own settings), `location` the S3 and local
+//! and its outputs, `abr` its Automated ABR settings, `video` and `audio` the renditions
+//! (`video_codecs` each video codec's own settings), `location` the S3 and local
 //! locations. `fields` holds the tables of harmless keys, `cursor` the JSON object being
 //! read, and `values` the typed values, JSON paths and messages they all share.
 
+mod abr;
 mod audio;
 mod cursor;
 mod fields;
@@ -130,6 +141,7 @@ pub fn import(json: &str, maps: &[LocationMap]) -> Result<MediaConvertJob> {
     let mut cx = Importer {
         maps,
         warnings: Vec::new(),
+        abr: false,
     };
     let mut top = Obj::new(&root, String::new())?;
     let (input, destination, template) = if let Some((settings, path)) = top.take("Settings") {
@@ -169,6 +181,9 @@ pub fn import(json: &str, maps: &[LocationMap]) -> Result<MediaConvertJob> {
 struct Importer<'m> {
     maps: &'m [LocationMap],
     warnings: Vec<String>,
+    /// Whether the outputs being read are an Automated ABR group's: their video output
+    /// then gives no size and may leave `MaxBitrate` out (see `abr`).
+    abr: bool,
 }
 
 impl Importer<'_> {

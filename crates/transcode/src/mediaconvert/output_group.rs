@@ -2,7 +2,9 @@
 //! lengths, manifests) and its outputs, which become the template's ladder rungs and
 //! audio rendition. The rungs must agree on what the template holds once for all of
 //! them (H.264 profile, HEVC Main or Main 10, GOP length); each names its codec. Audio carried by video
-//! outputs is split into the one audio rendition, and must be the same everywhere.
+//! outputs is split into the one audio rendition, and must be the same everywhere. An
+//! Automated ABR group (read in `abr`) has one video output, without a size, and becomes
+//! a per-title ladder.
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 use openvod_media::segment::SegmentTarget;
 use serde_json::Value;
 
+use super::abr::AbrLadder;
 use super::cursor::Obj;
 use super::fields::{CMAF_GROUP, CMFC, OUTPUT, OUTPUT_GROUP};
 use super::location::Target;
@@ -25,7 +28,8 @@ use crate::Result;
 struct VideoOut {
     path: String,
     codec: VideoCodec,
-    rung: LadderRung,
+    /// `None` for an Automated ABR group's output, whose rungs the analysis chooses.
+    rung: Option<LadderRung>,
     profile: Option<(H264Profile, String)>,
     hevc_profile: Option<(HevcProfile, String)>,
     gop: Option<(f64, String)>,
@@ -84,19 +88,16 @@ impl Importer<'_> {
             )?;
             let (destination, packaging) = self.cmaf_group(cmaf, &cmaf_path)?;
             so.finish(&mut self.warnings, &[])?;
-            // Before the outputs, whose sizes an Automated ABR group leaves to MediaConvert.
-            if let Some((_, ap)) = go.take("AutomatedEncodingSettings") {
-                return Err(err(
-                    &ap,
-                    format!(
-                        "Automated ABR is not supported: openvod's templates have no per-title \
-                         ladder yet; list the rungs as outputs, each with its Height and \
-                         MaxBitrate; {CHANGES}"
-                    ),
-                ));
-            }
+            // Before the outputs, whose sizes an Automated ABR group leaves to the analysis.
+            let abr = match go.take("AutomatedEncodingSettings") {
+                Some((a, ap)) => Some(self.automated_encoding(a, &ap)?),
+                None => None,
+            };
             let (outputs, outputs_path) = go.need("Outputs", "the renditions of the group")?;
-            let template = self.outputs(outputs, &outputs_path, selectors, packaging)?;
+            self.abr = abr.is_some();
+            let template = self.outputs(outputs, &outputs_path, selectors, packaging, abr);
+            self.abr = false;
+            let template = template?;
             go.finish(&mut self.warnings, OUTPUT_GROUP)?;
             found = Some((destination, template));
         }
@@ -155,13 +156,16 @@ impl Importer<'_> {
 
     /// `Outputs`: one CMAF output per rendition, each either video (`VideoDescription`)
     /// or audio (`AudioDescriptions`). Video outputs that also carry audio, as many
-    /// published jobs write them, have it split into the one audio rendition.
+    /// published jobs write them, have it split into the one audio rendition. In an
+    /// Automated ABR group (`abr`), the one video output gives the codec settings of every
+    /// rendition, and the ladder is the per-title one `abr` describes.
     fn outputs(
         &mut self,
         v: &Value,
         path: &str,
         selectors: &[String],
         packaging: PackagingSettings,
+        abr: Option<AbrLadder>,
     ) -> Result<JobTemplate> {
         let list = array(v, path)?;
         // 16 rungs (JobTemplate::validate) plus audio; bounds the work and the warnings.
@@ -176,6 +180,8 @@ impl Importer<'_> {
         }
         let mut videos: Vec<VideoOut> = Vec::new();
         let mut audio = AudioOuts::default();
+        // The Automated ABR output's MaxBitrate, which lowers the ladder's ceiling.
+        let mut abr_cap: Option<(u64, String)> = None;
         for (i, out) in list.iter().enumerate() {
             let out_path = index(path, i);
             let mut o = Obj::new(out, out_path.clone())?;
@@ -199,40 +205,75 @@ impl Importer<'_> {
             match (video, audios) {
                 (Some((vd, vp)), carried) => {
                     let rung = self.video(vd, &vp)?;
-                    // The job's codec is its first video output's; rungs in another codec
-                    // are named after it by default, as a template's ladder per codec is.
-                    let job_codec = videos.first().map_or(rung.codec, |f| f.codec);
-                    let name = name.unwrap_or_else(|| match rung.codec {
-                        c if c == job_codec => format!("{}p", rung.height),
-                        c => format!("{}p-{c}", rung.height),
-                    });
-                    if let Some(other) = videos.iter().find(|o| o.rung.name == name) {
-                        return Err(err(
-                            &out_path,
-                            format!(
-                                "rendition name {} is also the name of \
-                                {}: give each output its own NameModifier",
-                                quoted(&name),
-                                other.path
-                            ),
-                        ));
-                    }
+                    let e = rung.encoder;
+                    let ladder_rung = if abr.is_some() {
+                        // MediaConvert makes every rendition of the group from this one
+                        // output; a second one could only be another ladder.
+                        if let Some(first) = videos.first() {
+                            return Err(err(
+                                &out_path,
+                                format!(
+                                    "a second video output in an Automated ABR group (the \
+                                     first is {}): every rendition is made from the group's \
+                                     one video output; {CHANGES}",
+                                    first.path
+                                ),
+                            ));
+                        }
+                        if let Some((n, np)) = &modifier {
+                            self.warnings.push(format!(
+                                "ignored: {np} = {}: the renditions of a per-title ladder \
+                                 are named after their height (720p, 720p-2)",
+                                quoted(n)
+                            ));
+                        }
+                        abr_cap = e.max_bitrate.clone();
+                        None
+                    } else {
+                        let (Some(height), Some((max_bitrate, _))) = (rung.height, &e.max_bitrate)
+                        else {
+                            // `video` reads both outside an Automated ABR group.
+                            return Err(err(&vp, "a rung needs its Height and MaxBitrate"));
+                        };
+                        // The job's codec is its first video output's; rungs in another
+                        // codec are named after it by default, as a template's ladder per
+                        // codec is.
+                        let job_codec = videos.first().map_or(rung.codec, |f| f.codec);
+                        let name = name.unwrap_or_else(|| match rung.codec {
+                            c if c == job_codec => format!("{height}p"),
+                            c => format!("{height}p-{c}"),
+                        });
+                        if let Some(other) = videos
+                            .iter()
+                            .find(|o| o.rung.as_ref().is_some_and(|r| r.name == name))
+                        {
+                            return Err(err(
+                                &out_path,
+                                format!(
+                                    "rendition name {} is also the name of \
+                                    {}: give each output its own NameModifier",
+                                    quoted(&name),
+                                    other.path
+                                ),
+                            ));
+                        }
+                        Some(LadderRung {
+                            name,
+                            height,
+                            width: None,
+                            max_bitrate: *max_bitrate,
+                            quality: e.quality,
+                            codec: (rung.codec != job_codec).then_some(rung.codec),
+                        })
+                    };
                     if let Some((ad, ap)) = carried {
                         let a = self.audio(ad, &ap, selectors, None)?;
                         audio.carried.push((a, ap));
                     }
-                    let e = rung.encoder;
                     videos.push(VideoOut {
                         path: out_path,
                         codec: rung.codec,
-                        rung: LadderRung {
-                            name,
-                            height: rung.height,
-                            width: None,
-                            max_bitrate: e.max_bitrate,
-                            quality: e.quality,
-                            codec: (rung.codec != job_codec).then_some(rung.codec),
-                        },
+                        rung: ladder_rung,
                         profile: e.profile,
                         hevc_profile: e.hevc_profile,
                         gop: e.gop,
@@ -268,7 +309,7 @@ impl Importer<'_> {
         let mut t = JobTemplate::default_ladder();
         t.name = TEMPLATE_NAME.to_string();
         t.video.codec = first.codec;
-        if let Some(q) = first.rung.quality {
+        if let Some(q) = first.rung.as_ref().and_then(|r| r.quality) {
             t.video.quality = q;
         }
         // The template has one profile and one GOP length for every rung (equal GOPs are
@@ -296,7 +337,10 @@ impl Importer<'_> {
         }
         let audio = self.one_audio(audio)?;
         if let Some((a, ap)) = &audio {
-            if let Some(v) = videos.iter().find(|v| v.rung.name == a.name) {
+            if let Some(v) = videos
+                .iter()
+                .find(|v| v.rung.as_ref().is_some_and(|r| r.name == a.name))
+            {
                 return Err(err(
                     ap,
                     format!(
@@ -308,7 +352,26 @@ impl Importer<'_> {
                 ));
             }
         }
-        t.video.rungs = videos.into_iter().map(|v| v.rung).collect();
+        t.video.rungs = videos.into_iter().filter_map(|v| v.rung).collect();
+        if let Some(mut abr) = abr {
+            if let Some((cap, cap_path)) = abr_cap {
+                // A cap on every rendition: no rung of the ladder may be capped above it.
+                if cap <= abr.settings.min_bitrate {
+                    return Err(err(
+                        &cap_path,
+                        format!(
+                            "{cap} is not above the ladder's floor of {} b/s \
+                             (AbrSettings.MinAbrBitrate, or openvod's default): no rendition \
+                             could be capped under it",
+                            abr.settings.min_bitrate
+                        ),
+                    ));
+                }
+                abr.settings.max_bitrate = abr.settings.max_bitrate.min(cap);
+            }
+            t.video.rungs = abr.rungs();
+            t.ladder = abr.settings;
+        }
         t.audio = audio.map(|(a, _)| a);
         t.packaging = packaging;
         t.validate()

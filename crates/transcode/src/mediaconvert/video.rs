@@ -13,15 +13,25 @@ use crate::Result;
 
 /// What one video output asks of its rung.
 pub(super) struct VideoRung {
-    /// Size of the rung's short side (`Height`).
-    pub(super) height: u32,
+    /// Size of the rung's short side (`Height`); `None` in an Automated ABR group, whose
+    /// sizes the analysis chooses.
+    pub(super) height: Option<u32>,
     pub(super) codec: VideoCodec,
     pub(super) encoder: EncoderSettings,
 }
 
+/// `Height` and `Width` of a rung, each with its JSON path.
+struct RungSize {
+    height: u64,
+    height_path: String,
+    width: Option<(u64, String)>,
+}
+
 /// The rate control and GOP of one output, as its codec's settings give them.
 pub(super) struct EncoderSettings {
-    pub(super) max_bitrate: u64,
+    /// `MaxBitrate` and its JSON path; only an Automated ABR group's output may leave it
+    /// out.
+    pub(super) max_bitrate: Option<(u64, String)>,
     pub(super) quality: Option<u8>,
     /// H.264 only: the profile and the JSON path of `CodecProfile`.
     pub(super) profile: Option<(H264Profile, String)>,
@@ -59,26 +69,27 @@ pub(super) enum RateControlDefault {
 }
 
 impl Importer<'_> {
-    /// `VideoDescription`: `Height` (and `Width`) of the rung, its codec and settings.
+    /// `VideoDescription`: `Height` (and `Width`) of the rung, its codec and settings. In
+    /// an Automated ABR group the output gives no size: the analysis chooses the sizes.
     pub(super) fn video(&mut self, v: &Value, path: &str) -> Result<VideoRung> {
         let mut o = Obj::new(v, path.to_string())?;
-        let (height, height_path) = o.need(
-            "Height",
-            "openvod needs the height of each rung (MediaConvert would keep the source's size)",
-        )?;
-        let height = int(height, &height_path, 16, 4320, "pixels")?;
-        let width = match o.take("Width") {
-            Some((w, wp)) => {
-                let w = int(w, &wp, 16, 7680, "pixels")?;
-                if w % 2 == 1 || height % 2 == 1 {
+        let size = if self.abr {
+            // In an Automated ABR group MediaConvert chooses the renditions' sizes, and
+            // AbrSettings' rules are where a job limits them (ALLOWED_RENDITIONS). Taking a
+            // size here as a candidate would be a guess at what the job meant.
+            for key in ["Height", "Width"] {
+                if let Some((_, p)) = o.take(key) {
                     return Err(err(
-                        &wp,
-                        format!("{w}x{height}: width and height must be even for 4:2:0"),
+                        &p,
+                        "an Automated ABR group's output gives no size (the analysis chooses \
+                         the renditions' sizes); list the sizes to choose from in an \
+                         AbrSettings.Rules ALLOWED_RENDITIONS rule",
                     ));
                 }
-                Some((w, wp))
             }
-            None => None,
+            None
+        } else {
+            Some(rung_size(&mut o)?)
         };
         let (cs, cs_path) = o.need("CodecSettings", "the video codec settings")?;
         let mut c = Obj::new(cs, cs_path)?;
@@ -98,32 +109,39 @@ impl Importer<'_> {
                 ))
             }
         };
-        // SVT-AV1 makes no picture under 64 pixels a side; the x264 and x265 bound is
-        // the 16 of `int` above.
-        let min = u64::from(codec.min_side());
-        for (side, side_path) in [Some((height, height_path)), width.clone()]
-            .into_iter()
-            .flatten()
+        if let Some(RungSize {
+            height,
+            height_path,
+            width,
+        }) = &size
         {
-            if side < min {
-                return Err(err(
-                    &side_path,
-                    format!(
-                        "{side} pixels is too small for {name}: its encoder makes pictures \
-                         of at least {min} pixels on each side"
-                    ),
-                ));
+            // SVT-AV1 makes no picture under 64 pixels a side; the x264 and x265 bound is
+            // the 16 of `int` above.
+            let min = u64::from(codec.min_side());
+            for (side, side_path) in [Some((*height, height_path.clone())), width.clone()]
+                .into_iter()
+                .flatten()
+            {
+                if side < min {
+                    return Err(err(
+                        &side_path,
+                        format!(
+                            "{side} pixels is too small for {name}: its encoder makes pictures \
+                             of at least {min} pixels on each side"
+                        ),
+                    ));
+                }
             }
-        }
-        if let Some((w, wp)) = width {
-            // openvod keeps the source's display aspect ratio (and never letterboxes):
-            // Height sets the rung's short side. A 16:9 Width is what that gives for the
-            // usual source; any other is reported.
-            let ratio = w as f64 / height as f64;
-            if (ratio - 16.0 / 9.0).abs() > 0.02 {
-                self.warnings.push(format!(
-                    "ignored: {wp} = {w}: openvod keeps the source's aspect ratio, the rung is {height} pixels on its short side"
-                ));
+            if let Some((w, wp)) = width {
+                // openvod keeps the source's display aspect ratio (and never letterboxes):
+                // Height sets the rung's short side. A 16:9 Width is what that gives for the
+                // usual source; any other is reported.
+                let ratio = *w as f64 / *height as f64;
+                if (ratio - 16.0 / 9.0).abs() > 0.02 {
+                    self.warnings.push(format!(
+                        "ignored: {wp} = {w}: openvod keeps the source's aspect ratio, the rung is {height} pixels on its short side"
+                    ));
+                }
             }
         }
         let (s, s_path) = c.need(key, &format!("required with Codec {name}"))?;
@@ -135,7 +153,7 @@ impl Importer<'_> {
         c.finish(&mut self.warnings, CODEC_SETTINGS)?;
         o.finish(&mut self.warnings, VIDEO_DESCRIPTION)?;
         Ok(VideoRung {
-            height: height as u32,
+            height: size.map(|s| s.height as u32),
             codec,
             encoder,
         })
@@ -169,14 +187,33 @@ impl Importer<'_> {
                 )?;
             }
         }
-        let (mb, mb_path) = o.need("MaxBitrate", "QVBR needs the peak bit rate of the rung")?;
-        let max_bitrate = int(mb, &mb_path, 50_000, 200_000_000, "bits per second")?;
+        // An Automated ABR group's renditions get their caps from the analysis, within
+        // AbrSettings' bounds; its output's MaxBitrate, if any, only lowers the ceiling.
+        let max_bitrate = match o.take("MaxBitrate") {
+            Some((mb, mb_path)) => Some((
+                int(mb, &mb_path, 50_000, 200_000_000, "bits per second")?,
+                mb_path,
+            )),
+            None if self.abr => None,
+            None => {
+                o.need("MaxBitrate", "QVBR needs the peak bit rate of the rung")?;
+                None
+            }
+        };
         let quality = match o.take("QvbrSettings") {
             Some((q, qp)) => {
                 let mut qo = Obj::new(q, qp)?;
                 // Absent: MediaConvert picks a level from the output size; openvod uses the
                 // template's level.
                 let level = match qo.take("QvbrQualityLevel") {
+                    Some((_, lp)) if self.abr => {
+                        // The analysis picks each rendition's CRF; the cap on the top one's
+                        // quality is the group's, and one level here could mean either.
+                        return Err(err(
+                            &lp,
+                            "in an Automated ABR group the renditions' quality is chosen by                              the analysis, up to AbrSettings.MaxQualityLevel: set the level                              there",
+                        ));
+                    }
                     Some((l, lp)) => Some(int(l, &lp, 1, 10, "QVBR quality level")? as u8),
                     None => None,
                 };
@@ -194,12 +231,13 @@ impl Importer<'_> {
         })
     }
 
-    /// `HrdBufferSize`. openvod's VBV buffer is twice `MaxBitrate`; another size only
-    /// changes how bursts are smoothed.
-    pub(super) fn hrd_buffer(&mut self, o: &mut Obj<'_>, max_bitrate: u64) -> Result<()> {
+    /// `HrdBufferSize`. openvod's VBV buffer is twice the rung's cap (`MaxBitrate`, or
+    /// the cap the per-title analysis sets); another size only changes how bursts are
+    /// smoothed.
+    pub(super) fn hrd_buffer(&mut self, o: &mut Obj<'_>, max_bitrate: Option<u64>) -> Result<()> {
         if let Some((b, bp)) = o.take("HrdBufferSize") {
             let size = int(b, &bp, 0, 1_000_000_000, "bits")?;
-            if size != 2 * max_bitrate {
+            if Some(size) != max_bitrate.map(|m| 2 * m) {
                 self.warnings.push(ignored(&bp, b));
             }
         }
@@ -295,4 +333,31 @@ impl Importer<'_> {
         }
         Ok(())
     }
+}
+
+/// `Height` and `Width` of a rung (even, for 4:2:0), each with its JSON path.
+fn rung_size(o: &mut Obj<'_>) -> Result<RungSize> {
+    let (height, height_path) = o.need(
+        "Height",
+        "openvod needs the height of each rung (MediaConvert would keep the source's size)",
+    )?;
+    let height = int(height, &height_path, 16, 4320, "pixels")?;
+    let width = match o.take("Width") {
+        Some((w, wp)) => {
+            let w = int(w, &wp, 16, 7680, "pixels")?;
+            if w % 2 == 1 || height % 2 == 1 {
+                return Err(err(
+                    &wp,
+                    format!("{w}x{height}: width and height must be even for 4:2:0"),
+                ));
+            }
+            Some((w, wp))
+        }
+        None => None,
+    };
+    Ok(RungSize {
+        height,
+        height_path,
+        width,
+    })
 }

@@ -106,7 +106,7 @@ impl Importer<'_> {
         own: &[Field],
     ) -> Result<EncoderSettings> {
         settings.gop = self.gop(&mut o)?;
-        self.hrd_buffer(&mut o, settings.max_bitrate)?;
+        self.hrd_buffer(&mut o, settings.max_bitrate.as_ref().map(|(m, _)| *m))?;
         self.pixel_aspect(&mut o)?;
         o.finish_tables(&mut self.warnings, &[AVC_HEVC, FRAME_RATE, own])?;
         Ok(settings)

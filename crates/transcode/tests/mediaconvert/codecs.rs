@@ -467,17 +467,17 @@ fn audio_in_video_outputs_becomes_the_one_audio_rendition() {
 }
 
 #[test]
-fn automated_abr_is_refused_before_its_sizeless_outputs() {
-    // An Automated ABR group's outputs leave their sizes to MediaConvert.
-    let mut d = set(
+fn automated_abr_refuses_outputs_with_sizes() {
+    // An Automated ABR group's outputs leave their sizes to the analysis (see
+    // `automated_abr`): the H.265 job's sized outputs cannot be its one video output.
+    let d = set(
         doc(HEVC),
         "/Settings/OutputGroups/0/AutomatedEncodingSettings",
         json!({"AbrSettings": {"MaxAbrBitrate": 8000000, "MaxRenditions": 6, "MinAbrBitrate": 600000}}),
     );
-    d = remove(d, &format!("{OUTPUTS}/0/VideoDescription/Height"));
     let e = error_of(&d);
     assert!(
-        e.contains("Settings.OutputGroups[0].AutomatedEncodingSettings: Automated ABR is not supported: openvod's templates have no per-title ladder yet"),
+        e.contains("Settings.OutputGroups[0].Outputs[0].VideoDescription.Height: an Automated ABR group's output gives no size"),
         "{e}"
     );
 }
