@@ -1,6 +1,7 @@
-// Several codecs in one presentation: `openvod serve` encodes an H.264 and an AV1 ladder
-// of one source (packaged ahead of time, and a second asset packaged on request by the
-// origin), clear and cenc with ClearKey licences from openvod. In Chromium, hls.js
+// Several codecs in one presentation: `openvod serve` encodes an H.264, an AV1 and an HEVC
+// ladder of one source, chosen for the title (a per-title ladder: the analysis picks the
+// rungs from the template's two sizes), packaged ahead of time, and a second asset
+// packaged on request by the origin, clear and cenc with ClearKey licences from openvod. In Chromium, hls.js
 // (from the multivariant playlist) and Shaka (from the MPD) play the AV1 set when told to
 // prefer AV1 and the H.264 set when told to prefer H.264; a preferred codec the browser
 // cannot decode (HEVC, which headless Chromium on Linux has no decoder for) falls back to
@@ -61,6 +62,9 @@ name = "180p"
 height = 180
 max_bitrate = 300_000
 [audio]
+[ladder]
+mode = "per-title"
+min_bitrate = 50_000
 [protection]
 outputs = ["clear", "cenc"]
 drm_systems = ["clearkey"]
@@ -167,14 +171,20 @@ drm_systems = ["clearkey"]
   it('signals every codec: a variant set per codec, I-frame variants per codec, one AdaptationSet per codec', async () => {
     if (setupError) throw setupError;
     for (const id of [staticId, jitId]) {
+      // The per-title decision is on the asset, and each codec has its rungs.
+      const asset = await api('GET', `/v1/assets/${id}`);
+      const rungs = asset.ladder?.rungs?.length ?? 0;
+      assert.ok(rungs >= 1 && rungs <= 2, `per-title rungs: ${JSON.stringify(asset.ladder)}`);
+      const perCodec = (codec) => Array(rungs).fill(codec);
+      const expected = [...perCodec('av01'), ...perCodec('avc1'), ...perCodec('hvc1')];
       const master = await (await fetch(`${base}/play/${id}/master.m3u8`)).text();
       const variants = [...master.matchAll(/^#EXT-X-STREAM-INF:(.*)$/gm)].map((m) => m[1]);
       const codecsOf = (lines) => lines.map((l) => l.match(/CODECS="([^"]+)"/)[1].split(',')[0].slice(0, 4));
-      assert.deepEqual(codecsOf(variants).sort(), ['av01', 'av01', 'avc1', 'avc1', 'hvc1', 'hvc1'], master);
+      assert.deepEqual(codecsOf(variants).sort(), expected, master);
       for (const v of variants) assert.match(v, /AUDIO="[^"]+"/, 'every variant names the audio group');
       assert.equal(new Set(variants.map((v) => v.match(/AUDIO="([^"]+)"/)[1])).size, 1, 'one audio group shared');
       const iframes = [...master.matchAll(/^#EXT-X-I-FRAME-STREAM-INF:(.*)$/gm)].map((m) => m[1]);
-      assert.deepEqual(codecsOf(iframes).sort(), ['av01', 'av01', 'avc1', 'avc1', 'hvc1', 'hvc1'], master);
+      assert.deepEqual(codecsOf(iframes).sort(), expected, master);
       const mpd = await (await fetch(`${base}/play/${id}/manifest.mpd`)).text();
       const sets = [...mpd.matchAll(/<AdaptationSet[^>]*contentType="video"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)];
       assert.equal(sets.length, 3, mpd);

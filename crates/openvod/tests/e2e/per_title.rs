@@ -228,3 +228,64 @@ fn the_quality_command_scores_an_encode_against_its_source() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("no video stream"));
 }
+
+/// A per-title ladder in three codecs: the analysis runs once (in H.264), every codec gets
+/// the chosen sizes and caps at the CRF of the same quality level, and ffmpeg decodes
+/// every rendition, HEVC included.
+#[test]
+fn a_per_title_ladder_in_h264_hevc_and_av1_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "src.mp4", "640x360", 25, 4, true, &[]);
+    let template = dir.path().join("per-title.toml");
+    std::fs::write(&template, PER_TITLE_TEMPLATE).unwrap();
+    let out = dir.path().join("out");
+    let r = openvod(&[
+        "transcode",
+        s(&src),
+        "--out",
+        s(&out),
+        "--template",
+        s(&template),
+        "--codecs",
+        "h264,hevc,av1",
+        "--json",
+    ]);
+    assert_ok(&r, "transcode --ladder per-title --codecs h264,hevc,av1");
+    let summary: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let chosen = summary["ladder"]["rungs"].as_array().unwrap();
+    let planned = summary["plan"]["rungs"].as_array().unwrap();
+    assert_eq!(planned.len(), 3 * chosen.len());
+    for (k, (codec, offset)) in [("h264", 0), ("hevc", 5), ("av1", 12)]
+        .into_iter()
+        .enumerate()
+    {
+        for (i, c) in chosen.iter().enumerate() {
+            let p = &planned[k * chosen.len() + i];
+            let name = match k {
+                0 => c["name"].as_str().unwrap().to_string(),
+                _ => format!("{}-{codec}", c["name"].as_str().unwrap()),
+            };
+            assert_eq!(p["name"], name.as_str());
+            assert_eq!(p["codec"], codec);
+            assert_eq!((&p["width"], &p["height"]), (&c["width"], &c["height"]));
+            assert_eq!(p["max_bitrate"], c["max_bitrate"]);
+            assert_eq!(
+                p["crf"].as_u64().unwrap(),
+                c["crf"].as_u64().unwrap() + offset
+            );
+            let file = concat_rendition(&out, &name, dir.path());
+            assert_eq!(decode_errors(&file), "", "{name} decodes cleanly");
+        }
+    }
+    // The player sees one set of variants per codec.
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for family in ["avc1", "hvc1", "av01"] {
+        let n = master
+            .lines()
+            .filter(|l| {
+                l.starts_with("#EXT-X-STREAM-INF") && l.contains(&format!("CODECS=\"{family}"))
+            })
+            .count();
+        assert_eq!(n, chosen.len(), "{family}: {master}");
+    }
+}
