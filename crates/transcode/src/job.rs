@@ -280,6 +280,7 @@ pub fn measure_rungs(
             width: display.0,
             height: display.1,
             frame_step: 3,
+            psnr: true,
         },
         Deadline::for_duration(plan.duration).total,
     )

@@ -121,8 +121,10 @@ pub struct QualityScore {
     pub ssim: f64,
     /// The same in decibels, `-10 log10(1 - SSIM)`, at most 60.
     pub ssim_db: f64,
-    /// Mean PSNR over Y, U and V in decibels, at most 100 (identical pictures).
-    pub psnr: f64,
+    /// Mean PSNR over Y, U and V in decibels, at most 100 (identical pictures), when
+    /// asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr: Option<f64>,
 }
 
 /// How the pictures are compared.
@@ -133,6 +135,8 @@ pub struct Comparison {
     pub height: u32,
     /// Compare every n-th frame (1: every frame).
     pub frame_step: u32,
+    /// Also measure PSNR (the score needs SSIM only).
+    pub psnr: bool,
 }
 
 /// Compares each of `distorted` with `reference`, in one ffmpeg process that decodes the
@@ -165,7 +169,9 @@ pub fn compare(
             let ssim = summary(&log, &format!("ssim@s{i}"), "Y:");
             let psnr = summary(&log, &format!("psnr@p{i}"), "average:");
             match (ssim, psnr) {
-                (Some(ssim), Some(psnr)) => Ok(QualityScore::from_ssim_psnr(ssim, psnr)),
+                (Some(ssim), psnr) if psnr.is_some() || !how.psnr => {
+                    Ok(QualityScore::from_ssim_psnr(ssim, psnr))
+                }
                 _ => Err(Error::Output(format!(
                     "{}: no frames were compared with the reference (is it a video of \
                      the same length?)",
@@ -202,35 +208,42 @@ fn arguments(
         "scale={}:{}:flags=bicubic,format=yuv420p",
         how.width, how.height
     );
+    // Each distorted picture is compared once for SSIM and, when asked, once for PSNR.
+    let per = if how.psnr { 2 } else { 1 };
     let mut g = reference.chain();
-    g.push_str(&format!(",{pick}{fit},split={}", 2 * n));
-    for i in 0..2 * n {
+    g.push_str(&format!(",{pick}{fit},split={}", per * n));
+    for i in 0..per * n {
         g.push_str(&format!("[r{i}]"));
     }
     let first = reference.input_count();
+    let mut outputs = Vec::new();
     for i in 0..n {
         // The distorted picture: the encode's first video stream, its timeline from 0.
         g.push_str(&format!(
-            ";[{}:v:0]setpts=PTS-STARTPTS,{pick}{fit},split=2[d{i}a][d{i}b]",
+            ";[{}:v:0]setpts=PTS-STARTPTS,{pick}{fit}",
             first + i
         ));
-        g.push_str(&format!(
-            ";[d{i}a][r{}]ssim@s{i}[os{i}];[d{i}b][r{}]psnr@p{i}[op{i}]",
-            2 * i,
-            2 * i + 1
-        ));
+        if how.psnr {
+            g.push_str(&format!(
+                ",split=2[d{i}a][d{i}b];[d{i}a][r{}]ssim@s{i}[os{i}];[d{i}b][r{}]psnr@p{i}[op{i}]",
+                2 * i,
+                2 * i + 1
+            ));
+            outputs.extend([format!("[os{i}]"), format!("[op{i}]")]);
+        } else {
+            g.push_str(&format!("[d{i}];[d{i}][r{i}]ssim@s{i}[os{i}]"));
+            outputs.push(format!("[os{i}]"));
+        }
     }
     a.extend(["-filter_complex".into(), g.into()]);
-    for i in 0..n {
-        for o in [format!("[os{i}]"), format!("[op{i}]")] {
-            a.extend([
-                "-map".into(),
-                o.into(),
-                "-f".into(),
-                "null".into(),
-                "-".into(),
-            ]);
-        }
+    for o in outputs {
+        a.extend([
+            "-map".into(),
+            o.into(),
+            "-f".into(),
+            "null".into(),
+            "-".into(),
+        ]);
     }
     a
 }
@@ -250,14 +263,14 @@ fn summary(log: &str, name: &str, key: &str) -> Option<f64> {
 
 impl QualityScore {
     /// From mean luma SSIM and mean PSNR.
-    pub fn from_ssim_psnr(ssim: f64, psnr: f64) -> QualityScore {
+    pub fn from_ssim_psnr(ssim: f64, psnr: Option<f64>) -> QualityScore {
         let ssim = ssim.clamp(0.0, 1.0);
         let ssim_db = ssim_db(ssim);
         QualityScore {
             score: round2(score_from_ssim_db(ssim_db)),
             ssim: (ssim * 1e6).round() / 1e6,
             ssim_db: round2(ssim_db),
-            psnr: round2(psnr.min(100.0)),
+            psnr: psnr.map(|p| round2(p.min(100.0))),
         }
     }
 }
@@ -336,13 +349,13 @@ mod tests {
                 assert!((back - f64::from(i) / 10.0).abs() < 1e-9, "{i}: {back}");
             }
         }
-        let q = QualityScore::from_ssim_psnr(0.99, f64::INFINITY);
+        let q = QualityScore::from_ssim_psnr(0.99, Some(f64::INFINITY));
         assert!(
             (q.ssim_db - 20.0).abs() < 0.01 && (q.score - 94.0).abs() < 0.01,
             "{q:?}"
         );
-        assert_eq!(q.psnr, 100.0);
-        assert_eq!(QualityScore::from_ssim_psnr(1.0, 50.0).ssim_db, 60.0);
+        assert_eq!(q.psnr, Some(100.0));
+        assert_eq!(QualityScore::from_ssim_psnr(1.0, None).ssim_db, 60.0);
     }
 
     #[test]

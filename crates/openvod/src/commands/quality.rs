@@ -67,6 +67,7 @@ pub fn quality(args: QualityArgs) -> Result<()> {
             width,
             height,
             frame_step: args.every,
+            psnr: true,
         },
         Duration::from_secs(600 + (duration * 60.0) as u64),
     )?;
@@ -80,7 +81,7 @@ pub fn quality(args: QualityArgs) -> Result<()> {
             q.score,
             q.ssim,
             q.ssim_db,
-            q.psnr
+            q.psnr.unwrap_or(f64::NAN)
         );
     }
     Ok(())

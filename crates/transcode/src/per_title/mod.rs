@@ -184,8 +184,11 @@ pub struct PerTitleDecision {
     pub hull: Vec<CurvePoint>,
     /// The ladder, best first, in the analysed codec.
     pub rungs: Vec<ChosenRung>,
-    /// What the analysis cost: CPU seconds of its ffmpeg processes, and wall seconds.
+    /// What the analysis cost: CPU seconds of its ffmpeg processes (of which the sample
+    /// encodes took `sample_cpu_seconds`, the comparisons the rest), and wall seconds.
     pub cpu_seconds: f64,
+    #[serde(default)]
+    pub sample_cpu_seconds: f64,
     pub wall_seconds: f64,
 }
 
@@ -270,6 +273,7 @@ pub fn analyse(
     // Generous for a few seconds of media; a hung decoder still ends.
     let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
     let outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+    let sample_cpu = crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before);
     let files = outputs
         .iter()
         .map(|o| SourceFile::open(&o.path))
@@ -281,6 +285,7 @@ pub fn analyse(
             width: display.0,
             height: display.1,
             frame_step: FRAME_STEP,
+            psnr: false,
         },
         deadline,
     )?;
@@ -319,6 +324,7 @@ pub fn analyse(
         hull: hull_points,
         rungs,
         cpu_seconds: round3(crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before)),
+        sample_cpu_seconds: round3(sample_cpu),
         wall_seconds: round3(started.elapsed()),
     })
 }
