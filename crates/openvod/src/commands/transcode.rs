@@ -91,6 +91,12 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
     if let Some(mode) = args.ladder {
         template.ladder.mode = mode;
     }
+    if args.quality.is_some() && template.ladder.mode == LadderMode::PerTitle {
+        bail!(
+            "--quality sets the CRF of fixed rungs; a per-title ladder chooses each rung's \
+             CRF itself and stops at the template's [ladder] top_quality"
+        );
+    }
     if let Some(q) = args.quality {
         template.video.quality = q;
         for r in &mut template.video.rungs {

@@ -124,6 +124,23 @@ fn quality_flag_changes_the_crf() {
     assert_eq!(summary["plan"]["rungs"][0]["crf"], 18);
     let r = transcode(&[s(&src), "--out", s(&out), "--quality", "11"]);
     assert_eq!(r.status.code(), Some(2), "clap refuses it");
+    // A per-title ladder chooses its own CRFs: the flag is refused, nothing is written.
+    let other = dir.path().join("other");
+    let r = transcode(&[
+        s(&src),
+        "--out",
+        s(&other),
+        "--ladder",
+        "per-title",
+        "--quality",
+        "9",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("top_quality"));
+    assert!(!other.exists());
+    let r = transcode(&[s(&src), "--out", s(&other), "--ladder", "adaptive"]);
+    assert_eq!(r.status.code(), Some(2), "clap refuses an unknown ladder");
+    assert!(String::from_utf8_lossy(&r.stderr).contains("per-title"));
 }
 
 #[test]
