@@ -1,5 +1,6 @@
 // The dashboard in a real browser: Chromium uploads a file through the page (tus), sees
-// it become ready in the live list, opens it and plays it, and a screenshot is kept.
+// it become ready in the live list, opens it, sees the per-title ladder chosen for it and
+// plays it, and a screenshot is kept.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,9 @@ describe('the dashboard', () => {
       '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
     ], { timeoutMs: 60_000 });
     const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
-      .replace('preset = "medium"', 'preset = "superfast"');
+      .replace('preset = "medium"', 'preset = "superfast"')
+      .replace('mode = "fixed"', 'mode = "per-title"');
+    assert.match(template, /mode = "per-title"/);
     fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
     const config = path.join(tmp, 'openvod.toml');
     fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
@@ -69,6 +72,13 @@ describe('the dashboard', () => {
         const v = document.querySelector('#player');
         return v && v.currentTime > 3 && v.videoWidth > 0;
       }, null, { timeout: 60_000 });
+      // The per-title decision: its rungs in a table, the samples and the hull plotted.
+      await page.locator('#ladder-box').waitFor({ state: 'visible' });
+      const rungs = await page.$$eval('#ladder-rungs tbody tr', (r) => r.map((x) => x.textContent));
+      assert.ok(rungs.length >= 1 && rungs.every((r) => r.startsWith('360p')), rungs.join(' | '));
+      assert.equal(await page.locator('#ladder-plot circle.sample').count(), 3, 'one size at three CRFs');
+      assert.equal(await page.locator('#ladder-plot circle.rung').count(), rungs.length);
+      assert.match(await page.textContent('#ladder-summary'), /in h264, top rung at score 95/);
       const qualities = await page.$$eval('#quality option', (o) => o.map((x) => x.textContent));
       assert.ok(qualities.includes('Auto') && qualities.some((q) => q.startsWith('360p')), qualities.join(', '));
       const embed = await page.inputValue('#embed');
