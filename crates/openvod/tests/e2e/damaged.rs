@@ -187,6 +187,14 @@ fn overstated_headers_are_a_milder_warning() {
     assert!(message.contains("say it lasts 10.00 s"), "{message}");
     assert!(message.contains("ends at 4.0"), "{message}");
     assert!(dest.join("master.m3u8").exists());
+    // A per-title analysis of it finds no frame where the header puts its excerpt (6 s
+    // into a 4 s file) and samples the start instead.
+    let (out, dest) = transcode(dir.path(), &src, &["--ladder", "per-title", "--overwrite"]);
+    assert_ok(&out, "per-title transcode of an overstated source");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ladder"]["excerpts"][0]["start"], 0.0, "{summary}");
+    assert_eq!(summary["warnings"][0]["code"], "overstated_duration");
+    assert!(dest.join("master.m3u8").exists());
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
     let noisy = lavfi_source(
         dir.path(),
         "noisy.mkv",
-        "testsrc2=size=640x360:rate=25:duration=8,noise=alls=40:allf=t+u",
+        "testsrc2=size=640x360:rate=25:duration=8,noise=alls=20:allf=t+u",
     );
     let f = per_title(dir.path(), &flat, "flat");
     let n = per_title(dir.path(), &noisy, "noisy");

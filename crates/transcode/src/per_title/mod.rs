@@ -257,8 +257,8 @@ pub fn analyse(
     let display = *sizes.first().ok_or_else(|| {
         Error::Output("the plan has no video rung to build a per-title ladder from".into())
     })?;
-    let excerpts = excerpts(plan.duration, plan.gop_seconds);
-    let reference = Reference {
+    let mut excerpts = excerpts(plan.duration, plan.gop_seconds);
+    let mut reference = Reference {
         source,
         stream_index: plan.video_stream_index,
         excerpts: excerpts.clone(),
@@ -272,7 +272,30 @@ pub fn analyse(
     let sampled: f64 = excerpts.iter().map(|e| e.duration).sum();
     // Generous for a few seconds of media; a hung decoder still ends.
     let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
-    let outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+    let mut outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+    let mut media = outputs
+        .iter()
+        .map(|o| encoded_media(&o.path))
+        .collect::<Vec<_>>();
+    if media.iter().all(|m| m.seconds <= 0.0) && excerpts.iter().any(|e| e.start > 0.0) {
+        // A header that overstates the length puts every excerpt past the real end
+        // (the encode's integrity check reports it): sample the start instead.
+        excerpts = vec![Excerpt {
+            start: 0.0,
+            duration: plan.gop_seconds.max(0.5),
+        }];
+        reference.excerpts = excerpts.clone();
+        outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+        media = outputs.iter().map(|o| encoded_media(&o.path)).collect();
+    }
+    if media.iter().any(|m| m.seconds <= 0.0) {
+        return Err(Error::Unsupported {
+            input: source.shown().to_string(),
+            reason: "no video frame of the sampled excerpts decodes, so no per-title ladder \
+                     can be chosen"
+                .into(),
+        });
+    }
     let sample_cpu = crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before);
     let files = outputs
         .iter()
@@ -291,13 +314,13 @@ pub fn analyse(
     )?;
     let samples: Vec<CurvePoint> = outputs
         .iter()
-        .zip(&files)
+        .zip(&media)
         .zip(&scores)
-        .map(|((o, file), q)| CurvePoint {
+        .map(|((o, m), q)| CurvePoint {
             width: o.size.0,
             height: o.size.1,
             crf: o.crf,
-            bitrate: (file.size() as f64 * 8.0 / sampled.max(0.001)).round() as u64,
+            bitrate: (m.bytes as f64 * 8.0 / m.seconds).round() as u64,
             score: q.score,
         })
         .collect();
@@ -381,6 +404,30 @@ fn sample_preset(codec: VideoCodec) -> String {
     match codec {
         VideoCodec::H264 | VideoCodec::Hevc => Preset::Superfast.name().to_string(),
         VideoCodec::Av1 => "12".into(),
+    }
+}
+
+/// The media of a sample encode: the bytes of its samples (the container's own boxes
+/// left out: they would weigh on the tiny encodes of a still picture) and its length.
+struct EncodedMedia {
+    bytes: u64,
+    seconds: f64,
+}
+
+/// What a sample encode holds; nothing when ffmpeg wrote no frame (or no file).
+fn encoded_media(path: &Path) -> EncodedMedia {
+    let track = crate::package::read_mp4(path)
+        .ok()
+        .and_then(|t| t.into_iter().next());
+    match track {
+        Some(t) if !t.samples.is_empty() => EncodedMedia {
+            bytes: t.samples.iter().map(|s| u64::from(s.size)).sum(),
+            seconds: t.duration_seconds(),
+        },
+        _ => EncodedMedia {
+            bytes: 0,
+            seconds: 0.0,
+        },
     }
 }
 
