@@ -142,14 +142,16 @@ function renderLadder(d) {
   if (!d) return;
   $('#ladder-summary').textContent =
     `${d.rungs.length} rungs in ${d.codec}, top rung at score ${d.top_quality}; ` +
-    `${d.samples.length} sample encodes of ${d.excerpts.length} excerpts, ${d.cpu_seconds.toFixed(1)} s CPU.`;
+    `${d.samples.length} sample encodes of ${d.excerpts.length} excerpt${d.excerpts.length === 1 ? '' : 's'}, ${d.cpu_seconds.toFixed(1)} s CPU.`;
   $('#ladder-rungs tbody').innerHTML = d.rungs.map((r) =>
     `<tr><td>${esc(r.name)}</td><td>${r.width}x${r.height}</td><td>${r.crf}</td>` +
     `<td>${kb(r.expected_bitrate)}</td><td>${kb(r.max_bitrate)}</td><td>${r.score.toFixed(1)}</td></tr>`).join('');
   const rates = d.samples.concat(d.hull).map((p) => Math.log(p.bitrate));
   const lo = Math.min(...rates), hi = Math.max(...rates) + 1e-9;
   const x = (b) => 40 + (Math.log(b) - lo) / (hi - lo) * 420;
-  const y = (s) => 220 - Math.max(0, s - 30) / 70 * 200;
+  // Scores from the lowest sample's tens up to 100.
+  const floor = Math.min(90, Math.floor(Math.min(...d.samples.map((p) => p.score)) / 10) * 10);
+  const y = (s) => 220 - Math.max(0, s - floor) / (100 - floor) * 200;
   const dots = d.samples.map((p) =>
     `<circle cx="${x(p.bitrate).toFixed(1)}" cy="${y(p.score).toFixed(1)}" r="3" class="sample"><title>${p.width}x${p.height} crf ${p.crf}: ${kb(p.bitrate)}, ${p.score.toFixed(1)}</title></circle>`).join('');
   const hull = d.hull.map((p) => `${x(p.bitrate).toFixed(1)},${y(p.score).toFixed(1)}`).join(' ');
@@ -157,7 +159,7 @@ function renderLadder(d) {
     `<circle cx="${x(r.expected_bitrate).toFixed(1)}" cy="${y(r.score).toFixed(1)}" r="5" class="rung"><title>${esc(r.name)}</title></circle>`).join('');
   $('#ladder-plot').innerHTML =
     `<line x1="40" y1="220" x2="460" y2="220" class="axis"/><line x1="40" y1="20" x2="40" y2="220" class="axis"/>` +
-    `<text x="44" y="16">score</text><text x="380" y="236">bit rate (log)</text>` +
+    `<text x="44" y="16">score (${floor}-100)</text><text x="380" y="236">bit rate (log)</text>` +
     `<polyline points="${hull}" class="hull"/>${dots}${chosen}`;
 }
 
