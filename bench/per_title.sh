@@ -99,6 +99,7 @@ for s in $SOURCES; do
     total_saving=$(awk -v t="$total_saving" -v x="$saving" 'BEGIN { print t + x }')
     n=$((n + 1))
 done
+if ((n > 0)); then
 echo
 echo "average saving: $(awk -v t="$total_saving" -v n="$n" 'BEGIN { printf "%.1f", t / n }') %"
 echo
@@ -121,6 +122,7 @@ for s in $SOURCES; do
     jq -r --arg s "$s" '.ladder.rungs[] | "\($s)\t\(.name)\t\(.width)x\(.height)\tcrf \(.crf)\t~\(.expected_bitrate / 1000 | floor) kb/s\tcap \(.max_bitrate / 1000 | floor) kb/s\tscore \(.score)"' \
         "$work/$s-per-title.json"
 done | column -t -s $'\t'
+fi
 
 if [[ -n $CODECS ]]; then
     echo
