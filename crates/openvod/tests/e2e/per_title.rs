@@ -41,7 +41,7 @@ fn lavfi_source(dir: &Path, name: &str, graph: &str) -> PathBuf {
 const PER_TITLE_TEMPLATE: &str = r#"
 name = "per-title-small"
 [video]
-preset = "superfast"
+preset = "veryfast"
 rungs = [
   { name = "360p", height = 360, max_bitrate = 2_000_000 },
   { name = "240p", height = 240, max_bitrate = 1_000_000 },
@@ -137,6 +137,16 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
             assert!(w[1]["score"].as_f64() > w[0]["score"].as_f64(), "{what}");
         }
         assert!(ladder["cpu_seconds"].as_f64().unwrap() > 0.0, "{what}");
+        // The samples are superfast, the ladder veryfast: the top rung was encoded once
+        // more with veryfast to calibrate the CRFs.
+        let calibration = &ladder["calibration"];
+        assert_eq!(calibration["preset"], "veryfast", "{what}: {ladder}");
+        let shift = calibration["crf_shift"].as_i64().unwrap();
+        assert_eq!(
+            ladder["rungs"][0]["crf"].as_i64().unwrap(),
+            calibration["crf"].as_i64().unwrap() + shift,
+            "{what}"
+        );
         // Each rung of the encode looks as the analysis said it would (the final encode's
         // slower preset does at least as well at the same CRF), within a margin for the
         // excerpts being a sample of the title.
@@ -157,7 +167,19 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
                 r["name"]
             );
             assert!(rendition["cpu_seconds"].as_f64().unwrap() > 0.0, "{what}");
-            assert!(rendition["bitrate"].as_u64().unwrap() <= r["max_bitrate"].as_u64().unwrap());
+            // The cap is a VBV rate (`-maxrate`, buffer twice that): over a few seconds the
+            // average may exceed it by the buffer's worth.
+            let (got, cap) = (
+                rendition["bitrate"].as_u64().unwrap(),
+                r["max_bitrate"].as_u64().unwrap(),
+            );
+            let duration = summary["duration"].as_f64().unwrap();
+            let allowed = cap as f64 * (1.0 + 2.0 / duration) + 8_000.0;
+            assert!(
+                got as f64 <= allowed,
+                "{what} {}: {got} b/s over its cap {cap}: {ladder}",
+                r["name"]
+            );
         }
     }
     // The flat title's top rung stops at the target; its ladder costs a fraction of the

@@ -57,6 +57,16 @@ const MAX_RATE_RATIO: f64 = 4.0;
 /// elsewhere in the title may take twice their mean before the cap costs it quality.
 const CAP_HEADROOM: f64 = 2.0;
 
+/// The rate cap of a rung expected at `bitrate`: [`CAP_HEADROOM`] over it, within the
+/// bounds.
+pub(super) fn cap_for(bitrate: u64, bounds: &HullBounds) -> u64 {
+    let cap = (bitrate as f64 * CAP_HEADROOM).round() as u64;
+    cap.clamp(
+        bounds.min_bitrate.min(bounds.max_bitrate),
+        bounds.max_bitrate,
+    )
+}
+
 /// Every integer CRF between the measured ones of each resolution, with bit rate
 /// interpolated on a log scale (bit rate falls about exponentially with CRF) and score
 /// linearly. The measured points are included; a resolution measured at one CRF gives
@@ -195,17 +205,13 @@ pub fn choose(hull: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
                 k += 1;
             }
             names.push(name.clone());
-            let cap = (p.bitrate as f64 * CAP_HEADROOM).round() as u64;
             ChosenRung {
                 name,
                 width: p.width,
                 height: p.height,
                 crf: p.crf,
                 expected_bitrate: p.bitrate,
-                max_bitrate: cap.clamp(
-                    bounds.min_bitrate.min(bounds.max_bitrate),
-                    bounds.max_bitrate,
-                ),
+                max_bitrate: cap_for(p.bitrate, bounds),
                 score: (p.score * 100.0).round() / 100.0,
             }
         })

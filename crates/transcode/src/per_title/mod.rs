@@ -19,11 +19,11 @@
 //! other codecs of the ladder get the same resolutions and caps, and the CRF that their
 //! scale gives the same quality level (see `VideoCodec::crf`).
 
+pub mod calibrate;
 pub mod hull;
+mod samples;
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -31,9 +31,11 @@ use serde::{Deserialize, Serialize};
 use crate::ladder::{EncodePlan, PlannedRung};
 use crate::quality::{self, Comparison, Excerpt, Reference};
 use crate::source::SourceFile;
-use crate::template::{JobTemplate, Preset, VideoCodec};
+use crate::template::{JobTemplate, VideoCodec};
 use crate::{Error, Result};
+use calibrate::Calibration;
 use hull::{ChosenRung, CurvePoint, HullBounds};
+use samples::{encode_samples, encoded_media, sample_preset};
 
 /// How a template's ladder is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -182,8 +184,13 @@ pub struct PerTitleDecision {
     /// The upper convex hull of the measured and interpolated points under the bit-rate
     /// ceiling (of every point when none is under it), cheapest first.
     pub hull: Vec<CurvePoint>,
-    /// The ladder, best first, in the analysed codec.
+    /// The ladder, best first, in the analysed codec, its CRFs calibrated to the
+    /// ladder's preset.
     pub rungs: Vec<ChosenRung>,
+    /// The calibration encode of the top rung with the ladder's preset (absent when the
+    /// samples already use it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// What the analysis cost: CPU seconds of its ffmpeg processes (of which the sample
     /// encodes took `sample_cpu_seconds`, the comparisons the rest), and wall seconds.
     pub cpu_seconds: f64,
@@ -272,7 +279,13 @@ pub fn analyse(
     let sampled: f64 = excerpts.iter().map(|e| e.duration).sum();
     // Generous for a few seconds of media; a hung decoder still ends.
     let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
-    let mut outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+    let fast = sample_preset(codec);
+    let sample = |reference: &Reference<'_>| {
+        encode_samples(
+            reference, plan, codec, &fast, &sizes, &crfs, "sample", work, deadline,
+        )
+    };
+    let mut outputs = sample(&reference)?;
     let mut media = outputs
         .iter()
         .map(|o| encoded_media(&o.path))
@@ -285,7 +298,7 @@ pub fn analyse(
             duration: plan.gop_seconds.max(0.5),
         }];
         reference.excerpts = excerpts.clone();
-        outputs = encode_samples(&reference, plan, codec, &sizes, &crfs, work, deadline)?;
+        outputs = sample(&reference)?;
         media = outputs.iter().map(|o| encoded_media(&o.path)).collect();
     }
     if media.iter().any(|m| m.seconds <= 0.0) {
@@ -337,7 +350,47 @@ pub fn analyse(
     } else {
         &admitted
     });
-    let rungs = hull::choose(&hull_points, &settings.bounds());
+    let mut rungs = hull::choose(&hull_points, &settings.bounds());
+    let preset = final_preset(plan, codec);
+    let calibration = match rungs.first() {
+        Some(top) if preset != fast => {
+            let size = (top.width, top.height);
+            let out = encode_samples(
+                &reference,
+                plan,
+                codec,
+                &preset,
+                &[size],
+                &[top.crf],
+                "calibration",
+                work,
+                deadline,
+            )?;
+            let media = encoded_media(&out[0].path);
+            let file = SourceFile::open(&out[0].path)?;
+            let q = quality::compare(
+                &reference,
+                std::slice::from_ref(&file),
+                Comparison {
+                    width: display.0,
+                    height: display.1,
+                    frame_step: FRAME_STEP,
+                    psnr: false,
+                },
+                deadline,
+            )?;
+            let bitrate = (media.bytes as f64 * 8.0 / media.seconds.max(0.001)).round() as u64;
+            calibrate::apply(
+                &mut rungs,
+                &points,
+                &preset,
+                q[0].score,
+                bitrate,
+                &settings.bounds(),
+            )
+        }
+        _ => None,
+    };
     Ok(PerTitleDecision {
         codec,
         top_quality: settings.top_quality,
@@ -346,6 +399,7 @@ pub fn analyse(
         samples,
         hull: hull_points,
         rungs,
+        calibration,
         cpu_seconds: round3(crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before)),
         sample_cpu_seconds: round3(sample_cpu),
         wall_seconds: round3(started.elapsed()),
@@ -387,6 +441,14 @@ pub fn planned_rungs(
     out
 }
 
+/// The preset of the ladder's own encode of `codec`, as ffmpeg's `-preset` takes it.
+fn final_preset(plan: &EncodePlan, codec: VideoCodec) -> String {
+    match codec {
+        VideoCodec::H264 | VideoCodec::Hevc => plan.preset.name().to_string(),
+        VideoCodec::Av1 => plan.av1_preset.to_string(),
+    }
+}
+
 /// The CRF in `to`'s scale that matches `crf` in `from`'s (the offset between their
 /// quality-level scales), within the encoder's range.
 fn crf_in(to: VideoCodec, from: VideoCodec, crf: u8) -> u8 {
@@ -396,130 +458,6 @@ fn crf_in(to: VideoCodec, from: VideoCodec, crf: u8) -> u8 {
         VideoCodec::Av1 => 63,
     };
     (i16::from(crf) + offset).clamp(1, max) as u8
-}
-
-/// The fast preset of the sample encodes: about three times faster than `medium`; the
-/// CRF, not the preset, sets the picture quality, so the curve keeps its shape.
-fn sample_preset(codec: VideoCodec) -> String {
-    match codec {
-        VideoCodec::H264 | VideoCodec::Hevc => Preset::Superfast.name().to_string(),
-        VideoCodec::Av1 => "12".into(),
-    }
-}
-
-/// The media of a sample encode: the bytes of its samples (the container's own boxes
-/// left out: they would weigh on the tiny encodes of a still picture) and its length.
-struct EncodedMedia {
-    bytes: u64,
-    seconds: f64,
-}
-
-/// What a sample encode holds; nothing when ffmpeg wrote no frame (or no file).
-fn encoded_media(path: &Path) -> EncodedMedia {
-    let track = crate::package::read_mp4(path)
-        .ok()
-        .and_then(|t| t.into_iter().next());
-    match track {
-        Some(t) if !t.samples.is_empty() => EncodedMedia {
-            bytes: t.samples.iter().map(|s| u64::from(s.size)).sum(),
-            seconds: t.duration_seconds(),
-        },
-        _ => EncodedMedia {
-            bytes: 0,
-            seconds: 0.0,
-        },
-    }
-}
-
-/// One sample encode: its size, CRF and file.
-struct SampleEncode {
-    size: (u32, u32),
-    crf: u8,
-    path: PathBuf,
-}
-
-/// One ffmpeg process: the excerpts decoded once, scaled to each size, encoded at each
-/// CRF. Returns each output's size, CRF and path.
-fn encode_samples(
-    reference: &Reference<'_>,
-    plan: &EncodePlan,
-    codec: VideoCodec,
-    sizes: &[(u32, u32)],
-    crfs: &[u8],
-    work: &Path,
-    deadline: Duration,
-) -> Result<Vec<SampleEncode>> {
-    let mut a: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-nostats",
-        "-loglevel",
-        "error",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
-    a.extend(reference.inputs());
-    let mut g = reference.chain();
-    g.push_str(&format!(",format=yuv420p,split={}", sizes.len()));
-    for i in 0..sizes.len() {
-        g.push_str(&format!("[b{i}]"));
-    }
-    for (i, (w, h)) in sizes.iter().enumerate() {
-        g.push_str(&format!(
-            ";[b{i}]scale={w}:{h}:flags=bicubic,setsar=1,split={}",
-            crfs.len()
-        ));
-        for j in 0..crfs.len() {
-            g.push_str(&format!("[e{i}_{j}]"));
-        }
-    }
-    a.extend(["-filter_complex".into(), g.into()]);
-    let gop = plan.gop_frames.to_string();
-    let preset = sample_preset(codec);
-    let mut outputs = Vec::new();
-    for (i, size) in sizes.iter().enumerate() {
-        for (j, crf) in crfs.iter().enumerate() {
-            let path = work.join(format!("sample-{}x{}-crf{crf}.mp4", size.0, size.1));
-            a.extend(["-map".into(), format!("[e{i}_{j}]").into()]);
-            a.extend(
-                crate::ffmpeg::encoder_args(codec, false, plan.profile)
-                    .into_iter()
-                    .map(OsString::from),
-            );
-            for s in [
-                "-preset",
-                &preset,
-                "-crf",
-                &crf.to_string(),
-                "-g",
-                &gop,
-                "-keyint_min",
-                &gop,
-                "-sc_threshold",
-                "0",
-                "-an",
-                "-f",
-                "mp4",
-            ] {
-                a.push(s.into());
-            }
-            a.push(path.clone().into_os_string());
-            outputs.push(SampleEncode {
-                size: *size,
-                crf: *crf,
-                path,
-            });
-        }
-    }
-    let mut cmd = Command::new("ffmpeg");
-    cmd.env("SVT_LOG", "1").args(a).stdin(Stdio::null());
-    let out = crate::process::run_captured(cmd, "ffmpeg", deadline)?;
-    if !out.status.success() {
-        return Err(reference.failure(&out, "per-title sample encodes"));
-    }
-    Ok(outputs)
 }
 
 fn round3(d: Duration) -> f64 {

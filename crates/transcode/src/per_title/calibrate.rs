@@ -1,0 +1,221 @@
+//! Calibrating the fast sample encodes against the ladder's own preset.
+//!
+//! The samples are encoded with a fast preset to keep the analysis cheap, but a CRF does
+//! not mean the same picture in every preset: x264's `superfast` has no lookahead and so
+//! no macroblock tree, and at one CRF it spends about twice the bits of `medium` for a
+//! better picture. Taken as they are, the samples would choose CRFs that the final encode
+//! turns into rungs several points below their targets.
+//!
+//! So the top rung is encoded once more over the same excerpts, with the ladder's preset
+//! at the CRF chosen for it, and scored like the samples. Where the fast curve of that
+//! size reaches the score the final preset gave tells how far apart the two presets'
+//! CRF scales are, and every rung's CRF moves by that much; its expected bit rate follows
+//! the final preset's rate at the top rung and the fast curve's slope.
+
+use serde::{Deserialize, Serialize};
+
+use super::hull::{cap_for, ChosenRung, CurvePoint, HullBounds};
+
+/// What the calibration encode found and how the ladder moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The preset of the ladder's encode.
+    pub preset: String,
+    /// The top rung's CRF before the shift, and its size.
+    pub crf: u8,
+    pub width: u32,
+    pub height: u32,
+    /// Score and bit rate of the fast samples at that CRF (interpolated) ...
+    pub sample_score: f64,
+    pub sample_bitrate: u64,
+    /// ... and of the ladder's preset there.
+    pub score: f64,
+    pub bitrate: u64,
+    /// The CRF steps every rung moved (negative: a lower CRF, a better picture).
+    pub crf_shift: i8,
+}
+
+/// The largest shift applied: beyond it the two presets are too far apart for one
+/// measurement to be trusted, and the ladder keeps the nearer CRFs.
+const MAX_SHIFT: f64 = 8.0;
+
+/// The CRF, fractional, at which the curve `points` of one size (one point per integer
+/// CRF, score falling as CRF rises) reaches `score`, within the CRFs measured.
+fn crf_for_score(points: &[CurvePoint], score: f64) -> Option<f64> {
+    let mut curve: Vec<&CurvePoint> = points.iter().collect();
+    curve.sort_by_key(|p| p.crf);
+    let (first, last) = (curve.first()?, curve.last()?);
+    if score >= first.score {
+        return Some(f64::from(first.crf));
+    }
+    if score <= last.score {
+        return Some(f64::from(last.crf));
+    }
+    curve.windows(2).find_map(|w| {
+        let (a, b) = (w[0], w[1]);
+        (score <= a.score && score >= b.score).then(|| {
+            let t = if a.score > b.score {
+                (a.score - score) / (a.score - b.score)
+            } else {
+                0.0
+            };
+            f64::from(a.crf) + t * f64::from(b.crf - a.crf)
+        })
+    })
+}
+
+/// The point of `points` at `size` and `crf`, the nearest measured CRF when `crf` is
+/// outside them.
+fn at(points: &[CurvePoint], size: (u32, u32), crf: i16) -> Option<&CurvePoint> {
+    points
+        .iter()
+        .filter(|p| (p.width, p.height) == size)
+        .min_by_key(|p| (i16::from(p.crf) - crf).abs())
+}
+
+/// Moves `rungs` by what the calibration encode measured: `score` and `bitrate` of the
+/// ladder's preset at the top rung's size and CRF. `points` are the interpolated fast
+/// curves of every size. Returns the calibration record.
+pub(super) fn apply(
+    rungs: &mut [ChosenRung],
+    points: &[CurvePoint],
+    preset: &str,
+    score: f64,
+    bitrate: u64,
+    bounds: &HullBounds,
+) -> Option<Calibration> {
+    let top = rungs.first()?.clone();
+    let size = (top.width, top.height);
+    let curve: Vec<CurvePoint> = points
+        .iter()
+        .filter(|p| (p.width, p.height) == size)
+        .copied()
+        .collect();
+    let fast = at(points, size, i16::from(top.crf))?;
+    // The fast preset reaches the final preset's score at CRF `top.crf + d`; the final
+    // preset then reaches the fast preset's score `d` steps lower.
+    let reached = crf_for_score(&curve, score)?;
+    let shift = (f64::from(top.crf) - reached)
+        .clamp(-MAX_SHIFT, MAX_SHIFT)
+        .round() as i8;
+    let rate_ratio = bitrate as f64 / fast.bitrate.max(1) as f64;
+    for r in rungs.iter_mut() {
+        let size = (r.width, r.height);
+        let crf = (i16::from(r.crf) + i16::from(shift)).clamp(1, 63);
+        let (Some(here), Some(there)) = (at(points, size, i16::from(r.crf)), at(points, size, crf))
+        else {
+            continue;
+        };
+        let slope = there.bitrate as f64 / here.bitrate.max(1) as f64;
+        r.crf = crf as u8;
+        r.expected_bitrate = (r.expected_bitrate as f64 * rate_ratio * slope).round() as u64;
+        r.max_bitrate = cap_for(r.expected_bitrate, bounds);
+    }
+    Some(Calibration {
+        preset: preset.to_string(),
+        crf: top.crf,
+        width: top.width,
+        height: top.height,
+        sample_score: (fast.score * 100.0).round() / 100.0,
+        sample_bitrate: fast.bitrate,
+        score,
+        bitrate,
+        crf_shift: shift,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::per_title::hull::{choose, interpolate, upper_hull};
+
+    fn point(height: u32, crf: u8, kbps: u64, score: f64) -> CurvePoint {
+        CurvePoint {
+            width: height * 16 / 9,
+            height,
+            crf,
+            bitrate: kbps * 1000,
+            score,
+        }
+    }
+
+    fn bounds() -> HullBounds {
+        HullBounds {
+            min_bitrate: 100_000,
+            max_bitrate: 10_000_000,
+            max_rungs: 6,
+            top_score: 95.0,
+            min_step: 6.0,
+        }
+    }
+
+    #[test]
+    fn a_preset_that_scores_lower_at_one_crf_moves_every_rung_down_the_crf_scale() {
+        // The fast curve of 1080p: 100 at CRF 19, 96 at 26, 90 at 33; 360p below.
+        let points = interpolate(&[
+            point(1080, 19, 13_000, 100.0),
+            point(1080, 26, 8_000, 96.0),
+            point(1080, 33, 3_500, 90.0),
+            point(360, 19, 1_200, 75.0),
+            point(360, 26, 470, 73.0),
+            point(360, 33, 220, 70.0),
+        ]);
+        let mut rungs = choose(&upper_hull(&points), &bounds());
+        let before = rungs.clone();
+        let top = &before[0];
+        assert_eq!((top.height, top.crf), (1080, 27));
+        // The final preset gives 91.75 at CRF 27, which the fast curve reaches at about
+        // CRF 31.0: the final preset needs about 4 steps lower.
+        let c = apply(&mut rungs, &points, "medium", 91.75, 3_400_000, &bounds()).unwrap();
+        assert_eq!(c.crf_shift, -4);
+        assert_eq!(c.crf, 27);
+        for (r, b) in rungs.iter().zip(&before) {
+            assert_eq!(i16::from(r.crf), i16::from(b.crf) - 4, "{}", r.name);
+            assert!(r.max_bitrate >= r.expected_bitrate.min(bounds().max_bitrate));
+            // Scores stay the targets.
+            assert_eq!(r.score, b.score);
+        }
+        // The top rung's rate: the final preset's measured rate, times the fast curve's
+        // slope from CRF 27 to 23.
+        let slope = at(&points, (1920, 1080), 23).unwrap().bitrate as f64
+            / at(&points, (1920, 1080), 27).unwrap().bitrate as f64;
+        let expected = (before[0].expected_bitrate as f64
+            * (3_400_000.0 / before[0].expected_bitrate as f64)
+            * slope)
+            .round() as u64;
+        assert_eq!(rungs[0].expected_bitrate, expected);
+    }
+
+    #[test]
+    fn presets_that_agree_leave_the_ladder_alone_and_shifts_are_bounded() {
+        let points = interpolate(&[point(720, 20, 4_000, 97.0), point(720, 40, 200, 60.0)]);
+        let mut rungs = choose(&upper_hull(&points), &bounds());
+        let before = rungs.clone();
+        let score = before[0].score;
+        let c = apply(
+            &mut rungs,
+            &points,
+            "medium",
+            score,
+            before[0].expected_bitrate,
+            &bounds(),
+        )
+        .unwrap();
+        assert_eq!(c.crf_shift, 0);
+        assert_eq!(rungs, before);
+        // A final preset far worse than anything sampled moves at most 8 steps.
+        let mut rungs = before.clone();
+        let c = apply(&mut rungs, &points, "medium", 10.0, 100_000, &bounds()).unwrap();
+        assert_eq!(c.crf_shift, -8);
+        assert_eq!(apply(&mut [], &points, "medium", 90.0, 1, &bounds()), None);
+    }
+
+    #[test]
+    fn the_crf_of_a_score_is_read_off_the_curve() {
+        let curve = interpolate(&[point(720, 20, 4_000, 97.0), point(720, 30, 1_000, 87.0)]);
+        assert_eq!(crf_for_score(&curve, 92.0), Some(25.0));
+        assert_eq!(crf_for_score(&curve, 99.0), Some(20.0));
+        assert_eq!(crf_for_score(&curve, 50.0), Some(30.0));
+        assert_eq!(crf_for_score(&[], 50.0), None);
+    }
+}
