@@ -127,27 +127,8 @@ pub(super) fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::per_title::hull::tests::{bounds, point};
     use crate::per_title::hull::{choose, interpolate, upper_hull};
-
-    fn point(height: u32, crf: u8, kbps: u64, score: f64) -> CurvePoint {
-        CurvePoint {
-            width: height * 16 / 9,
-            height,
-            crf,
-            bitrate: kbps * 1000,
-            score,
-        }
-    }
-
-    fn bounds() -> HullBounds {
-        HullBounds {
-            min_bitrate: 100_000,
-            max_bitrate: 10_000_000,
-            max_rungs: 6,
-            top_score: 95.0,
-            min_step: 6.0,
-        }
-    }
 
     #[test]
     fn a_preset_that_scores_lower_at_one_crf_moves_every_rung_down_the_crf_scale() {

@@ -219,10 +219,11 @@ pub fn choose(hull: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn point(height: u32, crf: u8, kbps: u64, score: f64) -> CurvePoint {
+    /// A 16:9 point `height` pixels high.
+    pub(in crate::per_title) fn point(height: u32, crf: u8, kbps: u64, score: f64) -> CurvePoint {
         CurvePoint {
             width: height * 16 / 9,
             height,
@@ -232,7 +233,7 @@ mod tests {
         }
     }
 
-    fn bounds() -> HullBounds {
+    pub(in crate::per_title) fn bounds() -> HullBounds {
         HullBounds {
             min_bitrate: 100_000,
             max_bitrate: 10_000_000,

@@ -310,21 +310,22 @@ pub fn analyse(
         });
     }
     let sample_cpu = crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before);
-    let files = outputs
-        .iter()
-        .map(|o| SourceFile::open(&o.path))
-        .collect::<Result<Vec<_>>>()?;
-    let scores = quality::compare(
-        &reference,
-        &files,
-        Comparison {
+    // Every encode of the analysis is scored the same way: against the excerpts, at the
+    // display size, every third frame, SSIM alone.
+    let score = |outputs: &[samples::SampleEncode]| -> Result<Vec<quality::QualityScore>> {
+        let files = outputs
+            .iter()
+            .map(|o| SourceFile::open(&o.path))
+            .collect::<Result<Vec<_>>>()?;
+        let how = Comparison {
             width: display.0,
             height: display.1,
             frame_step: FRAME_STEP,
             psnr: false,
-        },
-        deadline,
-    )?;
+        };
+        quality::compare(&reference, &files, how, deadline)
+    };
+    let scores = score(&outputs)?;
     let samples: Vec<CurvePoint> = outputs
         .iter()
         .zip(&media)
@@ -367,18 +368,7 @@ pub fn analyse(
                 deadline,
             )?;
             let media = encoded_media(&out[0].path);
-            let file = SourceFile::open(&out[0].path)?;
-            let q = quality::compare(
-                &reference,
-                std::slice::from_ref(&file),
-                Comparison {
-                    width: display.0,
-                    height: display.1,
-                    frame_step: FRAME_STEP,
-                    psnr: false,
-                },
-                deadline,
-            )?;
+            let q = score(&out)?;
             let bitrate = (media.bytes as f64 * 8.0 / media.seconds.max(0.001)).round() as u64;
             calibrate::apply(
                 &mut rungs,
