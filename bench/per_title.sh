@@ -21,7 +21,7 @@
 #
 # Environment:
 #   DURATION   source length in seconds (default 60)
-#   SOURCES    which sources (default "slides flat motion grain")
+#   SOURCES    which sources (default "slides flat motion grain"; empty: none, for CODECS)
 #   CODECS     also compare these codecs at equal quality (default: none)
 #   OPENVOD    the binary (default $HOME/.cache/openvod/target/release/openvod)
 #   BENCH_DIR  work folder (default /tmp/openvod-bench); sources are cached in
@@ -29,7 +29,7 @@
 set -euo pipefail
 
 DURATION=${DURATION:-60}
-SOURCES=${SOURCES:-slides flat motion grain}
+SOURCES=${SOURCES-slides flat motion grain}
 CODECS=${CODECS:-}
 BENCH_DIR=${BENCH_DIR:-/tmp/openvod-bench}
 OPENVOD=${OPENVOD:-$HOME/.cache/openvod/target/release/openvod}
