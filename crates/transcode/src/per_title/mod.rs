@@ -10,10 +10,13 @@
 //! quality target, and rungs below it only where they step down visibly.
 //!
 //! Cost: the samples are 3 encodes of each rung over about 10 % of a 60 s title at a
-//! preset about three times faster than `medium`, plus the comparisons, so about a tenth
-//! of the fixed ladder's encode; the sampled length stops growing at 24 s, so a 10-minute
-//! title's analysis costs about the same as a 4-minute one's, a ninety-minute title's
-//! well under 1 %.
+//! preset about three times faster than `medium`, then the top rung once more at the
+//! ladder's preset (see `calibrate`), and the comparisons; the source's excerpts are
+//! decoded for each of those four steps. Measured on 2 cores for 60 s 1080p titles, that
+//! is 27 to 46 % of the fixed ladder's encode (`bench/per_title.sh`), the most where the
+//! source is costly to decode. The sampled length stops growing at 24 s, so a 10-minute
+//! title's analysis costs about what a 4-minute one's does, and a ninety-minute title's
+//! a few percent of its encode.
 //!
 //! The analysis runs in one codec (`[ladder] codec`, by default the ladder's first); the
 //! other codecs of the ladder get the same resolutions and caps, and the CRF that their
