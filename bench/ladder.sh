@@ -181,13 +181,15 @@ OPENVOD_BENCH_ARGV=$WORK/openvod-ffmpeg.argv PATH="$shim:$PATH" \
 [[ -s $WORK/openvod-ffmpeg.argv ]] || die "could not capture openvod's ffmpeg arguments"
 mapfile -t OPENVOD_ARGV <"$WORK/openvod-ffmpeg.argv"
 # openvod writes into a staging folder: replace its output folder with a placeholder,
-# and drop -progress pipe:1 (openvod reads progress from it; (b) has no reader).
+# and drop -progress pipe:1 (openvod reads progress from it; (b) has no reader). The
+# source (`file:` URL) stays as it is.
 normalized=()
 skip=0
 for arg in "${OPENVOD_ARGV[@]}"; do
     if ((skip)); then skip=0; continue; fi
     case $arg in
         -progress) skip=1; continue ;;
+        file:*) ;;
         */*.mp4) arg=DIR/${arg##*/} ;;
     esac
     normalized+=("$arg")
