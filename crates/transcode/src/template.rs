@@ -111,6 +111,14 @@ impl VideoCodec {
         }
     }
 
+    /// The largest CRF the encoder takes (x264 and x265: 51; SVT-AV1: 63).
+    pub fn max_crf(self) -> u8 {
+        match self {
+            VideoCodec::H264 | VideoCodec::Hevc => 51,
+            VideoCodec::Av1 => 63,
+        }
+    }
+
     /// The CRF of a capped-quality level 1-10. For x264, 10 is near transparent (CRF 18)
     /// and each level below costs 2 steps, so the default level 8 is CRF 22. x265's
     /// scale sits about 5 steps higher for the same picture quality (its default CRF is

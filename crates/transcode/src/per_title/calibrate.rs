@@ -75,10 +75,12 @@ fn at(points: &[CurvePoint], size: (u32, u32), crf: i16) -> Option<&CurvePoint> 
 
 /// Moves `rungs` by what the calibration encode measured: `score` and `bitrate` of the
 /// ladder's preset at the top rung's size and CRF. `points` are the interpolated fast
-/// curves of every size. Returns the calibration record.
+/// curves of every size; CRFs stay within 1..=`max_crf`, the encoder's range. Returns the
+/// calibration record.
 pub(super) fn apply(
     rungs: &mut [ChosenRung],
     points: &[CurvePoint],
+    max_crf: u8,
     preset: &str,
     score: f64,
     bitrate: u64,
@@ -101,7 +103,7 @@ pub(super) fn apply(
     let rate_ratio = bitrate as f64 / fast.bitrate.max(1) as f64;
     for r in rungs.iter_mut() {
         let size = (r.width, r.height);
-        let crf = (i16::from(r.crf) + i16::from(shift)).clamp(1, 63);
+        let crf = (i16::from(r.crf) + i16::from(shift)).clamp(1, i16::from(max_crf));
         let (Some(here), Some(there)) = (at(points, size, i16::from(r.crf)), at(points, size, crf))
         else {
             continue;
@@ -147,7 +149,16 @@ mod tests {
         assert_eq!((top.height, top.crf), (1080, 27));
         // The final preset gives 91.75 at CRF 27, which the fast curve reaches at about
         // CRF 31.0: the final preset needs about 4 steps lower.
-        let c = apply(&mut rungs, &points, "medium", 91.75, 3_400_000, &bounds()).unwrap();
+        let c = apply(
+            &mut rungs,
+            &points,
+            51,
+            "medium",
+            91.75,
+            3_400_000,
+            &bounds(),
+        )
+        .unwrap();
         assert_eq!(c.crf_shift, -4);
         assert_eq!(c.crf, 27);
         for (r, b) in rungs.iter().zip(&before) {
@@ -176,6 +187,7 @@ mod tests {
         let c = apply(
             &mut rungs,
             &points,
+            51,
             "medium",
             score,
             before[0].expected_bitrate,
@@ -186,9 +198,35 @@ mod tests {
         assert_eq!(rungs, before);
         // A final preset far worse than anything sampled moves at most 8 steps.
         let mut rungs = before.clone();
-        let c = apply(&mut rungs, &points, "medium", 10.0, 100_000, &bounds()).unwrap();
+        let c = apply(&mut rungs, &points, 51, "medium", 10.0, 100_000, &bounds()).unwrap();
         assert_eq!(c.crf_shift, -8);
-        assert_eq!(apply(&mut [], &points, "medium", 90.0, 1, &bounds()), None);
+        assert_eq!(
+            apply(&mut [], &points, 51, "medium", 90.0, 1, &bounds()),
+            None
+        );
+        // A preset far better than the samples moves the CRFs up, but never past what the
+        // encoder takes.
+        let steep = interpolate(&[point(720, 40, 300, 80.0), point(720, 50, 100, 60.0)]);
+        let mut rungs = choose(&upper_hull(&steep), &bounds());
+        assert_eq!(rungs[0].crf, 40);
+        let c = apply(&mut rungs, &steep, 45, "slow", 99.0, 300_000, &bounds()).unwrap();
+        assert_eq!(
+            c.crf_shift, 0,
+            "99 is above the curve: no farther than its first CRF"
+        );
+        let mut rungs = vec![ChosenRung {
+            crf: 48,
+            ..choose(&upper_hull(&steep), &bounds())[0].clone()
+        }];
+        let c = apply(&mut rungs, &steep, 51, "slow", 68.0, 100_000, &bounds()).unwrap();
+        assert_eq!(c.crf_shift, 2);
+        assert_eq!(rungs[0].crf, 50);
+        let mut rungs = vec![ChosenRung {
+            crf: 48,
+            ..choose(&upper_hull(&steep), &bounds())[0].clone()
+        }];
+        apply(&mut rungs, &steep, 49, "slow", 68.0, 100_000, &bounds()).unwrap();
+        assert_eq!(rungs[0].crf, 49, "clamped to the encoder's largest CRF");
     }
 
     #[test]

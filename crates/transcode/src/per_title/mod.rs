@@ -267,11 +267,10 @@ pub fn analyse(
     let display = *sizes.first().ok_or_else(|| {
         Error::Output("the plan has no video rung to build a per-title ladder from".into())
     })?;
-    let mut excerpts = excerpts(plan.duration, plan.gop_seconds);
     let mut reference = Reference {
         source,
         stream_index: plan.video_stream_index,
-        excerpts: excerpts.clone(),
+        excerpts: excerpts(plan.duration, plan.gop_seconds),
         frame_rate: Some(plan.frame_rate),
         deinterlace: plan.deinterlace,
     };
@@ -279,7 +278,7 @@ pub fn analyse(
         .iter()
         .map(|&c| crf_in(codec, VideoCodec::H264, c))
         .collect();
-    let sampled: f64 = excerpts.iter().map(|e| e.duration).sum();
+    let sampled: f64 = reference.excerpts.iter().map(|e| e.duration).sum();
     // Generous for a few seconds of media; a hung decoder still ends.
     let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
     let fast = sample_preset(codec);
@@ -293,14 +292,13 @@ pub fn analyse(
         .iter()
         .map(|o| encoded_media(&o.path))
         .collect::<Vec<_>>();
-    if media.iter().all(|m| m.seconds <= 0.0) && excerpts.iter().any(|e| e.start > 0.0) {
+    if media.iter().all(|m| m.seconds <= 0.0) && reference.excerpts.iter().any(|e| e.start > 0.0) {
         // A header that overstates the length puts every excerpt past the real end
         // (the encode's integrity check reports it): sample the start instead.
-        excerpts = vec![Excerpt {
+        reference.excerpts = vec![Excerpt {
             start: 0.0,
             duration: plan.gop_seconds.max(0.5),
         }];
-        reference.excerpts = excerpts.clone();
         outputs = sample(&reference)?;
         media = outputs.iter().map(|o| encoded_media(&o.path)).collect();
     }
@@ -376,6 +374,7 @@ pub fn analyse(
             calibrate::apply(
                 &mut rungs,
                 &points,
+                codec.max_crf(),
                 &preset,
                 q[0].score,
                 bitrate,
@@ -387,7 +386,7 @@ pub fn analyse(
     Ok(PerTitleDecision {
         codec,
         top_quality: settings.top_quality,
-        excerpts,
+        excerpts: reference.excerpts.clone(),
         display,
         samples,
         hull: hull_points,
@@ -446,11 +445,7 @@ fn final_preset(plan: &EncodePlan, codec: VideoCodec) -> String {
 /// quality-level scales), within the encoder's range.
 fn crf_in(to: VideoCodec, from: VideoCodec, crf: u8) -> u8 {
     let offset = i16::from(to.crf(8)) - i16::from(from.crf(8));
-    let max = match to {
-        VideoCodec::H264 | VideoCodec::Hevc => 51,
-        VideoCodec::Av1 => 63,
-    };
-    (i16::from(crf) + offset).clamp(1, max) as u8
+    (i16::from(crf) + offset).clamp(1, i16::from(to.max_crf())) as u8
 }
 
 fn round3(d: Duration) -> f64 {
