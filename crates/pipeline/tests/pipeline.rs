@@ -164,10 +164,23 @@ async fn upload(env: &Env, key: &str, file: &Path) -> NewAsset {
 
 /// Runs the worker until the asset leaves queued/processing.
 async fn drive(worker: &Worker, db: &Db, id: &str) -> openvod_store::Asset {
+    drive_until(worker, db, id, |a| {
+        !matches!(a.status, AssetStatus::Queued | AssetStatus::Processing)
+    })
+    .await
+}
+
+/// Runs the worker until `done` holds for the asset.
+async fn drive_until(
+    worker: &Worker,
+    db: &Db,
+    id: &str,
+    done: impl Fn(&openvod_store::Asset) -> bool,
+) -> openvod_store::Asset {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let a = db.asset(id).await.unwrap().unwrap();
-        if !matches!(a.status, AssetStatus::Queued | AssetStatus::Processing) {
+        if done(&a) {
             return a;
         }
         assert!(
@@ -556,21 +569,10 @@ async fn a_per_title_ladder_is_recorded_and_packaged_as_encoded() {
         let a = Worker::new(env.db.clone(), env.objects.clone(), first);
         let b = Worker::new(env.db.clone(), env.objects.clone(), second);
         // The first worker runs up to the transcode; the second packages and publishes.
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let now = env.db.asset(&asset.id).await.unwrap().unwrap();
-            if now.stage == Some(Stage::Package) || now.status == AssetStatus::Failed {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name}: stuck at {:?}",
-                now.stage
-            );
-            if !a.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        drive_until(&a, &env.db, &asset.id, |now| {
+            now.stage == Some(Stage::Package) || now.status == AssetStatus::Failed
+        })
+        .await;
         let done = drive(&b, &env.db, &asset.id).await;
         assert_eq!(
             done.status,
