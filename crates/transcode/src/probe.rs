@@ -153,6 +153,63 @@ pub fn probe(source: &SourceFile) -> Result<MediaInfo> {
     Ok(info)
 }
 
+/// The keyframes of stream `stream_index` where a seek to each of `times` (seconds) lands:
+/// one ffprobe run that seeks to each time and reads one packet of the stream. A container
+/// with an index (MP4, Matroska's cues) lands on the keyframe at or before the time; one
+/// without (MPEG-TS) seeks by bytes and may land on any packet, and only keyframe packets
+/// are returned, so the caller keeps its own times where none is found. Sorted.
+pub(crate) fn keyframes_at(
+    source: &SourceFile,
+    stream_index: u32,
+    times: &[f64],
+) -> Result<Vec<f64>> {
+    if times.is_empty() {
+        return Ok(Vec::new());
+    }
+    let intervals = times
+        .iter()
+        .map(|t| format!("{:.3}%+#1", t.max(0.0)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams"])
+        .arg(stream_index.to_string())
+        .args(["-read_intervals", &intervals])
+        .args(["-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
+        .args(source.input_args())
+        .stdin(Stdio::null());
+    let out = run_captured(cmd, "ffprobe", std::time::Duration::from_secs(60))?;
+    if !out.status.success() {
+        if let Some(refused) = source.refusal(&out.stderr) {
+            return Err(refused);
+        }
+        return Err(Error::Probe {
+            input: source.shown().to_string(),
+            reason: format!(
+                "finding keyframes: {}",
+                source.strip_url(&last_line(&out.stderr).unwrap_or_default())
+            ),
+        });
+    }
+    Ok(keyframe_times(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The times of the keyframe packets in ffprobe's `pts_time,flags` lines.
+fn keyframe_times(csv: &str) -> Vec<f64> {
+    let mut times: Vec<f64> = csv
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(',');
+            let time = fields.next()?.trim().parse::<f64>().ok()?;
+            let flags = fields.next()?;
+            (flags.starts_with('K') && time.is_finite() && time >= 0.0).then_some(time)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    times
+}
+
 /// An MP4 or QuickTime file whose sample data runs past the end of the file is refused:
 /// ffprobe describes it happily and ffmpeg would encode the part that is there and
 /// report success.
@@ -430,6 +487,13 @@ mod tests {
         let info = MediaInfo::from_report(serde_json::from_str(json).unwrap(), 10);
         assert_eq!(info.first_video().unwrap().duration, Some(64.5));
         assert_eq!(info.first_audio().unwrap().duration, Some(3.5));
+    }
+
+    #[test]
+    fn keyframe_times_keeps_keyframe_packets_only() {
+        let csv = "25.000000,K_\n0.000000,K_\n5.200000,__,\n\nN/A,K_\n41.667000,K_\n25.000000,K_\n";
+        assert_eq!(keyframe_times(csv), [0.0, 25.0, 41.667]);
+        assert!(keyframe_times("").is_empty());
     }
 
     #[test]

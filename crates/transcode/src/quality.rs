@@ -19,6 +19,7 @@
 //! encodes.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -139,10 +140,181 @@ pub struct Comparison {
     pub psnr: bool,
 }
 
+/// The reference's compared pictures, already picked (every `frame_step`-th frame) and
+/// scaled to the display size, as raw video in a NUT file. The process that decodes the
+/// source for other work (the sample encodes of a per-title analysis) writes them on the
+/// side, so that comparing needs no second decode of the source: on a source with long
+/// GOPs or a costly codec, that decode was most of the comparison's cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceFrames {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub frame_step: u32,
+}
+
+impl ReferenceFrames {
+    /// The filters that make them from the reference chain's output.
+    pub(crate) fn filter(&self) -> String {
+        format!("{}{}", pick(self.frame_step), fit(self.width, self.height))
+    }
+
+    /// The output options that write them. NUT keeps each frame's own timestamp, so a
+    /// distorted frame meets the reference frame of the same instant; raw video, so
+    /// reading them back costs no decode.
+    pub(crate) fn output_args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = ["-fps_mode", "passthrough", "-c:v", "rawvideo", "-f", "nut"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        a.push(self.path.clone().into_os_string());
+        a
+    }
+
+    /// The bytes of `frames` source frames' worth (4:2:0, 8-bit).
+    pub fn bytes_for(&self, frames: u64) -> u64 {
+        let kept = frames.div_ceil(u64::from(self.frame_step.max(1)));
+        kept * u64::from(self.width) * u64::from(self.height) * 3 / 2
+    }
+}
+
+/// Decodes `reference` and writes `frames` from it, alone (the per-title analysis writes
+/// them in its sample process instead).
+pub fn write_frames(
+    reference: &Reference<'_>,
+    frames: &ReferenceFrames,
+    deadline: Duration,
+) -> Result<()> {
+    let mut a: Vec<OsString> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-nostats",
+        "-loglevel",
+        "error",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    a.extend(reference.inputs());
+    a.extend([
+        "-filter_complex".into(),
+        format!("{},{}[frames]", reference.chain(), frames.filter()).into(),
+        "-map".into(),
+        "[frames]".into(),
+    ]);
+    a.extend(frames.output_args());
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(a).stdin(Stdio::null());
+    let out = crate::process::run_captured(cmd, "ffmpeg", deadline)?;
+    if !out.status.success() {
+        return Err(reference.failure(&out, "writing reference frames"));
+    }
+    Ok(())
+}
+
+/// The pictures the distorted ones are compared with.
+#[derive(Clone, Copy)]
+pub(crate) enum Pictures<'r> {
+    /// Decoded from the source.
+    Source(&'r Reference<'r>),
+    /// Written before by [`ReferenceFrames`].
+    Frames(&'r ReferenceFrames),
+}
+
+impl Pictures<'_> {
+    fn inputs(&self) -> Vec<OsString> {
+        match self {
+            Pictures::Source(r) => r.inputs(),
+            Pictures::Frames(f) => {
+                let mut url = OsString::from("file:");
+                url.push(f.path.as_os_str());
+                // The file is this program's own; the demuxer is named, never probed.
+                ["-protocol_whitelist", "file", "-f", "nut", "-i"]
+                    .iter()
+                    .map(OsString::from)
+                    .chain([url])
+                    .collect()
+            }
+        }
+    }
+
+    fn input_count(&self) -> usize {
+        match self {
+            Pictures::Source(r) => r.input_count(),
+            Pictures::Frames(_) => 1,
+        }
+    }
+
+    /// The graph up to the reference pictures at the display size, picked, ready to split.
+    fn chain(&self, how: Comparison) -> String {
+        match self {
+            Pictures::Source(r) => format!(
+                "{},{}{},",
+                r.chain(),
+                pick(how.frame_step),
+                fit(how.width, how.height)
+            ),
+            Pictures::Frames(_) => "[0:v:0]".into(),
+        }
+    }
+
+    fn failure(&self, out: &crate::process::Captured, doing: &str) -> Error {
+        match self {
+            Pictures::Source(r) => r.failure(out, doing),
+            Pictures::Frames(_) => Error::Ffmpeg {
+                status: out.status.to_string(),
+                message: format!(
+                    "{doing}: {}",
+                    crate::probe::last_line(&out.stderr).unwrap_or_default()
+                ),
+            },
+        }
+    }
+}
+
+/// `select` of every `step`-th frame (nothing for 1); the comma is escaped for the graph
+/// parser.
+fn pick(step: u32) -> String {
+    match step.max(1) {
+        1 => String::new(),
+        step => format!("select=not(mod(n\\,{step})),"),
+    }
+}
+
+fn fit(width: u32, height: u32) -> String {
+    format!("scale={width}:{height}:flags=bicubic,format=yuv420p")
+}
+
 /// Compares each of `distorted` with `reference`, in one ffmpeg process that decodes the
 /// reference once.
 pub fn compare(
     reference: &Reference<'_>,
+    distorted: &[SourceFile],
+    how: Comparison,
+    deadline: Duration,
+) -> Result<Vec<QualityScore>> {
+    compare_pictures(Pictures::Source(reference), distorted, how, deadline)
+}
+
+/// Compares each of `distorted` with reference frames written before, SSIM alone, at
+/// their size and frame step.
+pub fn compare_with_frames(
+    frames: &ReferenceFrames,
+    distorted: &[SourceFile],
+    deadline: Duration,
+) -> Result<Vec<QualityScore>> {
+    let how = Comparison {
+        width: frames.width,
+        height: frames.height,
+        frame_step: frames.frame_step,
+        psnr: false,
+    };
+    compare_pictures(Pictures::Frames(frames), distorted, how, deadline)
+}
+
+fn compare_pictures(
+    reference: Pictures<'_>,
     distorted: &[SourceFile],
     how: Comparison,
     deadline: Duration,
@@ -183,11 +355,7 @@ pub fn compare(
 }
 
 /// The ffmpeg command line of [`compare`].
-fn arguments(
-    reference: &Reference<'_>,
-    distorted: &[SourceFile],
-    how: Comparison,
-) -> Vec<OsString> {
+fn arguments(reference: Pictures<'_>, distorted: &[SourceFile], how: Comparison) -> Vec<OsString> {
     let mut a: Vec<OsString> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"]
         .iter()
         .map(OsString::from)
@@ -197,21 +365,14 @@ fn arguments(
         a.extend(d.input_args());
     }
     let n = distorted.len();
-    let step = how.frame_step.max(1);
-    // `not(mod(n,K))` keeps every K-th frame; the comma is escaped for the graph parser.
-    let pick = if step > 1 {
-        format!("select=not(mod(n\\,{step})),")
-    } else {
-        String::new()
-    };
-    let fit = format!(
-        "scale={}:{}:flags=bicubic,format=yuv420p",
-        how.width, how.height
-    );
+    // `not(mod(n,K))` keeps every K-th frame, counted from the first of each picture's
+    // timeline.
+    let pick = pick(how.frame_step);
+    let fit = fit(how.width, how.height);
     // Each distorted picture is compared once for SSIM and, when asked, once for PSNR.
     let per = if how.psnr { 2 } else { 1 };
-    let mut g = reference.chain();
-    g.push_str(&format!(",{pick}{fit},split={}", per * n));
+    let mut g = reference.chain(how);
+    g.push_str(&format!("split={}", per * n));
     for i in 0..per * n {
         g.push_str(&format!("[r{i}]"));
     }

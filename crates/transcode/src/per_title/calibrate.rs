@@ -6,11 +6,14 @@
 //! better picture. Taken as they are, the samples would choose CRFs that the final encode
 //! turns into rungs several points below their targets.
 //!
-//! So the top rung is encoded once more over the same excerpts, with the ladder's preset
-//! at the CRF chosen for it, and scored like the samples. Where the fast curve of that
-//! size reaches the score the final preset gave tells how far apart the two presets'
-//! CRF scales are, and every rung's CRF moves by that much; its expected bit rate follows
-//! the final preset's rate at the top rung and the fast curve's slope.
+//! So the top size is encoded once more over the same excerpts, with the ladder's preset
+//! at one CRF near where top rungs fall (x264's 23, in each codec's scale), in the same
+//! process as the samples, and scored with them. Where the fast curve of that size
+//! reaches the score the final preset gave tells how far apart the two presets' CRF
+//! scales are, and every rung's CRF moves by that much; its expected bit rate follows the
+//! ratio of the two presets' rates at that point and the fast curve's slope. The encode
+//! is made before the ladder is known, so that it costs no decode of its own; the
+//! distance between two presets' scales changes little along the scale.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +24,7 @@ use super::hull::{cap_for, ChosenRung, CurvePoint, HullBounds};
 pub struct Calibration {
     /// The preset of the ladder's encode.
     pub preset: String,
-    /// The top rung's CRF before the shift, and its size.
+    /// The CRF and size of the calibration encode.
     pub crf: u8,
     pub width: u32,
     pub height: u32,
@@ -73,33 +76,53 @@ fn at(points: &[CurvePoint], size: (u32, u32), crf: i16) -> Option<&CurvePoint> 
         .min_by_key(|p| (i16::from(p.crf) - crf).abs())
 }
 
-/// Moves `rungs` by what the calibration encode measured: `score` and `bitrate` of the
-/// ladder's preset at the top rung's size and CRF. `points` are the interpolated fast
-/// curves of every size; CRFs stay within 1..=`max_crf`, the encoder's range. Returns the
-/// calibration record.
+/// What the calibration encode measured: the ladder's preset at `size` and `crf` gave
+/// `score` at `bitrate`.
+#[derive(Debug, Clone)]
+pub(super) struct Measured<'a> {
+    pub(super) preset: &'a str,
+    pub(super) size: (u32, u32),
+    pub(super) crf: u8,
+    pub(super) score: f64,
+    pub(super) bitrate: u64,
+}
+
+/// Moves `rungs` by what the calibration encode measured. `points` are the interpolated
+/// fast curves of every size; CRFs stay within 1..=`max_crf`, the encoder's range.
+/// Returns the calibration record; nothing when there is no rung or no fast curve at the
+/// calibration's size.
 pub(super) fn apply(
     rungs: &mut [ChosenRung],
     points: &[CurvePoint],
     max_crf: u8,
-    preset: &str,
-    score: f64,
-    bitrate: u64,
+    measured: &Measured<'_>,
     bounds: &HullBounds,
 ) -> Option<Calibration> {
-    let top = rungs.first()?.clone();
-    let size = (top.width, top.height);
+    if rungs.is_empty() {
+        return None;
+    }
+    let Measured {
+        preset,
+        size,
+        crf: at_crf,
+        score,
+        bitrate,
+    } = *measured;
     let curve: Vec<CurvePoint> = points
         .iter()
         .filter(|p| (p.width, p.height) == size)
         .copied()
         .collect();
-    let fast = at(points, size, i16::from(top.crf))?;
-    // The fast preset reaches the final preset's score at CRF `top.crf + d`; the final
+    let fast = at(&curve, size, i16::from(at_crf))?;
+    // The fast preset reaches the final preset's score at CRF `at_crf + d`; the final
     // preset then reaches the fast preset's score `d` steps lower.
     let reached = crf_for_score(&curve, score)?;
-    let shift = (f64::from(top.crf) - reached)
-        .clamp(-MAX_SHIFT, MAX_SHIFT)
-        .round() as i8;
+    let shift = (f64::from(at_crf) - reached).clamp(-MAX_SHIFT, MAX_SHIFT);
+    // A score at or above the best the fast curve reached (a still picture scores 100 at
+    // every CRF) says the final preset is at least that good, not how much better: the
+    // CRFs may move down, never up.
+    let best = curve.iter().map(|p| p.score).fold(f64::MIN, f64::max);
+    let shift = if score >= best { shift.min(0.0) } else { shift }.round() as i8;
     let rate_ratio = bitrate as f64 / fast.bitrate.max(1) as f64;
     for r in rungs.iter_mut() {
         let size = (r.width, r.height);
@@ -115,9 +138,9 @@ pub(super) fn apply(
     }
     Some(Calibration {
         preset: preset.to_string(),
-        crf: top.crf,
-        width: top.width,
-        height: top.height,
+        crf: at_crf,
+        width: size.0,
+        height: size.1,
         sample_score: (fast.score * 100.0).round() / 100.0,
         sample_bitrate: fast.bitrate,
         score,
@@ -131,6 +154,51 @@ mod tests {
     use super::*;
     use crate::per_title::hull::tests::{bounds, point};
     use crate::per_title::hull::{choose, interpolate, upper_hull};
+
+    /// The calibration made at the top rung's size and CRF.
+    fn at_top(
+        rungs: &[ChosenRung],
+        preset: &'static str,
+        score: f64,
+        bitrate: u64,
+    ) -> Measured<'static> {
+        Measured {
+            preset,
+            size: (rungs[0].width, rungs[0].height),
+            crf: rungs[0].crf,
+            score,
+            bitrate,
+        }
+    }
+
+    #[test]
+    fn a_calibration_off_the_top_rung_moves_the_ladder_by_the_same_distance() {
+        let points = interpolate(&[
+            point(1080, 19, 13_000, 100.0),
+            point(1080, 26, 8_000, 96.0),
+            point(1080, 33, 3_500, 90.0),
+            point(360, 19, 1_200, 75.0),
+            point(360, 33, 220, 70.0),
+        ]);
+        let mut rungs = choose(&upper_hull(&points), &bounds());
+        let before = rungs.clone();
+        assert_eq!(before[0].crf, 27);
+        // Measured at CRF 23 (the fast curve: 97.71 there): the final preset's 95.14 is
+        // the fast curve's at about CRF 27.5, so 4 steps lower (rounded from 4.5 up).
+        let m = Measured {
+            preset: "medium",
+            size: (1920, 1080),
+            crf: 23,
+            score: 95.14,
+            bitrate: 9_000_000,
+        };
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
+        assert_eq!((c.crf, c.width, c.height), (23, 1920, 1080));
+        assert!(c.crf_shift == -4 || c.crf_shift == -5, "{c:?}");
+        for (r, b) in rungs.iter().zip(&before) {
+            assert_eq!(i16::from(r.crf), i16::from(b.crf) + i16::from(c.crf_shift));
+        }
+    }
 
     #[test]
     fn a_preset_that_scores_lower_at_one_crf_moves_every_rung_down_the_crf_scale() {
@@ -149,16 +217,8 @@ mod tests {
         assert_eq!((top.height, top.crf), (1080, 27));
         // The final preset gives 91.75 at CRF 27, which the fast curve reaches at about
         // CRF 31.0: the final preset needs about 4 steps lower.
-        let c = apply(
-            &mut rungs,
-            &points,
-            51,
-            "medium",
-            91.75,
-            3_400_000,
-            &bounds(),
-        )
-        .unwrap();
+        let m = at_top(&rungs, "medium", 91.75, 3_400_000);
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
         assert_eq!(c.crf_shift, -4);
         assert_eq!(c.crf, 27);
         for (r, b) in rungs.iter().zip(&before) {
@@ -184,32 +244,32 @@ mod tests {
         let mut rungs = choose(&upper_hull(&points), &bounds());
         let before = rungs.clone();
         let score = before[0].score;
-        let c = apply(
-            &mut rungs,
-            &points,
-            51,
-            "medium",
-            score,
-            before[0].expected_bitrate,
-            &bounds(),
-        )
-        .unwrap();
+        let m = at_top(&rungs, "medium", score, before[0].expected_bitrate);
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
         assert_eq!(c.crf_shift, 0);
         assert_eq!(rungs, before);
         // A final preset far worse than anything sampled moves at most 8 steps.
         let mut rungs = before.clone();
-        let c = apply(&mut rungs, &points, 51, "medium", 10.0, 100_000, &bounds()).unwrap();
+        let m = at_top(&rungs, "medium", 10.0, 100_000);
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
         assert_eq!(c.crf_shift, -8);
-        assert_eq!(
-            apply(&mut [], &points, 51, "medium", 90.0, 1, &bounds()),
-            None
-        );
+        let m = at_top(&before, "medium", 90.0, 1);
+        assert_eq!(apply(&mut [], &points, 51, &m, &bounds()), None);
+        // No fast curve at the calibration's size: nothing moves.
+        let elsewhere = Measured {
+            size: (1, 1),
+            ..m.clone()
+        };
+        let mut rungs = before.clone();
+        assert_eq!(apply(&mut rungs, &points, 51, &elsewhere, &bounds()), None);
+        assert_eq!(rungs, before);
         // A preset far better than the samples moves the CRFs up, but never past what the
         // encoder takes.
         let steep = interpolate(&[point(720, 40, 300, 80.0), point(720, 50, 100, 60.0)]);
         let mut rungs = choose(&upper_hull(&steep), &bounds());
         assert_eq!(rungs[0].crf, 40);
-        let c = apply(&mut rungs, &steep, 45, "slow", 99.0, 300_000, &bounds()).unwrap();
+        let m = at_top(&rungs, "slow", 99.0, 300_000);
+        let c = apply(&mut rungs, &steep, 45, &m, &bounds()).unwrap();
         assert_eq!(
             c.crf_shift, 0,
             "99 is above the curve: no farther than its first CRF"
@@ -218,15 +278,43 @@ mod tests {
             crf: 48,
             ..choose(&upper_hull(&steep), &bounds())[0].clone()
         }];
-        let c = apply(&mut rungs, &steep, 51, "slow", 68.0, 100_000, &bounds()).unwrap();
+        let m = at_top(&rungs, "slow", 68.0, 100_000);
+        let c = apply(&mut rungs, &steep, 51, &m, &bounds()).unwrap();
         assert_eq!(c.crf_shift, 2);
         assert_eq!(rungs[0].crf, 50);
         let mut rungs = vec![ChosenRung {
             crf: 48,
             ..choose(&upper_hull(&steep), &bounds())[0].clone()
         }];
-        apply(&mut rungs, &steep, 49, "slow", 68.0, 100_000, &bounds()).unwrap();
+        let m = at_top(&rungs, "slow", 68.0, 100_000);
+        apply(&mut rungs, &steep, 49, &m, &bounds()).unwrap();
         assert_eq!(rungs[0].crf, 49, "clamped to the encoder's largest CRF");
+    }
+
+    #[test]
+    fn a_saturated_calibration_never_raises_the_crfs() {
+        // A still picture: 100 at CRF 19 and 26, 99.2 at 33; the top rung is CRF 33. The
+        // final preset also gives 100 at CRF 23, which says nothing about CRF 33.
+        let points = interpolate(&[
+            point(360, 19, 13_000, 100.0),
+            point(360, 26, 11_400, 100.0),
+            point(360, 33, 10_300, 99.2),
+        ]);
+        let mut rungs = choose(&upper_hull(&points), &bounds());
+        let before = rungs.clone();
+        let m = Measured {
+            preset: "veryfast",
+            size: (640, 360),
+            crf: 23,
+            score: 100.0,
+            bitrate: 10_000,
+        };
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
+        assert_eq!(c.crf_shift, 0);
+        assert_eq!(
+            rungs.iter().map(|r| r.crf).collect::<Vec<_>>(),
+            before.iter().map(|r| r.crf).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::ladder::{EncodePlan, PlannedRung};
-use crate::quality::{self, Comparison, Excerpt, Reference};
+use crate::quality::{self, Comparison, Excerpt, Reference, ReferenceFrames};
 use crate::source::SourceFile;
 use crate::template::{JobTemplate, VideoCodec};
 use crate::{Error, Result};
 use calibrate::Calibration;
 use hull::{ChosenRung, CurvePoint, HullBounds};
-use samples::{encode_samples, encoded_media, sample_preset};
+use samples::{encode_samples, encoded_media, sample_preset, CalibrationEncode, SampleJob};
 
 /// How a template's ladder is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ fn default_max_rungs() -> u8 {
     6
 }
 fn default_top_quality() -> f64 {
-    95.0
+    98.0
 }
 fn default_quality_step() -> f64 {
     6.0
@@ -211,8 +211,15 @@ const SAMPLED_SHARE: f64 = 0.1;
 const MIN_SAMPLED: f64 = 2.0;
 const MAX_SAMPLED: f64 = 24.0;
 
-/// Compare every third frame: neighbouring frames of one encode score alike.
-const FRAME_STEP: u32 = 3;
+/// The least frame step of the comparisons (see [`frame_step`]).
+const MIN_FRAME_STEP: u32 = 5;
+
+/// The CRF of the calibration encode, in x264's scale: where top rungs fall.
+const CALIBRATION_CRF_X264: u8 = 23;
+
+/// The most disk the reference frames may take (see `ReferenceFrames`): 24 s of 1080p
+/// at the frame step take about 400 MB.
+const REFERENCE_FRAMES_BUDGET: u64 = 1 << 30;
 
 /// Excerpts of a title of `duration` seconds: one GOP each, spread evenly, starting on
 /// the GOP grid. A title whose length is unknown is sampled from its start.
@@ -267,10 +274,15 @@ pub fn analyse(
     let display = *sizes.first().ok_or_else(|| {
         Error::Output("the plan has no video rung to build a per-title ladder from".into())
     })?;
+    let grid = excerpts(plan.duration, plan.gop_seconds);
+    let centres: Vec<f64> = grid.iter().map(|e| e.start + e.duration / 2.0).collect();
+    // Only a saving: where the seeks find nothing, the excerpts stay on the grid.
+    let keyframes =
+        crate::probe::keyframes_at(source, plan.video_stream_index, &centres).unwrap_or_default();
     let mut reference = Reference {
         source,
         stream_index: plan.video_stream_index,
-        excerpts: excerpts(plan.duration, plan.gop_seconds),
+        excerpts: on_keyframes(&grid, &keyframes, plan.duration),
         frame_rate: Some(plan.frame_rate),
         deinterlace: plan.deinterlace,
     };
@@ -282,13 +294,38 @@ pub fn analyse(
     // Generous for a few seconds of media; a hung decoder still ends.
     let deadline = Duration::from_secs(300 + (sampled * 60.0) as u64);
     let fast = sample_preset(codec);
-    let sample = |reference: &Reference<'_>| {
-        encode_samples(
-            reference, plan, codec, &fast, &sizes, &crfs, "sample", work, deadline,
-        )
+    let preset = final_preset(plan, codec);
+    let calibration = (preset != fast).then(|| CalibrationEncode {
+        preset: preset.clone(),
+        size: display,
+        crf: crf_in(codec, VideoCodec::H264, CALIBRATION_CRF_X264),
+    });
+    // The comparisons read the reference frames the sample process writes, unless they
+    // would fill more disk than the budget (a long 4K sample): then they decode the
+    // source once more.
+    let frames = ReferenceFrames {
+        path: work.join("reference.nut"),
+        width: display.0,
+        height: display.1,
+        frame_step: frame_step(plan.gop_frames),
     };
-    let mut outputs = sample(&reference)?;
+    let (num, den) = plan.frame_rate;
+    let source_frames = (sampled * f64::from(num) / f64::from(den.max(1))).ceil() as u64;
+    let frames = (frames.bytes_for(source_frames) <= REFERENCE_FRAMES_BUDGET).then_some(frames);
+    let job = SampleJob {
+        codec,
+        preset: &fast,
+        sizes: &sizes,
+        crfs: &crfs,
+        // Points far above the ceiling are never rungs: the cap keeps the encoder from
+        // spending time on them (grain at CRF 19 ran to 90 Mb/s).
+        max_bitrate: settings.max_bitrate.saturating_mul(2),
+        calibration: calibration.as_ref(),
+        frames: frames.as_ref(),
+    };
+    let mut outputs = encode_samples(&reference, plan, &job, work, deadline)?;
     let mut media = outputs
+        .samples
         .iter()
         .map(|o| encoded_media(&o.path))
         .collect::<Vec<_>>();
@@ -299,8 +336,12 @@ pub fn analyse(
             start: 0.0,
             duration: plan.gop_seconds.max(0.5),
         }];
-        outputs = sample(&reference)?;
-        media = outputs.iter().map(|o| encoded_media(&o.path)).collect();
+        outputs = encode_samples(&reference, plan, &job, work, deadline)?;
+        media = outputs
+            .samples
+            .iter()
+            .map(|o| encoded_media(&o.path))
+            .collect();
     }
     if media.iter().any(|m| m.seconds <= 0.0) {
         return Err(Error::Unsupported {
@@ -311,23 +352,28 @@ pub fn analyse(
         });
     }
     let sample_cpu = crate::ffmpeg::children_cpu_time().saturating_sub(cpu_before);
-    // Every encode of the analysis is scored the same way: against the excerpts, at the
-    // display size, every third frame, SSIM alone.
-    let score = |outputs: &[samples::SampleEncode]| -> Result<Vec<quality::QualityScore>> {
-        let files = outputs
-            .iter()
-            .map(|o| SourceFile::open(&o.path))
-            .collect::<Result<Vec<_>>>()?;
-        let how = Comparison {
-            width: display.0,
-            height: display.1,
-            frame_step: FRAME_STEP,
-            psnr: false,
-        };
-        quality::compare(&reference, &files, how, deadline)
+    // Every encode of the analysis is scored the same way, in one process: against the
+    // excerpts, at the display size, every `frame_step`-th frame, SSIM alone.
+    let scored: Vec<&samples::SampleEncode> =
+        outputs.samples.iter().chain(&outputs.calibration).collect();
+    let files = scored
+        .iter()
+        .map(|o| SourceFile::open(&o.path))
+        .collect::<Result<Vec<_>>>()?;
+    let scores = match &frames {
+        Some(frames) => quality::compare_with_frames(frames, &files, deadline)?,
+        None => {
+            let how = Comparison {
+                width: display.0,
+                height: display.1,
+                frame_step: frame_step(plan.gop_frames),
+                psnr: false,
+            };
+            quality::compare(&reference, &files, how, deadline)?
+        }
     };
-    let scores = score(&outputs)?;
     let samples: Vec<CurvePoint> = outputs
+        .samples
         .iter()
         .zip(&media)
         .zip(&scores)
@@ -353,31 +399,20 @@ pub fn analyse(
         &admitted
     });
     let mut rungs = hull::choose(&hull_points, &settings.bounds());
-    let preset = final_preset(plan, codec);
-    let calibration = match rungs.first() {
-        Some(top) if preset != fast => {
-            let size = (top.width, top.height);
-            let out = encode_samples(
-                &reference,
-                plan,
-                codec,
-                &preset,
-                &[size],
-                &[top.crf],
-                "calibration",
-                work,
-                deadline,
-            )?;
-            let media = encoded_media(&out[0].path);
-            let q = score(&out)?;
-            let bitrate = (media.bytes as f64 * 8.0 / media.seconds.max(0.001)).round() as u64;
+    let calibration = match (&outputs.calibration, scores.get(outputs.samples.len())) {
+        (Some(encode), Some(q)) => {
+            let media = encoded_media(&encode.path);
             calibrate::apply(
                 &mut rungs,
                 &points,
                 codec.max_crf(),
-                &preset,
-                q[0].score,
-                bitrate,
+                &calibrate::Measured {
+                    preset: &preset,
+                    size: encode.size,
+                    crf: encode.crf,
+                    score: q.score,
+                    bitrate: (media.bytes as f64 * 8.0 / media.seconds.max(0.001)).round() as u64,
+                },
                 &settings.bounds(),
             )
         }
@@ -396,6 +431,62 @@ pub fn analyse(
         sample_cpu_seconds: round3(sample_cpu),
         wall_seconds: round3(started.elapsed()),
     })
+}
+
+/// The excerpts moved onto the source's own keyframes where one lies near: a decode that
+/// starts on a keyframe decodes nothing it throws away, while one that starts between
+/// keyframes decodes from the keyframe before (8 s of a 10 s GOP, for each excerpt). A
+/// keyframe is taken when it lies in the excerpt's half of the gap to its neighbours, the
+/// excerpt then fits in the title, and it does not overlap the one before; otherwise the
+/// excerpt stays where the grid put it. The start is rounded up to the millisecond, so
+/// that the seek lands on the keyframe and not on the one before.
+pub fn on_keyframes(grid: &[Excerpt], keyframes: &[f64], duration: f64) -> Vec<Excerpt> {
+    let spacing = if !grid.is_empty() && duration.is_finite() {
+        duration / grid.len() as f64
+    } else {
+        0.0
+    };
+    let mut out: Vec<Excerpt> = Vec::with_capacity(grid.len());
+    for e in grid {
+        let centre = e.start + e.duration / 2.0;
+        let earliest = out
+            .last()
+            .map_or(0.0, |p: &Excerpt| p.start + p.duration)
+            .max(centre - spacing / 2.0);
+        let start = keyframes
+            .iter()
+            .rev()
+            .map(|k| (k * 1000.0 - 1e-6).ceil() / 1000.0 + 0.0)
+            .find(|&k| {
+                k <= centre
+                    && k >= earliest
+                    && (!duration.is_finite() || k + e.duration <= duration)
+            })
+            .unwrap_or(e.start);
+        out.push(Excerpt {
+            start,
+            duration: e.duration,
+        });
+    }
+    out
+}
+
+/// Compare every `frame_step`-th frame: neighbouring frames of one encode score alike. The
+/// step shares no factor with the GOP's length, so the compared frames fall on every
+/// position in the GOP in turn (a step that divides it would compare every keyframe, the
+/// best pictures of a GOP, and overstate the score).
+pub fn frame_step(gop_frames: u32) -> u32 {
+    (MIN_FRAME_STEP..MIN_FRAME_STEP + 64)
+        .find(|&s| gcd(s, gop_frames.max(1)) == 1)
+        .unwrap_or(MIN_FRAME_STEP)
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// The ladder's rungs from a decision: its rungs in the analysed codec, and the same
@@ -483,6 +574,59 @@ mod tests {
             }]
         );
         assert_eq!(excerpts(f64::NAN, 2.0)[0].start, 0.0);
+    }
+
+    #[test]
+    fn excerpts_move_onto_the_keyframes_a_seek_finds() {
+        let grid = excerpts(60.0, 2.0);
+        // x264's default GOP at 30 fps: a keyframe every 8.33 s. The seeks to the
+        // excerpts' centres (9, 29, 49 s) land on these.
+        let keyframes = [0.0, 8.333333, 25.0, 41.666667];
+        let starts = |e: Vec<Excerpt>| e.iter().map(|x| x.start).collect::<Vec<_>>();
+        assert_eq!(
+            starts(on_keyframes(&grid, &keyframes, 60.0)),
+            [8.334, 25.0, 41.667]
+        );
+        // Milliseconds as Matroska writes them stay as they are.
+        assert_eq!(starts(on_keyframes(&grid, &[8.333], 60.0))[0], 8.333);
+        // Too far back (more than half the gap between excerpts), past the title's end,
+        // or overlapping the excerpt before: the grid's start.
+        assert_eq!(
+            starts(on_keyframes(&grid, &[17.0], 60.0)),
+            [8.0, 28.0, 48.0]
+        );
+        assert_eq!(starts(on_keyframes(&grid, &[0.0], 60.0)), [0.0, 28.0, 48.0]);
+        assert_eq!(starts(on_keyframes(&grid, &[], 60.0)), [8.0, 28.0, 48.0]);
+        let short = excerpts(6.0, 2.0);
+        assert_eq!(starts(on_keyframes(&short, &[0.5, 4.5], 6.0)), [0.5]);
+        assert_eq!(starts(on_keyframes(&short, &[4.5], 6.0)), [short[0].start]);
+        let close = [
+            Excerpt {
+                start: 10.0,
+                duration: 2.0,
+            },
+            Excerpt {
+                start: 12.0,
+                duration: 2.0,
+            },
+        ];
+        assert_eq!(
+            starts(on_keyframes(&close, &[10.5, 11.0], 30.0)),
+            [11.0, 12.0]
+        );
+        for e in on_keyframes(&grid, &keyframes, 60.0) {
+            assert_eq!(e.duration, 2.0);
+        }
+    }
+
+    #[test]
+    fn the_frame_step_shares_no_factor_with_the_gop() {
+        assert_eq!(frame_step(60), 7);
+        assert_eq!(frame_step(48), 5);
+        assert_eq!(frame_step(50), 7);
+        assert_eq!(frame_step(35), 6);
+        assert_eq!(frame_step(1), 5);
+        assert_eq!(frame_step(0), 5);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The sample encodes of the analysis: excerpts of the title decoded once, scaled to each
-//! size and encoded at each CRF, in one ffmpeg process.
+//! size and encoded at each CRF, in one ffmpeg process that also makes the calibration
+//! encode and writes the reference frames the comparisons need.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::ladder::EncodePlan;
-use crate::quality::Reference;
+use crate::quality::{Reference, ReferenceFrames};
 use crate::template::{Preset, VideoCodec};
 use crate::Result;
 
@@ -51,21 +52,44 @@ pub(super) struct SampleEncode {
     pub(super) path: PathBuf,
 }
 
+/// The encode of the calibration (see `calibrate`): one size at one CRF, with the
+/// ladder's own preset.
+pub(super) struct CalibrationEncode {
+    pub(super) preset: String,
+    pub(super) size: (u32, u32),
+    pub(super) crf: u8,
+}
+
+/// Everything the one decode of the excerpts feeds.
+pub(super) struct SampleJob<'a> {
+    pub(super) codec: VideoCodec,
+    /// The preset of the sample encodes.
+    pub(super) preset: &'a str,
+    pub(super) sizes: &'a [(u32, u32)],
+    pub(super) crfs: &'a [u8],
+    /// The VBV cap of every encode, bits per second (buffer twice that).
+    pub(super) max_bitrate: u64,
+    pub(super) calibration: Option<&'a CalibrationEncode>,
+    /// The reference's compared frames, written on the side.
+    pub(super) frames: Option<&'a ReferenceFrames>,
+}
+
+/// What [`encode_samples`] wrote.
+pub(super) struct SampleOutputs {
+    pub(super) samples: Vec<SampleEncode>,
+    pub(super) calibration: Option<SampleEncode>,
+}
+
 /// One ffmpeg process: the excerpts decoded once, scaled to each size, encoded at each
-/// CRF with `preset`, into files named `NAME-WxH-crfC.mp4` in `work`. Returns each
-/// output's size, CRF and path.
-#[allow(clippy::too_many_arguments)]
+/// CRF, into files named `sample-WxH-crfC.mp4` in `work`; the calibration encode beside
+/// them, and the reference frames for the comparisons.
 pub(super) fn encode_samples(
     reference: &Reference<'_>,
     plan: &EncodePlan,
-    codec: VideoCodec,
-    preset: &str,
-    sizes: &[(u32, u32)],
-    crfs: &[u8],
-    name: &str,
+    job: &SampleJob<'_>,
     work: &Path,
     deadline: Duration,
-) -> Result<Vec<SampleEncode>> {
+) -> Result<SampleOutputs> {
     let mut a: Vec<OsString> = [
         "-hide_banner",
         "-nostdin",
@@ -78,53 +102,88 @@ pub(super) fn encode_samples(
     .map(OsString::from)
     .collect();
     a.extend(reference.inputs());
+    let branches = job.sizes.len() + usize::from(job.frames.is_some());
     let mut g = reference.chain();
-    g.push_str(&format!(",format=yuv420p,split={}", sizes.len()));
-    for i in 0..sizes.len() {
+    g.push_str(&format!(",format=yuv420p,split={branches}"));
+    for i in 0..job.sizes.len() {
         g.push_str(&format!("[b{i}]"));
     }
-    for (i, (w, h)) in sizes.iter().enumerate() {
+    if let Some(frames) = job.frames {
+        g.push_str(&format!("[ref];[ref]{}[frames]", frames.filter()));
+    }
+    // The calibration encode is one more branch of its size.
+    let calibrated = job
+        .calibration
+        .and_then(|c| job.sizes.iter().position(|&s| s == c.size));
+    for (i, (w, h)) in job.sizes.iter().enumerate() {
+        let n = job.crfs.len() + usize::from(calibrated == Some(i));
         g.push_str(&format!(
-            ";[b{i}]scale={w}:{h}:flags=bicubic,setsar=1,split={}",
-            crfs.len()
+            ";[b{i}]scale={w}:{h}:flags=bicubic,setsar=1,split={n}"
         ));
-        for j in 0..crfs.len() {
+        for j in 0..n {
             g.push_str(&format!("[e{i}_{j}]"));
         }
     }
     a.extend(["-filter_complex".into(), g.into()]);
+    if let Some(frames) = job.frames {
+        a.extend(["-map".into(), "[frames]".into()]);
+        a.extend(frames.output_args());
+    }
     let gop = plan.gop_frames.to_string();
-    let mut outputs = Vec::new();
-    for (i, size) in sizes.iter().enumerate() {
-        for (j, crf) in crfs.iter().enumerate() {
-            let path = work.join(format!("{name}-{}x{}-crf{crf}.mp4", size.0, size.1));
-            a.extend(["-map".into(), format!("[e{i}_{j}]").into()]);
-            a.extend(
-                crate::ffmpeg::encoder_args(codec, false, plan.profile)
-                    .into_iter()
-                    .map(OsString::from),
-            );
-            for s in [
-                "-preset",
-                preset,
-                "-crf",
-                &crf.to_string(),
-                "-g",
-                &gop,
-                "-keyint_min",
-                &gop,
-                "-sc_threshold",
-                "0",
-                "-an",
-                "-f",
-                "mp4",
-            ] {
-                a.push(s.into());
-            }
-            a.push(path.clone().into_os_string());
-            outputs.push(SampleEncode {
+    let maxrate = job.max_bitrate.to_string();
+    let bufsize = (job.max_bitrate * 2).to_string();
+    let encode = |a: &mut Vec<OsString>, label: String, preset: &str, crf: u8, path: &Path| {
+        a.extend(["-map".into(), label.into()]);
+        a.extend(
+            crate::ffmpeg::encoder_args(job.codec, false, plan.profile)
+                .into_iter()
+                .map(OsString::from),
+        );
+        for s in [
+            "-preset",
+            preset,
+            "-crf",
+            &crf.to_string(),
+            "-maxrate",
+            &maxrate,
+            "-bufsize",
+            &bufsize,
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+            "-an",
+            "-f",
+            "mp4",
+        ] {
+            a.push(s.into());
+        }
+        a.push(path.as_os_str().to_owned());
+    };
+    let mut samples = Vec::new();
+    let mut calibration = None;
+    for (i, size) in job.sizes.iter().enumerate() {
+        for (j, crf) in job.crfs.iter().enumerate() {
+            let path = work.join(format!("sample-{}x{}-crf{crf}.mp4", size.0, size.1));
+            encode(&mut a, format!("[e{i}_{j}]"), job.preset, *crf, &path);
+            samples.push(SampleEncode {
                 size: *size,
                 crf: *crf,
+                path,
+            });
+        }
+        if let (Some(c), true) = (job.calibration, calibrated == Some(i)) {
+            let path = work.join(format!(
+                "calibration-{}x{}-crf{}.mp4",
+                size.0, size.1, c.crf
+            ));
+            let label = format!("[e{i}_{}]", job.crfs.len());
+            encode(&mut a, label, &c.preset, c.crf, &path);
+            calibration = Some(SampleEncode {
+                size: *size,
+                crf: c.crf,
                 path,
             });
         }
@@ -135,5 +194,8 @@ pub(super) fn encode_samples(
     if !out.status.success() {
         return Err(reference.failure(&out, "per-title sample encodes"));
     }
-    Ok(outputs)
+    Ok(SampleOutputs {
+        samples,
+        calibration,
+    })
 }
