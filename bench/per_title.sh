@@ -26,6 +26,9 @@
 #   OPENVOD    the binary (default $HOME/.cache/openvod/target/release/openvod)
 #   BENCH_DIR  work folder (default /tmp/openvod-bench); sources are cached in
 #              BENCH_DIR/inputs and reused
+#   KEEP_FIXED 1: reuse the fixed ladders' results of an earlier run (BENCH_DIR/per-title/
+#              SOURCE-fixed.json) instead of encoding them again, when only the per-title
+#              side changed
 set -euo pipefail
 
 DURATION=${DURATION:-60}
@@ -87,7 +90,11 @@ total_saving=0
 n=0
 for s in $SOURCES; do
     src=$(source_file "$s")
-    run "$s-fixed" "$src"
+    if [[ ${KEEP_FIXED:-} == 1 && -s $work/$s-fixed.json ]]; then
+        echo "($s: the fixed ladder's results of an earlier run)" >&2
+    else
+        run "$s-fixed" "$src"
+    fi
     run "$s-per-title" "$src" --ladder per-title
     f="$work/$s-fixed.json" p="$work/$s-per-title.json"
     fb=$(video_bytes "$f") pb=$(video_bytes "$p")

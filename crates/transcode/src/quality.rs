@@ -215,7 +215,7 @@ pub fn write_frames(
 
 /// The pictures the distorted ones are compared with.
 #[derive(Clone, Copy)]
-pub(crate) enum Pictures<'r> {
+enum Pictures<'r> {
     /// Decoded from the source.
     Source(&'r Reference<'r>),
     /// Written before by [`ReferenceFrames`].

@@ -15,7 +15,8 @@
 //!
 //! Fields left out keep openvod's defaults (`[ladder]` of the built-in template), which
 //! differ from MediaConvert's for two of them: `MinAbrBitrate` 150 kb/s (AWS: 600 kb/s)
-//! and `MaxRenditions` 6 (AWS: 15); the bit-rate ceiling is 8 Mb/s in both. Without an
+//! and `MaxRenditions` 6 (AWS: 15). A job without `MaxAbrBitrate` gets AWS's ceiling of
+//! 8 Mb/s, not openvod's 5 Mb/s (the built-in ladder's top cap). Without an
 //! `ALLOWED_RENDITIONS` rule the candidates are the built-in ladder's heights.
 //!
 //! `MIN_TOP_RENDITION_SIZE`, `FORCE_INCLUDE_RENDITIONS` and an allowed rendition with
@@ -52,6 +53,9 @@ const LEVEL_SCORES: [(f64, f64); 5] = [
     (8.0, 94.0),
     (10.0, 97.0),
 ];
+
+/// `MaxAbrBitrate` when a job leaves it out, as AWS documents it.
+const AWS_MAX_ABR_BITRATE: u64 = 8_000_000;
 
 /// The `top_quality` score for a QVBR level (`MaxQualityLevel`, 1 to 10, fractions
 /// allowed): linear between the [`LEVEL_SCORES`] anchors, held at the ends, and kept
@@ -91,6 +95,7 @@ impl Importer<'_> {
         let mut o = Obj::new(v, path.to_string())?;
         let mut s = LadderSettings {
             mode: LadderMode::PerTitle,
+            max_bitrate: AWS_MAX_ABR_BITRATE,
             ..LadderSettings::default()
         };
         let max = match o.take("MaxAbrBitrate") {
@@ -119,7 +124,7 @@ impl Importer<'_> {
                     s.max_bitrate, s.min_bitrate
                 ),
                 _ => format!(
-                    "{} is not below openvod's default ceiling of {} b/s: give MaxAbrBitrate too",
+                    "{} is not below the default ceiling of {} b/s: give MaxAbrBitrate too",
                     s.min_bitrate, s.max_bitrate
                 ),
             };

@@ -46,7 +46,7 @@ pub struct HullBounds {
 
 /// Each rung costs at least this many times the bit rate of the rung below: a closer
 /// pair adds storage and a switch without a step a viewer sees.
-const MIN_RATE_RATIO: f64 = 1.5;
+pub(super) const MIN_RATE_RATIO: f64 = 1.5;
 
 /// Neighbouring rungs are at most this many times apart in bit rate where the hull has a
 /// point between them, even without a visible quality step: a viewer whose bandwidth

@@ -38,7 +38,9 @@ use crate::template::{JobTemplate, VideoCodec};
 use crate::{Error, Result};
 use calibrate::Calibration;
 use hull::{ChosenRung, CurvePoint, HullBounds};
-use samples::{encode_samples, encoded_media, sample_preset, CalibrationEncode, SampleJob};
+use samples::{
+    encode_samples, encoded_media, sample_preset, CalibrationEncode, EncodedMedia, SampleJob,
+};
 
 /// How a template's ladder is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -106,7 +108,7 @@ fn default_min_bitrate() -> u64 {
     150_000
 }
 fn default_max_bitrate() -> u64 {
-    8_000_000
+    5_000_000
 }
 fn default_max_rungs() -> u8 {
     6
@@ -194,8 +196,9 @@ pub struct PerTitleDecision {
     /// samples already use it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
-    /// What the analysis cost: CPU seconds of its ffmpeg processes (of which the sample
-    /// encodes took `sample_cpu_seconds`, the comparisons the rest), and wall seconds.
+    /// What the analysis cost: CPU seconds of its ffmpeg and ffprobe processes (of which
+    /// the sample process, with the calibration encode and the reference frames, took
+    /// `sample_cpu_seconds`, the comparisons the rest), and wall seconds.
     pub cpu_seconds: f64,
     #[serde(default)]
     pub sample_cpu_seconds: f64,
@@ -312,18 +315,20 @@ pub fn analyse(
     let (num, den) = plan.frame_rate;
     let source_frames = (sampled * f64::from(num) / f64::from(den.max(1))).ceil() as u64;
     let frames = (frames.bytes_for(source_frames) <= REFERENCE_FRAMES_BUDGET).then_some(frames);
-    let job = SampleJob {
+    // Points far above the ceiling are never rungs: the cap keeps the encoder from
+    // spending time on them (grain at CRF 19 ran to 90 Mb/s).
+    let cap = settings.max_bitrate.saturating_mul(2);
+    // First the top size, with the calibration encode and the reference frames.
+    let top = SampleJob {
         codec,
         preset: &fast,
-        sizes: &sizes,
+        sizes: &sizes[..1],
         crfs: &crfs,
-        // Points far above the ceiling are never rungs: the cap keeps the encoder from
-        // spending time on them (grain at CRF 19 ran to 90 Mb/s).
-        max_bitrate: settings.max_bitrate.saturating_mul(2),
+        max_bitrate: cap,
         calibration: calibration.as_ref(),
         frames: frames.as_ref(),
     };
-    let mut outputs = encode_samples(&reference, plan, &job, work, deadline)?;
+    let mut outputs = encode_samples(&reference, plan, &top, work, deadline)?;
     let mut media = outputs
         .samples
         .iter()
@@ -336,12 +341,29 @@ pub fn analyse(
             start: 0.0,
             duration: plan.gop_seconds.max(0.5),
         }];
-        outputs = encode_samples(&reference, plan, &job, work, deadline)?;
+        outputs = encode_samples(&reference, plan, &top, work, deadline)?;
         media = outputs
             .samples
             .iter()
             .map(|o| encoded_media(&o.path))
             .collect();
+    }
+    // Then the smaller sizes, unless the top size's best picture costs so little that no
+    // rung could be both 1.5x cheaper than it and above `min_bitrate`: the ladder is one
+    // rung, and a smaller size could only make that rung a little cheaper still. That is
+    // a still or nearly still picture, the title whose encode costs least and whose
+    // samples would cost most against it (a third of its encode, measured on slides).
+    let best_rate = media.iter().map(EncodedMedia::bitrate).fold(0.0, f64::max);
+    if sizes.len() > 1 && best_rate >= hull::MIN_RATE_RATIO * settings.min_bitrate as f64 {
+        let rest = SampleJob {
+            sizes: &sizes[1..],
+            calibration: None,
+            frames: None,
+            ..top
+        };
+        let more = encode_samples(&reference, plan, &rest, work, deadline)?;
+        media.extend(more.samples.iter().map(|o| encoded_media(&o.path)));
+        outputs.samples.extend(more.samples);
     }
     if media.iter().any(|m| m.seconds <= 0.0) {
         return Err(Error::Unsupported {
@@ -381,7 +403,7 @@ pub fn analyse(
             width: o.size.0,
             height: o.size.1,
             crf: o.crf,
-            bitrate: (m.bytes as f64 * 8.0 / m.seconds).round() as u64,
+            bitrate: m.bitrate().round() as u64,
             score: q.score,
         })
         .collect();
@@ -411,7 +433,7 @@ pub fn analyse(
                     size: encode.size,
                     crf: encode.crf,
                     score: q.score,
-                    bitrate: (media.bytes as f64 * 8.0 / media.seconds.max(0.001)).round() as u64,
+                    bitrate: media.bitrate().round() as u64,
                 },
                 &settings.bounds(),
             )

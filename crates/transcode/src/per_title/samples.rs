@@ -1,6 +1,6 @@
-//! The sample encodes of the analysis: excerpts of the title decoded once, scaled to each
-//! size and encoded at each CRF, in one ffmpeg process that also makes the calibration
-//! encode and writes the reference frames the comparisons need.
+//! The sample encodes of the analysis: excerpts of the title decoded, scaled to each size
+//! and encoded at each CRF in one ffmpeg process, which may also make the calibration
+//! encode and write the reference frames the comparisons need.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,17 @@ pub(super) fn sample_preset(codec: VideoCodec) -> String {
 pub(super) struct EncodedMedia {
     pub(super) bytes: u64,
     pub(super) seconds: f64,
+}
+
+impl EncodedMedia {
+    /// Bits per second; 0 for an encode without media.
+    pub(super) fn bitrate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 * 8.0 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 /// What a sample encode holds; nothing when ffmpeg wrote no frame (or no file).
@@ -60,7 +71,7 @@ pub(super) struct CalibrationEncode {
     pub(super) crf: u8,
 }
 
-/// Everything the one decode of the excerpts feeds.
+/// What one decode of the excerpts feeds.
 pub(super) struct SampleJob<'a> {
     pub(super) codec: VideoCodec,
     /// The preset of the sample encodes.

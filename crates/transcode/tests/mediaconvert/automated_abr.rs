@@ -119,12 +119,13 @@ fn automated_abr_job_imports_as_a_per_title_ladder() {
 }
 
 #[test]
-fn absent_abr_fields_keep_openvods_defaults() {
+fn absent_abr_fields_keep_openvods_defaults_but_awss_ceiling() {
     let job = import_doc(&with_abr(json!({})));
     assert_eq!(
         job.template.ladder,
         LadderSettings {
             mode: LadderMode::PerTitle,
+            max_bitrate: 8_000_000,
             ..LadderSettings::default()
         }
     );
@@ -166,7 +167,7 @@ fn abr_values_out_of_awss_ranges_are_refused_by_path() {
         ),
         (
             json!({"MinAbrBitrate": 9_000_000}),
-            format!("{ABR_PATH}.MinAbrBitrate: 9000000 is not below openvod's default ceiling"),
+            format!("{ABR_PATH}.MinAbrBitrate: 9000000 is not below the default ceiling of 8000000"),
         ),
         (
             json!({"MaxAbrBitrate": 50_000}),
