@@ -78,7 +78,7 @@ describe('the dashboard', () => {
       assert.ok(rungs.length >= 1 && rungs.every((r) => r.startsWith('360p')), rungs.join(' | '));
       assert.equal(await page.locator('#ladder-plot circle.sample').count(), 3, 'one size at three CRFs');
       assert.equal(await page.locator('#ladder-plot circle.rung').count(), rungs.length);
-      assert.match(await page.textContent('#ladder-summary'), /in h264, top rung at score 95/);
+      assert.match(await page.textContent('#ladder-summary'), /in h264, top rung at score 98/);
       const qualities = await page.$$eval('#quality option', (o) => o.map((x) => x.textContent));
       assert.ok(qualities.includes('Auto') && qualities.some((q) => q.startsWith('360p')), qualities.join(', '));
       const embed = await page.inputValue('#embed');

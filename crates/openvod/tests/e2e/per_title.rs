@@ -127,7 +127,9 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
         assert_eq!(samples.len(), 3 * sizes, "{what}: {ladder}");
         if what == "flat" {
             assert!(
-                samples.iter().all(|p| p["bitrate"].as_u64().unwrap() < 75_000),
+                samples
+                    .iter()
+                    .all(|p| p["bitrate"].as_u64().unwrap() < 75_000),
                 "{ladder}"
             );
             assert_eq!(ladder["rungs"].as_array().unwrap().len(), 1, "{ladder}");

@@ -36,7 +36,14 @@ pub struct Calibration {
     pub bitrate: u64,
     /// The CRF steps every rung moved (negative: a lower CRF, a better picture).
     pub crf_shift: i8,
+    /// The calibration encode or the samples beside it ran into the samples' rate cap
+    /// (grain at 1080p): it measured the cap, not the preset, and nothing moved.
+    #[serde(default)]
+    pub capped: bool,
 }
+
+/// An encode whose mean rate reaches this share of the VBV cap was held by the cap.
+const CAPPED_SHARE: f64 = 0.8;
 
 /// The largest shift applied: beyond it the two presets are too far apart for one
 /// measurement to be trusted, and the ladder keeps the nearer CRFs.
@@ -85,6 +92,8 @@ pub(super) struct Measured<'a> {
     pub(super) crf: u8,
     pub(super) score: f64,
     pub(super) bitrate: u64,
+    /// The VBV cap of the calibration and sample encodes, bits per second.
+    pub(super) cap: u64,
 }
 
 /// Moves `rungs` by what the calibration encode measured. `points` are the interpolated
@@ -107,6 +116,7 @@ pub(super) fn apply(
         crf: at_crf,
         score,
         bitrate,
+        cap,
     } = *measured;
     let curve: Vec<CurvePoint> = points
         .iter()
@@ -114,6 +124,24 @@ pub(super) fn apply(
         .copied()
         .collect();
     let fast = at(&curve, size, i16::from(at_crf))?;
+    let record = |crf_shift: i8, capped: bool| Calibration {
+        preset: preset.to_string(),
+        crf: at_crf,
+        width: size.0,
+        height: size.1,
+        sample_score: (fast.score * 100.0).round() / 100.0,
+        sample_bitrate: fast.bitrate,
+        score,
+        bitrate,
+        crf_shift,
+        capped,
+    };
+    // Held by the cap, the two encodes compare two rate controls, not two presets: a
+    // shift read off them was +4 on grain, where the presets' own distance is about -3.
+    let held = |rate: u64| rate as f64 >= CAPPED_SHARE * cap as f64;
+    if held(bitrate) || held(fast.bitrate) {
+        return Some(record(0, true));
+    }
     // The fast preset reaches the final preset's score at CRF `at_crf + d`; the final
     // preset then reaches the fast preset's score `d` steps lower.
     let reached = crf_for_score(&curve, score)?;
@@ -136,17 +164,7 @@ pub(super) fn apply(
         r.expected_bitrate = (r.expected_bitrate as f64 * rate_ratio * slope).round() as u64;
         r.max_bitrate = cap_for(r.expected_bitrate, bounds);
     }
-    Some(Calibration {
-        preset: preset.to_string(),
-        crf: at_crf,
-        width: size.0,
-        height: size.1,
-        sample_score: (fast.score * 100.0).round() / 100.0,
-        sample_bitrate: fast.bitrate,
-        score,
-        bitrate,
-        crf_shift: shift,
-    })
+    Some(record(shift, false))
 }
 
 #[cfg(test)]
@@ -168,6 +186,7 @@ mod tests {
             crf: rungs[0].crf,
             score,
             bitrate,
+            cap: 100_000_000_000,
         }
     }
 
@@ -191,6 +210,7 @@ mod tests {
             crf: 23,
             score: 95.14,
             bitrate: 9_000_000,
+            cap: 100_000_000_000,
         };
         let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
         assert_eq!((c.crf, c.width, c.height), (23, 1920, 1080));
@@ -308,6 +328,7 @@ mod tests {
             crf: 23,
             score: 100.0,
             bitrate: 10_000,
+            cap: 100_000_000_000,
         };
         let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
         assert_eq!(c.crf_shift, 0);
@@ -315,6 +336,41 @@ mod tests {
             rungs.iter().map(|r| r.crf).collect::<Vec<_>>(),
             before.iter().map(|r| r.crf).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_calibration_held_by_the_rate_cap_moves_nothing() {
+        // Grain: at 1080p the fast samples at CRF 19 and 26 both ran into the 10 Mb/s
+        // cap, so the curve even rises from 19 to 26.
+        let points = interpolate(&[
+            point(1080, 19, 12_800, 45.85),
+            point(1080, 26, 12_100, 46.31),
+            point(1080, 33, 5_500, 42.53),
+            point(720, 26, 4_900, 39.84),
+            point(720, 33, 980, 36.04),
+        ]);
+        let mut rungs = choose(&upper_hull(&points), &bounds());
+        let before = rungs.clone();
+        let m = Measured {
+            preset: "medium",
+            size: (1920, 1080),
+            crf: 23,
+            score: 46.14,
+            bitrate: 11_190_000,
+            cap: 10_000_000,
+        };
+        let c = apply(&mut rungs, &points, 51, &m, &bounds()).unwrap();
+        assert!(c.capped, "{c:?}");
+        assert_eq!(c.crf_shift, 0);
+        assert_eq!(rungs, before);
+        // The same encodes under a cap they never reach: a shift.
+        let free = Measured {
+            cap: 100_000_000,
+            ..m
+        };
+        let mut rungs = before.clone();
+        let c = apply(&mut rungs, &points, 51, &free, &bounds()).unwrap();
+        assert!(!c.capped);
     }
 
     #[test]

@@ -434,6 +434,7 @@ pub fn analyse(
                     crf: encode.crf,
                     score: q.score,
                     bitrate: media.bitrate().round() as u64,
+                    cap,
                 },
                 &settings.bounds(),
             )
