@@ -2,21 +2,30 @@
 //! of the template's fixed rungs.
 //!
 //! The analysis encodes excerpts spread over the title (one GOP each, about a tenth of a
-//! short title and at most 24 s of a long one) at every resolution of the template's
-//! ladder and three CRFs, with a fast preset, in one ffmpeg process that decodes the
-//! excerpts once. A second process compares each sample encode with the excerpts at the
-//! display size (see `quality`). [`hull`] turns the points into a ladder: the upper
-//! convex hull of quality against bit rate across resolutions, the top rung at the
-//! quality target, and rungs below it only where they step down visibly.
+//! short title and at most 24 s of a long one, each starting on a keyframe of the source
+//! where one is near) at every resolution of the template's ladder and three CRFs, with
+//! a fast preset. The top size comes first, in one ffmpeg process that also makes the
+//! calibration encode (see `calibrate`) and writes the reference frames the comparisons
+//! read (see `quality::ReferenceFrames`); the smaller sizes follow in a second process,
+//! unless the top size already shows the ladder is one rung. A third process compares
+//! every encode with the reference frames at the display size. [`hull`] turns the points
+//! into a ladder: the upper convex hull of quality against bit rate across resolutions,
+//! the top rung at the quality target, and rungs below it only where they step down
+//! visibly.
 //!
-//! Cost: the samples are 3 encodes of each rung over about 10 % of a 60 s title at a
-//! preset about three times faster than `medium`, then the top rung once more at the
-//! ladder's preset (see `calibrate`), and the comparisons; the source's excerpts are
-//! decoded for each of those four steps. Measured on 2 cores for 60 s 1080p titles, that
-//! is 27 to 46 % of the fixed ladder's encode (`bench/per_title.sh`), the most where the
-//! source is costly to decode. The sampled length stops growing at 24 s, so a 10-minute
-//! title's analysis costs about what a 4-minute one's does, and a ninety-minute title's
-//! a few percent of its encode.
+//! Cost: the source is decoded once or twice over the sampled length, from a keyframe,
+//! so nothing is decoded and thrown away (an excerpt that started between the 8 s
+//! keyframes of a camera file decoded four times its length, four times over); the
+//! samples are 3 encodes of each size at a preset about three times faster than
+//! `medium`, capped at four times the ladder's ceiling so that no time goes on points
+//! that can never be rungs; one more encode of the top size with the ladder's preset; and the
+//! comparisons, every 7th frame or so. Measured on 2 cores for 60 s 1080p titles, that
+//! is 18 to 24 % of the fixed ladder's encode (`bench/per_title.sh`). Past a minute the
+//! sampled length grows with the square root of the title's (see [`excerpts`]), so the
+//! share halves at 4 minutes and falls to about 7 % at 10; from 16 minutes it stays at
+//! 24 s, about 1 % of a ninety-minute title's encode. The reference frames take at most 1 GiB of
+//! disk (24 s of 1080p take about 320 MB); past that (long 4K samples) the comparisons
+//! decode the source once more instead.
 //!
 //! The analysis runs in one codec (`[ladder] codec`, by default the ladder's first); the
 //! other codecs of the ladder get the same resolutions and caps, and the CRF that their
@@ -209,10 +218,24 @@ pub struct PerTitleDecision {
 /// quality levels are): from near-transparent to a low rung's.
 const SAMPLE_CRFS_X264: [u8; 3] = [19, 26, 33];
 
-/// The share of a title sampled, and the least and most seconds.
+/// The share of a title of up to a minute that is sampled, and the least and most
+/// seconds sampled of any title.
 const SAMPLED_SHARE: f64 = 0.1;
 const MIN_SAMPLED: f64 = 2.0;
 const MAX_SAMPLED: f64 = 24.0;
+
+/// The seconds sampled of a title of `duration` seconds: a tenth up to a minute, then
+/// growing with the square root of the length (a 4-minute title 12 s, 5 %), so that the
+/// analysis costs a smaller share of the encode the longer the title, up to 24 s (from
+/// 16 minutes on).
+fn sampled_seconds(duration: f64) -> f64 {
+    let share = if duration <= 60.0 {
+        duration * SAMPLED_SHARE
+    } else {
+        60.0 * SAMPLED_SHARE * (duration / 60.0).sqrt()
+    };
+    share.clamp(MIN_SAMPLED, MAX_SAMPLED).min(duration)
+}
 
 /// The least frame step of the comparisons (see [`frame_step`]).
 const MIN_FRAME_STEP: u32 = 5;
@@ -221,11 +244,12 @@ const MIN_FRAME_STEP: u32 = 5;
 const CALIBRATION_CRF_X264: u8 = 23;
 
 /// The most disk the reference frames may take (see `ReferenceFrames`): 24 s of 1080p
-/// at the frame step take about 400 MB.
+/// at 30 fps, every 7th frame, take about 320 MB.
 const REFERENCE_FRAMES_BUDGET: u64 = 1 << 30;
 
 /// Excerpts of a title of `duration` seconds: one GOP each, spread evenly, starting on
-/// the GOP grid. A title whose length is unknown is sampled from its start.
+/// the GOP grid, [`sampled_seconds`] in all. A title whose length is unknown is sampled
+/// from its start.
 pub fn excerpts(duration: f64, gop_seconds: f64) -> Vec<Excerpt> {
     let len = gop_seconds.max(0.5);
     if !(duration.is_finite() && duration > 0.0) {
@@ -240,9 +264,7 @@ pub fn excerpts(duration: f64, gop_seconds: f64) -> Vec<Excerpt> {
             duration,
         }];
     }
-    let total = (duration * SAMPLED_SHARE)
-        .clamp(MIN_SAMPLED, MAX_SAMPLED)
-        .min(duration);
+    let total = sampled_seconds(duration);
     let count = ((total / len).round() as usize).max(1);
     (0..count)
         .map(|k| {
@@ -316,8 +338,11 @@ pub fn analyse(
     let source_frames = (sampled * f64::from(num) / f64::from(den.max(1))).ceil() as u64;
     let frames = (frames.bytes_for(source_frames) <= REFERENCE_FRAMES_BUDGET).then_some(frames);
     // Points far above the ceiling are never rungs: the cap keeps the encoder from
-    // spending time on them (grain at CRF 19 ran to 90 Mb/s).
-    let cap = settings.max_bitrate.saturating_mul(2);
+    // spending time on them (grain at CRF 19 ran to 90 Mb/s). At four times the ceiling
+    // it holds neither the points near the ceiling nor the calibration encode of
+    // ordinary content (at twice, it held moderate motion's, whose CRFs then went
+    // uncalibrated).
+    let cap = settings.max_bitrate.saturating_mul(4);
     // First the top size, with the calibration encode and the reference frames.
     let top = SampleJob {
         codec,
@@ -583,7 +608,17 @@ mod tests {
             e.iter().map(|x| x.start).collect::<Vec<_>>(),
             [8.0, 28.0, 48.0]
         );
-        // Long titles: 24 s at most.
+        // Longer titles: a smaller share, 24 s at most.
+        assert_eq!(sampled_seconds(240.0), 12.0);
+        assert_eq!(excerpts(240.0, 2.0).len(), 6);
+        assert!((sampled_seconds(600.0) - 6.0 * 10f64.sqrt()).abs() < 1e-9);
+        assert_eq!(sampled_seconds(960.0), 24.0);
+        let mut last = 0.0;
+        for d in (1..200).map(|m| f64::from(m) * 30.0) {
+            let share = sampled_seconds(d) / d;
+            assert!(d <= 60.0 || share < last, "{d} s: {share}");
+            last = share;
+        }
         let long = excerpts(5400.0, 2.0);
         assert_eq!(long.len(), 12);
         assert!(long.windows(2).all(|w| w[0].start < w[1].start));
