@@ -14,18 +14,19 @@
 //! visibly.
 //!
 //! Cost: the source is decoded once or twice over the sampled length, from a keyframe,
-//! so nothing is decoded and thrown away (an excerpt that started between the 8 s
-//! keyframes of a camera file decoded four times its length, four times over); the
-//! samples are 3 encodes of each size at a preset about three times faster than
-//! `medium`, capped at four times the ladder's ceiling so that no time goes on points
-//! that can never be rungs; one more encode of the top size with the ladder's preset; and the
-//! comparisons, every 7th frame or so. Measured on 2 cores for 60 s 1080p titles, that
-//! is 18 to 24 % of the fixed ladder's encode (`bench/per_title.sh`). Past a minute the
-//! sampled length grows with the square root of the title's (see [`excerpts`]), so the
-//! share halves at 4 minutes and falls to about 7 % at 10; from 16 minutes it stays at
-//! 24 s, about 1 % of a ninety-minute title's encode. The reference frames take at most 1 GiB of
-//! disk (24 s of 1080p take about 320 MB); past that (long 4K samples) the comparisons
-//! decode the source once more instead.
+//! so nothing is decoded and thrown away (on a source with 8 s GOPs, excerpts placed
+//! between keyframes decoded about four times their length). The samples are 3 encodes
+//! of each size at a preset about three times faster than `medium`, capped at four
+//! times the ladder's ceiling so that no time goes on points that can never be rungs;
+//! then one more encode of the top size with the ladder's preset, and the comparisons,
+//! every 7th frame or so. Measured on 2 cores for 60 s 1080p titles, that is about a
+//! fifth of the fixed ladder's encode, 18 to 27 % across runs and sources
+//! (`bench/per_title.sh`). Past a minute the sampled length grows with the square root
+//! of the title's (see [`excerpts`]), so the share halves at 4 minutes and falls to
+//! about 7 % at 10; from 16 minutes it stays at 24 s, about 1 % of a ninety-minute
+//! title's encode. The reference frames take at most 1 GiB of disk (24 s of 1080p take
+//! about 320 MB); past that (long 4K samples) the comparisons decode the source once
+//! more instead.
 //!
 //! The analysis runs in one codec (`[ladder] codec`, by default the ladder's first); the
 //! other codecs of the ladder get the same resolutions and caps, and the CRF that their
