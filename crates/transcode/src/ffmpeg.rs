@@ -132,12 +132,9 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         ));
     }
     let mut a2: Vec<OsString> = vec!["-filter_complex".into(), graph.into()];
-    let gop = plan.gop_frames.to_string();
     let force = format!("expr:gte(t,n_forced*{})", plan.gop_seconds);
     for (i, r) in plan.rungs.iter().enumerate() {
-        let maxrate = r.max_bitrate.to_string();
-        let bufsize = (r.max_bitrate * 2).to_string();
-        let crf = r.crf.to_string();
+        let rate = capped_crf_args(r.crf, r.max_bitrate, plan.gop_frames);
         let map = format!("[v{i}]");
         let mut args: Vec<&str> = vec!["-map", &map];
         args.extend(encoder_args(r.codec, r.ten_bit, plan.profile));
@@ -148,20 +145,11 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
                 VideoCodec::Av1 => &av1_preset,
                 VideoCodec::H264 | VideoCodec::Hevc => plan.preset.name(),
             },
-            "-crf",
-            &crf,
-            "-maxrate",
-            &maxrate,
-            "-bufsize",
-            &bufsize,
-            // Closed GOPs of a fixed length, keyframes forced on the same instants in
-            // every rung, no scene-cut keyframes: every rendition cuts at the same times.
-            "-g",
-            &gop,
-            "-keyint_min",
-            &gop,
-            "-sc_threshold",
-            "0",
+        ]);
+        // Closed GOPs of a fixed length, keyframes forced on the same instants in every
+        // rung, no scene-cut keyframes: every rendition cuts at the same times.
+        args.extend(rate.iter().map(String::as_str));
+        args.extend([
             "-force_key_frames",
             &force,
             "-flags",
@@ -207,6 +195,43 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
 
 /// The encoder of `codec` and its settings that every encode of openvod shares, the
 /// ladder's and the per-title analysis's alike.
+/// Capped CRF with a fixed GOP, as every video encode here is made (the ladder's rungs and
+/// the per-title samples): `-crf`, a VBV cap of `max_bitrate` with a buffer of twice
+/// that, and a keyframe every `gop_frames` frames and nowhere else.
+pub(crate) fn capped_crf_args(crf: u8, max_bitrate: u64, gop_frames: u32) -> Vec<String> {
+    let gop = gop_frames.to_string();
+    vec![
+        "-crf".into(),
+        crf.to_string(),
+        "-maxrate".into(),
+        max_bitrate.to_string(),
+        "-bufsize".into(),
+        max_bitrate.saturating_mul(2).to_string(),
+        "-g".into(),
+        gop.clone(),
+        "-keyint_min".into(),
+        gop,
+        "-sc_threshold".into(),
+        "0".into(),
+    ]
+}
+
+/// The options of an ffmpeg run that reports errors only: no banner, no stats, no
+/// reading of stdin, outputs overwritten.
+pub(crate) fn quiet_args() -> Vec<OsString> {
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-nostats",
+        "-loglevel",
+        "error",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
+}
+
 pub(crate) fn encoder_args(
     codec: VideoCodec,
     ten_bit: bool,

@@ -185,17 +185,7 @@ pub fn write_frames(
     frames: &ReferenceFrames,
     deadline: Duration,
 ) -> Result<()> {
-    let mut a: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-nostats",
-        "-loglevel",
-        "error",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+    let mut a = crate::ffmpeg::quiet_args();
     a.extend(reference.inputs());
     a.extend([
         "-filter_complex".into(),

@@ -329,11 +329,12 @@ pub fn analyse(
     // The comparisons read the reference frames the sample process writes, unless they
     // would fill more disk than the budget (a long 4K sample): then they decode the
     // source once more.
+    let step = frame_step(plan.gop_frames);
     let frames = ReferenceFrames {
         path: work.join("reference.nut"),
         width: display.0,
         height: display.1,
-        frame_step: frame_step(plan.gop_frames),
+        frame_step: step,
     };
     let (num, den) = plan.frame_rate;
     let source_frames = (sampled * f64::from(num) / f64::from(den.max(1))).ceil() as u64;
@@ -414,7 +415,7 @@ pub fn analyse(
             let how = Comparison {
                 width: display.0,
                 height: display.1,
-                frame_step: frame_step(plan.gop_frames),
+                frame_step: step,
                 psnr: false,
             };
             quality::compare(&reference, &files, how, deadline)?

@@ -101,17 +101,7 @@ pub(super) fn encode_samples(
     work: &Path,
     deadline: Duration,
 ) -> Result<SampleOutputs> {
-    let mut a: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-nostats",
-        "-loglevel",
-        "error",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+    let mut a = crate::ffmpeg::quiet_args();
     a.extend(reference.inputs());
     let branches = job.sizes.len() + usize::from(job.frames.is_some());
     let mut g = reference.chain();
@@ -140,9 +130,6 @@ pub(super) fn encode_samples(
         a.extend(["-map".into(), "[frames]".into()]);
         a.extend(frames.output_args());
     }
-    let gop = plan.gop_frames.to_string();
-    let maxrate = job.max_bitrate.to_string();
-    let bufsize = (job.max_bitrate * 2).to_string();
     let encode = |a: &mut Vec<OsString>, label: String, preset: &str, crf: u8, path: &Path| {
         a.extend(["-map".into(), label.into()]);
         a.extend(
@@ -150,27 +137,13 @@ pub(super) fn encode_samples(
                 .into_iter()
                 .map(OsString::from),
         );
-        for s in [
-            "-preset",
-            preset,
-            "-crf",
-            &crf.to_string(),
-            "-maxrate",
-            &maxrate,
-            "-bufsize",
-            &bufsize,
-            "-g",
-            &gop,
-            "-keyint_min",
-            &gop,
-            "-sc_threshold",
-            "0",
-            "-an",
-            "-f",
-            "mp4",
-        ] {
-            a.push(s.into());
-        }
+        a.extend(["-preset".into(), preset.into()]);
+        a.extend(
+            crate::ffmpeg::capped_crf_args(crf, job.max_bitrate, plan.gop_frames)
+                .into_iter()
+                .map(OsString::from),
+        );
+        a.extend(["-an", "-f", "mp4"].map(OsString::from));
         a.push(path.as_os_str().to_owned());
     };
     let mut samples = Vec::new();
