@@ -12,8 +12,10 @@
 # score, the analysis's CPU seconds against the fixed encode's, and the saving. Each
 # fixed rung is then matched with the per-title rung a viewer with the same bandwidth
 # gets (the best one at or under the fixed rung's average bit rate) and the score
-# difference is shown. Goal: at least 25 % fewer bytes on average, no source worse by
-# more than 1 point at any fixed rung.
+# difference is shown; and each per-title rung is compared with the fixed ladder's score
+# at its own bit rate (interpolated between fixed rungs). Goal: at least 25 % fewer bytes
+# on average at equal or better quality per rung, no source worse than the fixed ladder
+# by more than 1 point.
 #
 # With CODECS=h264,hevc,av1 it also encodes the fixed ladder in each codec at one quality
 # level and reports, per codec, bytes against H.264's, scores, and CPU seconds per output
@@ -29,6 +31,7 @@
 #   KEEP_FIXED 1: reuse the fixed ladders' results of an earlier run (BENCH_DIR/per-title/
 #              SOURCE-fixed.json) instead of encoding them again, when only the per-title
 #              side changed
+#   REPORT_ONLY 1: encode nothing; print the tables from an earlier run's results
 set -euo pipefail
 
 DURATION=${DURATION:-60}
@@ -90,12 +93,16 @@ total_saving=0
 n=0
 for s in $SOURCES; do
     src=$(source_file "$s")
-    if [[ ${KEEP_FIXED:-} == 1 && -s $work/$s-fixed.json ]]; then
+    if [[ (${KEEP_FIXED:-} == 1 || ${REPORT_ONLY:-} == 1) && -s $work/$s-fixed.json ]]; then
         echo "($s: the fixed ladder's results of an earlier run)" >&2
     else
         run "$s-fixed" "$src"
     fi
-    run "$s-per-title" "$src" --ladder per-title
+    if [[ ${REPORT_ONLY:-} == 1 && -s $work/$s-per-title.json ]]; then
+        echo "($s: the per-title ladder's results of an earlier run)" >&2
+    else
+        run "$s-per-title" "$src" --ladder per-title
+    fi
     f="$work/$s-fixed.json" p="$work/$s-per-title.json"
     fb=$(video_bytes "$f") pb=$(video_bytes "$p")
     fcpu=$(jq .cpu_seconds "$f") acpu=$(jq .ladder.cpu_seconds "$p")
@@ -122,6 +129,29 @@ for s in $SOURCES; do
         + (if $m == null then "none at or under this rate"
            else "\($m.name)\t\($m.bitrate / 1000 | floor) kb/s\tscore \($m.quality.score)\t(\($m.quality.score - $r.quality.score | . * 100 | round / 100))" end)
     ' "$f"
+done | column -t -s $'\t'
+echo
+echo "per rung at equal bit rate (each per-title rung -> the fixed ladder's score at its bit rate,"
+echo "interpolated on a log scale between the fixed rungs a player would pick, each scoring above"
+echo "every cheaper one; past the top, the best fixed rung's):"
+for s in $SOURCES; do
+    f="$work/$s-fixed.json" p="$work/$s-per-title.json"
+    jq -r --slurpfile fx "$f" --arg s "$s" '
+      ($fx[0].renditions | map(select(.kind == "video")) | sort_by(.bitrate)
+        | reduce .[] as $x ([]; if length == 0 or $x.quality.score > .[-1].quality.score
+                                then . + [$x] else . end)) as $f
+      | .renditions[] | select(.kind == "video") | . as $r
+      | (if $r.bitrate >= $f[-1].bitrate then $f[-1].quality.score
+         elif $r.bitrate < $f[0].bitrate then null
+         else ([range(0; ($f | length) - 1) | select($f[.].bitrate <= $r.bitrate and $f[. + 1].bitrate > $r.bitrate)][0]) as $i
+           | $f[$i] as $a | $f[$i + 1] as $b
+           | ((($r.bitrate | log) - ($a.bitrate | log)) / (($b.bitrate | log) - ($a.bitrate | log))) as $t
+           | $a.quality.score + $t * ($b.quality.score - $a.quality.score)
+         end) as $fs
+      | "\($s)\t\($r.name)\t\($r.bitrate / 1000 | floor) kb/s\tscore \($r.quality.score)\t-> "
+        + (if $fs == null then "below the fixed ladder"
+           else "fixed \($fs * 100 | round / 100)\t(\($r.quality.score - $fs | . * 100 | round / 100))" end)
+    ' "$p"
 done | column -t -s $'\t'
 echo
 echo "per-title ladders:"

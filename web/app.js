@@ -142,9 +142,10 @@ function renderLadder(d) {
   if (!d) return;
   $('#ladder-summary').textContent =
     `${d.rungs.length} rungs in ${d.codec}, top rung at score ${d.top_quality}; ` +
-    `${d.samples.length} sample encodes of ${d.excerpts.length} excerpt${d.excerpts.length === 1 ? '' : 's'}, ${d.cpu_seconds.toFixed(1)} s CPU.`;
+    `${d.samples.length} sample encodes of ${d.excerpts.length} excerpt${d.excerpts.length === 1 ? '' : 's'}, ${d.cpu_seconds.toFixed(1)} s CPU. ` +
+    'Dots: the fast sample encodes; line: their hull at the ladder\'s own preset.';
   $('#ladder-rungs tbody').innerHTML = d.rungs.map((r) =>
-    `<tr><td>${esc(r.name)}</td><td>${r.width}x${r.height}</td><td>${r.crf}</td>` +
+    `<tr><td>${esc(r.name)}${r.capped ? ' (at the ceiling)' : ''}</td><td>${r.width}x${r.height}</td><td>${r.crf}</td>` +
     `<td>${kb(r.expected_bitrate)}</td><td>${kb(r.max_bitrate)}</td><td>${r.score.toFixed(1)}</td></tr>`).join('');
   const rates = d.samples.concat(d.hull).map((p) => Math.log(p.bitrate));
   const lo = Math.min(...rates), hi = Math.max(...rates) + 1e-9;

@@ -124,7 +124,19 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
         // smaller sizes are not sampled.
         let samples = ladder["samples"].as_array().unwrap();
         let sizes = if what == "flat" { 1 } else { 3 };
-        assert_eq!(samples.len(), 3 * sizes, "{what}: {ladder}");
+        let on_curves = samples.iter().filter(|p| p["capped"] != true).count();
+        assert_eq!(on_curves, 3 * sizes, "{what}: {ladder}");
+        // At most one encode held by the 4 Mb/s ceiling, at the top size; the still bars
+        // come nowhere near it, and none is made.
+        let held: Vec<&Value> = samples.iter().filter(|p| p["capped"] == true).collect();
+        assert!(held.len() <= 1, "{what}: {ladder}");
+        assert!(
+            held.iter().all(|p| p["height"] == 360 && p["crf"] == 19),
+            "{what}: {ladder}"
+        );
+        if what == "flat" {
+            assert!(held.is_empty(), "{ladder}");
+        }
         if what == "flat" {
             assert!(
                 samples
@@ -212,6 +224,70 @@ fn a_flat_title_gets_a_cheaper_ladder_than_a_noisy_one_and_each_rung_meets_its_s
         f["ladder"]["rungs"].as_array().unwrap().len()
             <= n["ladder"]["rungs"].as_array().unwrap().len()
     );
+}
+
+/// A title whose top size runs past the ceiling at every sampled CRF: one more encode of
+/// the top size under the ceiling shows what the top rung looks like there, and a rung
+/// chosen from it is capped at the ceiling and keeps its CRF.
+#[test]
+fn a_title_past_the_ceiling_is_weighed_by_an_encode_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let noisy = lavfi_source(
+        dir.path(),
+        "noisy.mkv",
+        "testsrc2=size=640x360:rate=25:duration=8,noise=alls=20:allf=t+u",
+    );
+    let ceiling = 300_000u64;
+    let template = dir.path().join("tight.toml");
+    std::fs::write(
+        &template,
+        PER_TITLE_TEMPLATE.replace("max_bitrate = 4_000_000", "max_bitrate = 300_000"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let r = openvod(&[
+        "transcode",
+        s(&noisy),
+        "--out",
+        s(&out),
+        "--template",
+        s(&template),
+        "--json",
+    ]);
+    assert_ok(&r, "transcode under a tight ceiling");
+    let summary: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let ladder = &summary["ladder"];
+    let samples = ladder["samples"].as_array().unwrap();
+    let held: Vec<&Value> = samples.iter().filter(|p| p["capped"] == true).collect();
+    assert_eq!(held.len(), 1, "{ladder}");
+    let held = held[0];
+    // The top size, at the lowest sampled CRF, its rate brought to the ceiling (over it
+    // by at most the buffer's first fill), while the same CRF uncapped ran far past it.
+    assert_eq!(held["height"], 360, "{ladder}");
+    assert_eq!(held["crf"], 19, "{ladder}");
+    let rate = held["bitrate"].as_u64().unwrap();
+    assert!(rate >= ceiling * 8 / 10 && rate <= ceiling * 2, "{held}");
+    let free = samples
+        .iter()
+        .find(|p| p["height"] == 360 && p["crf"] == 19 && p["capped"] != true)
+        .unwrap();
+    assert!(free["bitrate"].as_u64().unwrap() > 2 * ceiling, "{free}");
+    // No rung is capped above the ceiling, and a rung taken from the held encode keeps
+    // its CRF (the calibration moves the others).
+    let rungs = ladder["rungs"].as_array().unwrap();
+    assert!(!rungs.is_empty());
+    for r in rungs {
+        assert!(r["max_bitrate"].as_u64().unwrap() <= ceiling, "{ladder}");
+        if r["capped"] == true {
+            assert_eq!(r["crf"], 19, "{ladder}");
+            assert_eq!(r["height"], 360, "{ladder}");
+        }
+    }
+    assert!(ladder["hull"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["capped"] == true || p["bitrate"].as_u64().unwrap() <= ceiling));
 }
 
 #[test]

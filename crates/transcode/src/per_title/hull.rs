@@ -14,6 +14,15 @@ pub struct CurvePoint {
     pub bitrate: u64,
     /// Quality score at the display size (see `quality`).
     pub score: f64,
+    /// Encoded at the lowest sampled CRF under the ladder's ceiling, and held by it: the
+    /// best picture the ceiling allows at this size. Its rate is the ceiling's, not its
+    /// CRF's, so it is no point of its size's CRF curve and is never interpolated.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub capped: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A rung of a per-title ladder: a point of the hull and the cap it is encoded under.
@@ -30,6 +39,10 @@ pub struct ChosenRung {
     pub max_bitrate: u64,
     /// The quality score the analysis expects.
     pub score: f64,
+    /// Chosen from an encode held by the ceiling (see [`CurvePoint::capped`]): the cap,
+    /// not the CRF, sets its picture, and the calibration leaves it alone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub capped: bool,
 }
 
 /// The bounds a per-title ladder is chosen within.
@@ -48,9 +61,11 @@ pub struct HullBounds {
 /// pair adds storage and a switch without a step a viewer sees.
 pub(super) const MIN_RATE_RATIO: f64 = 1.5;
 
-/// Neighbouring rungs are at most this many times apart in bit rate where the hull has a
-/// point between them, even without a visible quality step: a viewer whose bandwidth
-/// falls in the gap would otherwise drop to far less than the network carries.
+/// A point this many times cheaper than the rung above is a rung even without a visible
+/// quality step below it: a viewer whose bandwidth falls in a wider gap would drop to far
+/// less than the network carries. (Where the hull runs straight from a point less than
+/// this far down to one farther, the gap is wider: the points in between lie under the
+/// hull, a worse picture for their rate than the rungs at either end.)
 const MAX_RATE_RATIO: f64 = 4.0;
 
 /// The cap over the expected bit rate: the excerpts are a sample, and a harder scene
@@ -59,7 +74,7 @@ const CAP_HEADROOM: f64 = 2.0;
 
 /// The rate cap of a rung expected at `bitrate`: [`CAP_HEADROOM`] over it, within the
 /// bounds.
-pub(super) fn cap_for(bitrate: u64, bounds: &HullBounds) -> u64 {
+fn cap_for(bitrate: u64, bounds: &HullBounds) -> u64 {
     let cap = (bitrate as f64 * CAP_HEADROOM).round() as u64;
     cap.clamp(
         bounds.min_bitrate.min(bounds.max_bitrate),
@@ -70,9 +85,11 @@ pub(super) fn cap_for(bitrate: u64, bounds: &HullBounds) -> u64 {
 /// Every integer CRF between the measured ones of each resolution, with bit rate
 /// interpolated on a log scale (bit rate falls about exponentially with CRF) and score
 /// linearly. The measured points are included; a resolution measured at one CRF gives
-/// that point alone.
+/// that point alone, and an encode held by the ceiling stays as it is.
 pub fn interpolate(points: &[CurvePoint]) -> Vec<CurvePoint> {
-    let mut out = Vec::new();
+    let mut out: Vec<CurvePoint> = points.iter().filter(|p| p.capped).copied().collect();
+    let points: Vec<CurvePoint> = points.iter().filter(|p| !p.capped).copied().collect();
+    let points = points.as_slice();
     let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -98,6 +115,7 @@ pub fn interpolate(points: &[CurvePoint]) -> Vec<CurvePoint> {
                     crf,
                     bitrate: (la + (lb - la) * t).exp().round() as u64,
                     score: a.score + (b.score - a.score) * t,
+                    capped: false,
                 });
             }
         }
@@ -154,17 +172,20 @@ pub fn upper_hull(points: &[CurvePoint]) -> Vec<CurvePoint> {
     hull
 }
 
-/// Chooses the rungs on `hull` (cheapest first): the top rung is the cheapest point at or
-/// above the target score within the rate bounds (the best one when none reaches it), and
-/// each rung below is the best point at least [`MIN_RATE_RATIO`] cheaper and `min_step`
-/// worse than the one above (or, where no such point is within [`MAX_RATE_RATIO`], the
-/// best point that far down), down to the minimum bit rate or the rung count.
+/// Chooses the rungs from `points` (the encodes the ceiling admits, measured and
+/// interpolated), on their upper convex hull: the top rung is the cheapest hull point at
+/// or above the target score within the rate bounds (the best one when none reaches it;
+/// an encode held by the ceiling is within them), and each rung below is the best point
+/// at least [`MIN_RATE_RATIO`] cheaper and `min_step` worse than the one above (or, where
+/// no such point is within [`MAX_RATE_RATIO`], the best point that far down), down to
+/// the minimum bit rate or the rung count.
 /// Rungs come out best first, named by height (`720p`, and `720p-2` for a second rung
 /// of one height).
-pub fn choose(hull: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
+pub fn choose(points: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
+    let hull = upper_hull(points);
     let within: Vec<&CurvePoint> = hull
         .iter()
-        .filter(|p| p.bitrate <= bounds.max_bitrate)
+        .filter(|p| p.capped || p.bitrate <= bounds.max_bitrate)
         .collect();
     // Nothing under the ceiling: the cheapest point, so that the title still plays.
     let Some(top) = within
@@ -210,9 +231,15 @@ pub fn choose(hull: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
                 width: p.width,
                 height: p.height,
                 crf: p.crf,
-                expected_bitrate: p.bitrate,
+                // A held encode may run over the cap at its start, on a full buffer.
+                expected_bitrate: if p.capped {
+                    p.bitrate.min(bounds.max_bitrate)
+                } else {
+                    p.bitrate
+                },
                 max_bitrate: cap_for(p.bitrate, bounds),
                 score: (p.score * 100.0).round() / 100.0,
+                capped: p.capped,
             }
         })
         .collect()
@@ -230,6 +257,7 @@ pub(super) mod tests {
             crf,
             bitrate: kbps * 1000,
             score,
+            capped: false,
         }
     }
 
@@ -349,6 +377,63 @@ pub(super) mod tests {
         assert_eq!(tight.len(), 1);
         assert_eq!(tight[0].height, 360);
         assert_eq!(choose(&[], &bounds()), Vec::new());
+    }
+
+    #[test]
+    fn an_encode_held_by_the_ceiling_weighs_the_top_size_against_the_smaller() {
+        // Grain under a 5 Mb/s ceiling: every CRF of 1080p runs far past it, so without
+        // the held encode the best point under it is 720p's.
+        let measured = [
+            point(1080, 19, 30_000, 48.0),
+            point(1080, 26, 12_000, 44.0),
+            point(720, 26, 4_600, 40.0),
+            point(720, 33, 1_500, 36.0),
+            CurvePoint {
+                capped: true,
+                ..point(1080, 19, 5_600, 42.0)
+            },
+        ];
+        let b = HullBounds {
+            max_bitrate: 5_000_000,
+            ..bounds()
+        };
+        let points = interpolate(&measured);
+        // Passed through, never a point of 1080p's curve.
+        assert_eq!(points.iter().filter(|p| p.capped).count(), 1);
+        assert!(points
+            .iter()
+            .filter(|p| p.height == 1080 && !p.capped)
+            .all(|p| p.bitrate >= 12_000_000));
+        let admitted: Vec<CurvePoint> = points
+            .iter()
+            .filter(|p| p.capped || p.bitrate <= b.max_bitrate)
+            .copied()
+            .collect();
+        let rungs = choose(&upper_hull(&admitted), &b);
+        assert_eq!(rungs[0].height, 1080, "{rungs:?}");
+        assert!(rungs[0].capped);
+        assert_eq!(rungs[0].crf, 19);
+        // The buffer's first fill ran it over the cap; the rung expects the cap.
+        assert_eq!(rungs[0].expected_bitrate, 5_000_000);
+        assert_eq!(rungs[0].max_bitrate, 5_000_000);
+        assert!(rungs[1..].iter().all(|r| !r.capped && r.height == 720));
+        // Where 720p under the ceiling looks better than 1080p held by it, 720p stays.
+        let worse = [
+            measured[0],
+            measured[1],
+            measured[2],
+            measured[3],
+            CurvePoint {
+                score: 39.0,
+                ..measured[4]
+            },
+        ];
+        let admitted: Vec<CurvePoint> = interpolate(&worse)
+            .into_iter()
+            .filter(|p| p.capped || p.bitrate <= b.max_bitrate)
+            .collect();
+        let rungs = choose(&upper_hull(&admitted), &b);
+        assert_eq!(rungs[0].height, 720, "{rungs:?}");
     }
 
     #[test]

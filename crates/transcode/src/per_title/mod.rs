@@ -6,22 +6,26 @@
 //! where one is near) at every resolution of the template's ladder and three CRFs, with
 //! a fast preset. The top size comes first, in one ffmpeg process that also makes the
 //! calibration encode (see `calibrate`) and writes the reference frames the comparisons
-//! read (see `quality::ReferenceFrames`); the smaller sizes follow in a second process,
-//! unless the top size already shows the ladder is one rung. A third process compares
-//! every encode with the reference frames at the display size. [`hull`] turns the points
-//! into a ladder: the upper convex hull of quality against bit rate across resolutions,
-//! the top rung at the quality target, and rungs below it only where they step down
-//! visibly.
+//! read (see `quality::ReferenceFrames`). The smaller sizes follow in a second process,
+//! unless the top size already shows the ladder is one rung; where the ladder's preset
+//! would spend more than the ceiling at the top size's lowest CRF, that process also
+//! encodes the top size under the ceiling (see `samples::CeilingEncode`: it is what the
+//! top rung looks like there). A third process compares every encode with the reference
+//! frames at the display size. The curves are then calibrated to the ladder's preset.
+//! [`hull`] turns the points into a ladder: the upper convex hull of quality against bit
+//! rate across resolutions, the top rung at the quality target, and rungs below it only
+//! where they step down visibly.
 //!
 //! Cost: the source is decoded once or twice over the sampled length, from a keyframe,
 //! so nothing is decoded and thrown away (on a source with 8 s GOPs, excerpts placed
 //! between keyframes decoded about four times their length). The samples are 3 encodes
 //! of each size at a preset about three times faster than `medium`, capped at four
-//! times the ladder's ceiling so that no time goes on points that can never be rungs;
-//! then one more encode of the top size with the ladder's preset, and the comparisons,
-//! every 7th frame or so. Measured on 2 cores for 60 s 1080p titles, that is about a
-//! fifth of the fixed ladder's encode, 18 to 27 % across runs and sources
-//! (`bench/per_title.sh`). Past a minute the sampled length grows with the square root
+//! times the ladder's ceiling so that no time goes on points that can never be rungs,
+//! and, on hard titles, one of the top size under the ceiling; then one more encode of
+//! the top size with the ladder's preset, and the comparisons, every 7th frame or so.
+//! Measured on 2 cores for 60 s 1080p titles, that is about a fifth of the fixed
+//! ladder's encode: 20 to 23 % on the four sources of `bench/per_title.sh`, 18 to 27 %
+//! across all runs. Past a minute the sampled length grows with the square root
 //! of the title's (see [`excerpts`]), so the share halves at 4 minutes and falls to
 //! about 7 % at 10; from 16 minutes it stays at 24 s, about 1 % of a ninety-minute
 //! title's encode. The reference frames take at most 1 GiB of disk (24 s of 1080p take
@@ -49,7 +53,8 @@ use crate::{Error, Result};
 use calibrate::Calibration;
 use hull::{ChosenRung, CurvePoint, HullBounds};
 use samples::{
-    encode_samples, encoded_media, sample_preset, CalibrationEncode, EncodedMedia, SampleJob,
+    encode_samples, encoded_media, sample_preset, CalibrationEncode, CeilingEncode, EncodedMedia,
+    SampleJob,
 };
 
 /// How a template's ladder is made.
@@ -196,11 +201,12 @@ pub struct PerTitleDecision {
     pub display: (u32, u32),
     /// Every sample encode, as measured.
     pub samples: Vec<CurvePoint>,
-    /// The upper convex hull of the measured and interpolated points under the bit-rate
-    /// ceiling (of every point when none is under it), cheapest first.
+    /// The upper convex hull of the measured and interpolated points, as the ladder's
+    /// preset makes them (see `calibrate`), under the bit-rate ceiling (of every point
+    /// when none is under it), cheapest first.
     pub hull: Vec<CurvePoint>,
-    /// The ladder, best first, in the analysed codec, its CRFs calibrated to the
-    /// ladder's preset.
+    /// The ladder, best first, in the analysed codec, its CRFs and rates the ladder's
+    /// preset's.
     pub rungs: Vec<ChosenRung>,
     /// The calibration encode of the top rung with the ladder's preset (absent when the
     /// samples already use it).
@@ -353,6 +359,7 @@ pub fn analyse(
         crfs: &crfs,
         max_bitrate: cap,
         calibration: calibration.as_ref(),
+        ceiling: None,
         frames: frames.as_ref(),
     };
     let mut outputs = encode_samples(&reference, plan, &top, work, deadline)?;
@@ -381,10 +388,44 @@ pub fn analyse(
     // a still or nearly still picture, the title whose encode costs least and whose
     // samples would cost most against it (a third of its encode, measured on slides).
     let best_rate = media.iter().map(EncodedMedia::bitrate).fold(0.0, f64::max);
-    if sizes.len() > 1 && best_rate >= hull::MIN_RATE_RATIO * settings.min_bitrate as f64 {
+    // With them, where the top size's best picture would cost the ladder's preset more
+    // than the ceiling, the top size once more under the ceiling (see `CeilingEncode`).
+    let top_curve: Vec<CurvePoint> = outputs
+        .samples
+        .iter()
+        .zip(&media)
+        .map(|(o, m)| CurvePoint {
+            width: o.size.0,
+            height: o.size.1,
+            crf: o.crf,
+            bitrate: m.bitrate().round() as u64,
+            score: 0.0,
+            capped: false,
+        })
+        .collect();
+    let final_rate = outputs.calibration.as_ref().map_or(Some(best_rate), |c| {
+        calibrate::final_rate(
+            &top_curve,
+            c.crf,
+            encoded_media(&c.path).bitrate().round() as u64,
+            cap,
+            crfs[0],
+        )
+    });
+    let ceiling = final_rate
+        .is_none_or(|r| r > settings.max_bitrate as f64)
+        .then_some(CeilingEncode {
+            size: display,
+            crf: crfs[0],
+            max_bitrate: steady_cap(settings.max_bitrate, sampled),
+        });
+    let smaller =
+        sizes.len() > 1 && best_rate >= hull::MIN_RATE_RATIO * settings.min_bitrate as f64;
+    if smaller || ceiling.is_some() {
         let rest = SampleJob {
-            sizes: &sizes[1..],
+            sizes: if smaller { &sizes[1..] } else { &[] },
             calibration: None,
+            ceiling: ceiling.as_ref(),
             frames: None,
             ..top
         };
@@ -426,48 +467,61 @@ pub fn analyse(
         .iter()
         .zip(&media)
         .zip(&scores)
-        .map(|((o, m), q)| CurvePoint {
-            width: o.size.0,
-            height: o.size.1,
-            crf: o.crf,
-            bitrate: m.bitrate().round() as u64,
-            score: q.score,
+        .filter_map(|((o, m), q)| {
+            let bitrate = m.bitrate();
+            // The ceiling encode counts only where the ceiling held it; under it, it is
+            // the uncapped encode at its CRF once more.
+            let capped = match o.ceiling {
+                Some(c) => bitrate >= calibrate::CAPPED_SHARE * c as f64,
+                None => false,
+            };
+            (o.ceiling.is_none() || capped).then_some(CurvePoint {
+                width: o.size.0,
+                height: o.size.1,
+                crf: o.crf,
+                bitrate: bitrate.round() as u64,
+                score: q.score,
+                capped,
+            })
         })
         .collect();
-    // The hull of what the ceiling admits: its top is then the best picture under the
-    // ceiling, not the last hull point below a costly one above it.
+    // The curves as the ladder's preset makes them, then the hull of what the ceiling
+    // admits: its top is then the best picture under the ceiling, not the last hull point
+    // below a costly one above it.
     let points = hull::interpolate(&samples);
+    let calibration = match (&outputs.calibration, scores.get(outputs.samples.len())) {
+        (Some(encode), Some(q)) => calibrate::measure(
+            &points,
+            &calibrate::Measured {
+                preset: &preset,
+                size: encode.size,
+                crf: encode.crf,
+                score: q.score,
+                bitrate: encoded_media(&encode.path).bitrate().round() as u64,
+                cap,
+            },
+        ),
+        _ => None,
+    };
+    let points = match &calibration {
+        Some(c) => calibrate::apply(&points, c, codec.max_crf()),
+        None => points,
+    };
     let admitted: Vec<CurvePoint> = points
         .iter()
-        .filter(|p| p.bitrate <= settings.max_bitrate)
+        .filter(|p| match p.capped {
+            true => calibrate::ceiling_binds(&points, p, settings.max_bitrate),
+            false => p.bitrate <= settings.max_bitrate,
+        })
         .copied()
         .collect();
-    let hull_points = hull::upper_hull(if admitted.is_empty() {
+    let candidates = if admitted.is_empty() {
         &points
     } else {
         &admitted
-    });
-    let mut rungs = hull::choose(&hull_points, &settings.bounds());
-    let calibration = match (&outputs.calibration, scores.get(outputs.samples.len())) {
-        (Some(encode), Some(q)) => {
-            let media = encoded_media(&encode.path);
-            calibrate::apply(
-                &mut rungs,
-                &points,
-                codec.max_crf(),
-                &calibrate::Measured {
-                    preset: &preset,
-                    size: encode.size,
-                    crf: encode.crf,
-                    score: q.score,
-                    bitrate: media.bitrate().round() as u64,
-                    cap,
-                },
-                &settings.bounds(),
-            )
-        }
-        _ => None,
     };
+    let hull_points = hull::upper_hull(candidates);
+    let rungs = hull::choose(candidates, &settings.bounds());
     Ok(PerTitleDecision {
         codec,
         top_quality: settings.top_quality,
@@ -481,6 +535,17 @@ pub fn analyse(
         sample_cpu_seconds: round3(sample_cpu),
         wall_seconds: round3(started.elapsed()),
     })
+}
+
+/// The VBV cap under which a sample `seconds` long averages `ceiling`. x264 and x265
+/// start with the buffer (twice the cap) 90 % full, and a short sample spends that on
+/// top of the cap (a 2 s sample under 4 Mb/s averaged 6.7 Mb/s, and scored as 6.7 Mb/s
+/// does), where a title's encode, its buffer long drained on hard content, averages the
+/// cap.
+fn steady_cap(ceiling: u64, seconds: f64) -> u64 {
+    const BURST_SECONDS_OF_CAP: f64 = 2.0 * 0.9;
+    let seconds = seconds.max(0.5);
+    (ceiling as f64 * seconds / (seconds + BURST_SECONDS_OF_CAP)).round() as u64
 }
 
 /// The excerpts moved onto the source's own keyframes where one lies near: a decode that
@@ -677,6 +742,14 @@ mod tests {
         for e in on_keyframes(&grid, &keyframes, 60.0) {
             assert_eq!(e.duration, 2.0);
         }
+    }
+
+    #[test]
+    fn the_ceiling_sample_is_capped_for_its_mean_to_be_the_ceiling() {
+        // 2 s under 2.1 Mb/s plus a 90 % full buffer of 4.2 Mb: 4 Mb/s on average.
+        assert_eq!(steady_cap(4_000_000, 2.0), 2_105_263);
+        assert_eq!(steady_cap(5_000_000, 24.0), 4_651_163);
+        assert!(steady_cap(5_000_000, 0.0) > 0);
     }
 
     #[test]

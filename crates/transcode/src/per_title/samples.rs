@@ -1,6 +1,7 @@
 //! The sample encodes of the analysis: excerpts of the title decoded, scaled to each size
 //! and encoded at each CRF in one ffmpeg process, which may also make the calibration
-//! encode and write the reference frames the comparisons need.
+//! encode, the encode under the ladder's ceiling, and write the reference frames the
+//! comparisons need.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,20 @@ pub(super) struct SampleEncode {
     pub(super) size: (u32, u32),
     pub(super) crf: u8,
     pub(super) path: PathBuf,
+    /// The encode under the ladder's ceiling (see [`CeilingEncode`]): its cap.
+    pub(super) ceiling: Option<u64>,
+}
+
+/// One more encode of one size at the lowest sampled CRF, under the ladder's ceiling
+/// instead of the samples' far higher cap. Where that size's CRF curve runs past the
+/// ceiling (grain, or hard motion, at the top size), no point of the curve is under it,
+/// yet the ladder's top rung is encoded under it: this encode is what that rung looks
+/// like, and so what the top rung is weighed by against the smaller sizes. It may be of a
+/// size the job samples at no CRF.
+pub(super) struct CeilingEncode {
+    pub(super) size: (u32, u32),
+    pub(super) crf: u8,
+    pub(super) max_bitrate: u64,
 }
 
 /// The encode of the calibration (see `calibrate`): one size at one CRF, with the
@@ -81,6 +96,7 @@ pub(super) struct SampleJob<'a> {
     /// The VBV cap of every encode, bits per second (buffer twice that).
     pub(super) max_bitrate: u64,
     pub(super) calibration: Option<&'a CalibrationEncode>,
+    pub(super) ceiling: Option<&'a CeilingEncode>,
     /// The reference's compared frames, written on the side.
     pub(super) frames: Option<&'a ReferenceFrames>,
 }
@@ -103,21 +119,33 @@ pub(super) fn encode_samples(
 ) -> Result<SampleOutputs> {
     let mut a = crate::ffmpeg::quiet_args();
     a.extend(reference.inputs());
-    let branches = job.sizes.len() + usize::from(job.frames.is_some());
+    // The sizes sampled at every CRF, then the ceiling encode's size when it is none of
+    // them (the top size, beside the smaller sizes' samples).
+    let mut sizes: Vec<((u32, u32), bool)> = job.sizes.iter().map(|&s| (s, true)).collect();
+    if let Some(c) = job.ceiling.filter(|c| !job.sizes.contains(&c.size)) {
+        sizes.push((c.size, false));
+    }
+    let branches = sizes.len() + usize::from(job.frames.is_some());
     let mut g = reference.chain();
     g.push_str(&format!(",format=yuv420p,split={branches}"));
-    for i in 0..job.sizes.len() {
+    for i in 0..sizes.len() {
         g.push_str(&format!("[b{i}]"));
     }
     if let Some(frames) = job.frames {
         g.push_str(&format!("[ref];[ref]{}[frames]", frames.filter()));
     }
-    // The calibration encode is one more branch of its size.
+    // The calibration and ceiling encodes are one more branch of their size each.
     let calibrated = job
         .calibration
-        .and_then(|c| job.sizes.iter().position(|&s| s == c.size));
-    for (i, (w, h)) in job.sizes.iter().enumerate() {
-        let n = job.crfs.len() + usize::from(calibrated == Some(i));
+        .and_then(|c| sizes.iter().position(|&(s, _)| s == c.size));
+    let ceiling = job
+        .ceiling
+        .and_then(|c| sizes.iter().position(|&(s, _)| s == c.size));
+    let crfs = |sampled: bool| if sampled { job.crfs } else { &[][..] };
+    for (i, ((w, h), sampled)) in sizes.iter().enumerate() {
+        let n = crfs(*sampled).len()
+            + usize::from(calibrated == Some(i))
+            + usize::from(ceiling == Some(i));
         g.push_str(&format!(
             ";[b{i}]scale={w}:{h}:flags=bicubic,setsar=1,split={n}"
         ));
@@ -130,7 +158,11 @@ pub(super) fn encode_samples(
         a.extend(["-map".into(), "[frames]".into()]);
         a.extend(frames.output_args());
     }
-    let encode = |a: &mut Vec<OsString>, label: String, preset: &str, crf: u8, path: &Path| {
+    let encode = |a: &mut Vec<OsString>,
+                  label: String,
+                  preset: &str,
+                  (crf, max_bitrate): (u8, u64),
+                  path: &Path| {
         a.extend(["-map".into(), label.into()]);
         a.extend(
             crate::ffmpeg::encoder_args(job.codec, false, plan.profile)
@@ -139,7 +171,7 @@ pub(super) fn encode_samples(
         );
         a.extend(["-preset".into(), preset.into()]);
         a.extend(
-            crate::ffmpeg::capped_crf_args(crf, job.max_bitrate, plan.gop_frames)
+            crate::ffmpeg::capped_crf_args(crf, max_bitrate, plan.gop_frames)
                 .into_iter()
                 .map(OsString::from),
         );
@@ -148,14 +180,27 @@ pub(super) fn encode_samples(
     };
     let mut samples = Vec::new();
     let mut calibration = None;
-    for (i, size) in job.sizes.iter().enumerate() {
-        for (j, crf) in job.crfs.iter().enumerate() {
+    for (i, (size, sampled)) in sizes.iter().enumerate() {
+        let mut branch = 0..;
+        let mut label = || format!("[e{i}_{}]", branch.next().unwrap_or_default());
+        for crf in crfs(*sampled) {
             let path = work.join(format!("sample-{}x{}-crf{crf}.mp4", size.0, size.1));
-            encode(&mut a, format!("[e{i}_{j}]"), job.preset, *crf, &path);
+            encode(&mut a, label(), job.preset, (*crf, job.max_bitrate), &path);
             samples.push(SampleEncode {
                 size: *size,
                 crf: *crf,
                 path,
+                ceiling: None,
+            });
+        }
+        if let (Some(c), true) = (job.ceiling, ceiling == Some(i)) {
+            let path = work.join(format!("ceiling-{}x{}-crf{}.mp4", size.0, size.1, c.crf));
+            encode(&mut a, label(), job.preset, (c.crf, c.max_bitrate), &path);
+            samples.push(SampleEncode {
+                size: *size,
+                crf: c.crf,
+                path,
+                ceiling: Some(c.max_bitrate),
             });
         }
         if let (Some(c), true) = (job.calibration, calibrated == Some(i)) {
@@ -163,12 +208,12 @@ pub(super) fn encode_samples(
                 "calibration-{}x{}-crf{}.mp4",
                 size.0, size.1, c.crf
             ));
-            let label = format!("[e{i}_{}]", job.crfs.len());
-            encode(&mut a, label, &c.preset, c.crf, &path);
+            encode(&mut a, label(), &c.preset, (c.crf, job.max_bitrate), &path);
             calibration = Some(SampleEncode {
                 size: *size,
                 crf: c.crf,
                 path,
+                ceiling: None,
             });
         }
     }
