@@ -41,6 +41,8 @@ enum Command {
     Origin(service::ServiceArgs),
     /// Sign a playback URL (CloudFront-compatible canned or custom policy).
     SignUrl(commands::SignArgs),
+    /// What a job would cost on the AWS reference architecture, from a price book.
+    Cost(commands::CostArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => service::run(service::Role::Worker, args),
         Command::Origin(args) => service::run(service::Role::Origin, args),
         Command::SignUrl(args) => commands::sign_url(args),
+        Command::Cost(args) => commands::cost(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,13 @@
 //! The subcommands, one file each.
 
+mod cost;
 mod package;
 mod probe;
 mod quality;
 mod sign;
 mod transcode;
 
+pub use cost::{cost, CostArgs};
 pub use package::{package, PackageArgs};
 pub use probe::probe;
 pub use quality::{quality, QualityArgs};

@@ -8,6 +8,7 @@ mod access;
 mod av_sync;
 mod bad_inputs;
 mod codecs;
+mod cost;
 mod damaged;
 mod encrypt;
 mod isolation;

@@ -1,0 +1,28 @@
+//! The cost model: a price book as data ([`PriceBook`]), and what a job would cost on the
+//! AWS reference architecture ([`encode`]: a MediaConvert transcode, priced rung by rung
+//! at the tier each rung falls in). Pure: the binary reads the files and prints.
+
+pub mod encode;
+mod price_book;
+
+pub use encode::{template_rungs, Definition, EncodeEstimate, OutputRung, RungCost, Tier};
+pub use price_book::{MediaConvertPrices, Price, PriceBook};
+
+/// What can go wrong reading a price book or a rung.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The price book is not the TOML it should be (a missing price is named here).
+    #[error("price book: {0}")]
+    Parse(String),
+    /// A price that cannot be: negative, or not a number.
+    #[error("price book: {key} is {value}: a price is a finite number of at least 0")]
+    BadPrice { key: String, value: f64 },
+    /// A rung that does not read as `CODEC:HEIGHTp[@FPS]`.
+    #[error("rung {rung:?}: {reason}")]
+    Rung { rung: String, reason: String },
+    /// A number of minutes that cannot be priced.
+    #[error("{0} minutes: the length is a finite number above 0, at most 100000")]
+    Minutes(f64),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,138 @@
+//! `openvod cost encode`: the seed's worked example from the command line, a template's
+//! ladder at its true tiers, and a user's price book.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn json(args: &[&str]) -> Value {
+    let r = openvod(args);
+    assert_ok(&r, "openvod cost");
+    serde_json::from_slice(&r.stdout).unwrap()
+}
+
+#[test]
+fn the_seeds_movie_and_the_default_ladder_are_priced_by_tier() {
+    let mut args = vec!["cost", "encode", "--minutes", "90", "--json"];
+    for r in [
+        "h264:1080p",
+        "h264:1080p",
+        "h264:720p",
+        "h264:720p",
+        "hevc:1080p",
+        "hevc:720p",
+    ] {
+        args.extend(["--rung", r]);
+    }
+    let seed = json(&args);
+    let near = |v: &Value, usd: f64| (v.as_f64().unwrap() - usd).abs() < 1e-9;
+    assert!(near(&seed["usd"], 10.8), "{seed}");
+    assert_eq!(seed["by_tier"][0][0], "basic");
+    assert!(near(&seed["by_tier"][0][1], 5.4), "{seed}");
+    assert_eq!(seed["by_tier"][1][0], "professional");
+    assert!(near(&seed["by_tier"][1][1], 5.4), "{seed}");
+    // The text form says each rung's tier and why, and the total.
+    let text = openvod(&[
+        "cost",
+        "encode",
+        "--minutes",
+        "90",
+        "--rung",
+        "hevc:1080p",
+        "--rung",
+        "h264:1080p@60",
+    ]);
+    assert_ok(&text, "openvod cost encode");
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("HEVC needs the Professional tier"), "{out}");
+    assert!(out.contains("over 30 fps"), "{out}");
+    assert!(out.contains("total                $5.40"), "{out}");
+
+    // The default template: two HD rungs at Basic HD, two below 720p at Basic SD.
+    let default = json(&[
+        "cost",
+        "encode",
+        "--minutes",
+        "90",
+        "--template",
+        "default",
+        "--json",
+    ]);
+    let defs: Vec<&str> = default["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["definition"].as_str().unwrap())
+        .collect();
+    assert_eq!(defs, ["hd", "hd", "sd", "sd"]);
+    assert!(
+        (default["usd"].as_f64().unwrap() - 4.05).abs() < 1e-9,
+        "{default}"
+    );
+}
+
+#[test]
+fn a_users_price_book_replaces_the_built_in_one_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let built_in = openvod(&["cost", "prices"]);
+    assert_ok(&built_in, "openvod cost prices");
+    let text = String::from_utf8(built_in.stdout).unwrap();
+    // A negotiated rate: Basic HD at a third off.
+    let mine = dir.path().join("mine.toml");
+    std::fs::write(&mine, text.replace("usd = 0.015, per", "usd = 0.01, per")).unwrap();
+    let e = json(&[
+        "cost",
+        "encode",
+        "--minutes",
+        "60",
+        "--rung",
+        "h264:1080p",
+        "--prices",
+        mine.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!((e["usd"].as_f64().unwrap() - 0.6).abs() < 1e-9, "{e}");
+    for (name, book, says) in [
+        (
+            "negative.toml",
+            text.replace("usd = 0.09,", "usd = -0.09,"),
+            "mediaconvert.av1_uhd",
+        ),
+        (
+            "missing.toml",
+            text.lines()
+                .filter(|l| !l.starts_with("basic_sd"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "basic_sd",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, book).unwrap();
+        let r = openvod(&[
+            "cost",
+            "encode",
+            "--minutes",
+            "1",
+            "--rung",
+            "h264:720p",
+            "--prices",
+            path.to_str().unwrap(),
+        ]);
+        assert!(!r.status.success(), "{name}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(says) && err.contains(name), "{name}: {err}");
+    }
+    for (args, says) in [
+        (vec!["--minutes", "90"], "nothing to price"),
+        (vec!["--minutes=-3", "--rung", "h264:720p"], "-3 minutes"),
+        (vec!["--minutes", "9", "--rung", "vp8:720p"], "vp8"),
+    ] {
+        let mut a = vec!["cost", "encode"];
+        a.extend(args);
+        let r = openvod(&a);
+        assert!(!r.status.success());
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(says), "{a:?}: {err}");
+    }
+}
