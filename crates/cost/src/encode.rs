@@ -20,7 +20,10 @@ pub struct OutputRung {
     pub hdr: bool,
 }
 
-/// The frame rate of a rung that names none, and the most the Basic tier takes.
+/// The frame rate of a rung that names none.
+const DEFAULT_FPS: f64 = 30.0;
+
+/// The most frames per second the Basic tier takes.
 const BASIC_MAX_FPS: f64 = 30.0;
 
 /// The tallest rung priced: past 8K there is no price list.
@@ -65,7 +68,7 @@ impl std::str::FromStr for OutputRung {
             return Err(bad(&format!("the height is 1 to {MAX_HEIGHT} lines")));
         }
         let fps = match fps {
-            None => BASIC_MAX_FPS,
+            None => DEFAULT_FPS,
             Some(f) => f
                 .parse::<f64>()
                 .ok()
@@ -131,6 +134,26 @@ pub enum Definition {
     Hd,
     /// Over 1080 lines.
     Uhd,
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Tier::Basic => "basic",
+            Tier::Professional => "professional",
+            Tier::Av1 => "av1",
+        })
+    }
+}
+
+impl fmt::Display for Definition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Definition::Sd => "SD",
+            Definition::Hd => "HD",
+            Definition::Uhd => "UHD",
+        })
+    }
 }
 
 impl OutputRung {

@@ -99,18 +99,15 @@ fn encode(args: EncodeArgs) -> Result<()> {
         println!(
             "  {:<20} {:<12} {:<3}  ${:.4}/min  ${:>9.2}   {}",
             r.rung,
-            format!("{:?}", r.tier).to_lowercase(),
-            format!("{:?}", r.definition).to_uppercase(),
+            r.tier.to_string(),
+            r.definition.to_string(),
             r.usd_per_minute,
             r.usd,
             r.reason
         );
     }
     for (tier, usd) in &e.by_tier {
-        println!(
-            "  {:<20} ${usd:>.2}",
-            format!("{tier:?} tier").to_lowercase()
-        );
+        println!("  {:<20} ${usd:>.2}", format!("{tier} tier"));
     }
     println!("  total                ${:.2}", e.usd);
     Ok(())

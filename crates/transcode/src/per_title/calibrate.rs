@@ -52,7 +52,12 @@ pub struct Calibration {
 }
 
 /// An encode whose mean rate reaches this share of the VBV cap was held by the cap.
-pub(super) const CAPPED_SHARE: f64 = 0.8;
+const CAPPED_SHARE: f64 = 0.8;
+
+/// Whether an encode that averaged `rate` under the VBV cap `cap` was held by it.
+pub(super) fn held(rate: f64, cap: u64) -> bool {
+    rate >= CAPPED_SHARE * cap as f64
+}
 
 /// The largest shift applied: beyond it the two presets are too far apart for one
 /// measurement to be trusted, and the ladder keeps the nearer CRFs.
@@ -100,23 +105,28 @@ fn at(curve: &[CurvePoint], crf: i16) -> Option<&CurvePoint> {
     curve.iter().min_by_key(|p| (i16::from(p.crf) - crf).abs())
 }
 
-/// The bit rate of `curve` (in CRF order) at `crf`: its own where it has that CRF, else
-/// extrapolated from its nearest end on a log scale (rate falls about exponentially with
-/// CRF), so that a point moved past the CRFs sampled still costs what it would.
+/// The bit rate of `curve` (one size, in CRF order) at `crf`: interpolated between the
+/// two points around it on a log scale (rate falls about exponentially with CRF), or
+/// extrapolated from its nearest end, so that a point moved past the CRFs sampled still
+/// costs what it would. Nothing for a curve of fewer than two points.
 fn rate_at(curve: &[CurvePoint], crf: i16) -> Option<f64> {
-    if let Some(p) = curve.iter().find(|p| i16::from(p.crf) == crf) {
-        return Some(p.bitrate as f64);
-    }
-    let end = if crf < i16::from(curve.first()?.crf) {
-        [curve.first()?, curve.get(1)?]
+    let last = curve.len().checked_sub(2)?;
+    let k = curve
+        .windows(2)
+        .position(|w| crf <= i16::from(w[1].crf))
+        .unwrap_or(last);
+    let (a, b) = (&curve[k], &curve[k + 1]);
+    let span = f64::from(i16::from(b.crf) - i16::from(a.crf));
+    let (la, lb) = (
+        (a.bitrate.max(1) as f64).ln(),
+        (b.bitrate.max(1) as f64).ln(),
+    );
+    let t = if span > 0.0 {
+        f64::from(crf - i16::from(a.crf)) / span
     } else {
-        let n = curve.len();
-        [curve.get(n.checked_sub(1)?)?, curve.get(n.checked_sub(2)?)?]
+        0.0
     };
-    let (a, b) = (end[0], end[1]);
-    let per_step = ((b.bitrate.max(1) as f64).ln() - (a.bitrate.max(1) as f64).ln())
-        / f64::from(i16::from(b.crf) - i16::from(a.crf));
-    Some(((a.bitrate.max(1) as f64).ln() + per_step * f64::from(crf - i16::from(a.crf))).exp())
+    Some((la + (lb - la) * t).exp())
 }
 
 /// The rate the ladder's preset would spend at `crf` on `curve` (the fast samples of the
@@ -132,38 +142,12 @@ pub(super) fn final_rate(
 ) -> Option<f64> {
     let mut curve = curve_of(curve, (curve.first()?.width, curve.first()?.height));
     curve.dedup_by_key(|p| p.crf);
-    let fast_there = interpolated_rate(&curve, at_crf)?;
-    let held = |rate: f64| rate >= CAPPED_SHARE * cap as f64;
-    if held(calibration_rate as f64) || held(fast_there) {
+    let fast_there = rate_at(&curve, i16::from(at_crf))?;
+    if held(calibration_rate as f64, cap) || held(fast_there, cap) {
         return None;
     }
-    let fast_here = interpolated_rate(&curve, crf)?;
+    let fast_here = rate_at(&curve, i16::from(crf))?;
     Some(fast_here * calibration_rate as f64 / fast_there.max(1.0))
-}
-
-/// The rate of `curve` (measured CRFs, in order) at `crf`, interpolated between its
-/// neighbours on a log scale, or extrapolated from its nearest end.
-fn interpolated_rate(curve: &[CurvePoint], crf: u8) -> Option<f64> {
-    let crf = i16::from(crf);
-    let pair = curve
-        .windows(2)
-        .find(|w| i16::from(w[0].crf) <= crf && crf <= i16::from(w[1].crf));
-    match pair {
-        Some([a, b]) => {
-            let span = f64::from(i16::from(b.crf) - i16::from(a.crf));
-            let t = if span > 0.0 {
-                f64::from(crf - i16::from(a.crf)) / span
-            } else {
-                0.0
-            };
-            let (la, lb) = (
-                (a.bitrate.max(1) as f64).ln(),
-                (b.bitrate.max(1) as f64).ln(),
-            );
-            Some((la + (lb - la) * t).exp())
-        }
-        _ => rate_at(curve, crf),
-    }
 }
 
 /// The score of `curve` (one size, in CRF order, rates falling) at `rate`, interpolated
@@ -226,8 +210,7 @@ pub(super) fn measure(points: &[CurvePoint], measured: &Measured<'_>) -> Option<
     };
     // Held by the cap, the two encodes compare two rate controls, not two presets: a
     // shift read off them was +4 on grain, where the presets' own distance is about -3.
-    let held = |rate: u64| rate as f64 >= CAPPED_SHARE * cap as f64;
-    if held(bitrate) || held(fast.bitrate) {
+    if held(bitrate as f64, cap) || held(fast.bitrate as f64, cap) {
         return Some(record(0, true));
     }
     // The fast preset reaches the final preset's score at CRF `at_crf + d`; the final
@@ -250,6 +233,13 @@ pub(super) fn measure(points: &[CurvePoint], measured: &Measured<'_>) -> Option<
 /// preset gains at an equal rate.
 pub(super) fn apply(points: &[CurvePoint], c: &Calibration, max_crf: u8) -> Vec<CurvePoint> {
     let ratio = c.bitrate as f64 / c.sample_bitrate.max(1) as f64;
+    let mut curves: Vec<((u32, u32), Vec<CurvePoint>)> = Vec::new();
+    for p in points {
+        let size = (p.width, p.height);
+        if !curves.iter().any(|(s, _)| *s == size) {
+            curves.push((size, curve_of(points, size)));
+        }
+    }
     points
         .iter()
         .map(|p| {
@@ -263,8 +253,11 @@ pub(super) fn apply(points: &[CurvePoint], c: &Calibration, max_crf: u8) -> Vec<
                 return *p;
             }
             let crf = (i16::from(p.crf) + i16::from(c.crf_shift)).clamp(1, i16::from(max_crf));
-            let curve = curve_of(points, (p.width, p.height));
-            let rate = rate_at(&curve, crf).unwrap_or(p.bitrate as f64);
+            let curve = curves
+                .iter()
+                .find(|(s, _)| *s == (p.width, p.height))
+                .map_or(&[][..], |(_, c)| c.as_slice());
+            let rate = rate_at(curve, crf).unwrap_or(p.bitrate as f64);
             CurvePoint {
                 crf: crf as u8,
                 bitrate: (rate * ratio).round().max(1.0) as u64,

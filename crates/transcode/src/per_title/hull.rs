@@ -40,7 +40,7 @@ pub struct ChosenRung {
     /// The quality score the analysis expects.
     pub score: f64,
     /// Chosen from an encode held by the ceiling (see [`CurvePoint::capped`]): the cap,
-    /// not the CRF, sets its picture, and the calibration leaves it alone.
+    /// not the CRF, sets its picture, and it keeps the CRF it was sampled at.
     #[serde(default, skip_serializing_if = "is_false")]
     pub capped: bool,
 }

@@ -403,14 +403,13 @@ pub fn analyse(
             capped: false,
         })
         .collect();
-    let final_rate = outputs.calibration.as_ref().map_or(Some(best_rate), |c| {
-        calibrate::final_rate(
-            &top_curve,
-            c.crf,
-            encoded_media(&c.path).bitrate().round() as u64,
-            cap,
-            crfs[0],
-        )
+    // The calibration encode's rate, read once: it decides this and calibrates the curves.
+    let calibration_rate = outputs
+        .calibration
+        .as_ref()
+        .map(|c| (c.crf, encoded_media(&c.path).bitrate().round() as u64));
+    let final_rate = calibration_rate.map_or(Some(best_rate), |(crf, rate)| {
+        calibrate::final_rate(&top_curve, crf, rate, cap, crfs[0])
     });
     let ceiling = final_rate
         .is_none_or(|r| r > settings.max_bitrate as f64)
@@ -472,7 +471,7 @@ pub fn analyse(
             // The ceiling encode counts only where the ceiling held it; under it, it is
             // the uncapped encode at its CRF once more.
             let capped = match o.ceiling {
-                Some(c) => bitrate >= calibrate::CAPPED_SHARE * c as f64,
+                Some(c) => calibrate::held(bitrate, c),
                 None => false,
             };
             (o.ceiling.is_none() || capped).then_some(CurvePoint {
@@ -489,15 +488,19 @@ pub fn analyse(
     // admits: its top is then the best picture under the ceiling, not the last hull point
     // below a costly one above it.
     let points = hull::interpolate(&samples);
-    let calibration = match (&outputs.calibration, scores.get(outputs.samples.len())) {
-        (Some(encode), Some(q)) => calibrate::measure(
+    let calibration = match (
+        &outputs.calibration,
+        calibration_rate,
+        scores.get(outputs.samples.len()),
+    ) {
+        (Some(encode), Some((_, bitrate)), Some(q)) => calibrate::measure(
             &points,
             &calibrate::Measured {
                 preset: &preset,
                 size: encode.size,
                 crf: encode.crf,
                 score: q.score,
-                bitrate: encoded_media(&encode.path).bitrate().round() as u64,
+                bitrate,
                 cap,
             },
         ),
