@@ -68,6 +68,14 @@ pub(super) const MIN_RATE_RATIO: f64 = 1.5;
 /// hull, a worse picture for their rate than the rungs at either end.)
 const MAX_RATE_RATIO: f64 = 4.0;
 
+/// How much better a smaller size must score than the top size held by the ceiling to
+/// take the top rung from it. The held encode is the fixed ladder's own top rung in all
+/// but its CRF, and the samples misjudge sizes against each other by more than their
+/// rounding: on a 60 s grain title they put 720p 0.7 points ahead of 1080p held at
+/// 5 Mb/s, where the title's full encodes put 1080p 1.9 points ahead. Within this margin
+/// the top size keeps the top rung, as a viewer with the bandwidth for it expects.
+const HELD_TOP_MARGIN: f64 = 1.5;
+
 /// The cap over the expected bit rate: the excerpts are a sample, and a harder scene
 /// elsewhere in the title may take twice their mean before the cap costs it quality.
 const CAP_HEADROOM: f64 = 2.0;
@@ -175,7 +183,8 @@ pub fn upper_hull(points: &[CurvePoint]) -> Vec<CurvePoint> {
 /// Chooses the rungs from `points` (the encodes the ceiling admits, measured and
 /// interpolated), on their upper convex hull: the top rung is the cheapest hull point at
 /// or above the target score within the rate bounds (the best one when none reaches it;
-/// an encode held by the ceiling is within them), and each rung below is the best point
+/// an encode held by the ceiling is within them, and is the top rung when it scores
+/// within [`HELD_TOP_MARGIN`] of that best one), and each rung below is the best point
 /// at least [`MIN_RATE_RATIO`] cheaper and `min_step` worse than the one above (or, where
 /// no such point is within [`MAX_RATE_RATIO`], the best point that far down), down to
 /// the minimum bit rate or the rung count.
@@ -188,7 +197,7 @@ pub fn choose(points: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
         .filter(|p| p.capped || p.bitrate <= bounds.max_bitrate)
         .collect();
     // Nothing under the ceiling: the cheapest point, so that the title still plays.
-    let Some(top) = within
+    let Some(mut top) = within
         .iter()
         .find(|p| p.score >= bounds.top_score)
         .or(within.last())
@@ -197,6 +206,18 @@ pub fn choose(points: &[CurvePoint], bounds: &HullBounds) -> Vec<ChosenRung> {
     else {
         return Vec::new();
     };
+    // Short of the target, a smaller size within the samples' error of the top size held
+    // by the ceiling leaves it the top rung (the held point, a little under the best
+    // score at the ceiling's rate, is then off the hull).
+    if !top.capped && top.score < bounds.top_score {
+        if let Some(held) = points
+            .iter()
+            .filter(|p| p.capped && p.score >= top.score - HELD_TOP_MARGIN)
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+        {
+            top = held;
+        }
+    }
     let mut picked = vec![*top];
     while picked.len() < bounds.max_rungs.max(1) {
         let above = picked[picked.len() - 1];
@@ -417,23 +438,24 @@ pub(super) mod tests {
         assert_eq!(rungs[0].expected_bitrate, 5_000_000);
         assert_eq!(rungs[0].max_bitrate, 5_000_000);
         assert!(rungs[1..].iter().all(|r| !r.capped && r.height == 720));
-        // Where 720p under the ceiling looks better than 1080p held by it, 720p stays.
-        let worse = [
-            measured[0],
-            measured[1],
-            measured[2],
-            measured[3],
-            CurvePoint {
-                score: 39.0,
+        // Where 720p under the ceiling looks a little better than 1080p held by it, within
+        // the samples' error between sizes, 1080p keeps the top; where it looks clearly
+        // better, 720p takes it.
+        let top_with_held_at = |score: f64| {
+            let held = CurvePoint {
+                score,
                 ..measured[4]
-            },
-        ];
-        let admitted: Vec<CurvePoint> = interpolate(&worse)
-            .into_iter()
-            .filter(|p| p.capped || p.bitrate <= b.max_bitrate)
-            .collect();
-        let rungs = choose(&upper_hull(&admitted), &b);
-        assert_eq!(rungs[0].height, 720, "{rungs:?}");
+            };
+            let measured = [measured[0], measured[1], measured[2], measured[3], held];
+            let admitted: Vec<CurvePoint> = interpolate(&measured)
+                .into_iter()
+                .filter(|p| p.capped || p.bitrate <= b.max_bitrate)
+                .collect();
+            let rungs = choose(&admitted, &b);
+            (rungs[0].height, rungs[0].capped)
+        };
+        assert_eq!(top_with_held_at(39.0), (1080, true));
+        assert_eq!(top_with_held_at(38.0), (720, false));
     }
 
     #[test]
