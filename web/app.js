@@ -208,8 +208,28 @@ function renderAsset(a) {
 $('#quality').addEventListener('change', (e) => { if (hls) hls.currentLevel = Number(e.target.value); });
 $('#copy-embed').addEventListener('click', () => navigator.clipboard?.writeText($('#embed').value));
 
+// ---- the worker fleet and the queue, refreshed while shown --------------------------
+let fleetTimer = null;
+
+async function renderFleet() {
+  let f;
+  try { f = await api('/v1/workers'); } catch (e) { $('#queue-summary').textContent = `Could not load the fleet: ${e.message}`; return; }
+  const live = f.workers.filter((w) => w.state === 'running' || w.state === 'draining');
+  const waiting = f.queue.stages.reduce((n, s) => n + s.pending, 0);
+  $('#queue-summary').textContent = `${live.length} live worker${live.length === 1 ? '' : 's'}, ${waiting} task${waiting === 1 ? '' : 's'} waiting` +
+    (f.queue.waiting_for_codecs ? `, ${f.queue.waiting_for_codecs} of them for a codec no live worker encodes` : '') + '.';
+  $('#queue tbody').innerHTML = f.queue.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${s.pending}</td><td>${s.running}</td></tr>`).join('');
+  $('#workers tbody').innerHTML = f.workers.map((w) => {
+    const task = w.task ? `<a href="#/asset/${esc(w.task.asset_id)}">${esc(w.task.stage)}</a>${w.task.attempt > 1 ? ` (attempt ${w.task.attempt})` : ''}` : '';
+    return `<tr><td title="${esc(w.listen ?? '')}">${esc(w.id)}</td><td class="worker ${esc(w.state)}">${esc(w.state)}</td><td>${task}</td>` +
+      `<td>${esc(w.codecs.join(', '))}</td><td title="${esc(w.ffmpeg)}">${esc(w.host)}, ${w.cores} cores</td>` +
+      `<td>${new Date(w.seen_at).toLocaleTimeString()}</td></tr>`;
+  }).join('');
+}
+
 function route() {
   const m = location.hash.match(/^#\/asset\/([0-9a-f]{32})$/);
+  const workers = location.hash === '#/workers';
   if (hls) { hls.destroy(); hls = null; }
   const video = $('#player');
   video.removeAttribute('src');
@@ -217,8 +237,15 @@ function route() {
   $('#urls').innerHTML = '';
   $('#embed').value = '';
   currentAsset = m ? m[1] : null;
-  $('#list-view').hidden = !!m;
+  $('#list-view').hidden = !!m || workers;
   $('#asset-view').hidden = !m;
+  $('#workers-view').hidden = !workers;
+  clearInterval(fleetTimer);
+  fleetTimer = null;
+  if (workers) {
+    renderFleet();
+    fleetTimer = setInterval(renderFleet, 5000);
+  }
   if (m) refreshAsset(m[1]);
 }
 

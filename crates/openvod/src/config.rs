@@ -186,6 +186,10 @@ pub struct UploadSection {
 pub struct WorkerSection {
     /// Workers in this process (`serve` and `worker`); 0 in `serve` runs no worker.
     pub concurrency: u32,
+    /// Where `openvod worker` answers `/healthz`, `/readyz` and `/metrics`; port 0 (the
+    /// default) picks a free one, which the worker prints and records in the fleet, so
+    /// that any number of workers start beside `serve` from one configuration.
+    pub listen: String,
     /// Scratch space; empty: `DATA_DIR/work`.
     pub work_dir: PathBuf,
     pub lease_seconds: u64,
@@ -287,6 +291,7 @@ impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
             concurrency: 1,
+            listen: "127.0.0.1:0".into(),
             work_dir: PathBuf::new(),
             lease_seconds: 60,
             heartbeat_seconds: 10,

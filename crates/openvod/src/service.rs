@@ -22,7 +22,8 @@ pub struct ServiceArgs {
     /// Data folder for the default database, objects and scratch space.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port); for
+    /// `worker`, its health and metrics address (`[worker] listen`).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
 }
@@ -38,14 +39,18 @@ pub enum Role {
     Origin,
 }
 
-fn load(args: &ServiceArgs) -> Result<Config> {
+fn load(role: Role, args: &ServiceArgs) -> Result<Config> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut config = Config::load(args.config.as_deref(), &env)?;
     if let Some(d) = &args.data {
         config.data_dir = d.clone();
     }
     if let Some(l) = &args.listen {
-        config.listen = l.clone();
+        // The flag sets the address of the role it starts: a worker's is its own.
+        match role {
+            Role::Worker => config.worker.listen = l.clone(),
+            Role::Serve | Role::Origin => config.listen = l.clone(),
+        }
     }
     Ok(config)
 }
@@ -66,7 +71,7 @@ fn init_logs(config: &Config) {
 }
 
 pub fn run(role: Role, args: ServiceArgs) -> Result<()> {
-    let config = load(&args)?;
+    let config = load(role, &args)?;
     init_logs(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -102,18 +107,40 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
+            if matches!(role, Role::Serve | Role::Worker) {
+                tracing::info!(
+                    "stopping: workers finish the tasks under way first (a second signal \
+                     stops at once, leaving them to other workers when their leases expire)"
+                );
+            }
             shutdown.notify_waiters();
+            wait_for_signal().await;
+            tracing::warn!("second signal: stopping now");
+            std::process::exit(130);
         });
     }
 
+    // Every role listens: workers for /healthz, /readyz and /metrics, on an address of
+    // their own, so that workers start beside `serve` from one configuration.
+    let listen = match role {
+        Role::Worker => &config.worker.listen,
+        Role::Serve | Role::Origin => &config.listen,
+    };
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+
     let mut workers = Vec::new();
     if matches!(role, Role::Serve | Role::Worker) {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        let host = openvod_pipeline::host_name();
         for n in 0..config.worker.concurrency {
             let mut pc = PipelineConfig::new(
                 format!("{host}-{}-{n}", std::process::id()),
                 config.work_dir(),
             );
+            pc.host = host.clone();
+            pc.listen = Some(addr.to_string());
             pc.lease = Duration::from_secs(config.worker.lease_seconds);
             pc.heartbeat = Duration::from_secs(config.worker.heartbeat_seconds);
             pc.max_attempts = config.worker.max_attempts;
@@ -210,6 +237,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             default_template: "default".into(),
             templates: names,
             max_attempts: config.worker.max_attempts,
+            worker_lease: Duration::from_secs(config.worker.lease_seconds),
             access,
             tls: !config.tls_cert_file.as_os_str().is_empty(),
             origin: openvod_server::jit::OriginConfig {
@@ -226,11 +254,6 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             "the control API is open: no admin token is configured (access.admin_tokens)"
         );
     }
-    // Every role listens: workers for /healthz, /readyz and /metrics.
-    let listener = std::net::TcpListener::bind(&config.listen)
-        .with_context(|| format!("listen on {}", config.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let tls = state.config.tls;
     if matches!(role, Role::Serve) {
         // Unfinished resumable uploads past their expiry are removed, parts and all.

@@ -69,8 +69,12 @@ impl ValidationPolicy {
 /// Settings of the workers.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Names this worker in leases and logs.
+    /// Names this worker in leases, logs and the fleet.
     pub worker_id: String,
+    /// The machine, as the fleet shows it.
+    pub host: String,
+    /// Where the worker's process answers `/healthz` and `/metrics`, as the fleet shows it.
+    pub listen: Option<String>,
     /// Local scratch space (sources and renditions being worked on).
     pub work_dir: PathBuf,
     /// How long a claimed task stays ours without a heartbeat.
@@ -104,6 +108,8 @@ impl PipelineConfig {
         templates.insert("default".to_string(), JobTemplate::default_ladder());
         PipelineConfig {
             worker_id: worker_id.into(),
+            host: host_name(),
+            listen: None,
             work_dir: work_dir.into(),
             lease: Duration::from_secs(60),
             heartbeat: Duration::from_secs(10),
@@ -124,4 +130,15 @@ impl PipelineConfig {
         let factor = 1u32 << attempt.saturating_sub(1).min(16);
         self.retry_base.saturating_mul(factor).min(self.retry_max)
     }
+}
+
+/// This machine's name: `HOSTNAME` where the shell exported it, else the kernel's
+/// (`/proc/sys/kernel/hostname`), else "local".
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
 }

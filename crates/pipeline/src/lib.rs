@@ -15,7 +15,7 @@ mod stages;
 pub mod watch;
 mod worker;
 
-pub use config::{PipelineConfig, ValidationPolicy};
+pub use config::{host_name, PipelineConfig, ValidationPolicy};
 pub use worker::Worker;
 
 /// What a stage run ended with, when it did not succeed.

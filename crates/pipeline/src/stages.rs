@@ -25,7 +25,7 @@ use openvod_transcode::ladder::{self, EncodePlan};
 use openvod_transcode::package::PackageSummary;
 use openvod_transcode::per_title::LadderMode;
 use openvod_transcode::probe::MediaInfo;
-use openvod_transcode::template::PackagingMode;
+use openvod_transcode::template::{PackagingMode, VideoCodec};
 use openvod_transcode::JobTemplate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -49,7 +49,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
     })?;
     match task.stage {
         Stage::Probe => probe(ctx, &asset).await,
-        Stage::Validate => validate(ctx, &asset),
+        Stage::Validate => validate(ctx, &asset).await,
         Stage::Transcode => transcode(ctx, &asset).await,
         Stage::Package => package(ctx, &asset).await,
         Stage::Publish => publish(ctx, &asset).await,
@@ -219,8 +219,11 @@ fn plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
     Ok(plan)
 }
 
-/// The validation policy: fails fast, with the reason, before any encoding.
-fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+/// The validation policy: fails fast, with the reason, before any encoding. The
+/// transcode task that follows carries the plan's codecs, so that only a worker whose
+/// ffmpeg encodes them all claims it; the plan is refused here when neither this worker
+/// nor any live one can.
+async fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let info = media_info(asset)?;
     let policy = &ctx.config.policy;
     let video = info.first_video().ok_or_else(|| {
@@ -259,9 +262,24 @@ fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             ),
         ));
     }
-    let plan = plan(ctx, asset)?;
+    let name = source_name(asset);
+    let plan = ladder::plan(&info, template(ctx, asset)?, &name)?;
+    let codecs = VideoCodec::set_of(plan.rungs.iter().map(|r| r.codec));
+    if let Err(here) = ffmpeg::check_encoders(&plan, &name) {
+        let live = ctx.db.live_codecs(ctx.config.lease).await?;
+        if codecs | live != live {
+            return Err(StageError::permanent(
+                "invalid_media",
+                format!(
+                    "{here}; no live worker's ffmpeg has it either (GET /v1/workers lists \
+                     each worker's codecs)"
+                ),
+            ));
+        }
+    }
     Ok(StageOutcome {
         output: serde_json::to_value(&plan).map_err(|e| StageError::transient("worker", e))?,
+        next_codecs: codecs,
         ..StageOutcome::default()
     })
 }

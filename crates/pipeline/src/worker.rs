@@ -4,7 +4,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use openvod_store::{ClaimedTask, Db, Objects, TaskFailure};
+use openvod_store::{ClaimedTask, Db, Objects, TaskFailure, WorkerInfo, WorkerState};
+use openvod_transcode::ffmpeg;
+use openvod_transcode::template::VideoCodec;
 
 use crate::stages;
 use crate::{PipelineConfig, StageError};
@@ -30,35 +32,117 @@ impl Worker {
         &self.config
     }
 
-    /// Works until `shutdown` resolves. A task under way when it does is left to its
-    /// lease: another worker takes it over when the lease expires.
-    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
+    /// Works until `drain` resolves, then finishes the task under way (never abandoned
+    /// to its lease) and returns without claiming another. The worker records itself in
+    /// the fleet (see [`Db::see_worker`]) at start, at every heartbeat, when it starts
+    /// draining and when it stops.
+    pub async fn run(&self, drain: impl Future<Output = ()>) {
+        tokio::pin!(drain);
+        let info = self.info().await;
+        let state = Arc::new(std::sync::Mutex::new(WorkerState::Running));
+        let beat = tokio::spawn(fleet_heartbeat(
+            self.db.clone(),
+            info.clone(),
+            state.clone(),
+            self.config.heartbeat,
+        ));
+        let mut draining = false;
         loop {
-            let idle = tokio::select! {
-                _ = &mut shutdown => return,
-                r = self.run_once() => match r {
-                    Ok(ran) => !ran,
-                    Err(e) => {
-                        tracing::warn!(worker = %self.config.worker_id, error = %e, "worker");
-                        true
+            let run = self.run_once();
+            tokio::pin!(run);
+            let result = loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    _ = &mut drain, if !draining => {
+                        draining = true;
+                        self.set_state(&info, &state, WorkerState::Draining).await;
                     }
-                },
+                }
             };
+            let idle = match result {
+                Ok(ran) => !ran,
+                Err(e) => {
+                    tracing::warn!(worker = %self.config.worker_id, error = %e, "worker");
+                    true
+                }
+            };
+            if draining {
+                break;
+            }
             if idle {
                 tokio::select! {
-                    _ = &mut shutdown => return,
+                    _ = &mut drain => {
+                        self.set_state(&info, &state, WorkerState::Draining).await;
+                        break;
+                    }
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
                 }
             }
         }
+        beat.abort();
+        self.set_state(&info, &state, WorkerState::Stopped).await;
+    }
+
+    /// What this worker is and what its machine can do, for the fleet.
+    async fn info(&self) -> WorkerInfo {
+        let (version, codecs) = tokio::task::spawn_blocking(|| {
+            (
+                ffmpeg::version().map(str::to_string),
+                ffmpeg::available_codecs(),
+            )
+        })
+        .await
+        .unwrap_or_else(|_| (Ok(String::new()), Ok(Vec::new())));
+        let codecs = codecs.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the encoders of this machine's ffmpeg are unknown");
+            Vec::new()
+        });
+        WorkerInfo {
+            id: self.config.worker_id.clone(),
+            host: self.config.host.clone(),
+            pid: std::process::id(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            ffmpeg: version.unwrap_or_else(|e| format!("unknown ({e})")),
+            codecs: VideoCodec::set_of(codecs.iter().copied()),
+            codec_names: codecs.iter().map(|c| c.as_str().to_string()).collect(),
+            listen: self.config.listen.clone(),
+        }
+    }
+
+    async fn set_state(
+        &self,
+        info: &WorkerInfo,
+        state: &std::sync::Mutex<WorkerState>,
+        to: WorkerState,
+    ) {
+        if let Ok(mut s) = state.lock() {
+            *s = to;
+        }
+        match to {
+            WorkerState::Draining => tracing::info!(
+                worker = %info.id,
+                "draining: finishing the task under way, claiming no other"
+            ),
+            WorkerState::Stopped => tracing::info!(worker = %info.id, "stopped"),
+            _ => {}
+        }
+        if let Err(e) = self.db.see_worker(info, to).await {
+            tracing::warn!(worker = %info.id, error = %e, "fleet record");
+        }
+    }
+
+    /// The codec set this worker's ffmpeg encodes (asked once per process).
+    fn codecs(&self) -> i64 {
+        ffmpeg::available_codecs()
+            .map(VideoCodec::set_of)
+            .unwrap_or(0)
     }
 
     /// Claims one task and runs it to an outcome; `false` when there was nothing to do.
     pub async fn run_once(&self) -> Result<bool, openvod_store::Error> {
         let Some(task) = self
             .db
-            .claim_task(&self.config.worker_id, self.config.lease)
+            .claim_task(&self.config.worker_id, self.config.lease, self.codecs())
             .await?
         else {
             return Ok(false);
@@ -165,5 +249,21 @@ async fn heartbeat(
                 }
             }
         }
+    }
+}
+
+/// Records the worker in the fleet every `every`, in its current state, until aborted.
+async fn fleet_heartbeat(
+    db: Db,
+    info: WorkerInfo,
+    state: Arc<std::sync::Mutex<WorkerState>>,
+    every: std::time::Duration,
+) {
+    loop {
+        let now = state.lock().map_or(WorkerState::Running, |s| *s);
+        if let Err(e) = db.see_worker(&info, now).await {
+            tracing::warn!(worker = %info.id, error = %e, "fleet record");
+        }
+        tokio::time::sleep(every).await;
     }
 }

@@ -159,6 +159,7 @@ mod tests {
             include_str!("tus.rs"),
             include_str!("access.rs"),
             include_str!("drm.rs"),
+            include_str!("fleet.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

@@ -9,6 +9,7 @@ mod buffers;
 mod drm;
 mod error;
 mod events;
+mod fleet;
 mod health;
 pub mod jit;
 mod json;
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub templates: Vec<String>,
     /// Runs of each stage before an asset fails.
     pub max_attempts: u32,
+    /// The workers' lease: a worker not seen for this long is lost.
+    pub worker_lease: std::time::Duration,
     /// Admin and upload tokens, signed playback.
     pub access: access::AccessConfig,
     /// Whether this server terminates TLS itself (then viewer URLs are `https`).
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             default_template: "default".into(),
             templates: vec!["default".into()],
             max_attempts: 3,
+            worker_lease: std::time::Duration::from_secs(60),
             access: access::AccessConfig::default(),
             tls: false,
             origin: jit::OriginConfig::default(),
@@ -143,6 +147,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(access::routes())
             .merge(events::routes())
             .merge(webhooks::routes())
+            .merge(fleet::routes())
             .merge(tus::routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),

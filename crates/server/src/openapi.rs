@@ -5,6 +5,7 @@
 //! names, the upload limit) is filled in from it when the router is built.
 
 use openvod_store::{AssetStatus, Stage, TaskStatus};
+use openvod_transcode::template::VideoCodec;
 use serde_json::{json, Value};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::extensions::Extensions;
@@ -35,6 +36,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::api::remove,
         crate::api::retry,
         crate::api::cancel,
+        crate::fleet::fleet,
         crate::access::issue_upload_token,
         crate::access::sign,
         crate::access::set_playback,
@@ -287,6 +289,25 @@ pub(crate) fn stage() -> Schema {
 
 pub(crate) fn task_stage() -> Schema {
     string_enum(Stage::ALL.map(Stage::as_str), false)
+}
+
+pub(crate) fn worker_state() -> Schema {
+    use openvod_store::WorkerState as W;
+    string_enum(
+        [W::Running, W::Draining, W::Stopped, W::Lost].map(W::as_str),
+        false,
+    )
+}
+
+pub(crate) fn video_codecs() -> Schema {
+    Schema::Array(
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(RefOr::T(string_enum(
+                VideoCodec::ALL.map(VideoCodec::as_str),
+                false,
+            )))
+            .build(),
+    )
 }
 
 pub(crate) fn task_status() -> Schema {

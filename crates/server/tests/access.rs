@@ -45,6 +45,8 @@ async fn the_control_api_needs_an_admin_token_and_an_upload_token_allows_one_upl
     let admin = bearer(ADMIN);
 
     assert_eq!(s.get("/v1/assets").await.status, StatusCode::UNAUTHORIZED);
+    // The fleet names hosts and addresses: admins only.
+    assert_eq!(s.get("/v1/workers").await.status, StatusCode::UNAUTHORIZED);
     let wrong = s
         .get_with("/v1/assets", &[("authorization", "Bearer nope")])
         .await;
@@ -52,6 +54,15 @@ async fn the_control_api_needs_an_admin_token_and_an_upload_token_allows_one_upl
     assert!(wrong.json()["error"]["message"].is_string());
     let ok = s.get_with("/v1/assets", &[("authorization", &admin)]).await;
     assert_eq!(ok.status, StatusCode::OK);
+    let fleet = s
+        .get_with("/v1/workers", &[("authorization", &admin)])
+        .await;
+    assert_eq!(fleet.status, StatusCode::OK);
+    assert!(
+        fleet.text().contains("\"waiting_for_codecs\":0"),
+        "{}",
+        fleet.text()
+    );
     // The dashboard's cookie works like the header.
     let cookie = format!("openvod_admin={ADMIN}");
     let ok = s.get_with("/v1/assets", &[("cookie", &cookie)]).await;

@@ -163,7 +163,7 @@ async fn insert_new(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    insert_task(tx, id, Stage::FIRST, max_attempts, now).await?;
+    insert_task(tx, id, Stage::FIRST, max_attempts, 0, now).await?;
     append_event(
         tx,
         Some(id),

@@ -14,6 +14,7 @@ pub mod objects;
 mod tasks;
 mod uploads;
 mod webhooks;
+mod workers;
 
 pub use assets::{Asset, AssetStatus, NewAsset};
 pub use content_keys::{KidChosenBy, StoredContentKey};
@@ -24,3 +25,4 @@ pub use objects::{Bucket, Objects, ObjectsConfig};
 pub use tasks::{ClaimedTask, Stage, StageOutcome, TaskFailure, TaskStatus};
 pub use uploads::Upload;
 pub use webhooks::{Delivery, DueDelivery, Webhook};
+pub use workers::{CurrentTask, FleetWorker, Queue, QueueStage, WorkerInfo, WorkerState};

@@ -112,25 +112,28 @@ pub struct TaskFailure {
     pub retryable: bool,
 }
 
-/// Inserts (or resets, when the stage ran before) the task of `stage` for an asset.
+/// Inserts (or resets, when the stage ran before) the task of `stage` for an asset;
+/// `codecs` is the bit set of video codecs its worker must encode (0: any worker).
 pub(crate) async fn insert_task(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     asset_id: &str,
     stage: Stage,
     max_attempts: u32,
+    codecs: i64,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO tasks (id, asset_id, stage, status, attempts, max_attempts, run_after, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'pending', 0, $4, $5, $5, $5) \
+        "INSERT INTO tasks (id, asset_id, stage, status, attempts, max_attempts, run_after, codecs, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $5, $5) \
          ON CONFLICT (asset_id, stage) DO UPDATE SET status = 'pending', attempts = 0, run_after = $5, \
-         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, output = NULL, updated_at = $5",
+         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, output = NULL, codecs = $6, updated_at = $5",
     )
     .bind(new_id())
     .bind(asset_id)
     .bind(stage.as_str())
     .bind(i64::from(max_attempts.max(1)))
     .bind(now)
+    .bind(codecs)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -141,10 +144,16 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Db {
-    /// Claims the next runnable task for `owner`, holding it for `lease`. Tasks whose
-    /// lease expired after their last attempt are failed first, so that a task that kills
-    /// its worker every time cannot loop forever.
-    pub async fn claim_task(&self, owner: &str, lease: Duration) -> Result<Option<ClaimedTask>> {
+    /// Claims the next runnable task for `owner`, holding it for `lease`, among those
+    /// whose codecs are all in `codecs` (the bit set of what the worker's ffmpeg
+    /// encodes). Tasks whose lease expired after their last attempt are failed first, so
+    /// that a task that kills its worker every time cannot loop forever.
+    pub async fn claim_task(
+        &self,
+        owner: &str,
+        lease: Duration,
+        codecs: i64,
+    ) -> Result<Option<ClaimedTask>> {
         let now = now_ms();
         self.fail_exhausted_leases(now).await?;
         // PostgreSQL: concurrent workers skip rows another transaction has locked.
@@ -157,14 +166,16 @@ impl Db {
         let row = sqlx::query(&format!(
             "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id = (SELECT id FROM tasks \
-                         WHERE (status = 'pending' AND run_after <= $3) \
-                            OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts) \
+                         WHERE ((status = 'pending' AND run_after <= $3) \
+                            OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts)) \
+                           AND (codecs | $4) = $4 \
                          ORDER BY run_after, id LIMIT 1 {lock}) \
              RETURNING id, asset_id, stage, attempts, max_attempts"
         ))
         .bind(owner)
         .bind(now + millis(lease))
         .bind(now)
+        .bind(codecs)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -283,7 +294,15 @@ impl Db {
         .await?;
         match task.stage.next() {
             Some(next) => {
-                insert_task(&mut tx, &task.asset_id, next, task.max_attempts, now).await?;
+                insert_task(
+                    &mut tx,
+                    &task.asset_id,
+                    next,
+                    task.max_attempts,
+                    outcome.next_codecs,
+                    now,
+                )
+                .await?;
                 sqlx::query(
                     "UPDATE assets SET stage = $1, progress = 0, updated_at = $2 WHERE id = $3",
                 )
@@ -541,4 +560,7 @@ pub struct StageOutcome {
     pub warnings: Option<serde_json::Value>,
     /// The per-title analysis of the asset (see `Asset::ladder`).
     pub ladder: Option<serde_json::Value>,
+    /// The video codecs the next stage's worker must encode, as the bit set of
+    /// `workers.codecs` (0: any worker).
+    pub next_codecs: i64,
 }

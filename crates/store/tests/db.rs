@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use openvod_store::{AssetStatus, Db, NewAsset, Stage, StageOutcome, TaskFailure};
+use openvod_store::{
+    AssetStatus, Db, NewAsset, Stage, StageOutcome, TaskFailure, WorkerInfo, WorkerState,
+};
 
 static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -85,6 +87,135 @@ fn new_asset(key: &str) -> NewAsset {
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// A worker whose ffmpeg encodes every codec: every bit of the set.
+const EVERY_CODEC: i64 = -1;
+/// The codec bits tasks and workers carry (1 H.264, 2 HEVC, 4 AV1).
+const H264: i64 = 1;
+const AV1: i64 = 4;
+
+fn worker(id: &str, codecs: i64, names: &[&str]) -> WorkerInfo {
+    WorkerInfo {
+        id: id.into(),
+        host: "host-a".into(),
+        pid: 42,
+        cores: 2,
+        ffmpeg: "ffmpeg version 7.1".into(),
+        codecs,
+        codec_names: names.iter().map(|n| n.to_string()).collect(),
+        listen: Some("127.0.0.1:9100".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let asset = db.create_asset(new_asset("a/av1.mov"), 3).await.unwrap();
+        // Probe and validate need no encoder; validate says the transcode needs AV1.
+        for stage in [Stage::Probe, Stage::Validate] {
+            let task = db
+                .claim_task("h264-only", LEASE, H264)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(task.stage, stage, "{name}");
+            let outcome = StageOutcome {
+                next_codecs: if stage == Stage::Validate {
+                    H264 | AV1
+                } else {
+                    0
+                },
+                ..StageOutcome::default()
+            };
+            db.complete_task(&task, outcome).await.unwrap();
+        }
+        db.see_worker(&worker("h264-only", H264, &["h264"]), WorkerState::Running)
+            .await
+            .unwrap();
+        assert!(
+            db.claim_task("h264-only", LEASE, H264)
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: a worker without AV1 leaves the transcode alone"
+        );
+        let queue = db.queue(LEASE).await.unwrap();
+        assert_eq!(queue.waiting_for_codecs, 1, "{name}: {queue:?}");
+        let transcode = queue
+            .stages
+            .iter()
+            .find(|s| s.stage == Stage::Transcode)
+            .unwrap();
+        assert_eq!((transcode.pending, transcode.running), (1, 0), "{name}");
+        assert_eq!(db.live_codecs(LEASE).await.unwrap(), H264, "{name}");
+
+        db.see_worker(
+            &worker("all", H264 | 2 | AV1, &["h264", "hevc", "av1"]),
+            WorkerState::Running,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            db.queue(LEASE).await.unwrap().waiting_for_codecs,
+            0,
+            "{name}"
+        );
+        let task = db
+            .claim_task("all", LEASE, H264 | 2 | AV1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(task.stage, Stage::Transcode, "{name}");
+
+        // The fleet: both workers, the one with the task shows it.
+        let fleet = db.fleet(LEASE).await.unwrap();
+        assert_eq!(fleet.len(), 2, "{name}: {fleet:?}");
+        let all = fleet.iter().find(|w| w.info.id == "all").unwrap();
+        assert_eq!(all.state, WorkerState::Running);
+        assert_eq!(all.info.codec_names, ["h264", "hevc", "av1"]);
+        let current = all.task.as_ref().expect("its task");
+        assert_eq!(
+            (current.asset_id.as_str(), current.stage),
+            (asset.id.as_str(), Stage::Transcode)
+        );
+        assert!(fleet
+            .iter()
+            .find(|w| w.info.id == "h264-only")
+            .unwrap()
+            .task
+            .is_none());
+
+        // Draining, then stopped; a worker not seen for the lost time is lost.
+        db.see_worker(
+            &worker("all", H264 | 2 | AV1, &["h264", "hevc", "av1"]),
+            WorkerState::Draining,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            db.live_codecs(LEASE).await.unwrap(),
+            H264,
+            "{name}: a draining worker takes nothing new"
+        );
+        db.see_worker(
+            &worker("all", H264 | 2 | AV1, &["h264", "hevc", "av1"]),
+            WorkerState::Stopped,
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let fleet = db.fleet(Duration::from_millis(10)).await.unwrap();
+        let state = |id: &str| fleet.iter().find(|w| w.info.id == id).unwrap().state;
+        assert_eq!(state("all"), WorkerState::Stopped, "{name}");
+        assert_eq!(state("h264-only"), WorkerState::Lost, "{name}");
+        let json = serde_json::to_value(&fleet[0]).unwrap();
+        assert!(
+            json["codecs"].is_array() && json["host"] == "host-a",
+            "{json}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_asset_walks_through_every_stage() {
     let (dbs, _dir) = databases().await;
@@ -94,10 +225,17 @@ async fn an_asset_walks_through_every_stage() {
         assert_eq!(asset.stage, Some(Stage::Probe), "{name}");
         assert!(asset.warnings.is_empty(), "{name}");
         for stage in Stage::ALL {
-            let task = db.claim_task("w1", LEASE).await.unwrap().expect("a task");
+            let task = db
+                .claim_task("w1", LEASE, EVERY_CODEC)
+                .await
+                .unwrap()
+                .expect("a task");
             assert_eq!((task.stage, task.attempt), (stage, 1), "{name}");
             assert!(
-                db.claim_task("w2", LEASE).await.unwrap().is_none(),
+                db.claim_task("w2", LEASE, EVERY_CODEC)
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "{name}: one task at a time"
             );
             let a = db.asset(&asset.id).await.unwrap().unwrap();
@@ -119,6 +257,7 @@ async fn an_asset_walks_through_every_stage() {
                 ),
                 ladder: (stage == Stage::Transcode)
                     .then(|| serde_json::json!({ "codec": "h264", "rungs": [] })),
+                next_codecs: 0,
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
@@ -154,7 +293,11 @@ async fn an_asset_walks_through_every_stage() {
             Some("asset.ready"),
             "{name}"
         );
-        assert!(db.claim_task("w1", LEASE).await.unwrap().is_none());
+        assert!(db
+            .claim_task("w1", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -164,13 +307,13 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
     for (name, db) in dbs {
         db.create_asset(new_asset("b"), 3).await.unwrap();
         let first = db
-            .claim_task("dead-worker", Duration::from_millis(1))
+            .claim_task("dead-worker", Duration::from_millis(1), EVERY_CODEC)
             .await
             .unwrap()
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = db
-            .claim_task("live-worker", LEASE)
+            .claim_task("live-worker", LEASE, EVERY_CODEC)
             .await
             .unwrap()
             .expect("the expired task");
@@ -200,13 +343,19 @@ async fn a_task_that_loses_its_worker_every_time_fails_in_the_end() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("c"), 2).await.unwrap();
         for _ in 0..2 {
-            db.claim_task("crashy", Duration::from_millis(1))
+            db.claim_task("crashy", Duration::from_millis(1), EVERY_CODEC)
                 .await
                 .unwrap()
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(db.claim_task("w", LEASE).await.unwrap().is_none(), "{name}");
+        assert!(
+            db.claim_task("w", LEASE, EVERY_CODEC)
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
         let a = db.asset(&asset.id).await.unwrap().unwrap();
         assert_eq!(
             (a.status, a.error_code.as_deref()),
@@ -221,11 +370,19 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("d"), 2).await.unwrap();
-        let probe = db.claim_task("w", LEASE).await.unwrap().unwrap();
+        let probe = db
+            .claim_task("w", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .unwrap();
         db.complete_task(&probe, StageOutcome::default())
             .await
             .unwrap();
-        let validate = db.claim_task("w", LEASE).await.unwrap().unwrap();
+        let validate = db
+            .claim_task("w", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .unwrap();
         let transient = TaskFailure {
             code: "store".into(),
             message: "store unreachable".into(),
@@ -235,11 +392,18 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             .await
             .unwrap();
         assert!(
-            db.claim_task("w", LEASE).await.unwrap().is_none(),
+            db.claim_task("w", LEASE, EVERY_CODEC)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}: backing off"
         );
         tokio::time::sleep(Duration::from_millis(350)).await;
-        let again = db.claim_task("w", LEASE).await.unwrap().expect("due again");
+        let again = db
+            .claim_task("w", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .expect("due again");
         assert_eq!((again.stage, again.attempt), (Stage::Validate, 2));
         db.fail_task(&again, &transient, Duration::from_millis(1))
             .await
@@ -255,7 +419,11 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             (AssetStatus::Queued, Some(Stage::Validate), None),
             "{name}"
         );
-        let rerun = db.claim_task("w", LEASE).await.unwrap().unwrap();
+        let rerun = db
+            .claim_task("w", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (rerun.stage, rerun.attempt),
             (Stage::Validate, 1),
@@ -287,7 +455,11 @@ async fn cancel_stops_the_holder_at_its_next_heartbeat() {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("e"), 3).await.unwrap();
-        let task = db.claim_task("w", LEASE).await.unwrap().unwrap();
+        let task = db
+            .claim_task("w", LEASE, EVERY_CODEC)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(db.cancel_asset(&asset.id).await.unwrap());
         assert!(!db.heartbeat(&task, LEASE).await.unwrap(), "{name}");
         assert!(db
@@ -319,7 +491,11 @@ async fn concurrent_workers_claim_each_task_once() {
             let db = db.clone();
             handles.push(tokio::spawn(async move {
                 let mut got = Vec::new();
-                while let Some(t) = db.claim_task(&format!("w{w}"), LEASE).await.unwrap() {
+                while let Some(t) = db
+                    .claim_task(&format!("w{w}"), LEASE, EVERY_CODEC)
+                    .await
+                    .unwrap()
+                {
                     got.push(t.id);
                 }
                 got

@@ -289,25 +289,61 @@ pub fn check_encoders(plan: &EncodePlan, input: &str) -> Result<()> {
     Ok(())
 }
 
+/// The codecs this machine's ffmpeg can encode: those whose encoder `ffmpeg -encoders`
+/// lists.
+pub fn available_codecs() -> Result<Vec<VideoCodec>> {
+    let available = encoders()?;
+    Ok(VideoCodec::ALL
+        .into_iter()
+        .filter(|c| available.iter().any(|e| e == c.encoder()))
+        .collect())
+}
+
+/// The first line of `ffmpeg -version` ("ffmpeg version 7.1.1-1 Copyright ..." up to
+/// the copyright), asked once per process.
+pub fn version() -> Result<&'static str> {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(v) = VERSION.get() {
+        return Ok(v);
+    }
+    let out = ffmpeg_stdout("-version")?;
+    let text = String::from_utf8_lossy(&out);
+    let first = text.lines().next().unwrap_or("");
+    let version = first
+        .split(" Copyright")
+        .next()
+        .unwrap_or(first)
+        .chars()
+        .take(200)
+        .collect::<String>();
+    Ok(VERSION.get_or_init(|| version))
+}
+
+/// What `ffmpeg OPTION` (an option that prints and exits, such as `-version`) prints.
+fn ffmpeg_stdout(option: &str) -> Result<Vec<u8>> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", option])
+        .stdin(Stdio::null());
+    let out = crate::process::run_captured(cmd, "ffmpeg", Duration::from_secs(30))?;
+    if !out.status.success() {
+        return Err(Error::Ffmpeg {
+            status: out.status.to_string(),
+            message: format!("`ffmpeg {option}` failed"),
+        });
+    }
+    Ok(out.stdout)
+}
+
 /// The names of the video encoders of `ffmpeg -encoders`, asked once per process.
 fn encoders() -> Result<&'static [String]> {
     static ENCODERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     if let Some(e) = ENCODERS.get() {
         return Ok(e);
     }
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-nostdin", "-encoders"])
-        .stdin(Stdio::null());
-    let out = crate::process::run_captured(cmd, "ffmpeg", Duration::from_secs(30))?;
-    if !out.status.success() {
-        return Err(Error::Ffmpeg {
-            status: out.status.to_string(),
-            message: "`ffmpeg -encoders` failed".into(),
-        });
-    }
+    let out = ffmpeg_stdout("-encoders")?;
     // Lines such as " V....D libx264   libx264 H.264 / AVC ...": capabilities (V for
     // video), then the name.
-    let names = String::from_utf8_lossy(&out.stdout)
+    let names = String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| {
             let mut words = l.split_whitespace();

@@ -102,6 +102,30 @@ impl VideoCodec {
         }
     }
 
+    /// The codec's bit in the codec sets that tasks and workers carry (a task goes only
+    /// to a worker whose set holds all of its own). Stored in the database: never
+    /// renumbered.
+    pub fn bit(self) -> i64 {
+        match self {
+            VideoCodec::H264 => 1,
+            VideoCodec::Hevc => 2,
+            VideoCodec::Av1 => 4,
+        }
+    }
+
+    /// The codec set of `codecs` (see [`VideoCodec::bit`]).
+    pub fn set_of(codecs: impl IntoIterator<Item = VideoCodec>) -> i64 {
+        codecs.into_iter().fold(0, |set, c| set | c.bit())
+    }
+
+    /// The codecs of a codec set, in [`VideoCodec::ALL`]'s order.
+    pub fn in_set(set: i64) -> Vec<VideoCodec> {
+        VideoCodec::ALL
+            .into_iter()
+            .filter(|c| set & c.bit() != 0)
+            .collect()
+    }
+
     /// The smallest picture side the encoder takes (SVT-AV1 refuses sources under 64
     /// pixels; x264 and x265 pad to their block size).
     pub fn min_side(self) -> u32 {

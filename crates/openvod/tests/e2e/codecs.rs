@@ -256,30 +256,7 @@ fn an_encoder_missing_from_ffmpeg_is_named_before_any_encode() {
     // An ffmpeg that is this machine's, except that `-encoders` leaves libsvtav1 out, as
     // a build without SVT-AV1 would; it also notes every other run.
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v ffmpeg"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let runs = dir.path().join("runs");
-    let wrapper = bin.join("ffmpeg");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *-encoders*) {real} \"$@\" | grep -v libsvtav1; exit 0;; esac\n\
-             echo run >> {runs}\nexec {real} \"$@\"\n",
-            real = real.trim(),
-            runs = runs.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (bin, runs) = ffmpeg_lacking(dir.path(), "libsvtav1");
     let src = make_source(dir.path(), "src.mp4", "320x180", 25, 1, false, &[]);
     let out = dir.path().join("out");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());

@@ -299,12 +299,7 @@ fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
     unsafe_kill(&mut first.child);
     let _second = start_service("worker", &config, &env);
     let asset = wait_until(&api.base, &id, "ready", Duration::from_secs(300));
-    let transcode = asset["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["stage"] == "transcode")
-        .unwrap();
+    let transcode = task_of(&asset, "transcode");
     assert_eq!(
         transcode["attempts"], 2,
         "the second worker re-ran the transcode after the lease expired: {asset}"
@@ -392,4 +387,203 @@ fn twenty_uploads_at_once() {
     for id in &ids {
         wait_until(&api, id, "ready", Duration::from_secs(600));
     }
+}
+
+/// The task of `stage` in an asset's answer.
+fn task_of<'a>(asset: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
+    asset["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["stage"] == stage)
+        .unwrap_or_else(|| panic!("no {stage} task: {asset}"))
+}
+
+/// `GET /v1/workers` from the API process.
+fn fleet(api: &str) -> serde_json::Value {
+    let (status, _, body) = curl(&[&format!("{api}/v1/workers")]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    json(&body)
+}
+
+/// The worker of the fleet whose process is `pid`.
+fn worker_of(fleet: &serde_json::Value, pid: u32) -> serde_json::Value {
+    fleet["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["pid"] == pid)
+        .cloned()
+        .unwrap_or_else(|| panic!("no worker of process {pid}: {fleet}"))
+}
+
+#[test]
+fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // One file for every process, with a fixed `listen`, as an operator writes it: the
+    // workers, started from it as it is, answer on addresses of their own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let av1 = dir.path().join("av1.toml");
+    std::fs::write(
+        &av1,
+        include_str!("../../../transcode/templates/default.toml")
+            .replace("codec = \"h264\"", "codec = \"av1\"")
+            .replace(
+                "preset = \"medium\"",
+                "preset = \"superfast\"\nav1_preset = 12",
+            ),
+    )
+    .unwrap();
+    let config = write_config(dir.path(), "concurrency = 1\n");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[templates]\n",
+        &format!("[templates]\nav1 = \"{}\"\n", av1.display()),
+    );
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n{text}")).unwrap();
+    let api = start_service_with(
+        "serve",
+        &config,
+        &[("OPENVOD_WORKER_CONCURRENCY".into(), "0".into())],
+        &[],
+    );
+    assert_eq!(api.base, format!("http://127.0.0.1:{port}"));
+    // A worker whose ffmpeg has no SVT-AV1.
+    let (bin, _) = ffmpeg_lacking(dir.path(), "libsvtav1");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let no_av1 = start_service_with("worker", &config, &[("PATH".into(), path)], &[]);
+    let (status, _, _) = curl(&[&format!("{}/healthz", no_av1.base)]);
+    assert_eq!(status, 200, "the worker answers on the address it printed");
+    let started = Instant::now();
+    let f = loop {
+        let f = fleet(&api.base);
+        if f["workers"].as_array().is_some_and(|w| !w.is_empty()) {
+            break f;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{f}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let w = worker_of(&f, no_av1.child.id());
+    assert_eq!(w["state"], "running", "{w}");
+    assert_eq!(w["codecs"], serde_json::json!(["h264", "hevc"]), "{w}");
+    assert_eq!(
+        w["listen"].as_str().map(|l| format!("http://{l}")),
+        Some(no_av1.base.clone())
+    );
+    assert!(
+        w["ffmpeg"].as_str().unwrap().starts_with("ffmpeg version"),
+        "{w}"
+    );
+
+    // An AV1 job with no worker that can encode it: refused at validation, by name.
+    let small = make_source(dir.path(), "small.mp4", "320x180", 25, 2, true, &[]);
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", small.display()),
+        &format!("{}/v1/assets?name=small.mp4&template=av1", api.base),
+    ]);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let av1_id = json(&body)["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let failed = loop {
+        let (_, _, body) = curl(&[&format!("{}/v1/assets/{av1_id}", api.base)]);
+        let a = json(&body);
+        if a["status"] == "failed" {
+            break a;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no libsvtav1 encoder") && message.contains("no live worker"),
+        "{failed}"
+    );
+
+    // A worker that has it joins; run again, the AV1 job goes to it.
+    let full = start_service_with("worker", &config, &[], &[]);
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/assets/{av1_id}/retry", api.base),
+    ]);
+    assert!(status < 300, "{}", String::from_utf8_lossy(&body));
+    let ready = wait_until(&api.base, &av1_id, "ready", Duration::from_secs(180));
+    assert!(
+        ready["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["codecs"].as_str().is_some_and(|c| c.starts_with("av01"))),
+        "{ready}"
+    );
+    let w = worker_of(&fleet(&api.base), full.child.id());
+    assert_eq!(
+        w["codecs"],
+        serde_json::json!(["h264", "hevc", "av1"]),
+        "{w}"
+    );
+    assert_ne!(
+        w["listen"],
+        worker_of(&fleet(&api.base), no_av1.child.id())["listen"]
+    );
+
+    // SIGTERM in the middle of a transcode: the worker finishes it, then stops.
+    let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
+    let id = upload(&api.base, &src);
+    let started = Instant::now();
+    let holder = loop {
+        let f = fleet(&api.base);
+        let holder =
+            f["workers"].as_array().unwrap().iter().find(|w| {
+                w["task"]["asset_id"] == id.as_str() && w["task"]["stage"] == "transcode"
+            });
+        let (_, _, body) = curl(&[&format!("{}/v1/assets/{id}", api.base)]);
+        let a = json(&body);
+        if let Some(h) = holder.filter(|_| a["progress"].as_f64().unwrap_or(0.0) > 5.0) {
+            break h.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{f} {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let pid = holder["pid"].as_u64().unwrap() as u32;
+    let mut draining = if pid == full.child.id() { full } else { no_av1 };
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let w = loop {
+        let w = worker_of(&fleet(&api.base), pid);
+        if w["state"] != "running" {
+            break w;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{w}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(w["state"], "draining", "{w}");
+    assert_eq!(w["task"]["asset_id"], id.as_str(), "it keeps its task: {w}");
+    let asset = wait_until(&api.base, &id, "ready", Duration::from_secs(300));
+    let transcode = task_of(&asset, "transcode");
+    assert_eq!(
+        transcode["attempts"], 1,
+        "the draining worker finished the transcode: {asset}"
+    );
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(status) = draining.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "{exit}");
+    assert_eq!(worker_of(&fleet(&api.base), pid)["state"], "stopped");
+    check_origin(&api.base, &id);
 }

@@ -227,17 +227,13 @@ impl Server {
     pub async fn commit_ready(&self, id: &str, prefix: &str) {
         let db = &self.state.db;
         while let Some(task) = db
-            .claim_task("in-process-test", Duration::from_secs(60))
+            .claim_task("in-process-test", Duration::from_secs(60), -1)
             .await
             .unwrap()
         {
             let outcome = StageOutcome {
-                output: serde_json::json!({}),
-                probe: None,
-                renditions: None,
                 output_prefix: Some(prefix.to_string()),
-                warnings: None,
-                ladder: None,
+                ..StageOutcome::default()
             };
             db.complete_task(&task, outcome).await.unwrap();
         }

@@ -226,14 +226,20 @@ impl Drop for Service {
 /// Starts `openvod ROLE --config CONFIG` on a free port with extra environment `env`,
 /// and waits for the "listening on" line it prints first.
 pub fn start_service(role: &str, config: &Path, env: &[(String, String)]) -> Service {
+    start_service_with(role, config, env, &["--listen", "127.0.0.1:0"])
+}
+
+/// [`start_service`] with `args` after `--config CONFIG` (none: the addresses the file
+/// gives).
+pub fn start_service_with(
+    role: &str,
+    config: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+) -> Service {
     let mut child = Command::new(env!("CARGO_BIN_EXE_openvod"))
-        .args([
-            role,
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args([role, "--config", config.to_str().unwrap()])
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("OPENVOD_LOG", "warn")
         .stdout(Stdio::piped())
@@ -372,4 +378,35 @@ pub fn serve_config(dir: &Path, extra: &str) -> PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A folder with an `ffmpeg` that is this machine's, except that `ffmpeg -encoders`
+/// leaves `encoder` out, as a build without it would; every other run is noted in the
+/// returned file. Put the folder first on `PATH`.
+pub fn ffmpeg_lacking(dir: &Path, encoder: &str) -> (PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffmpeg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let runs = dir.join("runs");
+    let wrapper = bin.join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *-encoders*) {real} \"$@\" | grep -v {encoder}; exit 0;; esac\n\
+             echo run >> {runs}\nexec {real} \"$@\"\n",
+            real = real.trim(),
+            runs = runs.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, runs)
 }
