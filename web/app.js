@@ -164,6 +164,25 @@ function renderLadder(d) {
     `<polyline points="${hull}" class="hull"/>${dots}${chosen}`;
 }
 
+// What the asset used and cost: at the configured rates, and on AWS at the price book's.
+function renderCost(a) {
+  $('#cost-box').hidden = !a.cost;
+  if (!a.cost) return;
+  const u = a.usage, o = a.cost.openvod, w = a.cost.aws;
+  const usd = (v) => `$${v < 0.01 && v > 0 ? v.toFixed(5) : v.toFixed(2)}`;
+  const cpu = u.analysis_cpu_seconds + u.encode_cpu_seconds + u.package_cpu_seconds;
+  $('#cost-summary').textContent =
+    `${cpu.toFixed(1)} CPU seconds (analysis ${u.analysis_cpu_seconds.toFixed(1)}, encode ${u.encode_cpu_seconds.toFixed(1)}, ` +
+    `packaging ${u.package_cpu_seconds.toFixed(1)}); ${mb(u.source_bytes)} source and ${mb(u.output_bytes)} output kept; ` +
+    `${mb(u.served_bytes) || '0 MB'} served in ${u.served_requests} requests (${u.shield_hits} from the shield). AWS: ${w.price_book}.`;
+  const row = (what, mine, theirs) => `<tr><td>${what}</td><td>${mine}</td><td>${theirs}</td></tr>`;
+  $('#cost tbody').innerHTML =
+    row('Transcode', usd(o.compute_usd), `${usd(w.mediaconvert.usd)} (MediaConvert: ${w.mediaconvert.rungs.map((r) => `${esc(r.rung)} ${esc(r.tier)}`).join(', ')})`) +
+    row('Storage, per month', usd(o.storage_usd_per_month), `${usd(w.s3_usd_per_month)} (S3)`) +
+    row('Delivery so far', usd(o.egress_usd), `${usd(w.cloudfront_usd)} (CloudFront)`) +
+    row('<strong>Total</strong>', `<strong>${usd(o.usd)}</strong>`, `<strong>${usd(w.usd)}</strong>`);
+}
+
 function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
   const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
@@ -175,6 +194,7 @@ function renderAsset(a) {
     `<tr><td>${esc(r.name)}</td><td>${r.width ? `${r.width}x${r.height}` : r.kind}</td><td>${esc(r.codecs)}</td>` +
     `<td>${kb(r.bitrate)}</td><td>${kb(r.peak_bitrate)}</td><td>${mb(r.bytes)}</td></tr>`).join('');
   renderLadder(a.ladder);
+  renderCost(a);
   if (a.status !== 'ready' || !a.playback) return;
   const origin = location.origin;
   const hlsUrl = origin + a.playback.hls;

@@ -1,12 +1,16 @@
 //! The cost model: a price book as data ([`PriceBook`]), and what a job would cost on the
 //! AWS reference architecture ([`encode`]: a MediaConvert transcode, priced rung by rung
-//! at the tier each rung falls in). Pure: the binary reads the files and prints.
+//! at the tier each rung falls in), and what one asset really cost ([`asset`]: the work
+//! and bytes recorded, at the operator's rates and on AWS). Pure: the binary reads the
+//! files and prints.
 
+pub mod asset;
 pub mod encode;
 mod price_book;
 
+pub use asset::{AssetCost, AwsCost, OwnCost, OwnRates, ProcessingUsage};
 pub use encode::{template_rungs, Definition, EncodeEstimate, OutputRung, RungCost, Tier};
-pub use price_book::{MediaConvertPrices, Price, PriceBook};
+pub use price_book::{DeliveryPrices, MediaConvertPrices, Price, PriceBook, StoragePrices};
 
 /// What can go wrong reading a price book or a rung.
 #[derive(Debug, thiserror::Error)]

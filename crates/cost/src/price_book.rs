@@ -51,6 +51,20 @@ impl MediaConvertPrices {
     }
 }
 
+/// Object storage per GB-month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoragePrices {
+    pub standard: Price,
+}
+
+/// CDN delivery per GB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryPrices {
+    pub first_10tb: Price,
+}
+
 /// A whole price book.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +73,8 @@ pub struct PriceBook {
     pub name: String,
     pub currency: String,
     pub mediaconvert: MediaConvertPrices,
+    pub s3: StoragePrices,
+    pub cloudfront: DeliveryPrices,
 }
 
 /// The built-in book, compiled in.
@@ -74,7 +90,7 @@ impl PriceBook {
     /// The book written in `text`, every price checked.
     pub fn parse(text: &str) -> Result<PriceBook> {
         let book: PriceBook = toml::from_str(text).map_err(|e| Error::Parse(e.to_string()))?;
-        for (key, price) in book.mediaconvert.entries() {
+        for (key, price) in book.entries() {
             if !(price.usd.is_finite() && price.usd >= 0.0) {
                 return Err(Error::BadPrice {
                     key: key.to_string(),
@@ -83,6 +99,14 @@ impl PriceBook {
             }
         }
         Ok(book)
+    }
+
+    /// Every price with its key, in the book's order.
+    pub fn entries(&self) -> Vec<(&'static str, &Price)> {
+        let mut all = self.mediaconvert.entries().to_vec();
+        all.push(("s3.standard", &self.s3.standard));
+        all.push(("cloudfront.first_10tb", &self.cloudfront.first_10tb));
+        all
     }
 
     /// The built-in book as text, to start a user's own from.
@@ -99,10 +123,14 @@ mod tests {
     fn the_built_in_book_parses_and_every_price_has_a_source_and_a_date() {
         let book = PriceBook::built_in();
         assert_eq!(book.currency, "USD");
-        for (key, p) in book.mediaconvert.entries() {
+        for (key, p) in book.entries() {
             assert!(!p.source.is_empty() && p.date.len() == 10, "{key}");
+        }
+        for (key, p) in book.mediaconvert.entries() {
             assert_eq!(p.per, "output minute", "{key}");
         }
+        assert_eq!(book.s3.standard.per, "GB-month");
+        assert_eq!(book.cloudfront.first_10tb.per, "GB");
         assert_eq!(book.mediaconvert.basic_hd.usd, 0.015);
         assert_eq!(book.mediaconvert.professional_hd.usd, 0.03);
     }
@@ -122,6 +150,9 @@ mod tests {
             e.contains("mediaconvert.av1_hd") && e.contains("-0.045"),
             "{e}"
         );
+        let negative = BUILT_IN.replace("usd = 0.023,", "usd = -0.023,");
+        let e = PriceBook::parse(&negative).unwrap_err().to_string();
+        assert!(e.contains("s3.standard"), "{e}");
         let nan = BUILT_IN.replace("usd = 0.045,", "usd = nan,");
         let e = PriceBook::parse(&nan).unwrap_err().to_string();
         assert!(e.contains("mediaconvert.av1_hd"), "{e}");

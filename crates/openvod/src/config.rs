@@ -33,6 +33,7 @@ pub struct Config {
     pub drm: DrmSection,
     pub access: AccessSection,
     pub origin: OriginSection,
+    pub cost: CostSection,
     pub outbound: OutboundSection,
     /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
     /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
@@ -61,6 +62,40 @@ pub enum StoreKind {
     Local,
     /// Any S3-compatible store.
     S3,
+}
+
+/// What an asset's recorded work and bytes are priced at: the operator's own rates (the
+/// fields of `openvod_cost::OwnRates`), and the price book of the AWS side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CostSection {
+    pub vcpu_hour_usd: f64,
+    pub storage_gb_month_usd: f64,
+    pub egress_gb_usd: f64,
+    /// A price book (TOML, as `openvod cost prices` prints); empty: the built-in one.
+    pub price_book: PathBuf,
+}
+
+impl Default for CostSection {
+    fn default() -> Self {
+        let r = openvod_cost::OwnRates::default();
+        CostSection {
+            vcpu_hour_usd: r.vcpu_hour_usd,
+            storage_gb_month_usd: r.storage_gb_month_usd,
+            egress_gb_usd: r.egress_gb_usd,
+            price_book: PathBuf::new(),
+        }
+    }
+}
+
+impl CostSection {
+    pub fn rates(&self) -> openvod_cost::OwnRates {
+        openvod_cost::OwnRates {
+            vcpu_hour_usd: self.vcpu_hour_usd,
+            storage_gb_month_usd: self.storage_gb_month_usd,
+            egress_gb_usd: self.egress_gb_usd,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +289,7 @@ impl Default for Config {
             drm: DrmSection::default(),
             access: AccessSection::default(),
             origin: OriginSection::default(),
+            cost: CostSection::default(),
             outbound: OutboundSection::default(),
             webhooks: Vec::new(),
             templates: HashMap::new(),
@@ -301,8 +337,8 @@ impl Default for WorkerSection {
     }
 }
 
-const SECTIONS: [&str; 9] = [
-    "store", "upload", "worker", "policy", "watch", "drm", "access", "origin", "outbound",
+const SECTIONS: [&str; 10] = [
+    "store", "upload", "worker", "policy", "watch", "drm", "access", "origin", "outbound", "cost",
 ];
 
 impl Config {
@@ -363,6 +399,10 @@ impl Config {
     }
 
     fn check(&self) -> Result<()> {
+        self.cost
+            .rates()
+            .check()
+            .map_err(|e| anyhow::anyhow!("config: {e}"))?;
         if self.worker.lease_seconds == 0
             || self.worker.heartbeat_seconds == 0
             || self.worker.heartbeat_seconds * 2 > self.worker.lease_seconds

@@ -246,9 +246,22 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
                 store_timeout: Duration::from_secs(config.origin.store_timeout_seconds.max(1)),
             },
             outbound: outbound.clone(),
+            cost: openvod_server::CostSettings {
+                rates: config.cost.rates(),
+                book: crate::commands::cost::price_book(
+                    Some(&config.cost.price_book).filter(|p| !p.as_os_str().is_empty()),
+                )
+                .context("config: cost.price_book")?,
+            },
         },
         key_store.clone(),
     );
+    // What the origin serves of each asset goes to the database every few seconds, and
+    // once more at shutdown.
+    let meter = roles.origin.then(|| {
+        let (served, db, stop) = (state.served.clone(), db.clone(), shutdown.clone());
+        tokio::spawn(async move { served.run(db, stop.notified()).await })
+    });
     if roles.api && state.config.access.admin_tokens.is_empty() {
         tracing::warn!(
             "the control API is open: no admin token is configured (access.admin_tokens)"
@@ -327,6 +340,9 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     }
     for w in workers {
         let _ = w.await;
+    }
+    if let Some(m) = meter {
+        let _ = m.await;
     }
     db.close().await;
     Ok(())

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
 
+use openvod_cost::{OutputRung, ProcessingUsage};
 use openvod_store::{Asset, ClaimedTask, Db, Objects, Stage, StageOutcome};
 use openvod_transcode::ffmpeg::{self, Deadline};
 use openvod_transcode::ladder::{self, EncodePlan};
@@ -63,6 +64,9 @@ struct PackageOutput {
     summary: PackageSummary,
     prefix: String,
     files: Vec<String>,
+    /// CPU time of the packaging and encryption (in process, on one thread).
+    #[serde(default)]
+    cpu_seconds: f64,
 }
 
 impl PackageOutput {
@@ -102,11 +106,13 @@ async fn encoded_plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageE
     }
 }
 
-/// What `publish` records.
+/// What `publish` records: the output, and what the asset's processing used (the API
+/// prices it; see `openvod_cost::asset`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PublishOutput {
     prefix: String,
     files: usize,
+    usage: ProcessingUsage,
 }
 
 fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, StageError> {
@@ -413,19 +419,24 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let out = local_dir(ctx, asset).join("package");
     fresh_dir(&out).await?;
     let (o, e) = (out.clone(), encoded.clone());
-    let summary = match template.packaging.mode {
-        PackagingMode::Jit => {
-            blocking(move || openvod_transcode::job::store_encoded(&plan, &e, &template, &o))
-                .await??
-        }
-        PackagingMode::Static => blocking(move || {
-            openvod_transcode::job::package_encoded_copies(&plan, &e, &template, &copies, &o)
-        })
-        .await??
-        .into_iter()
-        .next()
-        .ok_or_else(|| StageError::permanent("invalid_template", "no copy to package"))?,
-    };
+    let (summary, cpu) = blocking(move || {
+        let before = ffmpeg::thread_cpu_time();
+        let summary = match template.packaging.mode {
+            PackagingMode::Jit => openvod_transcode::job::store_encoded(&plan, &e, &template, &o),
+            PackagingMode::Static => {
+                openvod_transcode::job::package_encoded_copies(&plan, &e, &template, &copies, &o)
+                    .map(|copies| copies.into_iter().next())
+                    .and_then(|first| {
+                        first.ok_or_else(|| {
+                            openvod_transcode::Error::Template("no copy to package".into())
+                        })
+                    })
+            }
+        };
+        (summary, ffmpeg::thread_cpu_time().saturating_sub(before))
+    })
+    .await?;
+    let summary = summary?;
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
@@ -435,6 +446,7 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         summary,
         prefix,
         files: list_files(&out).await?,
+        cpu_seconds: cpu.as_secs_f64(),
     };
     Ok(StageOutcome {
         output: to_value(&output)?,
@@ -473,19 +485,18 @@ async fn list_files(dir: &Path) -> Result<Vec<String>, StageError> {
 /// the commit is simply repeated by the next worker.
 async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let out = PackageOutput::of(ctx, &asset.id).await?;
-    let present: HashSet<String> = ctx
-        .objects
-        .outputs
-        .list(&out.prefix)
-        .await?
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let stored = ctx.objects.outputs.list(&out.prefix).await?;
+    let present: HashSet<String> = stored.iter().map(|(k, _)| k.clone()).collect();
     let listed: HashSet<String> = out
         .files
         .iter()
         .map(|f| format!("{}/{f}", out.prefix))
         .collect();
+    let output_bytes = stored
+        .iter()
+        .filter(|(k, _)| listed.contains(k))
+        .map(|(_, meta)| meta.size)
+        .sum();
     if let Some(key) = listed.iter().find(|k| !present.contains(*k)) {
         return Err(StageError::transient(
             "storage",
@@ -499,13 +510,60 @@ async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     for key in present.difference(&listed) {
         ctx.objects.outputs.delete(key).await?;
     }
+    let usage = processing_usage(ctx, asset, out.cpu_seconds, output_bytes).await?;
     Ok(StageOutcome {
         output: to_value(&PublishOutput {
             prefix: out.prefix.clone(),
             files: out.files.len(),
+            usage,
         })?,
         renditions: Some(to_value(&out.summary.renditions)?),
         output_prefix: Some(out.prefix),
         ..StageOutcome::default()
+    })
+}
+
+/// What the asset's processing used: the CPU time each stage recorded, and the bytes
+/// of the source and of the published output.
+async fn processing_usage(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+    package_cpu_seconds: f64,
+    output_bytes: u64,
+) -> Result<ProcessingUsage, StageError> {
+    let transcode: Option<TranscodeOutput> = ctx
+        .db
+        .task_output(&asset.id, Stage::Transcode)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok());
+    let plan = encoded_plan(ctx, asset).await?;
+    let info = media_info(asset)?;
+    let fps = f64::from(plan.frame_rate.0) / f64::from(plan.frame_rate.1.max(1));
+    let analysis_cpu_seconds = asset
+        .ladder
+        .as_ref()
+        .and_then(|l| l.get("cpu_seconds"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0);
+    Ok(ProcessingUsage {
+        analysis_cpu_seconds,
+        encode_cpu_seconds: transcode.map_or(0.0, |t| t.cpu_seconds),
+        package_cpu_seconds,
+        source_bytes: asset.source_size.map_or(0, |s| s.max(0) as u64),
+        output_bytes,
+        minutes: info.duration / 60.0,
+        rungs: plan
+            .rungs
+            .iter()
+            .map(|r| {
+                OutputRung {
+                    codec: r.codec,
+                    height: r.height,
+                    fps,
+                    hdr: false,
+                }
+                .to_string()
+            })
+            .collect(),
     })
 }

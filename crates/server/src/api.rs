@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
+use openvod_cost::{AssetCost, ProcessingUsage};
 use openvod_store::{Asset, AssetStatus, NewAsset, Stage, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,6 +99,21 @@ pub(crate) struct AssetView {
     /// The pipeline's tasks; only on a single asset, not in a list.
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks: Option<Vec<TaskView>>,
+    /// What the asset used, on a single ready asset: CPU seconds of the per-title
+    /// analysis, the encode and the packaging (`analysis_cpu_seconds`,
+    /// `encode_cpu_seconds`, `package_cpu_seconds`), `source_bytes` and `output_bytes`
+    /// kept, the length in `minutes`, the video `rungs` as MediaConvert would price them,
+    /// and what the origin served (`served_bytes`, `served_requests`, `shield_hits`;
+    /// counted every few seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    usage: Option<Value>,
+    /// That usage priced: `openvod` at the configured `[cost]` rates (compute, one month
+    /// of storage, egress so far) and `aws` in the price book (MediaConvert rung by rung,
+    /// one month of S3, CloudFront so far), in US dollars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    cost: Option<Value>,
 }
 
 /// The uploaded source.
@@ -170,7 +186,40 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<AssetView, ApiEr
         .collect();
     let mut v = summary(a);
     v.tasks = Some(tasks);
+    if a.status == AssetStatus::Ready {
+        (v.usage, v.cost) = usage_and_cost(state, a).await?;
+    }
     Ok(v)
+}
+
+/// A ready asset's recorded usage and its cost both ways; `None` for an asset published
+/// before usage was recorded.
+async fn usage_and_cost(
+    state: &AppState,
+    a: &Asset,
+) -> Result<(Option<Value>, Option<Value>), ApiError> {
+    let Some(usage) = state
+        .db
+        .task_output(&a.id, Stage::Publish)
+        .await?
+        .and_then(|o| o.get("usage").cloned())
+        .and_then(|u| serde_json::from_value::<ProcessingUsage>(u).ok())
+    else {
+        return Ok((None, None));
+    };
+    let served = state.db.served(&a.id).await?;
+    let cost = &state.config.cost;
+    let priced = AssetCost::new(&usage, served.bytes, &cost.rates, &cost.book)
+        .map_err(|e| tracing::warn!(asset = %a.id, error = %e, "asset cost"))
+        .ok()
+        .and_then(|c| serde_json::to_value(c).ok());
+    let mut shown = serde_json::to_value(&usage).unwrap_or_default();
+    if let Some(map) = shown.as_object_mut() {
+        map.insert("served_bytes".into(), served.bytes.into());
+        map.insert("served_requests".into(), served.requests.into());
+        map.insert("shield_hits".into(), served.shield_hits.into());
+    }
+    Ok((Some(shown), priced))
 }
 
 /// The asset without its tasks: what a list shows, from the asset row alone.
@@ -204,6 +253,8 @@ fn summary(a: &Asset) -> AssetView {
         started_at_ms: a.started_at,
         finished_at_ms: a.finished_at,
         tasks: None,
+        usage: None,
+        cost: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod origin;
 pub mod shield;
 pub mod tus;
 mod ui;
+pub mod usage;
 pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
@@ -51,6 +52,24 @@ pub struct ServerConfig {
     pub origin: jit::OriginConfig,
     /// Where webhooks may point (`[outbound] allow`).
     pub outbound: openvod_net::OutboundPolicy,
+    /// The operator's rates and the price book an asset's cost is shown at.
+    pub cost: CostSettings,
+}
+
+/// What an asset's recorded work and bytes are priced at (`[cost]`).
+#[derive(Debug, Clone)]
+pub struct CostSettings {
+    pub rates: openvod_cost::OwnRates,
+    pub book: openvod_cost::PriceBook,
+}
+
+impl Default for CostSettings {
+    fn default() -> Self {
+        CostSettings {
+            rates: openvod_cost::OwnRates::default(),
+            book: openvod_cost::PriceBook::built_in(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -66,6 +85,7 @@ impl Default for ServerConfig {
             tls: false,
             origin: jit::OriginConfig::default(),
             outbound: openvod_net::OutboundPolicy::default(),
+            cost: CostSettings::default(),
         }
     }
 }
@@ -82,6 +102,8 @@ pub struct AppState {
     pub shield: shield::Shield,
     /// Assets packaged on request, as loaded from the store.
     pub(crate) jit: jit::JitAssets,
+    /// What the origin served of each asset, until it is flushed to the database.
+    pub served: usage::ServedMeter,
 }
 
 impl AppState {
@@ -94,6 +116,7 @@ impl AppState {
         AppState {
             shield: shield::Shield::new(config.origin.cache_bytes),
             jit: jit::JitAssets::new(&config.origin),
+            served: usage::ServedMeter::default(),
             db,
             objects,
             config: Arc::new(config),

@@ -238,6 +238,20 @@ async fn serve(
         Ok(r) => r.status(),
         Err(e) => e.status,
     };
+    // The asset's served bytes: what each full or partial answer to GET carries.
+    if let Ok(r) = &response {
+        if method == Method::GET
+            && matches!(r.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT)
+        {
+            let header = |name| r.headers().get(name).and_then(|v| v.to_str().ok());
+            let bytes = header(header::CONTENT_LENGTH.as_str())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            state
+                .served
+                .record(&id, bytes, header("x-cache") == Some("HIT"));
+        }
+    }
     metrics::counter!("openvod_origin_requests_total", "status" => status.as_u16().to_string())
         .increment(1);
     response

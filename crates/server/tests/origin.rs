@@ -149,6 +149,81 @@ async fn files_packaged_ahead_are_served_with_ranges_validators_and_cache_header
 }
 
 #[tokio::test]
+async fn what_the_origin_serves_is_counted_per_asset_and_priced_on_the_asset() {
+    let s = Server::new(config(64 << 20)).await;
+    let id = s.ready_asset(&media().packaged).await;
+    let other = s.ready_asset(&media().packaged).await;
+    let mut bytes = 0;
+    for (path, range) in [
+        ("master.m3u8", None),
+        ("90p/1.m4s", None),
+        ("90p/1.m4s", Some("bytes=0-99")),
+    ] {
+        let uri = format!("/play/{id}/{path}");
+        let r = match range {
+            Some(r) => s.get_with(&uri, &[("range", r)]).await,
+            None => s.get(&uri).await,
+        };
+        assert!(r.status.is_success(), "{path}: {}", r.status);
+        bytes += r.body.len() as u64;
+    }
+    // Not served: HEAD, a 404, another asset's bytes.
+    let head = Request::head(format!("/play/{id}/90p/1.m4s"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(s.send(head).await.status, StatusCode::OK);
+    assert_eq!(
+        s.get(&format!("/play/{id}/90p/999.m4s")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(s
+        .get(&format!("/play/{other}/master.m3u8"))
+        .await
+        .status
+        .is_success());
+    assert_eq!(s.state.served.flush(&s.state.db).await.unwrap(), 2);
+    let a = s.get(&format!("/v1/assets/{id}")).await.json();
+    let usage = &a["usage"];
+    assert_eq!(usage["served_bytes"], bytes, "{a}");
+    assert_eq!(usage["served_requests"], 3, "{a}");
+    // The segment's second request came from the shield.
+    assert!(usage["shield_hits"].as_u64().unwrap() >= 1, "{a}");
+    assert_eq!(usage["encode_cpu_seconds"], 7200.0);
+    // Priced both ways: 2.01 vCPU-hours and 3 GB at the default rates; MediaConvert for
+    // one HD and one SD rung of 10 minutes.
+    let cost = &a["cost"];
+    let near = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6;
+    assert!(
+        near(&cost["openvod"]["compute_usd"], 7236.0 / 3600.0 * 0.02),
+        "{cost}"
+    );
+    assert!(
+        near(&cost["openvod"]["storage_usd_per_month"], 3.0 * 0.01),
+        "{cost}"
+    );
+    assert!(
+        near(&cost["aws"]["mediaconvert"]["usd"], 10.0 * (0.015 + 0.0075)),
+        "{cost}"
+    );
+    assert!(
+        near(&cost["aws"]["s3_usd_per_month"], 3.0 * 0.023),
+        "{cost}"
+    );
+    assert!(
+        near(&cost["aws"]["cloudfront_usd"], bytes as f64 / 1e9 * 0.085),
+        "{cost}"
+    );
+    // Counting goes on: a flush adds, never replaces.
+    s.get(&format!("/play/{id}/master.m3u8")).await;
+    s.state.served.flush(&s.state.db).await.unwrap();
+    let a = s.get(&format!("/v1/assets/{id}")).await.json();
+    assert_eq!(a["usage"]["served_requests"], 4, "{a}");
+    // A list shows neither: usage is per asset.
+    let list = s.get("/v1/assets").await.json();
+    assert!(list["assets"][0].get("usage").is_none(), "{list}");
+}
+
+#[tokio::test]
 async fn nothing_is_served_before_ready_or_outside_an_asset() {
     let s = Server::new(ServerConfig::default()).await;
     let queued = s.queued_asset().await;

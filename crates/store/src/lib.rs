@@ -13,6 +13,7 @@ mod events;
 pub mod objects;
 mod tasks;
 mod uploads;
+mod usage;
 mod webhooks;
 mod workers;
 
@@ -24,5 +25,6 @@ pub use events::Event;
 pub use objects::{Bucket, Objects, ObjectsConfig};
 pub use tasks::{ClaimedTask, Stage, StageOutcome, TaskFailure, TaskStatus};
 pub use uploads::Upload;
+pub use usage::ServedUsage;
 pub use webhooks::{Delivery, DueDelivery, Webhook};
 pub use workers::{CurrentTask, FleetWorker, Queue, QueueStage, WorkerInfo, WorkerState};

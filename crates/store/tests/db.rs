@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use openvod_store::{
-    AssetStatus, Db, NewAsset, Stage, StageOutcome, TaskFailure, WorkerInfo, WorkerState,
+    AssetStatus, Db, NewAsset, ServedUsage, Stage, StageOutcome, TaskFailure, WorkerInfo,
+    WorkerState,
 };
 
 static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -103,6 +104,40 @@ fn worker(id: &str, codecs: i64, names: &[&str]) -> WorkerInfo {
         codecs,
         codec_names: names.iter().map(|n| n.to_string()).collect(),
         listen: Some("127.0.0.1:9100".into()),
+    }
+}
+
+#[tokio::test]
+async fn served_bytes_add_up_per_asset_and_skip_deleted_assets() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let asset = db.create_asset(new_asset("a/served.mov"), 3).await.unwrap();
+        assert_eq!(db.served(&asset.id).await.unwrap(), ServedUsage::default());
+        let some = ServedUsage {
+            bytes: 1_000,
+            requests: 3,
+            shield_hits: 1,
+        };
+        let batch = vec![
+            (asset.id.clone(), some),
+            ("0123456789abcdef0123456789abcdef".to_string(), some),
+        ];
+        db.add_served(&batch).await.unwrap();
+        db.add_served(&batch[..1]).await.unwrap();
+        assert_eq!(
+            db.served(&asset.id).await.unwrap(),
+            ServedUsage {
+                bytes: 2_000,
+                requests: 6,
+                shield_hits: 2
+            },
+            "{name}"
+        );
+        assert_eq!(
+            db.served("0123456789abcdef0123456789abcdef").await.unwrap(),
+            ServedUsage::default(),
+            "{name}: no such asset, nothing kept"
+        );
     }
 }
 

@@ -475,9 +475,19 @@ pub fn encode(
 
 /// User + system CPU time of all waited-for children of this process.
 pub(crate) fn children_cpu_time() -> Duration {
+    cpu_time(libc::RUSAGE_CHILDREN)
+}
+
+/// User + system CPU time of the calling thread so far: what in-process work (packaging,
+/// encryption) cost, measured around it on one thread.
+pub fn thread_cpu_time() -> Duration {
+    cpu_time(libc::RUSAGE_THREAD)
+}
+
+fn cpu_time(who: libc::c_int) -> Duration {
     // SAFETY: getrusage writes into the struct we pass and nothing else.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } == 0;
+    let ok = unsafe { libc::getrusage(who, &mut usage) } == 0;
     if !ok {
         return Duration::ZERO;
     }

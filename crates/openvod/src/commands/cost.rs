@@ -58,7 +58,7 @@ pub fn cost(args: CostArgs) -> Result<()> {
 
 /// The price book the user named, or the built-in one. A book is a few kilobytes; a
 /// file far larger is not one.
-fn price_book(path: Option<&PathBuf>) -> Result<PriceBook> {
+pub(crate) fn price_book(path: Option<&PathBuf>) -> Result<PriceBook> {
     const MAX_BOOK_BYTES: u64 = 1 << 20;
     let Some(path) = path else {
         return Ok(PriceBook::built_in());

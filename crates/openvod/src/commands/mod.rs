@@ -1,6 +1,6 @@
 //! The subcommands, one file each.
 
-mod cost;
+pub(crate) mod cost;
 mod package;
 mod probe;
 mod quality;

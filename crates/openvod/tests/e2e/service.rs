@@ -139,7 +139,47 @@ fn serve_on_sqlite_and_a_folder() {
     assert_eq!(asset["playback"]["hls"], format!("/play/{id}/master.m3u8"));
     assert_eq!(asset["source"]["name"], "clip.mp4");
     assert_eq!(asset["renditions"].as_array().unwrap().len(), 2, "{asset}");
+    // What the processing used, as recorded: real CPU time and the bytes kept.
+    let usage = &asset["usage"];
+    assert!(
+        usage["encode_cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+    assert!(
+        usage["package_cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+    assert_eq!(
+        usage["source_bytes"],
+        std::fs::metadata(&src).unwrap().len()
+    );
+    assert!(usage["output_bytes"].as_u64().unwrap() > 10_000, "{usage}");
+    assert_eq!(
+        usage["rungs"],
+        serde_json::json!(["h264:360p@25"]),
+        "{usage}"
+    );
+    assert!(
+        (usage["minutes"].as_f64().unwrap() - 0.1).abs() < 0.01,
+        "{usage}"
+    );
     check_origin(&api, &id);
+    // The origin's answers reach the asset's served bytes within a flush.
+    let started = Instant::now();
+    loop {
+        let (_, _, body) = curl(&[&format!("{api}/v1/assets/{id}")]);
+        let a = json(&body);
+        if a["usage"]["served_bytes"].as_u64().unwrap_or(0) > 0 {
+            assert!(
+                a["cost"]["aws"]["cloudfront_usd"].as_f64().unwrap() > 0.0,
+                "{a}"
+            );
+            assert!(a["cost"]["openvod"]["usd"].as_f64().unwrap() > 0.0, "{a}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{a}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     let (status, _, body) = curl(&[&format!("{api}/v1/assets?status=ready&limit=10")]);
     assert_eq!(status, 200);

@@ -231,7 +231,19 @@ impl Server {
             .await
             .unwrap()
         {
+            // Publish records what the processing used, as the pipeline does.
+            let output = if task.stage == openvod_store::Stage::Publish {
+                serde_json::json!({ "usage": {
+                    "analysis_cpu_seconds": 0.0, "encode_cpu_seconds": 7200.0,
+                    "package_cpu_seconds": 36.0, "source_bytes": 1_000_000_000u64,
+                    "output_bytes": 2_000_000_000u64, "minutes": 10.0,
+                    "rungs": ["h264:1080p@30", "h264:360p@30"],
+                } })
+            } else {
+                serde_json::json!({})
+            };
             let outcome = StageOutcome {
+                output,
                 output_prefix: Some(prefix.to_string()),
                 ..StageOutcome::default()
             };
