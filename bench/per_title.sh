@@ -117,14 +117,15 @@ if ((n > 0)); then
 echo
 echo "average saving: $(awk -v t="$total_saving" -v n="$n" 'BEGIN { printf "%.1f", t / n }') %"
 echo
-echo "per rung (fixed rung -> the per-title rung at or under its average bit rate):"
+echo "per rung (fixed rung -> the per-title rung at or under its average bit rate, within 1 %:"
+echo "two encodes under one cap land a few kb/s apart):"
 for s in $SOURCES; do
     f="$work/$s-fixed.json" p="$work/$s-per-title.json"
     jq -r --slurpfile pt "$p" --arg s "$s" '
       ($pt[0].renditions | map(select(.kind == "video"))) as $p
       | .renditions[] | select(.kind == "video")
       | . as $r
-      | ([$p[] | select(.bitrate <= $r.bitrate)] | max_by(.quality.score)) as $m
+      | ([$p[] | select(.bitrate <= $r.bitrate * 1.01)] | max_by(.quality.score)) as $m
       | "\($s)\t\($r.name)\t\($r.bitrate / 1000 | floor) kb/s\tscore \($r.quality.score)\t-> "
         + (if $m == null then "none at or under this rate"
            else "\($m.name)\t\($m.bitrate / 1000 | floor) kb/s\tscore \($m.quality.score)\t(\($m.quality.score - $r.quality.score | . * 100 | round / 100))" end)

@@ -94,6 +94,8 @@ struct TranscodeOutput {
 }
 
 /// The plan the transcode stage encoded (per-title or fixed), for the stages after it.
+/// They encode nothing, so this worker's encoders are not asked about: a worker without
+/// SVT-AV1 packages the AV1 rungs another worker encoded.
 async fn encoded_plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
     let stored = ctx.db.task_output(&asset.id, Stage::Transcode).await?;
     let output: Option<TranscodeOutput> = stored
@@ -102,7 +104,11 @@ async fn encoded_plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageE
         .map_err(|e| StageError::transient("worker", format!("the transcode result: {e}")))?;
     match output.and_then(|o| o.plan) {
         Some(plan) => Ok(plan),
-        None => plan(ctx, asset),
+        None => Ok(ladder::plan(
+            &media_info(asset)?,
+            template(ctx, asset)?,
+            &source_name(asset),
+        )?),
     }
 }
 

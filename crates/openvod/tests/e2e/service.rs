@@ -545,37 +545,20 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
         "{failed}"
     );
 
-    // A worker that has it joins; run again, the AV1 job goes to it.
+    // A worker that has it joins, and takes the next AV1 transcode: the only one that
+    // can. SIGTERM in the middle of it: the worker finishes the transcode, then stops,
+    // and the worker without SVT-AV1 packages and publishes the AV1 rungs.
     let full = start_service_with("worker", &config, &[], &[]);
+    let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
     let (status, _, body) = curl(&[
         "-X",
         "POST",
-        &format!("{}/v1/assets/{av1_id}/retry", api.base),
+        "--data-binary",
+        &format!("@{}", src.display()),
+        &format!("{}/v1/assets?name=long.mp4&template=av1", api.base),
     ]);
-    assert!(status < 300, "{}", String::from_utf8_lossy(&body));
-    let ready = wait_until(&api.base, &av1_id, "ready", Duration::from_secs(180));
-    assert!(
-        ready["renditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["codecs"].as_str().is_some_and(|c| c.starts_with("av01"))),
-        "{ready}"
-    );
-    let w = worker_of(&fleet(&api.base), full.child.id());
-    assert_eq!(
-        w["codecs"],
-        serde_json::json!(["h264", "hevc", "av1"]),
-        "{w}"
-    );
-    assert_ne!(
-        w["listen"],
-        worker_of(&fleet(&api.base), no_av1.child.id())["listen"]
-    );
-
-    // SIGTERM in the middle of a transcode: the worker finishes it, then stops.
-    let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
-    let id = upload(&api.base, &src);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["id"].as_str().unwrap().to_string();
     let started = Instant::now();
     let holder = loop {
         let f = fleet(&api.base);
@@ -589,10 +572,20 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
             break h.clone();
         }
         assert!(started.elapsed() < Duration::from_secs(120), "{f} {a}");
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
     };
-    let pid = holder["pid"].as_u64().unwrap() as u32;
-    let mut draining = if pid == full.child.id() { full } else { no_av1 };
+    assert_eq!(holder["pid"], full.child.id(), "{holder}");
+    assert_eq!(
+        holder["codecs"],
+        serde_json::json!(["h264", "hevc", "av1"]),
+        "{holder}"
+    );
+    assert_ne!(
+        holder["listen"],
+        worker_of(&fleet(&api.base), no_av1.child.id())["listen"]
+    );
+    let mut draining = full;
+    let pid = draining.child.id();
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -610,10 +603,16 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
     assert_eq!(w["state"], "draining", "{w}");
     assert_eq!(w["task"]["asset_id"], id.as_str(), "it keeps its task: {w}");
     let asset = wait_until(&api.base, &id, "ready", Duration::from_secs(300));
-    let transcode = task_of(&asset, "transcode");
-    assert_eq!(
-        transcode["attempts"], 1,
-        "the draining worker finished the transcode: {asset}"
+    for stage in ["transcode", "package", "publish"] {
+        assert_eq!(task_of(&asset, stage)["attempts"], 1, "{stage}: {asset}");
+    }
+    assert!(
+        asset["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["codecs"].as_str().is_some_and(|c| c.starts_with("av01"))),
+        "{asset}"
     );
     let started = Instant::now();
     let exit = loop {
@@ -626,4 +625,31 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
     assert!(exit.success(), "{exit}");
     assert_eq!(worker_of(&fleet(&api.base), pid)["state"], "stopped");
     check_origin(&api.base, &id);
+
+    // A stopped worker's codecs count for nothing: the first AV1 job, run again, is
+    // refused as before.
+    let (status, _, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/assets/{av1_id}/retry", api.base),
+    ]);
+    assert!(status < 300, "{}", String::from_utf8_lossy(&body));
+    let started = Instant::now();
+    loop {
+        let (_, _, body) = curl(&[&format!("{}/v1/assets/{av1_id}", api.base)]);
+        let a = json(&body);
+        if a["status"] == "failed" {
+            assert!(
+                a["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no live worker"),
+                "{a}"
+            );
+            break;
+        }
+        assert!(a["status"] != "ready", "{a}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
