@@ -79,7 +79,10 @@ impl Worker {
                 }
             }
         }
+        // The heartbeat stops before the last record, so that no beat of an earlier
+        // state lands after it.
         beat.abort();
+        let _ = beat.await;
         self.set_state(&info, &state, WorkerState::Stopped).await;
     }
 
