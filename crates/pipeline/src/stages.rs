@@ -93,16 +93,27 @@ struct TranscodeOutput {
     plan: Option<EncodePlan>,
 }
 
-/// The plan the transcode stage encoded (per-title or fixed), for the stages after it.
-/// They encode nothing, so this worker's encoders are not asked about: a worker without
-/// SVT-AV1 packages the AV1 rungs another worker encoded.
-async fn encoded_plan(ctx: &Ctx<'_>, asset: &Asset) -> Result<EncodePlan, StageError> {
+/// What the transcode stage recorded; `None` before it ran.
+async fn transcode_output(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+) -> Result<Option<TranscodeOutput>, StageError> {
     let stored = ctx.db.task_output(&asset.id, Stage::Transcode).await?;
-    let output: Option<TranscodeOutput> = stored
+    stored
         .map(serde_json::from_value)
         .transpose()
-        .map_err(|e| StageError::transient("worker", format!("the transcode result: {e}")))?;
-    match output.and_then(|o| o.plan) {
+        .map_err(|e| StageError::transient("worker", format!("the transcode result: {e}")))
+}
+
+/// The plan the transcode stage encoded (per-title, as it recorded it, or fixed), for
+/// the stages after it. They encode nothing, so this worker's encoders are not asked
+/// about: a worker without SVT-AV1 packages the AV1 rungs another worker encoded.
+fn encoded_plan(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+    transcode: Option<&TranscodeOutput>,
+) -> Result<EncodePlan, StageError> {
+    match transcode.and_then(|o| o.plan.clone()) {
         Some(plan) => Ok(plan),
         None => Ok(ladder::plan(
             &media_info(asset)?,
@@ -400,7 +411,7 @@ fn rendition_names(plan: &EncodePlan) -> Vec<String> {
 }
 
 async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
-    let plan = encoded_plan(ctx, asset).await?;
+    let plan = encoded_plan(ctx, asset, transcode_output(ctx, asset).await?.as_ref())?;
     let template = template(ctx, asset)?.clone();
     let encoded = local_dir(ctx, asset).join("encode");
     tokio::fs::create_dir_all(&encoded)
@@ -537,13 +548,8 @@ async fn processing_usage(
     package_cpu_seconds: f64,
     output_bytes: u64,
 ) -> Result<ProcessingUsage, StageError> {
-    let transcode: Option<TranscodeOutput> = ctx
-        .db
-        .task_output(&asset.id, Stage::Transcode)
-        .await?
-        .and_then(|v| serde_json::from_value(v).ok());
-    let plan = encoded_plan(ctx, asset).await?;
-    let info = media_info(asset)?;
+    let transcode = transcode_output(ctx, asset).await?;
+    let plan = encoded_plan(ctx, asset, transcode.as_ref())?;
     let fps = f64::from(plan.frame_rate.0) / f64::from(plan.frame_rate.1.max(1));
     let analysis_cpu_seconds = asset
         .ladder
@@ -557,7 +563,7 @@ async fn processing_usage(
         package_cpu_seconds,
         source_bytes: asset.source_size.map_or(0, |s| s.max(0) as u64),
         output_bytes,
-        minutes: info.duration / 60.0,
+        minutes: plan.duration / 60.0,
         rungs: plan
             .rungs
             .iter()

@@ -39,6 +39,9 @@ impl Worker {
     pub async fn run(&self, drain: impl Future<Output = ()>) {
         tokio::pin!(drain);
         let info = self.info().await;
+        if let Err(e) = self.db.forget_old_workers().await {
+            tracing::warn!(worker = %info.id, error = %e, "fleet record");
+        }
         let state = Arc::new(std::sync::Mutex::new(WorkerState::Running));
         let beat = tokio::spawn(fleet_heartbeat(
             self.db.clone(),
@@ -106,8 +109,7 @@ impl Worker {
             pid: std::process::id(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             ffmpeg: version.unwrap_or_else(|e| format!("unknown ({e})")),
-            codecs: VideoCodec::set_of(codecs.iter().copied()),
-            codec_names: codecs.iter().map(|c| c.as_str().to_string()).collect(),
+            codecs: VideoCodec::set_of(codecs),
             listen: self.config.listen.clone(),
         }
     }

@@ -213,13 +213,24 @@ async fn usage_and_cost(
         .map_err(|e| tracing::warn!(asset = %a.id, error = %e, "asset cost"))
         .ok()
         .and_then(|c| serde_json::to_value(c).ok());
-    let mut shown = serde_json::to_value(&usage).unwrap_or_default();
-    if let Some(map) = shown.as_object_mut() {
-        map.insert("served_bytes".into(), served.bytes.into());
-        map.insert("served_requests".into(), served.requests.into());
-        map.insert("shield_hits".into(), served.shield_hits.into());
-    }
-    Ok((Some(shown), priced))
+    let shown = serde_json::to_value(UsageView {
+        processing: usage,
+        served_bytes: served.bytes,
+        served_requests: served.requests,
+        shield_hits: served.shield_hits,
+    })
+    .ok();
+    Ok((shown, priced))
+}
+
+/// An asset's `usage` as the API shows it: what processing used, and what was served.
+#[derive(Serialize)]
+struct UsageView {
+    #[serde(flatten)]
+    processing: ProcessingUsage,
+    served_bytes: u64,
+    served_requests: u64,
+    shield_hits: u64,
 }
 
 /// The asset without its tasks: what a list shows, from the asset row alone.

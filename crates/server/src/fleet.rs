@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use openvod_store::{FleetWorker, Queue, Stage, WorkerState};
+use openvod_transcode::template::VideoCodec;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -85,7 +86,10 @@ impl From<FleetWorker> for WorkerView {
             pid: w.info.pid,
             cores: w.info.cores,
             ffmpeg: w.info.ffmpeg,
-            codecs: w.info.codec_names,
+            codecs: VideoCodec::in_set(w.info.codecs)
+                .into_iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
             listen: w.info.listen,
             state: w.state,
             started_at: w.started_at,

@@ -15,7 +15,7 @@ use crate::db::{col, now_ms};
 use crate::{Db, Result, Stage};
 
 /// What a worker is and what its machine can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerInfo {
     pub id: String,
     pub host: String,
@@ -25,11 +25,7 @@ pub struct WorkerInfo {
     /// The first line of `ffmpeg -version`.
     pub ffmpeg: String,
     /// The video codecs its ffmpeg can encode, as the bit set tasks carry.
-    #[serde(skip)]
     pub codecs: i64,
-    /// The same codecs by name (`h264`, `hevc`, `av1`).
-    #[serde(rename = "codecs")]
-    pub codec_names: Vec<String>,
     /// Where its process answers `/healthz`, `/readyz` and `/metrics`.
     pub listen: Option<String>,
 }
@@ -69,7 +65,7 @@ impl WorkerState {
 }
 
 /// The task a worker holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentTask {
     pub asset_id: String,
     pub stage: Stage,
@@ -80,9 +76,8 @@ pub struct CurrentTask {
 }
 
 /// A worker as the fleet view shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FleetWorker {
-    #[serde(flatten)]
     pub info: WorkerInfo,
     pub state: WorkerState,
     pub started_at: i64,
@@ -91,7 +86,7 @@ pub struct FleetWorker {
 }
 
 /// Tasks waiting and running, per stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueStage {
     pub stage: Stage,
     pub pending: i64,
@@ -99,7 +94,7 @@ pub struct QueueStage {
 }
 
 /// The queue as the fleet view shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
     pub stages: Vec<QueueStage>,
     /// Pending tasks that need a codec no live worker can encode: they wait until such a
@@ -115,15 +110,23 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Db {
+    /// Forgets the workers not seen for a day (a worker calls it when it starts).
+    pub async fn forget_old_workers(&self) -> Result<()> {
+        sqlx::query("DELETE FROM workers WHERE seen_at < $1")
+            .bind(now_ms() - millis(FORGET_AFTER))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records that `info`'s worker is alive in `state` (inserting it at its first call).
     pub async fn see_worker(&self, info: &WorkerInfo, state: WorkerState) -> Result<()> {
         let now = now_ms();
-        let names = serde_json::to_string(&info.codec_names)?;
         sqlx::query(
-            "INSERT INTO workers (id, host, pid, cores, ffmpeg, codecs, codec_names, listen, state, started_at, seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             ON CONFLICT (id) DO UPDATE SET state = $9, seen_at = $10, listen = $8, \
-             ffmpeg = $5, codecs = $6, codec_names = $7",
+            "INSERT INTO workers (id, host, pid, cores, ffmpeg, codecs, listen, state, started_at, seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (id) DO UPDATE SET state = $8, seen_at = $9, listen = $7, \
+             ffmpeg = $5, codecs = $6",
         )
         .bind(&info.id)
         .bind(&info.host)
@@ -131,7 +134,6 @@ impl Db {
         .bind(i64::from(info.cores))
         .bind(&info.ffmpeg)
         .bind(info.codecs)
-        .bind(names)
         .bind(info.listen.as_deref())
         .bind(state.as_str())
         .bind(now)
@@ -144,16 +146,13 @@ impl Db {
     /// running or draining worker not seen for `lost_after` is shown as lost.
     pub async fn fleet(&self, lost_after: Duration) -> Result<Vec<FleetWorker>> {
         let now = now_ms();
-        sqlx::query("DELETE FROM workers WHERE seen_at < $1")
-            .bind(now - millis(FORGET_AFTER))
-            .execute(&self.pool)
-            .await?;
         let rows = sqlx::query(
-            "SELECT w.id, w.host, w.pid, w.cores, w.ffmpeg, w.codecs, w.codec_names, w.listen, w.state, \
+            "SELECT w.id, w.host, w.pid, w.cores, w.ffmpeg, w.codecs, w.listen, w.state, \
              w.started_at, w.seen_at, t.asset_id, t.stage, t.attempts, t.lease_expires_at \
              FROM workers w LEFT JOIN tasks t ON t.lease_owner = w.id AND t.status = 'running' \
-             ORDER BY w.started_at DESC, w.id",
+             WHERE w.seen_at >= $1 ORDER BY w.started_at DESC, w.id",
         )
+        .bind(now - millis(FORGET_AFTER))
         .fetch_all(&self.pool)
         .await?;
         let lost_before = now - millis(lost_after);
@@ -219,7 +218,6 @@ impl Db {
 }
 
 fn fleet_worker(row: &AnyRow, lost_before: i64) -> Result<FleetWorker> {
-    let names: String = col(row, "codec_names")?;
     let state: String = col(row, "state")?;
     let seen_at: i64 = col(row, "seen_at")?;
     let mut state = WorkerState::parse(&state);
@@ -245,7 +243,6 @@ fn fleet_worker(row: &AnyRow, lost_before: i64) -> Result<FleetWorker> {
             cores: col::<i64>(row, "cores")?.clamp(0, i64::from(u32::MAX)) as u32,
             ffmpeg: col(row, "ffmpeg")?,
             codecs: col(row, "codecs")?,
-            codec_names: serde_json::from_str(&names).unwrap_or_default(),
             listen: col(row, "listen")?,
         },
         state,

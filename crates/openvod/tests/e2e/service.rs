@@ -520,25 +520,8 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
 
     // An AV1 job with no worker that can encode it: refused at validation, by name.
     let small = make_source(dir.path(), "small.mp4", "320x180", 25, 2, true, &[]);
-    let (status, _, body) = curl(&[
-        "-X",
-        "POST",
-        "--data-binary",
-        &format!("@{}", small.display()),
-        &format!("{}/v1/assets?name=small.mp4&template=av1", api.base),
-    ]);
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-    let av1_id = json(&body)["id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    let failed = loop {
-        let (_, _, body) = curl(&[&format!("{}/v1/assets/{av1_id}", api.base)]);
-        let a = json(&body);
-        if a["status"] == "failed" {
-            break a;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let av1_id = upload_as(&api.base, &small, "small.mp4&template=av1");
+    let failed = wait_until(&api.base, &av1_id, "failed", Duration::from_secs(60));
     let message = failed["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("no libsvtav1 encoder") && message.contains("no live worker"),
@@ -550,15 +533,7 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
     // and the worker without SVT-AV1 packages and publishes the AV1 rungs.
     let full = start_service_with("worker", &config, &[], &[]);
     let src = make_source(dir.path(), "long.mp4", "1280x720", 25, 20, true, &[]);
-    let (status, _, body) = curl(&[
-        "-X",
-        "POST",
-        "--data-binary",
-        &format!("@{}", src.display()),
-        &format!("{}/v1/assets?name=long.mp4&template=av1", api.base),
-    ]);
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let id = upload_as(&api.base, &src, "long.mp4&template=av1");
     let started = Instant::now();
     let holder = loop {
         let f = fleet(&api.base);
@@ -634,22 +609,13 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
         &format!("{}/v1/assets/{av1_id}/retry", api.base),
     ]);
     assert!(status < 300, "{}", String::from_utf8_lossy(&body));
-    let started = Instant::now();
-    loop {
-        let (_, _, body) = curl(&[&format!("{}/v1/assets/{av1_id}", api.base)]);
-        let a = json(&body);
-        if a["status"] == "failed" {
-            assert!(
-                a["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("no live worker"),
-                "{a}"
-            );
-            break;
-        }
-        assert!(a["status"] != "ready", "{a}");
-        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let again = wait_finished(&api.base, &av1_id, Duration::from_secs(60));
+    assert_eq!(again["status"], "failed", "{again}");
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no live worker"),
+        "{again}"
+    );
 }
