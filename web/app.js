@@ -183,15 +183,27 @@ function renderCost(a) {
     row('<strong>Total</strong>', `<strong>${usd(o.usd)}</strong>`, `<strong>${usd(w.usd)}</strong>`);
 }
 
+const WARNING_TITLES = {
+  damaged_source: 'Damaged source',
+  overstated_duration: 'Source duration',
+  stream_not_carried: 'Stream left out',
+  cues_past_end: 'Subtitles',
+};
+
+// An audio rendition as the table shows it: "audio, es, 6 channels".
+function audioOf(r) {
+  return [r.kind, r.language, r.channels ? `${r.channels} channels` : null].filter(Boolean).map(esc).join(', ');
+}
+
 function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
   const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
   $('#asset-status').innerHTML = `<span class="status ${a.status}">${esc(status)}</span>${a.error ? ` — ${esc(a.error.message)}` : ''}`;
   $('#asset-warnings').innerHTML = (a.warnings ?? []).map((w) =>
-    `<li class="warning" data-code="${esc(w.code)}">${w.code === 'damaged_source' ? 'Damaged source' : 'Source duration'}: ${esc(w.message)}</li>`).join('');
+    `<li class="warning" data-code="${esc(w.code)}">${WARNING_TITLES[w.code] ?? 'Warning'}: ${esc(w.message)}</li>`).join('');
   const tbody = $('#renditions tbody');
   tbody.innerHTML = (a.renditions ?? []).map((r) =>
-    `<tr><td>${esc(r.name)}</td><td>${r.width ? `${r.width}x${r.height}` : r.kind}</td><td>${esc(r.codecs)}</td>` +
+    `<tr><td>${esc(r.name)}</td><td>${r.width ? `${r.width}x${r.height}` : audioOf(r)}</td><td>${esc(r.codecs)}</td>` +
     `<td>${kb(r.bitrate)}</td><td>${kb(r.peak_bitrate)}</td><td>${mb(r.bytes)}</td></tr>`).join('');
   renderLadder(a.ladder);
   renderCost(a);
@@ -214,6 +226,19 @@ function renderAsset(a) {
         hls.levels.map((l, i) => `<option value="${i}">${l.height}p (${kb(l.bitrate)})</option>`).join('');
       video.play().catch(() => {});
     });
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_, d) => {
+      const select = $('#audio-track');
+      select.innerHTML = d.audioTracks.map((t, i) => `<option value="${i}">${esc(t.name)}</option>`).join('');
+      select.value = String(hls.audioTrack);
+      $('#audio-box').hidden = d.audioTracks.length < 2;
+    });
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, d) => { $('#audio-track').value = String(d.id); });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, d) => {
+      $('#subtitle-track').innerHTML = '<option value="-1">Off</option>' +
+        d.subtitleTracks.map((t, i) => `<option value="${i}">${esc(t.name)}</option>`).join('');
+      $('#subtitle-track').value = String(hls.subtitleTrack);
+      $('#subtitle-box').hidden = d.subtitleTracks.length === 0;
+    });
     hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.__playerError = `${d.type}: ${d.details}`; });
     hls.loadSource(hlsUrl);
     hls.attachMedia(video);
@@ -226,6 +251,12 @@ function renderAsset(a) {
 }
 
 $('#quality').addEventListener('change', (e) => { if (hls) hls.currentLevel = Number(e.target.value); });
+$('#audio-track').addEventListener('change', (e) => { if (hls) hls.audioTrack = Number(e.target.value); });
+$('#subtitle-track').addEventListener('change', (e) => {
+  if (!hls) return;
+  hls.subtitleDisplay = true;
+  hls.subtitleTrack = Number(e.target.value);
+});
 $('#copy-embed').addEventListener('click', () => navigator.clipboard?.writeText($('#embed').value));
 
 // ---- the worker fleet and the queue, refreshed while shown --------------------------
@@ -254,6 +285,8 @@ function route() {
   const video = $('#player');
   video.removeAttribute('src');
   $('#player-box').hidden = true;
+  $('#audio-box').hidden = true;
+  $('#subtitle-box').hidden = true;
   $('#urls').innerHTML = '';
   $('#embed').value = '';
   currentAsset = m ? m[1] : null;

@@ -25,6 +25,9 @@ pub struct Representation {
     pub timeline: Vec<(i64, u64)>,
     /// `ContentProtection` elements (whole XML) of this Representation.
     pub content_protection: Vec<String>,
+    /// A Representation that is one file (a WebVTT sidecar): its `BaseURL` (5.6), and no
+    /// SegmentTemplate.
+    pub base_url: Option<String>,
 }
 
 /// One AdaptationSet.
@@ -38,6 +41,11 @@ pub struct AdaptationSet {
     pub content_protection: Vec<String>,
     /// Indexes (ids) of the other AdaptationSets a player may switch to seamlessly.
     pub switchable_with: Vec<usize>,
+    /// The `Label` a player shows for the set (5.3.10).
+    pub label: Option<String>,
+    /// The `Role` of the set in the `urn:mpeg:dash:role:2011` scheme (5.8.5.5): `main`
+    /// for the one a player picks without a preference, `alternate` for the others.
+    pub role: Option<&'static str>,
     pub representations: Vec<Representation>,
 }
 
@@ -155,14 +163,25 @@ impl Mpd {
             for cp in &set.content_protection {
                 let _ = writeln!(s, "      {cp}");
             }
+            if let Some(label) = &set.label {
+                let _ = writeln!(s, "      <Label>{}</Label>", attr(label));
+            }
+            if let Some(role) = set.role {
+                let _ = writeln!(
+                    s,
+                    "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>"
+                );
+            }
             for r in &set.representations {
                 let _ = write!(
                     s,
-                    "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\"",
+                    "      <Representation id=\"{}\" bandwidth=\"{}\"",
                     attr(&r.id),
                     r.bandwidth,
-                    attr(&r.codecs)
                 );
+                if !r.codecs.is_empty() {
+                    let _ = write!(s, " codecs=\"{}\"", attr(&r.codecs));
+                }
                 if r.width > 0 {
                     let _ = write!(s, " width=\"{}\" height=\"{}\"", r.width, r.height);
                 }
@@ -181,6 +200,11 @@ impl Mpd {
                 }
                 for cp in &r.content_protection {
                     let _ = writeln!(s, "        {cp}");
+                }
+                if let Some(url) = &r.base_url {
+                    let _ = writeln!(s, "        <BaseURL>{}</BaseURL>", attr(url));
+                    s.push_str("      </Representation>\n");
+                    continue;
                 }
                 let _ = write!(s, "        <SegmentTemplate timescale=\"{}\"", r.timescale);
                 if r.presentation_time_offset > 0 {
@@ -256,6 +280,7 @@ mod tests {
             media: "m".into(),
             timeline,
             content_protection: Vec::new(),
+            base_url: None,
         }
     }
 
@@ -267,6 +292,8 @@ mod tests {
             language: None,
             content_protection: Vec::new(),
             switchable_with: Vec::new(),
+            label: None,
+            role: None,
             representations: vec![
                 rep(1000, vec![(0, 4000), (4000, 2000)]),
                 rep(90000, vec![(0, 360000), (360000, 180000)]),

@@ -15,7 +15,8 @@ pub struct PlaylistEntry {
 /// A VOD media playlist (4.4.3): every segment is listed, and it ends with `EXT-X-ENDLIST`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaPlaylist {
-    pub init_uri: String,
+    /// `EXT-X-MAP` (fMP4 segments); `None` for WebVTT segments, which have none.
+    pub init_uri: Option<String>,
     pub entries: Vec<PlaylistEntry>,
     /// An I-frame playlist (4.4.3.6) rather than a playlist of whole segments.
     pub iframes_only: bool,
@@ -46,7 +47,9 @@ impl MediaPlaylist {
         } else {
             s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
-        let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", self.init_uri);
+        if let Some(init) = &self.init_uri {
+            let _ = writeln!(s, "#EXT-X-MAP:URI=\"{init}\"");
+        }
         for k in &self.keys {
             s.push_str(k);
             s.push('\n');
@@ -75,6 +78,20 @@ pub struct AudioRendition {
     pub uri: String,
 }
 
+/// A subtitle rendition in an `EXT-X-MEDIA` group (4.4.6.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleRendition {
+    pub group_id: String,
+    pub name: String,
+    pub language: Option<String>,
+    pub default: bool,
+    pub forced: bool,
+    /// `CHARACTERISTICS` (4.4.6.1.1): captions say that they transcribe dialogue and
+    /// describe sounds.
+    pub characteristics: Option<&'static str>,
+    pub uri: String,
+}
+
 /// A variant stream (4.4.6.2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
@@ -86,6 +103,7 @@ pub struct Variant {
     pub resolution: Option<(u32, u32)>,
     pub frame_rate: Option<f64>,
     pub audio_group: Option<String>,
+    pub subtitles_group: Option<String>,
 }
 
 /// An I-frame variant (4.4.6.3).
@@ -101,6 +119,7 @@ pub struct IFrameVariant {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MultivariantPlaylist {
     pub audio: Vec<AudioRendition>,
+    pub subtitles: Vec<SubtitleRendition>,
     pub variants: Vec<Variant>,
     pub iframe_variants: Vec<IFrameVariant>,
     /// `EXT-X-SESSION-KEY` tags (whole lines, RFC 8216bis 4.4.6.5), so that a player can
@@ -131,6 +150,28 @@ impl MultivariantPlaylist {
             }
             let _ = writeln!(s, ",URI=\"{}\"", a.uri);
         }
+        for t in &self.subtitles {
+            let _ = write!(
+                s,
+                "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{}\",NAME=\"{}\"",
+                t.group_id, t.name
+            );
+            if let Some(lang) = &t.language {
+                let _ = write!(s, ",LANGUAGE=\"{lang}\"");
+            }
+            let yes_no = |b: bool| if b { "YES" } else { "NO" };
+            // AUTOSELECT must be YES where FORCED is (4.4.6.1.1).
+            let _ = write!(
+                s,
+                ",DEFAULT={},AUTOSELECT=YES,FORCED={}",
+                yes_no(t.default),
+                yes_no(t.forced)
+            );
+            if let Some(c) = t.characteristics {
+                let _ = write!(s, ",CHARACTERISTICS=\"{c}\"");
+            }
+            let _ = writeln!(s, ",URI=\"{}\"", t.uri);
+        }
         for v in &self.variants {
             let _ = write!(
                 s,
@@ -147,6 +188,9 @@ impl MultivariantPlaylist {
             }
             if let Some(g) = &v.audio_group {
                 let _ = write!(s, ",AUDIO=\"{g}\"");
+            }
+            if let Some(g) = &v.subtitles_group {
+                let _ = write!(s, ",SUBTITLES=\"{g}\"");
             }
             if v.resolution.is_some() {
                 s.push_str(",CLOSED-CAPTIONS=NONE");
@@ -209,7 +253,7 @@ mod tests {
     #[test]
     fn target_duration_rounds_each_extinf() {
         let p = MediaPlaylist {
-            init_uri: "init.mp4".into(),
+            init_uri: Some("init.mp4".into()),
             entries: vec![
                 PlaylistEntry {
                     uri: "1.m4s".into(),

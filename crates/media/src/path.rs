@@ -128,6 +128,10 @@ pub enum Object {
     InitSegment(RenditionName),
     /// `NAME/K.m4s`, holding the 0-based index K - 1.
     MediaSegment(RenditionName, usize),
+    /// `NAME/K.vtt`: the cues of a text track that show during segment K - 1 (HLS).
+    TextSegment(RenditionName, usize),
+    /// `NAME/all.vtt`: a text track whole (DASH).
+    TextFile(RenditionName),
     /// `keys/KID`: only at the root of the clear copy at the template's length.
     Key(Kid),
 }
@@ -139,7 +143,9 @@ impl Object {
             Object::MediaPlaylist(n)
             | Object::IFramePlaylist(n)
             | Object::InitSegment(n)
-            | Object::MediaSegment(n, _) => Some(n),
+            | Object::MediaSegment(n, _)
+            | Object::TextSegment(n, _)
+            | Object::TextFile(n) => Some(n),
             Object::MultivariantPlaylist | Object::Mpd | Object::Key(_) => None,
         }
     }
@@ -165,6 +171,7 @@ impl Object {
             Object::Mpd => "application/dash+xml",
             Object::InitSegment(_) => "video/mp4",
             Object::MediaSegment(..) => "video/iso.segment",
+            Object::TextSegment(..) | Object::TextFile(_) => "text/vtt; charset=utf-8",
             Object::Key(_) => "application/octet-stream",
         }
     }
@@ -243,13 +250,25 @@ impl ObjectPath {
                     "index.m3u8" => Object::MediaPlaylist(name),
                     "iframes.m3u8" => Object::IFramePlaylist(name),
                     "init.mp4" => Object::InitSegment(name),
+                    "all.vtt" => Object::TextFile(name),
                     other => {
-                        let digits = other.strip_suffix(".m4s").ok_or_else(bad)?;
-                        if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        let (digits, text) = match other.strip_suffix(".m4s") {
+                            Some(d) => (d, false),
+                            None => (other.strip_suffix(".vtt").ok_or_else(bad)?, true),
+                        };
+                        if digits.is_empty()
+                            || digits.starts_with('0')
+                            || !digits.bytes().all(|b| b.is_ascii_digit())
+                        {
                             return Err(bad());
                         }
                         let number: u32 = digits.parse().map_err(|_| bad())?;
-                        Object::MediaSegment(name, number as usize - 1)
+                        let index = number as usize - 1;
+                        if text {
+                            Object::TextSegment(name, index)
+                        } else {
+                            Object::MediaSegment(name, index)
+                        }
                     }
                 }
             }
@@ -303,6 +322,8 @@ impl fmt::Display for ObjectPath {
             Object::IFramePlaylist(n) => write!(f, "{n}/iframes.m3u8"),
             Object::InitSegment(n) => write!(f, "{n}/init.mp4"),
             Object::MediaSegment(n, index) => write!(f, "{n}/{}.m4s", index.saturating_add(1)),
+            Object::TextSegment(n, index) => write!(f, "{n}/{}.vtt", index.saturating_add(1)),
+            Object::TextFile(n) => write!(f, "{n}/all.vtt"),
             Object::Key(_) => Ok(()),
         }
     }
@@ -332,6 +353,9 @@ mod tests {
                     Object::InitSegment(name("a.b-c_d")),
                     Object::MediaSegment(name("audio"), 0),
                     Object::MediaSegment(name("audio"), 4_000_000),
+                    Object::TextSegment(name("subs-en"), 0),
+                    Object::TextSegment(name("subs-en"), 99),
+                    Object::TextFile(name("subs-en")),
                 ] {
                     out.push(ObjectPath {
                         copy,
@@ -377,6 +401,11 @@ mod tests {
             "720p/+1.m4s",
             "720p/1.mp4",
             "720p/4294967296.m4s",
+            "subs/0.vtt",
+            "subs/01.vtt",
+            "subs/.vtt",
+            "subs/All.vtt",
+            "subs/all.vtt.vtt",
             "s0/master.m3u8",
             "s31/master.m3u8",
             "s06/master.m3u8",

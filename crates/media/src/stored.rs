@@ -36,12 +36,31 @@ impl StoredRendition {
     }
 }
 
+/// One subtitle or caption track of a stored presentation, kept as WebVTT
+/// (`media/NAME.vtt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredText {
+    pub name: RenditionName,
+    pub info: crate::text::TextTrackInfo,
+}
+
+impl StoredText {
+    /// The WebVTT file, relative to the output prefix.
+    pub fn media_key(&self) -> String {
+        format!("media/{}.vtt", self.name)
+    }
+}
+
 /// Everything the origin needs to package an asset on request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredPresentation {
     pub version: u32,
     pub renditions: Vec<StoredRendition>,
+    /// Subtitles and captions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<StoredText>,
     pub target: SegmentTarget,
     pub manifests: Manifests,
     /// `None`: the clear copy only.

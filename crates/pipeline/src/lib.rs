@@ -79,6 +79,7 @@ impl From<openvod_transcode::Error> for StageError {
             | E::Media { .. }
             | E::Template(_) => StageError::permanent("invalid_media", e),
             E::DamagedSource { .. } => StageError::permanent("damaged_source", e),
+            E::Subtitles { .. } => StageError::permanent("invalid_subtitles", e),
             E::Ffmpeg { .. } => StageError::permanent("transcode_failed", e),
             E::Timeout { .. } => StageError::transient("timeout", e),
             E::ToolMissing(_) | E::Io { .. } | E::Output(_) | E::MediaConvert(_) => {

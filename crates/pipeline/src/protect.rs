@@ -47,8 +47,6 @@ pub(crate) async fn copy_keys(
         .iter()
         .map(|r| KeyedRendition::video(&r.name, r.width, r.height))
         .collect();
-    if let Some(a) = &plan.audio {
-        renditions.push(KeyedRendition::audio(&a.name));
-    }
+    renditions.extend(plan.audio.iter().map(|a| KeyedRendition::audio(&a.name)));
     Ok(packaging::copy_keys(&provider, content_id, settings, &renditions).await?)
 }

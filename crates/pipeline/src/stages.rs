@@ -379,7 +379,7 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
     }
     let mut names = Vec::new();
-    for name in rendition_names(&plan) {
+    for name in plan.rendition_names() {
         ctx.objects
             .outputs
             .put_file(
@@ -388,6 +388,15 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             )
             .await?;
         names.push(name);
+    }
+    for t in &plan.text {
+        ctx.objects
+            .outputs
+            .put_file(
+                &format!("{}/work/encode/{}.vtt", asset.id, t.name),
+                &ffmpeg::text_path(&encoded, &t.name),
+            )
+            .await?;
     }
     Ok(StageOutcome {
         output: to_value(&TranscodeOutput {
@@ -402,14 +411,6 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     })
 }
 
-fn rendition_names(plan: &EncodePlan) -> Vec<String> {
-    plan.rungs
-        .iter()
-        .map(|r| r.name.clone())
-        .chain(plan.audio.as_ref().map(|a| a.name.clone()))
-        .collect()
-}
-
 async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let plan = encoded_plan(ctx, asset, transcode_output(ctx, asset).await?.as_ref())?;
     let template = template(ctx, asset)?.clone();
@@ -418,13 +419,26 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         .await
         .map_err(|e| StageError::transient("worker", e))?;
     // Another worker may have run the transcode: fetch what is not here.
-    for name in rendition_names(&plan) {
+    for name in plan.rendition_names() {
         let key = format!("{}/work/encode/{name}.mp4", asset.id);
         let local = ffmpeg::output_path(&encoded, &name);
         let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
             StageError::transient(
                 "worker",
                 format!("rendition {key} is missing; the transcode must run again"),
+            )
+        })?;
+        if tokio::fs::metadata(&local).await.map(|m| m.len()).ok() != Some(remote.size) {
+            ctx.objects.outputs.download(&key, &local).await?;
+        }
+    }
+    for t in &plan.text {
+        let key = format!("{}/work/encode/{}.vtt", asset.id, t.name);
+        let local = ffmpeg::text_path(&encoded, &t.name);
+        let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
+            StageError::transient(
+                "worker",
+                format!("text track {key} is missing; the transcode must run again"),
             )
         })?;
         if tokio::fs::metadata(&local).await.map(|m| m.len()).ok() != Some(remote.size) {
@@ -442,18 +456,18 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             PackagingMode::Jit => openvod_transcode::job::store_encoded(&plan, &e, &template, &o),
             PackagingMode::Static => {
                 openvod_transcode::job::package_encoded_copies(&plan, &e, &template, &copies, &o)
-                    .map(|copies| copies.into_iter().next())
-                    .and_then(|first| {
-                        first.ok_or_else(|| {
+                    .and_then(|(copies, warnings)| {
+                        let first = copies.into_iter().next().ok_or_else(|| {
                             openvod_transcode::Error::Template("no copy to package".into())
-                        })
+                        })?;
+                        Ok((first, warnings))
                     })
             }
         };
         (summary, ffmpeg::thread_cpu_time().saturating_sub(before))
     })
     .await?;
-    let summary = summary?;
+    let (summary, text_warnings) = summary?;
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
@@ -465,8 +479,18 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         files: list_files(&out).await?,
         cpu_seconds: cpu.as_secs_f64(),
     };
+    // The transcode's warnings, and those of the text tracks once (a run again finds
+    // its own already there).
+    let mut warnings = asset.warnings.clone();
+    for w in &text_warnings {
+        let w = to_value(w)?;
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
     Ok(StageOutcome {
         output: to_value(&output)?,
+        warnings: (!text_warnings.is_empty()).then_some(serde_json::Value::Array(warnings)),
         ..StageOutcome::default()
     })
 }

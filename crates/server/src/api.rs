@@ -81,8 +81,9 @@ pub(crate) struct AssetView {
     /// reported errors).
     error: Option<AssetFailure>,
     /// What is wrong with the source but did not stop it: `damaged_source` (published
-    /// because `[policy] allow_damaged_sources` is set) or `overstated_duration` (the
-    /// headers claim more media than there is).
+    /// because `[policy] allow_damaged_sources` is set), `overstated_duration` (the
+    /// headers claim more media than there is), `stream_not_carried` (bitmap subtitles,
+    /// left out) or `cues_past_end` (subtitle cues after the video's end, dropped).
     #[schema(value_type = Vec<AssetWarning>)]
     warnings: Vec<Value>,
     /// A per-title template's analysis: `codec`, `top_quality`, the `excerpts` sampled,

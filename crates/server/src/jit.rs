@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use openvod_drm::packaging::{self, KeyedRendition};
 use openvod_drm::KeyProvider;
+use openvod_media::presentation::TextRendition;
 use openvod_media::segment::SegmentTarget;
 use openvod_media::stored::{StoredPresentation, STORED_PRESENTATION};
 use openvod_media::{
@@ -61,6 +62,7 @@ pub(crate) struct JitAsset {
     prefix: String,
     stored: StoredPresentation,
     renditions: Vec<Rendition>,
+    texts: Vec<TextRendition>,
     /// Presentations by segment length.
     presentations: Mutex<HashMap<SegmentLength, Arc<Presentation>>>,
     /// The keys of every copy, made once (from the key store).
@@ -209,10 +211,25 @@ async fn load_uncached(state: &AppState, prefix: &str) -> Result<Option<Arc<JitA
             track,
         });
     }
+    let mut texts = Vec::with_capacity(stored.texts.len());
+    for t in &stored.texts {
+        let key = format!("{prefix}/{}", t.media_key());
+        let bytes = read_small(state, &key, openvod_media::text::MAX_TEXT_BYTES as u64)
+            .await?
+            .ok_or_else(|| bad_gateway(format!("{key} is missing")))?;
+        let cues = openvod_media::text::parse(&bytes, openvod_media::text::TextFormat::WebVtt)
+            .map_err(|e| bad_gateway(format!("{key}: {e}")))?;
+        texts.push(TextRendition {
+            name: t.name.clone(),
+            info: t.info.clone(),
+            cues,
+        });
+    }
     Ok(Some(Arc::new(JitAsset {
         prefix: prefix.to_string(),
         stored,
         renditions,
+        texts,
         presentations: Mutex::new(HashMap::new()),
         copies: OnceCell::new(),
     })))
@@ -254,6 +271,7 @@ impl JitAsset {
         };
         let p = Arc::new(
             Presentation::new(self.renditions.clone(), packaging, length)
+                .and_then(|p| p.with_text(self.texts.clone()))
                 .map_err(|e| bad_gateway(format!("{}: {e}", self.prefix)))?,
         );
         all.insert(length, p.clone());

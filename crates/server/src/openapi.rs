@@ -315,7 +315,15 @@ pub(crate) fn task_status() -> Schema {
 }
 
 pub(crate) fn warning_code() -> Schema {
-    string_enum(["damaged_source", "overstated_duration"], false)
+    string_enum(
+        [
+            "damaged_source",
+            "overstated_duration",
+            "stream_not_carried",
+            "cues_past_end",
+        ],
+        false,
+    )
 }
 
 /// What a webhook can subscribe to: an event kind, or `*` for all.

@@ -146,7 +146,12 @@ async fn the_document_is_generated_for_this_server() {
     let warning = at(&doc, "/components/schemas/AssetWarning");
     assert_eq!(
         warning["properties"]["code"]["enum"],
-        json!(["damaged_source", "overstated_duration"])
+        json!([
+            "damaged_source",
+            "overstated_duration",
+            "stream_not_carried",
+            "cues_past_end"
+        ])
     );
     // Every error answer has one shape.
     for name in ["BadRequest", "NotFound", "Unauthorized", "TooLarge"] {

@@ -267,12 +267,13 @@ async fn unknown_paths_are_404_without_a_store_read() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(metrics.sum("openvod_store_reads_total"), 0.0);
-    // The first known path loads the stored asset: its description and both indexes.
+    // The first known path loads the stored asset: its description, both indexes and
+    // the text track.
     assert_eq!(
         s.get(&format!("/play/{id}/master.m3u8")).await.status,
         StatusCode::OK
     );
-    assert_eq!(metrics.sum("openvod_store_reads_total"), 3.0);
+    assert_eq!(metrics.sum("openvod_store_reads_total"), 4.0);
 }
 
 /// The keys the origin uses for `id`, from the same key store.
@@ -316,6 +317,7 @@ async fn packaging_on_request_gives_the_bytes_of_packaging_ahead_of_time() {
     openvod_transcode::package::package_copies(
         &sources,
         renditions,
+        texts(),
         &packaging(protection().copies),
         &copies,
         ahead.path(),

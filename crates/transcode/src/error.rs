@@ -40,6 +40,13 @@ pub enum Error {
         #[source]
         source: openvod_media::Error,
     },
+    /// A subtitle file that is not usable timed text.
+    #[error("{}: {source}", path.display())]
+    Subtitles {
+        path: PathBuf,
+        #[source]
+        source: openvod_media::text::TextError,
+    },
     #[error("{0}")]
     Output(String),
     #[error("cancelled")]

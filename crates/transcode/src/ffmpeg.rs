@@ -67,6 +67,11 @@ pub fn output_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.mp4"))
 }
 
+/// Where the encode writes text track `name` as WebVTT.
+pub fn text_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.vtt"))
+}
+
 /// The ffmpeg arguments for `plan`, writing into `dir`.
 pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
@@ -165,7 +170,7 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
             output_path(dir, &r.name).into_os_string(),
         ]);
     }
-    if let Some(au) = &plan.audio {
+    for au in &plan.audio {
         for s in [
             "-map".to_string(),
             format!("0:{}", au.stream_index),
@@ -188,6 +193,24 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         }
         a2.extend(["-f".into(), "mp4".into()]);
         a2.push(output_path(dir, &au.name).into_os_string());
+    }
+    // Each text stream of the source, as WebVTT on the same timeline as the media.
+    for t in &plan.text {
+        let Some(index) = t.stream_index else {
+            continue;
+        };
+        a2.extend(
+            [
+                "-map".to_string(),
+                format!("0:{index}"),
+                "-c:s".into(),
+                "webvtt".into(),
+                "-f".into(),
+                "webvtt".into(),
+            ]
+            .map(OsString::from),
+        );
+        a2.push(text_path(dir, &t.name).into_os_string());
     }
     a.extend(a2);
     a

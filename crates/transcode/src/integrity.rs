@@ -57,6 +57,11 @@ pub enum WarningCode {
     DamagedSource,
     /// The container claims more media than there is; everything there decoded cleanly.
     OverstatedDuration,
+    /// A stream of the source is not in the output (bitmap subtitles, which are
+    /// pictures, not text).
+    StreamNotCarried,
+    /// Subtitle cues after the end of the video were dropped.
+    CuesPastEnd,
 }
 
 /// A warning about the source, carried by the transcode's result.
@@ -97,7 +102,40 @@ fn secs(s: f64) -> String {
 /// Checks the encode in `encoded` (the files ffmpeg wrote for `plan`) against the source
 /// `info` and what ffmpeg logged; returns the warnings to carry, or
 /// [`Error::DamagedSource`] when the source is damaged and `policy` does not allow it.
+/// A source stream the output does not carry is a warning too.
 pub fn check(
+    input: &str,
+    info: &MediaInfo,
+    plan: &EncodePlan,
+    encoded: &Path,
+    decode: &DecodeLog,
+    policy: &IntegrityPolicy,
+) -> Result<Vec<SourceWarning>> {
+    let mut warnings = check_coverage(input, info, plan, encoded, decode, policy)?;
+    warnings.extend(uncarried(info));
+    Ok(warnings)
+}
+
+/// The source's streams that no output carries: bitmap subtitles.
+fn uncarried(info: &MediaInfo) -> Vec<SourceWarning> {
+    info.subtitle_streams()
+        .filter(|t| !t.is_text())
+        .map(|t| SourceWarning {
+            code: WarningCode::StreamNotCarried,
+            message: format!(
+                "subtitle stream #{} ({}{}) is pictures, not text, and is not in the output",
+                t.index,
+                t.codec,
+                t.language
+                    .as_deref()
+                    .map(|l| format!(", {l}"))
+                    .unwrap_or_default()
+            ),
+        })
+        .collect()
+}
+
+fn check_coverage(
     input: &str,
     info: &MediaInfo,
     plan: &EncodePlan,
@@ -120,7 +158,7 @@ pub fn check(
             declared,
         )?);
     }
-    if let Some(audio) = &plan.audio {
+    for audio in &plan.audio {
         let declared = info.streams.iter().find_map(|s| match s {
             crate::probe::StreamInfo::Audio(a) if a.index == audio.stream_index => a.duration,
             _ => None,

@@ -33,6 +33,109 @@ pub struct TranscodeJob {
     /// Measure each video rung's quality against the source after the encode (every
     /// third frame, at the top rung's size; see `quality`).
     pub measure_quality: bool,
+    /// Subtitle and caption files to carry beside the source's own text streams.
+    pub subtitles: Vec<Sidecar>,
+}
+
+/// A subtitle or caption file given with a job (WebVTT or SubRip, by its extension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sidecar {
+    pub path: PathBuf,
+    pub info: openvod_media::text::TextTrackInfo,
+}
+
+/// Reads a sidecar file, bounded before it is read: its cues, or an error that names the
+/// file and the line.
+pub fn read_sidecar(path: &Path) -> Result<Vec<openvod_media::text::Cue>> {
+    use openvod_media::text::{TextError, TextFormat, MAX_TEXT_BYTES};
+    let subtitles_error = |line, reason: String| Error::Subtitles {
+        path: path.to_path_buf(),
+        source: TextError { line, reason },
+    };
+    let format = TextFormat::from_extension(&path.to_string_lossy()).ok_or_else(|| {
+        subtitles_error(
+            0,
+            "not a subtitle file: name it .vtt (WebVTT) or .srt (SubRip)".into(),
+        )
+    })?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    file.take(MAX_TEXT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    openvod_media::text::parse(&bytes, format).map_err(|source| Error::Subtitles {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Adds the sidecars to `plan`'s text tracks and writes each, as WebVTT, where the encode
+/// writes the source's text streams (`work/NAME.vtt`).
+pub fn add_sidecars(plan: &mut EncodePlan, sidecars: &[Sidecar], work: &Path) -> Result<()> {
+    for s in sidecars {
+        if plan.text.len() >= ladder::MAX_TEXT_TRACKS {
+            return Err(Error::Template(format!(
+                "more than {} subtitle tracks",
+                ladder::MAX_TEXT_TRACKS
+            )));
+        }
+        let cues = read_sidecar(&s.path)?;
+        let taken: Vec<String> = plan.text.iter().map(|t| t.name.clone()).collect();
+        let name = ladder::text_name(&s.info, &taken);
+        let path = ffmpeg::text_path(work, &name);
+        let vtt = openvod_media::text::write_segment(&cues, 0, u64::MAX, None);
+        std::fs::write(&path, vtt).map_err(|e| Error::io(&path, e))?;
+        plan.text.push(ladder::PlannedText {
+            name,
+            stream_index: None,
+            info: s.info.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The text tracks of `plan` from the WebVTT files in `encoded`, without the cues past
+/// the video's end (`duration` seconds), with a warning for each track that had some.
+pub fn encoded_texts(
+    plan: &EncodePlan,
+    encoded: &Path,
+) -> Result<(
+    Vec<openvod_media::presentation::TextRendition>,
+    Vec<SourceWarning>,
+)> {
+    let mut texts = Vec::with_capacity(plan.text.len());
+    let mut warnings = Vec::new();
+    for t in &plan.text {
+        let path = ffmpeg::text_path(encoded, &t.name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        // A text stream with no cue at all comes out as a bare header: an empty track.
+        let mut cues =
+            match openvod_media::text::parse(&bytes, openvod_media::text::TextFormat::WebVtt) {
+                Ok(cues) => cues,
+                Err(e) if e.reason.contains("no cues") => Vec::new(),
+                Err(source) => return Err(Error::Subtitles { path, source }),
+            };
+        if plan.duration > 0.0 {
+            let end_ms = (plan.duration * 1000.0).round() as u64;
+            let dropped = openvod_media::text::clip_to(&mut cues, end_ms);
+            if dropped > 0 {
+                warnings.push(SourceWarning {
+                    code: integrity::WarningCode::CuesPastEnd,
+                    message: format!(
+                        "{dropped} cue(s) of {} start after the video ends ({:.3} s) and were dropped",
+                        t.name, plan.duration
+                    ),
+                });
+            }
+        }
+        texts.push(openvod_media::presentation::TextRendition {
+            name: RenditionName::new(&t.name).map_err(|e| Error::Template(e.to_string()))?,
+            info: t.info.clone(),
+            cues,
+        });
+    }
+    Ok((texts, warnings))
 }
 
 /// Steps of a one-shot job (`openvod transcode`), for progress reports; the durable
@@ -97,6 +200,7 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let staged = StagedDir::new(&job.output, job.overwrite)?;
     let work = staged.path().join(".encode");
     std::fs::create_dir(&work).map_err(|e| Error::io(&work, e))?;
+    add_sidecars(&mut plan, &job.subtitles, &work)?;
     let decision = match job.template.ladder.mode {
         LadderMode::Fixed => None,
         LadderMode::PerTitle => {
@@ -116,7 +220,8 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     let encoded = ffmpeg::encode(&source, &plan, &work, deadline, &never, &mut |p| {
         on_event(JobEvent::Encoding(p))
     })?;
-    let warnings = integrity::check(&shown, &info, &plan, &work, &encoded.decode, &job.integrity)?;
+    let mut warnings =
+        integrity::check(&shown, &info, &plan, &work, &encoded.decode, &job.integrity)?;
     let cost = encoded.cost;
     let qualities = if job.measure_quality {
         on_event(JobEvent::Started(JobStep::Measure));
@@ -126,7 +231,8 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
     };
 
     on_event(JobEvent::Started(JobStep::Package));
-    let mut summary = package_encoded(&plan, &work, &job.template, staged.path())?;
+    let (mut summary, text_warnings) = package_encoded(&plan, &work, &job.template, staged.path())?;
+    warnings.extend(text_warnings);
     let shares = cpu_shares(&plan);
     for r in &mut summary.renditions {
         if let Some(i) = plan.rungs.iter().position(|p| p.name == r.name) {
@@ -157,15 +263,17 @@ pub fn run(job: &TranscodeJob, on_event: &mut dyn FnMut(JobEvent<'_>)) -> Result
 }
 
 /// Packages the rendition files ffmpeg wrote for `plan` in `encoded` into `out` (an
-/// existing, empty folder), as the template's packaging settings say, clear.
+/// existing, empty folder), as the template's packaging settings say, clear; with the
+/// warnings about its text tracks.
 pub fn package_encoded(
     plan: &EncodePlan,
     encoded: &Path,
     template: &JobTemplate,
     out: &Path,
-) -> Result<PackageSummary> {
-    package_encoded_copies(plan, encoded, template, &[CopyKeys::clear()], out)
-        .map(|mut v| v.remove(0))
+) -> Result<(PackageSummary, Vec<SourceWarning>)> {
+    let (mut summaries, warnings) =
+        package_encoded_copies(plan, encoded, template, &[CopyKeys::clear()], out)?;
+    Ok((summaries.remove(0), warnings))
 }
 
 /// Stores the encoded renditions for packaging on request (see
@@ -175,27 +283,25 @@ pub fn store_encoded(
     encoded: &Path,
     template: &JobTemplate,
     out: &Path,
-) -> Result<PackageSummary> {
+) -> Result<(PackageSummary, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    package::store_renditions(
+    let (texts, warnings) = encoded_texts(plan, encoded)?;
+    let summary = package::store_renditions(
         &sources,
         renditions,
+        texts,
         &template.packaging(),
         template.protection.as_ref(),
         out,
-    )
+    )?;
+    Ok((summary, warnings))
 }
 
 /// The encoded rendition files of a plan and their tracks.
 fn encoded_renditions(plan: &EncodePlan, encoded: &Path) -> Result<(Vec<PathBuf>, Vec<Rendition>)> {
     let mut sources = Vec::new();
     let mut renditions = Vec::new();
-    let names = plan
-        .rungs
-        .iter()
-        .map(|r| r.name.clone())
-        .chain(plan.audio.as_ref().map(|a| a.name.clone()));
-    for name in names {
+    for name in plan.rendition_names() {
         let path = ffmpeg::output_path(encoded, &name);
         let tracks = package::read_mp4(&path)?;
         let track = tracks
@@ -220,9 +326,18 @@ pub fn package_encoded_copies(
     template: &JobTemplate,
     copies: &[CopyKeys],
     out: &Path,
-) -> Result<Vec<PackageSummary>> {
+) -> Result<(Vec<PackageSummary>, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    package::package_copies(&sources, renditions, &template.packaging(), copies, out)
+    let (texts, warnings) = encoded_texts(plan, encoded)?;
+    let summaries = package::package_copies(
+        &sources,
+        renditions,
+        texts,
+        &template.packaging(),
+        copies,
+        out,
+    )?;
+    Ok((summaries, warnings))
 }
 
 /// Runs the per-title analysis in a folder of its own under `work` and puts its rungs

@@ -21,7 +21,11 @@ pub struct PlannedRung {
     pub ten_bit: bool,
 }
 
-/// The audio output of the encode.
+/// The most audio streams of one source that are transcoded: each becomes one or two
+/// renditions, each an output of the one ffmpeg process and an entry in every manifest.
+pub const MAX_AUDIO_STREAMS: usize = 16;
+
+/// One audio output of the encode: a source stream at one layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedAudio {
     pub name: String,
@@ -34,12 +38,54 @@ pub struct PlannedAudio {
     pub language: Option<String>,
 }
 
+/// A subtitle or caption track of the output: a text stream of the source, turned into
+/// WebVTT by the encode (`NAME.vtt`), or a sidecar file given with the job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedText {
+    pub name: String,
+    /// ffprobe index of the source stream; `None` for a sidecar.
+    pub stream_index: Option<u32>,
+    #[serde(flatten)]
+    pub info: openvod_media::text::TextTrackInfo,
+}
+
+/// The most text tracks one output carries.
+pub const MAX_TEXT_TRACKS: usize = 32;
+
+/// A free name for a text track of `info`: `subs-en`, `cc-en`, `subs-fr-forced`, or
+/// `subs-N` without a language; numbered where taken.
+pub fn text_name(info: &openvod_media::text::TextTrackInfo, taken: &[String]) -> String {
+    use openvod_media::text::TextKind;
+    let kind = match info.kind {
+        TextKind::Subtitles => "subs",
+        TextKind::Captions => "cc",
+    };
+    let language = info
+        .language
+        .map_or_else(|| "und".to_string(), |l| l.bcp47().to_string());
+    let forced = if info.forced { "-forced" } else { "" };
+    let base = format!("{kind}-{language}{forced}");
+    (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|name| !taken.contains(name))
+        .unwrap_or(base)
+}
+
 /// Everything ffmpeg is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncodePlan {
     pub video_stream_index: u32,
     pub rungs: Vec<PlannedRung>,
-    pub audio: Option<PlannedAudio>,
+    /// Every audio output, the one players pick first (the source's default stream, or
+    /// the template's language) first.
+    #[serde(deserialize_with = "one_or_many_audio")]
+    pub audio: Vec<PlannedAudio>,
+    /// Subtitle and caption tracks: the source's text streams, then sidecars.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<PlannedText>,
     /// Output frame rate as a rational.
     pub frame_rate: (u32, u32),
     /// Keyframe interval in frames (`-g`), and in seconds for `-force_key_frames`.
@@ -53,6 +99,35 @@ pub struct EncodePlan {
     pub av1_preset: u8,
     /// Source duration in seconds (0 when unknown).
     pub duration: f64,
+}
+
+impl EncodePlan {
+    /// The name of every output, in the order the presentation takes them: the rungs,
+    /// then the audio, the one players pick first leading.
+    pub fn rendition_names(&self) -> Vec<String> {
+        self.rungs
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(self.audio.iter().map(|a| a.name.clone()))
+            .collect()
+    }
+}
+
+/// Plans stored before a source's every audio stream was planned hold one audio output
+/// or `null`; they still read.
+fn one_or_many_audio<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<PlannedAudio>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Many(Vec<PlannedAudio>),
+        One(Option<PlannedAudio>),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Many(v) => v,
+        Stored::One(one) => one.into_iter().collect(),
+    })
 }
 
 fn default_av1_preset() -> u8 {
@@ -171,17 +246,36 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
     }
     let fps_f = f64::from(fps.0) / f64::from(fps.1);
     let gop_frames = ((v.gop_seconds * fps_f).round() as u32).max(1);
-    let audio = match (&template.audio, info.first_audio()) {
-        (Some(a), Some(src)) => Some(PlannedAudio {
-            name: a.name.clone(),
-            stream_index: src.index,
-            bitrate: a.bitrate,
-            sample_rate: a.sample_rate,
-            channels: a.channels,
-            language: src.language.clone(),
-        }),
-        _ => None,
+    let audio = match &template.audio {
+        Some(a) => plan_audio(info, a, &rungs).map_err(unsupported)?,
+        None => Vec::new(),
     };
+    let mut text: Vec<PlannedText> = Vec::new();
+    for t in info.subtitle_streams().filter(|t| t.is_text()) {
+        if text.len() == MAX_TEXT_TRACKS {
+            return Err(unsupported(format!(
+                "the source has more than {MAX_TEXT_TRACKS} subtitle streams"
+            )));
+        }
+        let info = openvod_media::text::TextTrackInfo {
+            language: t
+                .language
+                .as_deref()
+                .and_then(openvod_media::Language::from_code),
+            kind: if t.hearing_impaired {
+                openvod_media::text::TextKind::Captions
+            } else {
+                openvod_media::text::TextKind::Subtitles
+            },
+            forced: t.forced,
+        };
+        let taken: Vec<String> = text.iter().map(|t| t.name.clone()).collect();
+        text.push(PlannedText {
+            name: text_name(&info, &taken),
+            stream_index: Some(t.index),
+            info,
+        });
+    }
     let duration = if info.duration > 0.0 {
         info.duration
     } else {
@@ -191,6 +285,7 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
         video_stream_index: video.index,
         rungs,
         audio,
+        text,
         frame_rate: fps,
         gop_frames,
         gop_seconds: v.gop_seconds,
@@ -200,6 +295,100 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
         av1_preset: v.svt_av1_preset(),
         duration,
     })
+}
+
+/// The audio outputs: every audio stream of the source at the template's layout (stereo
+/// by default), and a 5.1 rendition too of each 5.1 or 7.1 stream; the stream players
+/// should pick first leads. One stream keeps the template's name; several are told
+/// apart by language (`audio-en`, `audio-es`), or by number where a language is missing
+/// or repeated; a 5.1 rendition adds `-51`.
+fn plan_audio(
+    info: &MediaInfo,
+    a: &crate::template::AudioSettings,
+    rungs: &[PlannedRung],
+) -> std::result::Result<Vec<PlannedAudio>, String> {
+    let streams: Vec<&crate::probe::AudioStream> = info.audio_streams().collect();
+    if streams.len() > MAX_AUDIO_STREAMS {
+        return Err(format!(
+            "the source has {} audio streams; at most {MAX_AUDIO_STREAMS} are transcoded",
+            streams.len()
+        ));
+    }
+    let asked = a.default_language.and_then(|want| {
+        streams.iter().position(|s| {
+            s.language
+                .as_deref()
+                .and_then(openvod_media::Language::from_code)
+                == Some(want)
+        })
+    });
+    let first = asked
+        .or_else(|| streams.iter().position(|s| s.default))
+        .unwrap_or(0);
+    let ordered = streams.get(first).into_iter().chain(
+        streams
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != first)
+            .map(|(_, s)| s),
+    );
+    let mut out: Vec<PlannedAudio> = Vec::new();
+    let mut bases: Vec<String> = Vec::new();
+    for (k, src) in ordered.enumerate() {
+        let base = if streams.len() == 1 {
+            a.name.clone()
+        } else {
+            let tag = src
+                .language
+                .as_deref()
+                .and_then(openvod_media::Language::from_code)
+                .map_or_else(|| (k + 1).to_string(), |l| l.bcp47().to_string());
+            let mut base = format!("{}-{tag}", a.name);
+            let mut n = 1;
+            while bases.contains(&base) {
+                n += 1;
+                base = format!("{}-{tag}-{n}", a.name);
+            }
+            base
+        };
+        bases.push(base.clone());
+        let surround_source = src.channels >= 6;
+        // Never mix a stream up to 5.1: what it lacks would be made up.
+        let channels = if a.channels == 6 && !surround_source {
+            2
+        } else {
+            a.channels
+        };
+        out.push(PlannedAudio {
+            name: base.clone(),
+            stream_index: src.index,
+            bitrate: a.bitrate,
+            sample_rate: a.sample_rate,
+            channels,
+            language: src.language.clone(),
+        });
+        if a.surround && surround_source && channels < 6 {
+            out.push(PlannedAudio {
+                name: format!("{base}-51"),
+                stream_index: src.index,
+                bitrate: a.surround_bitrate,
+                sample_rate: a.sample_rate,
+                channels: 6,
+                language: src.language.clone(),
+            });
+        }
+    }
+    for p in &out {
+        openvod_media::RenditionName::new(&p.name)
+            .map_err(|e| format!("audio rendition {:?}: {e}", p.name))?;
+        if rungs.iter().any(|r| r.name == p.name) {
+            return Err(format!(
+                "audio rendition {:?} has a video rung's name",
+                p.name
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -233,6 +422,150 @@ mod tests {
                 duration: Some(10.0),
             })],
         }
+    }
+
+    fn with_audio(mut info: MediaInfo, streams: &[(Option<&str>, u16, bool)]) -> MediaInfo {
+        for (k, &(language, channels, default)) in streams.iter().enumerate() {
+            info.streams
+                .push(StreamInfo::Audio(crate::probe::AudioStream {
+                    index: k as u32 + 1,
+                    codec: "aac".into(),
+                    profile: None,
+                    channels,
+                    channel_layout: None,
+                    sample_rate: 48_000,
+                    bit_rate: None,
+                    duration: Some(10.0),
+                    language: language.map(str::to_string),
+                    default,
+                }));
+        }
+        info
+    }
+
+    fn audio_of(p: &EncodePlan) -> Vec<(&str, u32, u16, Option<&str>)> {
+        p.audio
+            .iter()
+            .map(|a| {
+                (
+                    a.name.as_str(),
+                    a.stream_index,
+                    a.channels,
+                    a.language.as_deref(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_audio_stream_is_planned_with_the_default_stream_first() {
+        let info = with_audio(
+            source(1280, 720, 0, (25, 1)),
+            &[
+                (Some("eng"), 2, false),
+                (Some("spa"), 2, true),
+                (None, 1, false),
+            ],
+        );
+        let p = plan(&info, &JobTemplate::default_ladder(), "x").unwrap();
+        assert_eq!(
+            audio_of(&p),
+            vec![
+                ("audio-es", 2, 2, Some("spa")),
+                ("audio-en", 1, 2, Some("eng")),
+                ("audio-3", 3, 2, None),
+            ]
+        );
+        // The template's language wins over the source's default.
+        let mut t = JobTemplate::default_ladder();
+        t.audio.as_mut().unwrap().default_language = openvod_media::Language::from_code("en");
+        let p = plan(&info, &t, "x").unwrap();
+        assert_eq!(p.audio[0].name, "audio-en");
+        // A language no stream has leaves the source's default first.
+        t.audio.as_mut().unwrap().default_language = openvod_media::Language::from_code("ja");
+        assert_eq!(plan(&info, &t, "x").unwrap().audio[0].name, "audio-es");
+    }
+
+    #[test]
+    fn one_stream_keeps_the_template_name_and_repeated_languages_are_numbered() {
+        let p = plan(
+            &with_audio(source(1280, 720, 0, (25, 1)), &[(Some("fra"), 2, false)]),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(audio_of(&p), vec![("audio", 1, 2, Some("fra"))]);
+        let p = plan(
+            &with_audio(
+                source(1280, 720, 0, (25, 1)),
+                &[(Some("eng"), 2, false), (Some("eng"), 2, false)],
+            ),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        let names: Vec<&str> = p.audio.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["audio-en", "audio-en-2"]);
+    }
+
+    #[test]
+    fn a_surround_stream_gets_stereo_and_5_1_and_stereo_is_never_mixed_up() {
+        let info = with_audio(
+            source(1280, 720, 0, (25, 1)),
+            &[(Some("eng"), 8, true), (Some("deu"), 2, false)],
+        );
+        let p = plan(&info, &JobTemplate::default_ladder(), "x").unwrap();
+        assert_eq!(
+            audio_of(&p),
+            vec![
+                ("audio-en", 1, 2, Some("eng")),
+                ("audio-en-51", 1, 6, Some("eng")),
+                ("audio-de", 2, 2, Some("deu")),
+            ]
+        );
+        assert_eq!(p.audio[1].bitrate, 384_000);
+        let mut t = JobTemplate::default_ladder();
+        t.audio.as_mut().unwrap().surround = false;
+        assert_eq!(plan(&info, &t, "x").unwrap().audio.len(), 2);
+        // A 5.1 template gives 5.1 only where the source has it.
+        t.audio.as_mut().unwrap().channels = 6;
+        let channels: Vec<u16> = plan(&info, &t, "x")
+            .unwrap()
+            .audio
+            .iter()
+            .map(|a| a.channels)
+            .collect();
+        assert_eq!(channels, [6, 2]);
+    }
+
+    #[test]
+    fn too_many_audio_streams_are_refused_by_count() {
+        let many = vec![(Some("eng"), 2, false); MAX_AUDIO_STREAMS + 1];
+        let err = plan(
+            &with_audio(source(1280, 720, 0, (25, 1)), &many),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("17 audio streams"), "{err}");
+    }
+
+    #[test]
+    fn a_stored_plan_with_one_audio_output_or_none_still_reads() {
+        let p = plan(
+            &with_audio(source(640, 360, 0, (25, 1)), &[(Some("eng"), 2, false)]),
+            &JobTemplate::default_ladder(),
+            "x",
+        )
+        .unwrap();
+        let mut stored = serde_json::to_value(&p).unwrap();
+        let one = stored["audio"][0].clone();
+        stored["audio"] = one;
+        let back: EncodePlan = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(back, p);
+        stored["audio"] = serde_json::Value::Null;
+        let back: EncodePlan = serde_json::from_value(stored).unwrap();
+        assert!(back.audio.is_empty());
     }
 
     fn sizes(p: &EncodePlan) -> Vec<(u32, u32)> {

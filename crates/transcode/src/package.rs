@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use openvod_media::cmaf::{Part, SegmentSink};
-use openvod_media::stored::{StoredPresentation, StoredRendition, STORED_VERSION};
+use openvod_media::presentation::TextRendition;
+use openvod_media::stored::{StoredPresentation, StoredRendition, StoredText, STORED_VERSION};
 use openvod_media::{
     read_tracks, ByteSource, Copy, CopyKeys, FileSource, Limits, Made, ObjectPath, Packaging,
     Presentation, ProtectionSettings, Rendition, RenditionName, SegmentLength, Track, TrackKind,
@@ -47,6 +48,12 @@ pub struct RenditionSummary {
     pub height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<f64>,
+    /// An audio rendition's language, as a BCP 47 tag ("es").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// An audio rendition's channel count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u16>,
     /// Average bit rate over the whole rendition, bits per second.
     pub bitrate: u64,
     /// Peak segment bit rate (the HLS BANDWIDTH of this rendition alone).
@@ -93,6 +100,10 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
                 width: video.then_some(track.width),
                 height: video.then_some(track.height),
                 frame_rate: track.frame_rate().map(round3),
+                language: (!video)
+                    .then(|| openvod_media::presentation::language_tag(&track.language))
+                    .flatten(),
+                channels: (!video).then(|| track.codec.channels()).flatten(),
                 bitrate: average,
                 peak_bitrate: peak,
                 segments: rendition.segments().len(),
@@ -101,6 +112,25 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
                 quality: None,
             }
         })
+        .chain(p.texts().iter().map(|t| RenditionSummary {
+            name: t.name.to_string(),
+            kind: match t.info.kind {
+                openvod_media::text::TextKind::Subtitles => "subtitles".into(),
+                openvod_media::text::TextKind::Captions => "captions".into(),
+            },
+            codecs: "wvtt".into(),
+            width: None,
+            height: None,
+            frame_rate: None,
+            language: t.info.language.map(|l| l.bcp47().to_string()),
+            channels: None,
+            bitrate: 0,
+            peak_bitrate: 0,
+            segments: 0,
+            bytes: 0,
+            cpu_seconds: None,
+            quality: None,
+        }))
         .collect();
     PackageSummary {
         duration: round3(p.duration_seconds()),
@@ -148,6 +178,7 @@ fn open_all(sources: &[PathBuf]) -> Result<Vec<FileSource>> {
 pub fn store_renditions(
     sources: &[PathBuf],
     mut renditions: Vec<Rendition>,
+    texts: Vec<TextRendition>,
     packaging: &Packaging,
     protection: Option<&ProtectionSettings>,
     dir: &Path,
@@ -172,9 +203,20 @@ pub fn store_renditions(
         bytes.push(files[r.source].len() + index.len() as u64);
         stored.push(entry);
     }
+    let mut stored_texts = Vec::with_capacity(texts.len());
+    for t in &texts {
+        let entry = StoredText {
+            name: t.name.clone(),
+            info: t.info.clone(),
+        };
+        let vtt = openvod_media::text::write_segment(&t.cues, 0, u64::MAX, None);
+        write_file(&dir.join(entry.media_key()), vtt.as_bytes())?;
+        stored_texts.push(entry);
+    }
     let description = StoredPresentation {
         version: STORED_VERSION,
         renditions: stored,
+        texts: stored_texts,
         target: packaging.target,
         manifests: packaging.manifests,
         protection: protection.cloned(),
@@ -184,6 +226,7 @@ pub fn store_renditions(
         &description.to_json(),
     )?;
     let presentation = Presentation::new(renditions, packaging.clone(), SegmentLength::Template)
+        .and_then(|p| p.with_text(texts))
         .map_err(|source| Error::Media {
             path: dir.to_path_buf(),
             source,
@@ -202,6 +245,7 @@ pub fn store_renditions(
 pub fn package_copies(
     sources: &[PathBuf],
     mut renditions: Vec<Rendition>,
+    texts: Vec<TextRendition>,
     packaging: &Packaging,
     copies: &[CopyKeys],
     dir: &Path,
@@ -210,12 +254,11 @@ pub fn package_copies(
     let mut packaging = packaging.clone();
     packaging.copies = copies.iter().map(|c| c.copy).collect();
     measure(&mut renditions, &files, sources, &packaging.copies)?;
-    let presentation =
-        Presentation::new(renditions, packaging, SegmentLength::Template).map_err(|source| {
-            Error::Media {
-                path: dir.to_path_buf(),
-                source,
-            }
+    let presentation = Presentation::new(renditions, packaging, SegmentLength::Template)
+        .and_then(|p| p.with_text(texts))
+        .map_err(|source| Error::Media {
+            path: dir.to_path_buf(),
+            source,
         })?;
     copies
         .iter()

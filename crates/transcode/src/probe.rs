@@ -27,7 +27,9 @@ pub struct MediaInfo {
 pub enum StreamInfo {
     Video(VideoStream),
     Audio(AudioStream),
-    /// Subtitles, data, attachments: listed, not used.
+    /// Subtitles or captions.
+    Subtitle(SubtitleStream),
+    /// Data, attachments: listed, not used.
     Other {
         index: u32,
         codec_type: String,
@@ -89,11 +91,48 @@ pub struct AudioStream {
     pub sample_rate: u32,
     pub bit_rate: Option<u64>,
     pub duration: Option<f64>,
-    /// ISO 639-2 language code from the stream's tags, when it has a real one.
+    /// ISO 639-2 terminology code of the stream's language, when its tags name one.
     pub language: Option<String>,
+    /// The container's default stream of its type (disposition `default`).
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// A subtitle stream of the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleStream {
+    pub index: u32,
+    pub codec: String,
+    /// ISO 639-2 terminology code, as for audio.
+    pub language: Option<String>,
+    /// Disposition `forced`: shown even with subtitles off.
+    #[serde(default)]
+    pub forced: bool,
+    /// Disposition `hearing_impaired`: captions (dialogue and sounds).
+    #[serde(default)]
+    pub hearing_impaired: bool,
+}
+
+impl SubtitleStream {
+    /// Whether the stream is text that ffmpeg turns into WebVTT (MP4 timed text, SubRip,
+    /// ASS/SSA, WebVTT); bitmap subtitles (DVD, Blu-ray PGS, DVB) are pictures, not text.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self.codec.as_str(),
+            "mov_text" | "subrip" | "srt" | "ass" | "ssa" | "webvtt" | "text"
+        )
+    }
 }
 
 impl MediaInfo {
+    /// Every subtitle stream, in the source's order.
+    pub fn subtitle_streams(&self) -> impl Iterator<Item = &SubtitleStream> {
+        self.streams.iter().filter_map(|s| match s {
+            StreamInfo::Subtitle(t) => Some(t),
+            _ => None,
+        })
+    }
+
     pub fn first_video(&self) -> Option<&VideoStream> {
         self.streams.iter().find_map(|s| match s {
             StreamInfo::Video(v) => Some(v),
@@ -102,7 +141,12 @@ impl MediaInfo {
     }
 
     pub fn first_audio(&self) -> Option<&AudioStream> {
-        self.streams.iter().find_map(|s| match s {
+        self.audio_streams().next()
+    }
+
+    /// Every audio stream, in the source's order.
+    pub fn audio_streams(&self) -> impl Iterator<Item = &AudioStream> {
+        self.streams.iter().filter_map(|s| match s {
             StreamInfo::Audio(a) => Some(a),
             _ => None,
         })
@@ -313,6 +357,14 @@ impl MediaInfo {
                     bit_rate: num(&s.bit_rate),
                     duration: stream_duration(&s),
                     language: language(&s),
+                    default: disposition(&s, "default"),
+                })),
+                Some("subtitle") => streams.push(StreamInfo::Subtitle(SubtitleStream {
+                    index: s.index,
+                    codec,
+                    language: language(&s),
+                    forced: disposition(&s, "forced"),
+                    hearing_impaired: disposition(&s, "hearing_impaired"),
                 })),
                 other => streams.push(StreamInfo::Other {
                     index: s.index,
@@ -338,10 +390,26 @@ impl MediaInfo {
 }
 
 /// The stream's language tag when it is a three-letter code other than "und".
+/// The stream's language as an ISO 639-2 terminology code (what an MP4 `mdhd` holds),
+/// from whichever form the container gave: `fre`, `fra`, `fr` or `fr-CA`. A code that
+/// names no known language is kept only when it has the three lowercase letters of an
+/// ISO 639-2 code (a private-use `qaa`, say).
 fn language(s: &ProbeStream) -> Option<String> {
     let tag = s.tags.as_ref()?.get("language")?.as_str()?;
-    (tag.len() == 3 && tag.bytes().all(|b| b.is_ascii_lowercase()) && tag != "und")
-        .then(|| tag.to_string())
+    match openvod_media::Language::from_code(tag) {
+        Some(l) => Some(l.iso639_2().to_string()),
+        None => openvod_media::language::unknown_code(tag),
+    }
+}
+
+/// Whether the container marks the stream with disposition `flag` (`default`,
+/// `forced`, ...).
+fn disposition(s: &ProbeStream, flag: &str) -> bool {
+    s.disposition
+        .as_ref()
+        .and_then(|d| d.get(flag))
+        .and_then(|v| v.as_i64())
+        == Some(1)
 }
 
 /// An attached picture (album art) is a "video" stream of one frame; it is not video.

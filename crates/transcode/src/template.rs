@@ -340,9 +340,21 @@ pub struct AudioSettings {
     pub bitrate: u64,
     #[serde(default = "default_sample_rate")]
     pub sample_rate: u32,
-    /// 1 (mono), 2 (stereo) or 6 (5.1). Sources with other layouts are mixed to this.
+    /// 1 (mono), 2 (stereo) or 6 (5.1): the layout of each source stream's rendition.
+    /// A source stream with fewer channels than 6 is never mixed up to 5.1: it gets
+    /// stereo.
     #[serde(default = "default_channels")]
     pub channels: u16,
+    /// A 5.1 or 7.1 source stream also gets a 5.1 rendition, beside its stereo one.
+    #[serde(default = "yes")]
+    pub surround: bool,
+    /// The bit rate of the 5.1 renditions.
+    #[serde(default = "default_surround_bitrate")]
+    pub surround_bitrate: u64,
+    /// The language whose stream players pick first (ISO 639 or BCP 47: `es`, `spa`);
+    /// without one, or when no stream has it, the source's default stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<openvod_media::Language>,
 }
 
 /// Segmenting and manifests.
@@ -405,6 +417,9 @@ fn default_sample_rate() -> u32 {
 }
 fn default_channels() -> u16 {
     2
+}
+fn default_surround_bitrate() -> u64 {
+    384_000
 }
 fn default_segment() -> f64 {
     4.0
@@ -552,6 +567,13 @@ impl JobTemplate {
             if ![1, 2, 6].contains(&a.channels) {
                 return Err(format!("audio.channels {}: use 1, 2 or 6", a.channels));
             }
+            if a.surround && !(64_000..=1_024_000).contains(&a.surround_bitrate) {
+                return Err(format!(
+                    "audio.surround_bitrate {} is outside 64..1024 kb/s",
+                    a.surround_bitrate
+                ));
+            }
+
             if ladder.iter().any(|(_, r)| r.name == a.name) {
                 return Err(format!(
                     "audio.name {:?} is also a video rung's name",

@@ -121,6 +121,7 @@ fn every_accepted_container_probes_and_transcodes_cleanly() {
             deadline: None,
             integrity: Default::default(),
             measure_quality: false,
+            subtitles: Vec::new(),
         };
         let summary = job::run(&job, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(summary.warnings, vec![], "{name}");

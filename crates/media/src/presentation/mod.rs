@@ -15,10 +15,12 @@ mod mpd;
 mod playlists;
 mod rendition;
 mod segment;
+mod text;
 
 use rendition::align_starts;
 pub use rendition::{language_tag, PackagedRendition};
 pub use segment::MediaSegment;
+pub use text::TextRendition;
 
 use crate::cmaf::{self, InitProtection, SampleCrypt, SegmentShape};
 use crate::copy::Copy;
@@ -162,6 +164,9 @@ struct CopySizes {
 #[derive(Debug, Clone)]
 pub struct Presentation {
     renditions: Vec<PackagedRendition>,
+    /// Subtitles and captions, after every rendition in manifests.
+    texts: Vec<TextRendition>,
+    text_cuts: text::TextCuts,
     packaging: Packaging,
     length: SegmentLength,
     copies: Vec<CopySizes>,
@@ -235,12 +240,43 @@ impl Presentation {
                 renditions: sized,
             });
         }
+        let text_cuts =
+            text::TextCuts::of(text::reference(&renditions).expect("renditions are not empty"));
         Ok(Presentation {
             renditions,
+            texts: Vec::new(),
+            text_cuts,
             packaging,
             length,
             copies,
         })
+    }
+
+    /// Adds subtitle and caption tracks. Their names must differ from every other
+    /// rendition's.
+    pub fn with_text(mut self, texts: Vec<TextRendition>) -> Result<Presentation> {
+        for (i, t) in texts.iter().enumerate() {
+            if self.rendition_index(&t.name).is_some()
+                || texts[..i].iter().any(|o| o.name == t.name)
+            {
+                return Err(Error::Settings(format!(
+                    "two renditions are named {:?}",
+                    t.name.as_str()
+                )));
+            }
+        }
+        self.texts = texts;
+        Ok(self)
+    }
+
+    /// The subtitle and caption tracks.
+    pub fn texts(&self) -> &[TextRendition] {
+        &self.texts
+    }
+
+    /// The index of the text track named `name`.
+    pub fn text_index(&self, name: &RenditionName) -> Option<usize> {
+        self.texts.iter().position(|t| &t.name == name)
     }
 
     pub fn renditions(&self) -> &[PackagedRendition] {
@@ -315,6 +351,17 @@ impl Presentation {
                 out.push(at(Object::MediaSegment(name.clone(), n)));
             }
         }
+        for t in &self.texts {
+            if m.hls {
+                out.push(at(Object::MediaPlaylist(t.name.clone())));
+                for n in 0..self.text_cuts.spans.len() {
+                    out.push(at(Object::TextSegment(t.name.clone(), n)));
+                }
+            }
+            if m.dash && copy.has_dash() {
+                out.push(at(Object::TextFile(t.name.clone())));
+            }
+        }
         out
     }
 
@@ -339,6 +386,18 @@ impl Presentation {
             }
             Object::Mpd if m.dash && copy.has_dash() => {
                 Made::Bytes(mpd::mpd(self, sizes, keys, path).into_bytes())
+            }
+            Object::MediaPlaylist(name) if m.hls && self.text_index(name).is_some() => {
+                let t = self.text_index(name).ok_or_else(none)?;
+                Made::Bytes(text::media_playlist(self, t, path).into_bytes())
+            }
+            Object::TextSegment(name, n) if m.hls => {
+                let t = self.text_index(name).ok_or_else(none)?;
+                Made::Bytes(text::segment(self, t, *n).ok_or_else(none)?.into_bytes())
+            }
+            Object::TextFile(name) if m.dash && copy.has_dash() => {
+                let t = self.text_index(name).ok_or_else(none)?;
+                Made::Bytes(text::whole(self, t).into_bytes())
             }
             Object::MediaPlaylist(name) if m.hls => {
                 let r = rendition(name)?;
@@ -465,5 +524,7 @@ fn size_rendition(
     })
 }
 
+#[cfg(test)]
+mod audio_tests;
 #[cfg(test)]
 mod tests;

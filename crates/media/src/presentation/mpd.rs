@@ -35,6 +35,7 @@ fn family_of(codecs: &str) -> &str {
 pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &ObjectPath) -> String {
     let mut sets: Vec<dash::AdaptationSet> = Vec::new();
     let mut kids: Vec<Option<Kid>> = Vec::new();
+    let labels = super::rendition::audio_labels(&p.renditions);
     for (i, r) in p.renditions.iter().enumerate() {
         let track = r.track();
         let (content_type, mime_type, language) = match track.kind {
@@ -66,6 +67,7 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
             media,
             timeline: r.segments().iter().map(|s| (s.start, s.duration)).collect(),
             content_protection: descriptors(keys, i),
+            base_url: None,
         };
         // DASH-IF IOP (7.7.2): the Representations of an AdaptationSet share one default
         // KID. With a key per track type, each key gets its own set, and the video sets
@@ -77,10 +79,14 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
         // One set per codec as well (ISO/IEC 23009-1, 5.3.3.1: a player switches only
         // within a set, and Shaka cannot switch codecs inside one): the sample entry's
         // four-character code, which leads the codecs string, tells them apart.
+        //
+        // Each audio rendition is a set of its own, as each is an `EXT-X-MEDIA` choice of
+        // its own in HLS: two streams of one language and layout (a film and its
+        // commentary) are choices, never bit rates of one stream.
         let family = family_of(&rep.codecs);
         match sets.iter_mut().zip(&kids).find(|(s, k)| {
             s.content_type == content_type
-                && s.language == language
+                && track.kind == TrackKind::Video
                 && **k == kid
                 && family_of(&s.representations[0].codecs) == family
         }) {
@@ -93,10 +99,21 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
                     language,
                     content_protection: Vec::new(),
                     switchable_with: Vec::new(),
+                    label: labels[i].clone(),
+                    role: None,
                     representations: vec![rep],
                 })
             }
         }
+    }
+    // The first audio set is the main one (the plan puts the source's default stream,
+    // or the language asked for, first); Shaka and dash.js start with it.
+    let mut audio_sets = sets.iter_mut().filter(|s| s.content_type == "audio");
+    if let Some(first) = audio_sets.next() {
+        first.role = Some("main");
+    }
+    for other in audio_sets {
+        other.role = Some("alternate");
     }
     let video_sets: Vec<usize> = (0..sets.len())
         .filter(|&i| sets[i].content_type == "video")
@@ -129,6 +146,7 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
         }
         set.content_protection = common;
     }
+    sets.extend(super::text::dash_sets(p, at));
     dash::Mpd {
         duration_seconds: p.duration_seconds(),
         min_buffer_seconds: p.packaging.target.segment_seconds,

@@ -50,9 +50,10 @@ pub(super) fn media(
     let name = rendition.name();
     let scale = f64::from(rendition.track().timescale);
     Ok(hls::MediaPlaylist {
-        init_uri: at
-            .sibling(Object::InitSegment(name.clone()))
-            .relative_to(at),
+        init_uri: Some(
+            at.sibling(Object::InitSegment(name.clone()))
+                .relative_to(at),
+        ),
         entries: rendition
             .segments()
             .iter()
@@ -128,9 +129,10 @@ pub(super) fn iframes(
 ) -> Result<String> {
     let rendition = &p.renditions[r];
     Ok(hls::MediaPlaylist {
-        init_uri: at
-            .sibling(Object::InitSegment(rendition.name().clone()))
-            .relative_to(at),
+        init_uri: Some(
+            at.sibling(Object::InitSegment(rendition.name().clone()))
+                .relative_to(at),
+        ),
         entries: iframe_entries(rendition, &sizes.renditions[r], at),
         iframes_only: true,
         keys: key_lines(keys, r, false, at)?,
@@ -162,6 +164,7 @@ fn variant(
         resolution: video.then_some((track.width, track.height)),
         frame_rate: track.frame_rate(),
         audio_group,
+        subtitles_group: None,
     }
 }
 
@@ -191,12 +194,16 @@ pub(super) fn multivariant(
             }
         }
     }
+    let labels = super::rendition::audio_labels(&p.renditions);
     for (g, (_, members)) in groups.iter().enumerate() {
+        // The first audio rendition of each group is its default: renditions come in the
+        // order the plan gave them, the source's default stream (or the one asked for)
+        // first.
         for (k, &i) in members.iter().enumerate() {
             let r = &p.renditions[i];
             m.audio.push(hls::AudioRendition {
                 group_id: format!("audio{g}"),
-                name: r.name().to_string(),
+                name: labels[i].clone().unwrap_or_else(|| r.name().to_string()),
                 language: super::language_tag(&r.track().language),
                 channels: r.track().codec.channels(),
                 default: k == 0,
@@ -205,6 +212,10 @@ pub(super) fn multivariant(
                     .relative_to(at),
             });
         }
+    }
+    let subtitles = (!p.texts.is_empty()).then(|| "subs".to_string());
+    if let Some(group) = &subtitles {
+        m.subtitles = super::text::hls_renditions(p, group, at);
     }
     let videos: Vec<usize> = (0..p.renditions.len())
         .filter(|&i| p.renditions[i].track().kind == TrackKind::Video)
@@ -254,6 +265,9 @@ pub(super) fn multivariant(
                 m.variants.push(variant(p, sizes, r, at, None, None));
             }
         }
+    }
+    for v in &mut m.variants {
+        v.subtitles_group = subtitles.clone();
     }
     Ok(m.render())
 }

@@ -70,54 +70,47 @@ impl PackagedRendition {
     }
 }
 
-/// The BCP 47 tag (RFC 5646) for an ISO 639-2 code, as HLS `LANGUAGE` and DASH `@lang`
-/// want it: the two-letter ISO 639-1 code where there is one (RFC 5646, 2.2.1), the
-/// three-letter code otherwise, nothing for "und".
+/// The BCP 47 tag (RFC 5646) for a track's ISO 639-2 code, as HLS `LANGUAGE` and DASH
+/// `@lang` want it: the two-letter ISO 639-1 code where there is one (RFC 5646, 2.2.1),
+/// the three-letter code otherwise (a private-use `qaa` too), nothing for "und".
 pub fn language_tag(iso639_2: &str) -> Option<String> {
-    const TWO_LETTER: [(&str, &str); 32] = [
-        ("ara", "ar"),
-        ("ben", "bn"),
-        ("chi", "zh"),
-        ("zho", "zh"),
-        ("ces", "cs"),
-        ("cze", "cs"),
-        ("dan", "da"),
-        ("deu", "de"),
-        ("ger", "de"),
-        ("ell", "el"),
-        ("gre", "el"),
-        ("eng", "en"),
-        ("spa", "es"),
-        ("fin", "fi"),
-        ("fra", "fr"),
-        ("fre", "fr"),
-        ("heb", "he"),
-        ("hin", "hi"),
-        ("hun", "hu"),
-        ("ind", "id"),
-        ("ita", "it"),
-        ("jpn", "ja"),
-        ("kor", "ko"),
-        ("nld", "nl"),
-        ("dut", "nl"),
-        ("nor", "no"),
-        ("pol", "pl"),
-        ("por", "pt"),
-        ("rus", "ru"),
-        ("swe", "sv"),
-        ("tur", "tr"),
-        ("ukr", "uk"),
-    ];
-    if iso639_2 == "und" || iso639_2.is_empty() {
-        return None;
+    match crate::Language::from_code(iso639_2) {
+        Some(l) => Some(l.bcp47().to_string()),
+        None => crate::language::unknown_code(iso639_2),
     }
-    Some(
-        TWO_LETTER
-            .iter()
-            .find(|(three, _)| *three == iso639_2)
-            .map_or(iso639_2, |(_, two)| two)
-            .to_string(),
-    )
+}
+
+/// The name a player shows for each audio rendition (HLS `NAME`, DASH `Label`), in
+/// rendition order, `None` for video: the language's English name, or "Audio" without
+/// one, with the layout when it is not stereo ("English 5.1"), and a number after the
+/// first where two would read the same (`NAME` is unique in its group: RFC 8216bis,
+/// 4.4.6.1.1).
+pub(super) fn audio_labels(renditions: &[PackagedRendition]) -> Vec<Option<String>> {
+    let mut labels: Vec<Option<String>> = Vec::with_capacity(renditions.len());
+    for r in renditions {
+        let track = r.track();
+        if track.kind != crate::TrackKind::Audio {
+            labels.push(None);
+            continue;
+        }
+        let language = crate::Language::from_code(&track.language).map_or("Audio", |l| l.name());
+        let layout = match track.codec.channels() {
+            Some(1) => " (mono)".to_string(),
+            None | Some(2) => String::new(),
+            Some(6) => " 5.1".to_string(),
+            Some(8) => " 7.1".to_string(),
+            Some(n) => format!(" ({n} channels)"),
+        };
+        let base = format!("{language}{layout}");
+        let mut label = base.clone();
+        let mut n = 1;
+        while labels.iter().flatten().any(|l| *l == label) {
+            n += 1;
+            label = format!("{base} {n}");
+        }
+        labels.push(Some(label));
+    }
+    labels
 }
 
 /// Delays every track by the composition delay of the most reordered video track, so

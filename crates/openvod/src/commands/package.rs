@@ -317,8 +317,14 @@ pub fn package(args: PackageArgs) -> Result<()> {
     };
 
     let staged = StagedDir::new(&args.out, args.overwrite)?;
-    let summaries =
-        package::package_copies(&paths, renditions, &packaging, &copies, staged.path())?;
+    let summaries = package::package_copies(
+        &paths,
+        renditions,
+        Vec::new(),
+        &packaging,
+        &copies,
+        staged.path(),
+    )?;
     let mut key_file = None;
     if let Some(enc) = encryption.as_ref().filter(|e| e.write_key_file) {
         let rel = Path::new(Copy::Aes128.folder()).join(KEY_FILE);

@@ -77,6 +77,22 @@ fn print_info(input: &Path, info: &MediaInfo) {
                     .map(|b| format!(", {} kb/s", b / 1000))
                     .unwrap_or_default()
             ),
+            StreamInfo::Subtitle(t) => println!(
+                "  #{} subtitle {}{}{}{}{}",
+                t.index,
+                t.codec,
+                t.language
+                    .as_ref()
+                    .map(|l| format!(", {l}"))
+                    .unwrap_or_default(),
+                if t.forced { ", forced" } else { "" },
+                if t.hearing_impaired { ", captions" } else { "" },
+                if t.is_text() {
+                    ""
+                } else {
+                    " (bitmap: not carried)"
+                }
+            ),
             StreamInfo::Other {
                 index,
                 codec_type,

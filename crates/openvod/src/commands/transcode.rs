@@ -62,9 +62,57 @@ pub struct TranscodeArgs {
     /// Error messages from the source's decoders tolerated before it counts as damaged.
     #[arg(long, value_name = "N", default_value_t = IntegrityPolicy::default().max_decode_errors)]
     max_decode_errors: u64,
+    /// A subtitle file (WebVTT .vtt or SubRip .srt) in language LANG (ISO 639 or BCP 47,
+    /// or `und`); repeatable.
+    #[arg(long, value_name = "LANG=FILE")]
+    subtitles: Vec<String>,
+    /// A caption file (dialogue and sounds, for viewers who cannot hear), as --subtitles.
+    #[arg(long, value_name = "LANG=FILE")]
+    captions: Vec<String>,
+    /// A forced-subtitle file (shown with subtitles off: foreign dialogue), as
+    /// --subtitles.
+    #[arg(long, value_name = "LANG=FILE")]
+    forced_subtitles: Vec<String>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// The sidecar files the options give, in option order.
+fn sidecars(args: &TranscodeArgs) -> Result<Vec<job::Sidecar>> {
+    use openvod_media::text::{TextKind, TextTrackInfo};
+    let mut out = Vec::new();
+    for (option, values, kind, forced) in [
+        ("--subtitles", &args.subtitles, TextKind::Subtitles, false),
+        ("--captions", &args.captions, TextKind::Captions, false),
+        (
+            "--forced-subtitles",
+            &args.forced_subtitles,
+            TextKind::Subtitles,
+            true,
+        ),
+    ] {
+        for value in values {
+            let (lang, file) = value
+                .split_once('=')
+                .with_context(|| format!("{option} {value}: give LANG=FILE (en=subs.vtt)"))?;
+            let language = match lang {
+                "und" | "" => None,
+                code => Some(openvod_media::Language::from_code(code).with_context(|| {
+                    format!("{option} {value}: {code:?} is not an ISO 639 language code")
+                })?),
+            };
+            out.push(job::Sidecar {
+                path: PathBuf::from(file),
+                info: TextTrackInfo {
+                    language,
+                    kind,
+                    forced,
+                },
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub fn transcode(args: TranscodeArgs) -> Result<()> {
@@ -118,6 +166,7 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
             max_decode_errors: args.max_decode_errors,
         },
         measure_quality: args.measure_quality,
+        subtitles: sidecars(&args)?,
     };
     let reporter = Reporter::new();
     let summary = job::run(&job, &mut |e| reporter.event(e));
@@ -252,9 +301,14 @@ impl Reporter {
                     "ladder: {}{}",
                     rungs.join(", "),
                     plan.audio
-                        .as_ref()
-                        .map(|a| format!(", audio {} kb/s", a.bitrate / 1000))
-                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| format!(
+                            ", {} {} kb/s{}",
+                            a.name,
+                            a.bitrate / 1000,
+                            if a.channels == 6 { " 5.1" } else { "" }
+                        ))
+                        .collect::<String>()
                 );
                 match &self.bar {
                     Some(bar) => bar.println(line),

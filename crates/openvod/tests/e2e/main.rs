@@ -5,6 +5,7 @@
 mod common;
 
 mod access;
+mod audio_languages;
 mod av_sync;
 mod bad_inputs;
 mod codecs;
@@ -18,6 +19,7 @@ mod package;
 mod per_title;
 mod probe;
 mod service;
+mod subtitles;
 mod transcode;
 mod transcode_options;
 mod tus;

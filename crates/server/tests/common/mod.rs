@@ -125,6 +125,7 @@ fn make_media() -> Media {
     openvod_transcode::package::package_copies(
         &paths,
         r,
+        texts(),
         &packaging(vec![Copy::Clear]),
         &[openvod_media::CopyKeys::clear()],
         &packaged,
@@ -136,6 +137,7 @@ fn make_media() -> Media {
     openvod_transcode::package::store_renditions(
         &paths,
         r,
+        texts(),
         &packaging(p.copies.clone()),
         Some(&p),
         &stored,
@@ -147,6 +149,24 @@ fn make_media() -> Media {
         packaged,
         stored,
     }
+}
+
+/// An English subtitle track with a cue that spans a segment boundary.
+pub fn texts() -> Vec<openvod_media::presentation::TextRendition> {
+    let cues = openvod_media::text::parse(
+        b"WEBVTT\n\n00:00.500 --> 00:01.500\nHello\n\n00:03.500 --> 00:04.500\nacross a cut\n",
+        openvod_media::text::TextFormat::WebVtt,
+    )
+    .expect("test cues");
+    vec![openvod_media::presentation::TextRendition {
+        name: openvod_media::RenditionName::new("subs-en").unwrap(),
+        info: openvod_media::text::TextTrackInfo {
+            language: openvod_media::Language::from_code("en"),
+            kind: openvod_media::text::TextKind::Subtitles,
+            forced: false,
+        },
+        cues,
+    }]
 }
 
 /// A server over its own database and object folder.

@@ -41,6 +41,9 @@ impl Importer<'_> {
                 bitrate: 128_000,
                 sample_rate: 48_000,
                 channels: 2,
+                surround: true,
+                surround_bitrate: 384_000,
+                default_language: None,
             });
         if let Some(n) = name {
             a.name = n;

@@ -51,12 +51,18 @@ pub fn make_source(
         "yuv420p",
     ]);
     args.extend(extra);
+    made_source(dir, name, &args)
+}
+
+/// A source ffmpeg makes from `args` (inputs and output options, without the output
+/// file), made once and copied to `dir/name` for the test.
+pub fn made_source(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let ext = Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("mp4");
-    let cached = fixture(&args, ext, |out| {
-        let mut args = args.clone();
+    let cached = fixture(args, ext, |out| {
+        let mut args = args.to_vec();
         args.push(out.to_str().expect("utf-8 path"));
         ffmpeg(&args);
     });
