@@ -152,6 +152,11 @@ impl Mpd {
                 let _ = write!(s, " maxWidth=\"{w}\" maxHeight=\"{h}\"");
             }
             s.push_str(">\n");
+            // ISO/IEC 23009-1's schema order: ContentProtection, then
+            // SupplementalProperty, then Label and Role.
+            for cp in &set.content_protection {
+                let _ = writeln!(s, "      {cp}");
+            }
             if !set.switchable_with.is_empty() {
                 let ids: Vec<String> = set.switchable_with.iter().map(|i| i.to_string()).collect();
                 let _ = writeln!(
@@ -159,9 +164,6 @@ impl Mpd {
                     "      <SupplementalProperty schemeIdUri=\"urn:mpeg:dash:adaptation-set-switching:2016\" value=\"{}\"/>",
                     ids.join(",")
                 );
-            }
-            for cp in &set.content_protection {
-                let _ = writeln!(s, "      {cp}");
             }
             if let Some(label) = &set.label {
                 let _ = writeln!(s, "      <Label>{}</Label>", attr(label));

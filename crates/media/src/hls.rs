@@ -75,6 +75,10 @@ pub struct AudioRendition {
     pub language: Option<String>,
     pub channels: Option<u16>,
     pub default: bool,
+    /// `AUTOSELECT`: NO on a rendition whose language another one of its group already
+    /// offers (a 5.1 beside stereo, a commentary), since renditions a player may choose
+    /// on its own must differ in language or characteristics (4.4.6.1.1).
+    pub autoselect: bool,
     pub uri: String,
 }
 
@@ -143,8 +147,13 @@ impl MultivariantPlaylist {
             if let Some(lang) = &a.language {
                 let _ = write!(s, ",LANGUAGE=\"{lang}\"");
             }
-            let yes_no = if a.default { "YES" } else { "NO" };
-            let _ = write!(s, ",DEFAULT={yes_no},AUTOSELECT=YES");
+            let yes_no = |b: bool| if b { "YES" } else { "NO" };
+            let _ = write!(
+                s,
+                ",DEFAULT={},AUTOSELECT={}",
+                yes_no(a.default),
+                yes_no(a.autoselect || a.default)
+            );
             if let Some(ch) = a.channels {
                 let _ = write!(s, ",CHANNELS=\"{ch}\"");
             }

@@ -16,6 +16,9 @@ pub const STORED_PRESENTATION: &str = "presentation.json";
 /// The layout this module reads and writes. Version 2 indexes carry the subsample counts
 /// protected copies need (version 1 descriptions are refused with a clear error).
 pub const STORED_VERSION: u32 = 2;
+/// The layout of a description with text tracks (`texts`): an origin that reads only
+/// version 2 refuses it with the version error rather than an unknown field.
+pub const STORED_VERSION_TEXT: u32 = 3;
 
 /// One rendition of a stored presentation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +89,7 @@ impl StoredPresentation {
             version: u32,
         }
         let v: Version = serde_json::from_slice(bytes)?;
-        if v.version != STORED_VERSION {
+        if !(STORED_VERSION..=STORED_VERSION_TEXT).contains(&v.version) {
             return Err(StoredError::Version(v.version));
         }
         let p: StoredPresentation = serde_json::from_slice(bytes)?;

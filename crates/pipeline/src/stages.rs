@@ -87,8 +87,9 @@ struct TranscodeOutput {
     renditions: Vec<String>,
     encode_seconds: f64,
     cpu_seconds: f64,
-    /// The plan the encode ran: a per-title ladder's rungs come from its analysis, so
-    /// the later stages take them from here rather than planning again.
+    /// The plan the encode ran (a per-title ladder's rungs come from its analysis, the
+    /// text tracks from the source), so the later stages take it from here rather than
+    /// planning again; absent from results recorded by earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plan: Option<EncodePlan>,
 }
@@ -113,14 +114,30 @@ fn encoded_plan(
     asset: &Asset,
     transcode: Option<&TranscodeOutput>,
 ) -> Result<EncodePlan, StageError> {
-    match transcode.and_then(|o| o.plan.clone()) {
-        Some(plan) => Ok(plan),
-        None => Ok(ladder::plan(
-            &media_info(asset)?,
-            template(ctx, asset)?,
-            &source_name(asset),
-        )?),
+    if let Some(plan) = transcode.and_then(|o| o.plan.clone()) {
+        return Ok(plan);
     }
+    let mut plan = ladder::plan(
+        &media_info(asset)?,
+        template(ctx, asset)?,
+        &source_name(asset),
+    )?;
+    // A transcode recorded before every plan was kept encoded what it lists, and no
+    // text; a rendition it lists that this plan lacks cannot be packaged from here.
+    if let Some(o) = transcode {
+        plan.audio.retain(|a| o.renditions.contains(&a.name));
+        plan.text.clear();
+        let planned = plan.rendition_names();
+        if let Some(missing) = o.renditions.iter().find(|r| !planned.contains(r)) {
+            return Err(StageError::permanent(
+                "transcode_failed",
+                format!(
+                    "rendition {missing} was encoded by an earlier openvod whose plan this one                      does not make again; upload the source again"
+                ),
+            ));
+        }
+    }
+    Ok(plan)
 }
 
 /// What `publish` records: the output, and what the asset's processing used (the API
@@ -372,7 +389,6 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     .await?;
     let _ = reporter.await;
     let (cost, warnings, encoded_plan, decision) = result?;
-    let per_title = decision.is_some();
     plan = encoded_plan;
     if plan.duration > 0.0 && cost.wall.as_secs_f64() > 0.0 {
         // Media seconds per wall second: the "x real time" of the encode.
@@ -403,7 +419,7 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             renditions: names,
             encode_seconds: cost.wall.as_secs_f64(),
             cpu_seconds: cost.cpu.as_secs_f64(),
-            plan: per_title.then(|| plan.clone()),
+            plan: Some(plan.clone()),
         })?,
         warnings: Some(to_value(&warnings)?),
         ladder: decision.as_ref().map(to_value).transpose()?,

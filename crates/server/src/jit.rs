@@ -214,10 +214,14 @@ async fn load_uncached(state: &AppState, prefix: &str) -> Result<Option<Arc<JitA
     let mut texts = Vec::with_capacity(stored.texts.len());
     for t in &stored.texts {
         let key = format!("{prefix}/{}", t.media_key());
-        let bytes = read_small(state, &key, openvod_media::text::MAX_TEXT_BYTES as u64)
-            .await?
-            .ok_or_else(|| bad_gateway(format!("{key} is missing")))?;
-        let cues = openvod_media::text::parse(&bytes, openvod_media::text::TextFormat::WebVtt)
+        let bytes = read_small(
+            state,
+            &key,
+            openvod_media::text::MAX_WRITTEN_TEXT_BYTES as u64,
+        )
+        .await?
+        .ok_or_else(|| bad_gateway(format!("{key} is missing")))?;
+        let cues = openvod_media::text::parse_written(&bytes)
             .map_err(|e| bad_gateway(format!("{key}: {e}")))?;
         texts.push(TextRendition {
             name: t.name.clone(),

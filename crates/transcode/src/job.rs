@@ -81,7 +81,11 @@ pub fn add_sidecars(plan: &mut EncodePlan, sidecars: &[Sidecar], work: &Path) ->
             )));
         }
         let cues = read_sidecar(&s.path)?;
-        let taken: Vec<String> = plan.text.iter().map(|t| t.name.clone()).collect();
+        let taken: Vec<String> = plan
+            .rendition_names()
+            .into_iter()
+            .chain(plan.text.iter().map(|t| t.name.clone()))
+            .collect();
         let name = ladder::text_name(&s.info, &taken);
         let path = ffmpeg::text_path(work, &name);
         let vtt = openvod_media::text::write_segment(&cues, 0, u64::MAX, None);
@@ -96,38 +100,67 @@ pub fn add_sidecars(plan: &mut EncodePlan, sidecars: &[Sidecar], work: &Path) ->
 }
 
 /// The text tracks of `plan` from the WebVTT files in `encoded`, without the cues past
-/// the video's end (`duration` seconds), with a warning for each track that had some.
+/// the end of the encoded video (`renditions`' first video track; a subtitle stream
+/// can run past it and stretch the container's duration), with a warning for each
+/// track that had some.
 pub fn encoded_texts(
     plan: &EncodePlan,
     encoded: &Path,
+    renditions: &[Rendition],
 ) -> Result<(
     Vec<openvod_media::presentation::TextRendition>,
     Vec<SourceWarning>,
 )> {
     let mut texts = Vec::with_capacity(plan.text.len());
     let mut warnings = Vec::new();
+    let video_end_ms = renditions
+        .iter()
+        .find(|r| r.track.kind == openvod_media::TrackKind::Video)
+        .map(|r| {
+            let end = u128::from(r.track.end_time().max(0).unsigned_abs());
+            (end * 1000 / u128::from(r.track.timescale.max(1))) as u64
+        });
     for t in &plan.text {
         let path = ffmpeg::text_path(encoded, &t.name);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        // A text stream with no cue at all comes out as a bare header: an empty track.
-        let mut cues =
-            match openvod_media::text::parse(&bytes, openvod_media::text::TextFormat::WebVtt) {
-                Ok(cues) => cues,
-                Err(e) if e.reason.contains("no cues") => Vec::new(),
-                Err(source) => return Err(Error::Subtitles { path, source }),
-            };
-        if plan.duration > 0.0 {
-            let end_ms = (plan.duration * 1000.0).round() as u64;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(openvod_media::text::MAX_WRITTEN_TEXT_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(|e| Error::io(&path, e))?;
+        let not_carried = |why: String| SourceWarning {
+            code: integrity::WarningCode::StreamNotCarried,
+            message: format!("text track {} is not in the output: {why}", t.name),
+        };
+        let mut cues = match openvod_media::text::parse_written(&bytes) {
+            Ok(cues) => cues,
+            // A source's text stream that does not convert is left out, as bitmap
+            // subtitles are; a sidecar was read before the encode and cannot fail here.
+            Err(e) if t.stream_index.is_some() => {
+                warnings.push(not_carried(e.to_string()));
+                continue;
+            }
+            Err(source) => return Err(Error::Subtitles { path, source }),
+        };
+        if let Some(end_ms) = video_end_ms {
             let dropped = openvod_media::text::clip_to(&mut cues, end_ms);
             if dropped > 0 {
                 warnings.push(SourceWarning {
                     code: integrity::WarningCode::CuesPastEnd,
                     message: format!(
                         "{dropped} cue(s) of {} start after the video ends ({:.3} s) and were dropped",
-                        t.name, plan.duration
+                        t.name,
+                        end_ms as f64 / 1000.0
                     ),
                 });
             }
+        }
+        if cues.is_empty() {
+            // Nothing to show: a track a player would list and never fill.
+            warnings.push(not_carried("it has no cue within the video".into()));
+            continue;
         }
         texts.push(openvod_media::presentation::TextRendition {
             name: RenditionName::new(&t.name).map_err(|e| Error::Template(e.to_string()))?,
@@ -285,7 +318,7 @@ pub fn store_encoded(
     out: &Path,
 ) -> Result<(PackageSummary, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    let (texts, warnings) = encoded_texts(plan, encoded)?;
+    let (texts, warnings) = encoded_texts(plan, encoded, &renditions)?;
     let summary = package::store_renditions(
         &sources,
         renditions,
@@ -328,7 +361,7 @@ pub fn package_encoded_copies(
     out: &Path,
 ) -> Result<(Vec<PackageSummary>, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    let (texts, warnings) = encoded_texts(plan, encoded)?;
+    let (texts, warnings) = encoded_texts(plan, encoded, &renditions)?;
     let summaries = package::package_copies(
         &sources,
         renditions,

@@ -81,7 +81,7 @@ pub struct EncodePlan {
     pub rungs: Vec<PlannedRung>,
     /// Every audio output, the one players pick first (the source's default stream, or
     /// the template's language) first.
-    #[serde(deserialize_with = "one_or_many_audio")]
+    #[serde(default, deserialize_with = "one_or_many_audio")]
     pub audio: Vec<PlannedAudio>,
     /// Subtitle and caption tracks: the source's text streams, then sidecars.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -269,7 +269,12 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
             },
             forced: t.forced,
         };
-        let taken: Vec<String> = text.iter().map(|t| t.name.clone()).collect();
+        let taken: Vec<String> = rungs
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(audio.iter().map(|a| a.name.clone()))
+            .chain(text.iter().map(|t| t.name.clone()))
+            .collect();
         text.push(PlannedText {
             name: text_name(&info, &taken),
             stream_index: Some(t.index),

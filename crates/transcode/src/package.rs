@@ -214,7 +214,11 @@ pub fn store_renditions(
         stored_texts.push(entry);
     }
     let description = StoredPresentation {
-        version: STORED_VERSION,
+        version: if stored_texts.is_empty() {
+            STORED_VERSION
+        } else {
+            openvod_media::stored::STORED_VERSION_TEXT
+        },
         renditions: stored,
         texts: stored_texts,
         target: packaging.target,

@@ -46,20 +46,21 @@ fn hls_lists_each_audio_rendition_by_language_with_the_first_as_default() {
         .filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
         .collect();
     assert_eq!(media.len(), 4, "{master}");
+    // A second English rendition is not AUTOSELECT: its language is already offered.
     let expect = [
-        ("English", Some("en"), "YES", "2"),
-        ("Spanish", Some("es"), "NO", "2"),
-        ("English 5.1", Some("en"), "NO", "6"),
-        ("Audio", None, "NO", "2"),
+        ("English", Some("en"), "YES", "YES", "2"),
+        ("Spanish", Some("es"), "NO", "YES", "2"),
+        ("English 5.1", Some("en"), "NO", "NO", "6"),
+        ("Audio", None, "NO", "YES", "2"),
     ];
-    for (line, (name, language, default, channels)) in media.iter().zip(expect) {
+    for (line, (name, language, default, autoselect, channels)) in media.iter().zip(expect) {
         assert!(line.contains(&format!("NAME=\"{name}\"")), "{line}");
         match language {
             Some(l) => assert!(line.contains(&format!("LANGUAGE=\"{l}\"")), "{line}"),
             None => assert!(!line.contains("LANGUAGE="), "{line}"),
         }
         assert!(
-            line.contains(&format!("DEFAULT={default},AUTOSELECT=YES")),
+            line.contains(&format!("DEFAULT={default},AUTOSELECT={autoselect}")),
             "{line}"
         );
         assert!(line.contains(&format!("CHANNELS=\"{channels}\"")), "{line}");

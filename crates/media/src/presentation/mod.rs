@@ -166,6 +166,8 @@ pub struct Presentation {
     renditions: Vec<PackagedRendition>,
     /// Subtitles and captions, after every rendition in manifests.
     texts: Vec<TextRendition>,
+    /// Bytes of each text track written whole, for the MPD's bandwidth.
+    text_bytes: Vec<u64>,
     text_cuts: text::TextCuts,
     packaging: Packaging,
     length: SegmentLength,
@@ -245,6 +247,7 @@ impl Presentation {
         Ok(Presentation {
             renditions,
             texts: Vec::new(),
+            text_bytes: Vec::new(),
             text_cuts,
             packaging,
             length,
@@ -265,6 +268,10 @@ impl Presentation {
                 )));
             }
         }
+        self.text_bytes = texts
+            .iter()
+            .map(|t| crate::text::write_segment(&t.cues, 0, u64::MAX, None).len() as u64)
+            .collect();
         self.texts = texts;
         Ok(self)
     }

@@ -201,10 +201,15 @@ pub(super) fn multivariant(
         // first.
         for (k, &i) in members.iter().enumerate() {
             let r = &p.renditions[i];
+            let language = super::language_tag(&r.track().language);
+            let repeated = members[..k]
+                .iter()
+                .any(|&o| super::language_tag(&p.renditions[o].track().language) == language);
             m.audio.push(hls::AudioRendition {
                 group_id: format!("audio{g}"),
                 name: labels[i].clone().unwrap_or_else(|| r.name().to_string()),
-                language: super::language_tag(&r.track().language),
+                autoselect: !repeated,
+                language,
                 channels: r.track().codec.channels(),
                 default: k == 0,
                 uri: at

@@ -154,8 +154,8 @@ pub(super) fn dash_sets(p: &Presentation, at: &ObjectPath) -> Vec<dash::Adaptati
     p.texts
         .iter()
         .zip(labels(&p.texts))
-        .map(|(t, label)| {
-            let bytes = whole(p, p.text_index(&t.name).unwrap_or(0)).len() as u64;
+        .zip(&p.text_bytes)
+        .map(|((t, label), &bytes)| {
             let seconds = p.duration_seconds().max(1.0);
             dash::AdaptationSet {
                 content_type: "text",

@@ -14,6 +14,10 @@ use crate::Language;
 
 /// The largest subtitle file read: a feature film's subtitles are a few hundred KB.
 pub const MAX_TEXT_BYTES: usize = 4 << 20;
+/// The largest WebVTT file read back that openvod wrote itself (a stored track, or
+/// ffmpeg's conversion of a source's text stream): escaping (`&` as `&amp;`) and full
+/// timestamps make a file written from [`MAX_TEXT_BYTES`] of input longer than that.
+pub const MAX_WRITTEN_TEXT_BYTES: usize = 6 * MAX_TEXT_BYTES;
 /// The most cues one file may hold.
 pub const MAX_CUES: usize = 100_000;
 /// The latest time a cue may have (a cue past 100 hours is a mistake, not a film).
@@ -89,15 +93,30 @@ impl TextError {
     }
 }
 
-/// Reads a subtitle file. The text must be UTF-8 (a byte-order mark is skipped); cues
-/// come out sorted by start time. An empty file, or one without cues, is an error: a
-/// track with nothing to show is a mistake worth hearing about.
+/// Reads a subtitle file a user gave (up to [`MAX_TEXT_BYTES`]). The text must be UTF-8
+/// (a byte-order mark is skipped); cues come out sorted by start time. An empty file,
+/// or one without cues, is an error: a track with nothing to show is a mistake worth
+/// hearing about.
 pub fn parse(bytes: &[u8], format: TextFormat) -> Result<Vec<Cue>, TextError> {
-    if bytes.len() > MAX_TEXT_BYTES {
+    let cues = parse_bounded(bytes, format, MAX_TEXT_BYTES)?;
+    if cues.is_empty() {
+        return Err(TextError::at(1, "the file has no cues"));
+    }
+    Ok(cues)
+}
+
+/// Reads WebVTT that openvod wrote (up to [`MAX_WRITTEN_TEXT_BYTES`]); a file without
+/// cues is an empty track, not an error.
+pub fn parse_written(bytes: &[u8]) -> Result<Vec<Cue>, TextError> {
+    parse_bounded(bytes, TextFormat::WebVtt, MAX_WRITTEN_TEXT_BYTES)
+}
+
+fn parse_bounded(bytes: &[u8], format: TextFormat, limit: usize) -> Result<Vec<Cue>, TextError> {
+    if bytes.len() > limit {
         return Err(TextError::at(
             0,
             format!(
-                "the file is {} bytes; subtitle files are at most {MAX_TEXT_BYTES}",
+                "the file is {} bytes; subtitle files are at most {limit}",
                 bytes.len()
             ),
         ));
@@ -110,13 +129,12 @@ pub fn parse(bytes: &[u8], format: TextFormat) -> Result<Vec<Cue>, TextError> {
             .count();
         TextError::at(line, "not UTF-8 text; save the file as UTF-8")
     })?;
+    // CR LF, a lone CR and LF all end a line (W3C WebVTT, 4.1); the parsers see LF only.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut cues = match format {
-        TextFormat::WebVtt => vtt::parse(text)?,
-        TextFormat::SubRip => srt::parse(text)?,
+        TextFormat::WebVtt => vtt::parse(&text)?,
+        TextFormat::SubRip => srt::parse(&text)?,
     };
-    if cues.is_empty() {
-        return Err(TextError::at(1, "the file has no cues"));
-    }
     cues.sort_by_key(|c| (c.start_ms, c.end_ms));
     Ok(cues)
 }

@@ -32,7 +32,12 @@ pub(super) fn parse(text: &str) -> Result<Vec<Cue>, TextError> {
         let (start_ms, end_ms, _) = timing(timing_line, n)?;
         let mut payload: Vec<String> = Vec::new();
         while let Some((_, l)) = lines.next_if(|(_, l)| !l.trim().is_empty()) {
-            payload.push(webvtt_text(l));
+            // A line that was all tags (`<font>`) is left out, not kept blank: a blank
+            // line would end the cue in WebVTT.
+            let text = webvtt_text(l);
+            if !text.trim().is_empty() {
+                payload.push(text);
+            }
         }
         if cues.len() == MAX_CUES {
             return Err(TextError::at(n, format!("more than {MAX_CUES} cues")));
@@ -47,50 +52,49 @@ pub(super) fn parse(text: &str) -> Result<Vec<Cue>, TextError> {
     Ok(cues)
 }
 
+/// The longest tag or override read as one (`<font color="...">`); a bracket with no
+/// close within it is text. The bound keeps each step of [`webvtt_text`] short, so a
+/// hostile line costs time in proportion to its length.
+const MAX_TAG: usize = 256;
+
 /// One line of SubRip text as WebVTT cue text.
 fn webvtt_text(line: &str) -> String {
     const KEPT: [&str; 6] = ["<i>", "</i>", "<b>", "</b>", "<u>", "</u>"];
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(c) = rest.chars().next() {
-        let lower = rest.get(..4).unwrap_or(rest).to_ascii_lowercase();
-        if let Some(tag) = KEPT.iter().find(|t| lower.starts_with(*t)) {
+        let bytes = rest.as_bytes();
+        if let Some(tag) = KEPT
+            .iter()
+            .find(|t| bytes.len() >= t.len() && bytes[..t.len()].eq_ignore_ascii_case(t.as_bytes()))
+        {
             out.push_str(tag);
             rest = &rest[tag.len()..];
             continue;
         }
-        match c {
-            '<' | '{' => {
-                let close = if c == '<' { '>' } else { '}' };
-                // A tag or an override is dropped whole; a lone bracket is text.
-                match rest.find(close) {
-                    Some(end)
-                        if c == '<'
-                            && rest[1..]
-                                .starts_with(|x: char| x.is_ascii_alphabetic() || x == '/') =>
-                    {
-                        rest = &rest[end + 1..];
-                    }
-                    Some(end) if c == '{' && rest[1..].starts_with('\\') => rest = &rest[end + 1..],
-                    _ => {
-                        out.push_str(if c == '<' { "&lt;" } else { "{" });
-                        rest = &rest[1..];
-                    }
-                }
-            }
-            '>' => {
-                out.push_str("&gt;");
-                rest = &rest[1..];
-            }
-            '&' => {
-                out.push_str("&amp;");
-                rest = &rest[1..];
-            }
-            _ => {
-                out.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
+        // A tag (`<font ...>`, `</font>`) or an override (`{\an8}`) is dropped whole.
+        let opens = match c {
+            '<' => bytes
+                .get(1)
+                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'/'),
+            '{' => bytes.get(1) == Some(&b'\\'),
+            _ => false,
+        };
+        let close = if c == '<' { b'>' } else { b'}' };
+        let end = opens
+            .then(|| bytes.iter().take(MAX_TAG).position(|&b| b == close))
+            .flatten();
+        if let Some(end) = end {
+            rest = &rest[end + 1..];
+            continue;
         }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
     }
     out
 }

@@ -133,3 +133,39 @@ fn formats_come_from_extensions() {
     );
     assert_eq!(TextFormat::from_extension("a.ass"), None);
 }
+
+#[test]
+fn a_hostile_subrip_line_costs_time_in_proportion_to_its_length() {
+    // Brackets that never close and wide characters, a megabyte on one line: each step
+    // of the conversion looks at most a tag's length ahead.
+    let mut file = String::from("1\n00:00:01,000 --> 00:00:02,000\n");
+    for _ in 0..100_000 {
+        file.push_str("{<中&");
+    }
+    file.push('\n');
+    let cues = parse(file.as_bytes(), TextFormat::SubRip).unwrap();
+    assert_eq!(
+        cues[0].text.len(),
+        100_000 * ("{&lt;中&amp;".len()),
+        "every bracket is text"
+    );
+}
+
+#[test]
+fn a_webvtt_cue_right_after_the_header_is_kept() {
+    let cues = parse(
+        b"WEBVTT\n00:01.000 --> 00:02.000\nfirst\n",
+        TextFormat::WebVtt,
+    )
+    .unwrap();
+    assert_eq!(cues.len(), 1);
+    assert_eq!(cues[0].text, "first");
+}
+
+#[test]
+fn written_text_without_cues_is_an_empty_track() {
+    assert_eq!(parse_written(b"WEBVTT\n\n").unwrap(), Vec::new());
+    assert!(parse(b"WEBVTT\n\n", TextFormat::WebVtt).is_err());
+    let big = vec![b'a'; MAX_WRITTEN_TEXT_BYTES + 1];
+    assert!(parse_written(&big).is_err());
+}

@@ -15,12 +15,12 @@ pub(super) fn parse(text: &str) -> Result<Vec<Cue>, TextError> {
                 || first.starts_with("WEBVTT\t") => {}
         _ => return Err(TextError::at(1, "a WebVTT file starts with \"WEBVTT\"")),
     }
-    // The header runs to the first blank line.
-    for (_, l) in lines.by_ref() {
-        if l.trim().is_empty() {
-            break;
-        }
-    }
+    // The header runs to the first blank line, or to a timing line that follows it
+    // without one (the W3C parser takes that line as the first cue's).
+    while lines
+        .next_if(|(_, l)| !l.trim().is_empty() && !l.contains("-->"))
+        .is_some()
+    {}
     let mut cues = Vec::new();
     loop {
         while lines.peek().is_some_and(|(_, l)| l.trim().is_empty()) {
@@ -81,9 +81,10 @@ pub fn write_segment(cues: &[Cue], from_ms: u64, to_ms: u64, mpegts: Option<u64>
         out.push_str(&format!("X-TIMESTAMP-MAP=MPEGTS:{ts},LOCAL:00:00:00.000\n"));
     }
     out.push('\n');
+    // A cue of no length shows at its start: it belongs where its start falls.
     for c in cues
         .iter()
-        .filter(|c| c.start_ms < to_ms && c.end_ms > from_ms)
+        .filter(|c| c.start_ms < to_ms && (c.end_ms > from_ms || c.start_ms >= from_ms))
     {
         write_time(&mut out, c.start_ms);
         out.push_str(" --> ");

@@ -125,16 +125,16 @@ fn every_audio_language_becomes_a_rendition_that_decodes_to_its_own_stream() {
         .filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
         .collect();
     let expect = [
-        ("Spanish", "es", "YES", "2", "audio-es"),
-        ("Spanish 5.1", "es", "NO", "6", "audio-es-51"),
-        ("English", "en", "NO", "2", "audio-en"),
+        ("Spanish", "es", "YES", "YES", "2", "audio-es"),
+        ("Spanish 5.1", "es", "NO", "NO", "6", "audio-es-51"),
+        ("English", "en", "NO", "YES", "2", "audio-en"),
     ];
     assert_eq!(media.len(), expect.len(), "{master}");
-    for (line, (name, lang, default, ch, folder)) in media.iter().zip(expect) {
+    for (line, (name, lang, default, auto, ch, folder)) in media.iter().zip(expect) {
         for want in [
             format!("NAME=\"{name}\""),
             format!("LANGUAGE=\"{lang}\""),
-            format!("DEFAULT={default},AUTOSELECT=YES"),
+            format!("DEFAULT={default},AUTOSELECT={auto}"),
             format!("CHANNELS=\"{ch}\""),
             format!("URI=\"{folder}/index.m3u8\""),
         ] {

@@ -10,7 +10,7 @@ use crate::common::*;
 const SECONDS: u32 = 10;
 
 /// A 10 s source whose MP4 timed-text stream (French) says "Bonjour" at 1-2 s and
-/// "Au revoir" at 6.5-7.5 s.
+/// "Au revoir" at 6.5-7.5 s, and whose second one (German) shows only after the end.
 fn with_timed_text(dir: &Path) -> PathBuf {
     let srt = dir.join("embedded.srt");
     std::fs::write(
@@ -18,6 +18,10 @@ fn with_timed_text(dir: &Path) -> PathBuf {
         "1\n00:00:01,000 --> 00:00:02,000\nBonjour\n\n2\n00:00:06,500 --> 00:00:07,500\nAu revoir\n",
     )
     .unwrap();
+    // A German stream whose only cue is after the video's end.
+    let late = dir.join("late.srt");
+    std::fs::write(&late, "1\n00:00:15,000 --> 00:00:16,000\nzu spät\n").unwrap();
+    let late_arg = late.to_str().unwrap().to_string();
     let video = format!("testsrc2=size=320x180:rate=25:duration={SECONDS}");
     let tone = format!("sine=frequency=440:sample_rate=48000:duration={SECONDS}");
     let srt_arg = srt.to_str().unwrap().to_string();
@@ -32,12 +36,16 @@ fn with_timed_text(dir: &Path) -> PathBuf {
         &tone,
         "-i",
         &srt_arg,
+        "-i",
+        &late_arg,
         "-map",
         "0:v",
         "-map",
         "1:a",
         "-map",
         "2:s",
+        "-map",
+        "3:s",
         "-c:v",
         "libx264",
         "-preset",
@@ -50,6 +58,8 @@ fn with_timed_text(dir: &Path) -> PathBuf {
         "mov_text",
         "-metadata:s:s:0",
         "language=fra",
+        "-metadata:s:s:1",
+        "language=deu",
     ];
     made_source(dir, "timed-text.mp4", &args)
 }
@@ -112,6 +122,14 @@ fn embedded_and_sidecar_text_become_webvtt_tracks_in_both_manifests() {
                 .as_str()
                 .unwrap()
                 .contains("1 cue(s) of subs-es")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w["code"] == "stream_not_carried"
+            && w["message"]
+                .as_str()
+                .unwrap()
+                .contains("subs-de is not in the output: it has no cue within the video")),
         "{warnings:?}"
     );
 
