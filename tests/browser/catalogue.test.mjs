@@ -126,6 +126,39 @@ max_bitrate = 900_000
     return heard;
   }
 
+  // Opens `c.manifest` in `c.player`, waits until it plays past `from` seconds, runs
+  // `body(page, steps)`, and checks no player error came; a failure leaves the steps, the
+  // page's state and its console in ARTIFACTS/NAME.json.
+  async function playing(t, c, { listen = false, from, name }, body) {
+    const src = encodeURIComponent(`${server.url}/media/${c.manifest}`);
+    const url = `${server.url}/?player=${c.player}&src=${src}${listen ? '&listen=1' : ''}`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    const steps = {};
+    try {
+      await page.goto(url, { timeout: 15_000 });
+      await page.waitForFunction(
+        (from) => (window.__errors?.length ?? 0) > 0 || (window.__video?.currentTime ?? 0) > from,
+        from,
+        { timeout: TIMEOUT_MS, polling: 200 },
+      );
+      await body(page, steps);
+      const state = await page.evaluate(() => window.__state());
+      assert.deepEqual(state.errors, [], 'no player error');
+      t.diagnostic(`${c.label} ${c.manifest}: ${JSON.stringify(steps)} at t=${state.currentTime.toFixed(2)}`);
+    } catch (e) {
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      const out = path.join(ARTIFACTS, slug(`${name}-${c.player}-${c.manifest}`));
+      const state = await page.evaluate(() => window.__state?.()).catch(() => null);
+      fs.writeFileSync(`${out}.json`, JSON.stringify({ url, steps, state, console: consoleLines }, null, 2));
+      throw e;
+    } finally {
+      await context.close().catch(() => {});
+    }
+  }
+
   for (const c of [
     { player: 'hls', manifest: 'master.m3u8', label: 'hls.js' },
     { player: 'shaka', manifest: 'master.m3u8', label: 'Shaka' },
@@ -134,19 +167,7 @@ max_bitrate = 900_000
   ]) {
     it(`${c.label} lists both languages of ${c.manifest}, starts in English and switches to Spanish by what it decodes`, { timeout: TIMEOUT_MS * 2 }, async (t) => {
       if (setupError) throw setupError;
-      const url = `${server.url}/?player=${c.player}&src=${encodeURIComponent(`${server.url}/media/${c.manifest}`)}&listen=1`;
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const consoleLines = [];
-      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-      const steps = {};
-      try {
-        await page.goto(url, { timeout: 15_000 });
-        await page.waitForFunction(
-          () => (window.__errors?.length ?? 0) > 0 || (window.__video?.currentTime ?? 0) > 1,
-          null,
-          { timeout: TIMEOUT_MS, polling: 200 },
-        );
+      await playing(t, c, { listen: true, from: 1, name: 'audio' }, async (page, steps) => {
         steps.tracks = await page.evaluate(LIST[c.player]);
         const languages = steps.tracks.map((x) => x.language).sort();
         assert.deepEqual(languages, ['en', 'es'], `tracks: ${JSON.stringify(steps.tracks)}`);
@@ -159,18 +180,7 @@ max_bitrate = 900_000
         await page.evaluate(SWITCH[c.player], 'es');
         steps.switched = await hear(page, 'es');
         assert.ok(!steps.switched.timeout && !steps.switched.errors, `Spanish (${TONES.es} Hz) after the switch: heard ${JSON.stringify(steps.switched)}`);
-        const state = await page.evaluate(() => window.__state());
-        assert.deepEqual(state.errors, [], 'no player error');
-        t.diagnostic(`${c.label} ${c.manifest}: ${JSON.stringify(steps)} at t=${state.currentTime.toFixed(2)}`);
-      } catch (e) {
-        fs.mkdirSync(ARTIFACTS, { recursive: true });
-        const out = path.join(ARTIFACTS, slug(`audio-${c.player}-${c.manifest}`));
-        const state = await page.evaluate(() => window.__state?.()).catch(() => null);
-        fs.writeFileSync(`${out}.json`, JSON.stringify({ url, steps, state, console: consoleLines }, null, 2));
-        throw e;
-      } finally {
-        await context.close().catch(() => {});
-      }
+      });
     });
   }
 
@@ -197,19 +207,7 @@ max_bitrate = 900_000
   ]) {
     it(`${c.label} lists the text tracks of ${c.manifest} and shows each one's cues at their times`, { timeout: TIMEOUT_MS * 3 }, async (t) => {
       if (setupError) throw setupError;
-      const url = `${server.url}/?player=${c.player}&src=${encodeURIComponent(`${server.url}/media/${c.manifest}`)}`;
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const consoleLines = [];
-      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-      const steps = {};
-      try {
-        await page.goto(url, { timeout: 15_000 });
-        await page.waitForFunction(
-          () => (window.__errors?.length ?? 0) > 0 || (window.__video?.currentTime ?? 0) > 0.5,
-          null,
-          { timeout: TIMEOUT_MS, polling: 200 },
-        );
+      await playing(t, c, { from: 0.5, name: 'subtitles' }, async (page, steps) => {
         steps.tracks = await page.evaluate(TEXT_LIST[c.player]);
         assert.deepEqual(steps.tracks.map((x) => x.language).sort(), ['en', 'es', 'fr'], `text tracks: ${JSON.stringify(steps.tracks)}`);
         assert.deepEqual(steps.tracks.map((x) => x.name).sort(), Object.values(NAMES).sort(), `names: ${JSON.stringify(steps.tracks)}`);
@@ -247,18 +245,7 @@ max_bitrate = 900_000
             assert.ok(Math.abs(cue.end - got.firstFrame - end) <= 0.1, `${text}: ends at ${cue.end}, not ${end}`);
           }
         }
-        const state = await page.evaluate(() => window.__state());
-        assert.deepEqual(state.errors, [], 'no player error');
-        t.diagnostic(`${c.label} ${c.manifest}: ${JSON.stringify(steps)}`);
-      } catch (e) {
-        fs.mkdirSync(ARTIFACTS, { recursive: true });
-        const out = path.join(ARTIFACTS, slug(`subtitles-${c.player}-${c.manifest}`));
-        const state = await page.evaluate(() => window.__state?.()).catch(() => null);
-        fs.writeFileSync(`${out}.json`, JSON.stringify({ url, steps, state, console: consoleLines }, null, 2));
-        throw e;
-      } finally {
-        await context.close().catch(() => {});
-      }
+      });
     });
   }
 });

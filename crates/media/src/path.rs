@@ -99,6 +99,19 @@ impl PartialEq<str> for RenditionName {
     }
 }
 
+/// The first of `base`, `base{separator}2`, `base{separator}3`, ... that `taken` does not
+/// hold: how two renditions, or two names a player shows, that would read the same are
+/// told apart.
+pub fn first_free(base: &str, separator: &str, taken: impl Fn(&str) -> bool) -> String {
+    (1u32..)
+        .map(|n| match n {
+            1 => base.to_string(),
+            n => format!("{base}{separator}{n}"),
+        })
+        .find(|name| !taken(name))
+        .unwrap_or_else(|| base.to_string())
+}
+
 /// `s` followed by digits: a segment-length folder, whatever the number.
 fn is_length_folder(s: &str) -> bool {
     s.len() > 1 && s.starts_with('s') && s[1..].bytes().all(|b| b.is_ascii_digit())

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! ASSET/work/encode/NAME.mp4   renditions as ffmpeg wrote them (transcode -> package)
+//! ASSET/work/encode/TEXT.vtt   text tracks as WebVTT (transcode -> package)
 //! ASSET/out/...                the packaged presentation (master.m3u8, manifest.mpd, ...)
 //! ```
 //!
@@ -394,29 +395,18 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         // Media seconds per wall second: the "x real time" of the encode.
         metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
     }
-    let mut names = Vec::new();
-    for name in plan.rendition_names() {
+    for file in ffmpeg::output_files(&plan) {
         ctx.objects
             .outputs
             .put_file(
-                &format!("{}/work/encode/{name}.mp4", asset.id),
-                &ffmpeg::output_path(&encoded, &name),
-            )
-            .await?;
-        names.push(name);
-    }
-    for t in &plan.text {
-        ctx.objects
-            .outputs
-            .put_file(
-                &format!("{}/work/encode/{}.vtt", asset.id, t.name),
-                &ffmpeg::text_path(&encoded, &t.name),
+                &format!("{}/work/encode/{file}", asset.id),
+                &encoded.join(&file),
             )
             .await?;
     }
     Ok(StageOutcome {
         output: to_value(&TranscodeOutput {
-            renditions: names,
+            renditions: plan.rendition_names(),
             encode_seconds: cost.wall.as_secs_f64(),
             cpu_seconds: cost.cpu.as_secs_f64(),
             plan: Some(plan.clone()),
@@ -435,26 +425,13 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         .await
         .map_err(|e| StageError::transient("worker", e))?;
     // Another worker may have run the transcode: fetch what is not here.
-    for name in plan.rendition_names() {
-        let key = format!("{}/work/encode/{name}.mp4", asset.id);
-        let local = ffmpeg::output_path(&encoded, &name);
+    for file in ffmpeg::output_files(&plan) {
+        let key = format!("{}/work/encode/{file}", asset.id);
+        let local = encoded.join(&file);
         let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
             StageError::transient(
                 "worker",
-                format!("rendition {key} is missing; the transcode must run again"),
-            )
-        })?;
-        if tokio::fs::metadata(&local).await.map(|m| m.len()).ok() != Some(remote.size) {
-            ctx.objects.outputs.download(&key, &local).await?;
-        }
-    }
-    for t in &plan.text {
-        let key = format!("{}/work/encode/{}.vtt", asset.id, t.name);
-        let local = ffmpeg::text_path(&encoded, &t.name);
-        let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
-            StageError::transient(
-                "worker",
-                format!("text track {key} is missing; the transcode must run again"),
+                format!("{key} is missing; the transcode must run again"),
             )
         })?;
         if tokio::fs::metadata(&local).await.map(|m| m.len()).ok() != Some(remote.size) {

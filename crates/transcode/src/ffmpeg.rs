@@ -72,6 +72,16 @@ pub fn text_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.vtt"))
 }
 
+/// The name of every file the encode of `plan` writes into its folder: each rendition's
+/// MP4 ([`output_path`]), then each text track's WebVTT ([`text_path`]).
+pub fn output_files(plan: &EncodePlan) -> Vec<String> {
+    plan.rendition_names()
+        .into_iter()
+        .map(|name| format!("{name}.mp4"))
+        .chain(plan.text.iter().map(|t| format!("{}.vtt", t.name)))
+        .collect()
+}
+
 /// The ffmpeg arguments for `plan`, writing into `dir`.
 pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();

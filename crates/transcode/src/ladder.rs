@@ -65,13 +65,7 @@ pub fn text_name(info: &openvod_media::text::TextTrackInfo, taken: &[String]) ->
         .map_or_else(|| "und".to_string(), |l| l.bcp47().to_string());
     let forced = if info.forced { "-forced" } else { "" };
     let base = format!("{kind}-{language}{forced}");
-    (1..)
-        .map(|n| match n {
-            1 => base.clone(),
-            n => format!("{base}-{n}"),
-        })
-        .find(|name| !taken.contains(name))
-        .unwrap_or(base)
+    openvod_media::path::first_free(&base, "-", |name| taken.iter().any(|t| t == name))
 }
 
 /// Everything ffmpeg is asked to do.
@@ -348,13 +342,9 @@ fn plan_audio(
                 .as_deref()
                 .and_then(openvod_media::Language::from_code)
                 .map_or_else(|| (k + 1).to_string(), |l| l.bcp47().to_string());
-            let mut base = format!("{}-{tag}", a.name);
-            let mut n = 1;
-            while bases.contains(&base) {
-                n += 1;
-                base = format!("{}-{tag}-{n}", a.name);
-            }
-            base
+            openvod_media::path::first_free(&format!("{}-{tag}", a.name), "-", |name| {
+                bases.iter().any(|b| b == name)
+            })
         };
         bases.push(base.clone());
         let surround_source = src.channels >= 6;

@@ -112,7 +112,7 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
                 quality: None,
             }
         })
-        .chain(p.texts().iter().map(|t| RenditionSummary {
+        .chain(p.texts().iter().enumerate().map(|(k, t)| RenditionSummary {
             name: t.name.to_string(),
             kind: match t.info.kind {
                 openvod_media::text::TextKind::Subtitles => "subtitles".into(),
@@ -126,8 +126,8 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
             channels: None,
             bitrate: 0,
             peak_bitrate: 0,
-            segments: 0,
-            bytes: 0,
+            segments: p.text_segment_count(),
+            bytes: p.text_bytes(k),
             cpu_seconds: None,
             quality: None,
         }))

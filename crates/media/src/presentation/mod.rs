@@ -281,6 +281,17 @@ impl Presentation {
         &self.texts
     }
 
+    /// Bytes of text track `t` written whole (`TEXT/all.vtt`).
+    pub fn text_bytes(&self, t: usize) -> u64 {
+        self.text_bytes.get(t).copied().unwrap_or(0)
+    }
+
+    /// How many segments each text track has in HLS: one per segment of the reference
+    /// rendition.
+    pub fn text_segment_count(&self) -> usize {
+        self.text_cuts.spans.len()
+    }
+
     /// The index of the text track named `name`.
     pub fn text_index(&self, name: &RenditionName) -> Option<usize> {
         self.texts.iter().position(|t| &t.name == name)

@@ -101,13 +101,9 @@ pub(super) fn audio_labels(renditions: &[PackagedRendition]) -> Vec<Option<Strin
             Some(8) => " 7.1".to_string(),
             Some(n) => format!(" ({n} channels)"),
         };
-        let base = format!("{language}{layout}");
-        let mut label = base.clone();
-        let mut n = 1;
-        while labels.iter().flatten().any(|l| *l == label) {
-            n += 1;
-            label = format!("{base} {n}");
-        }
+        let label = crate::path::first_free(&format!("{language}{layout}"), " ", |l| {
+            labels.iter().flatten().any(|o| o == l)
+        });
         labels.push(Some(label));
     }
     labels

@@ -66,12 +66,7 @@ pub(super) fn labels(texts: &[TextRendition]) -> Vec<String> {
             TextKind::Subtitles if t.info.forced => base.push_str(" (forced)"),
             TextKind::Subtitles => {}
         }
-        let mut label = base.clone();
-        let mut n = 1;
-        while out.contains(&label) {
-            n += 1;
-            label = format!("{base} {n}");
-        }
+        let label = crate::path::first_free(&base, " ", |l| out.iter().any(|o| o == l));
         out.push(label);
     }
     out

@@ -108,15 +108,7 @@ fn channels(file: &Path) -> String {
 fn every_audio_language_becomes_a_rendition_that_decodes_to_its_own_stream() {
     let dir = tempfile::tempdir().unwrap();
     let src = two_languages(dir.path());
-    let out = dir.path().join("out");
-    let result = openvod(&[
-        "transcode",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--template",
-        fast_template(dir.path()).to_str().unwrap(),
-    ]);
+    let (result, out) = transcode_fast(dir.path(), &src, &[]);
     assert_ok(&result, "openvod transcode");
 
     let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();

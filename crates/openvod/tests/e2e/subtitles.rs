@@ -64,22 +64,6 @@ fn with_timed_text(dir: &Path) -> PathBuf {
     made_source(dir, "timed-text.mp4", &args)
 }
 
-fn transcode(dir: &Path, src: &Path, extra: &[&str]) -> (std::process::Output, PathBuf) {
-    let out = dir.join("out");
-    let template = fast_template(dir);
-    let mut args = vec![
-        "transcode",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--template",
-        template.to_str().unwrap(),
-        "--json",
-    ];
-    args.extend(extra);
-    (openvod(&args), out)
-}
-
 /// The cues of a WebVTT file as (start, end, text), times in ms.
 fn cues(vtt: &str) -> Vec<(u64, u64, String)> {
     let ms = |t: &str| -> u64 {
@@ -112,7 +96,7 @@ fn embedded_and_sidecar_text_become_webvtt_tracks_in_both_manifests() {
     std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,500\n[door slams]\n").unwrap();
     let es = format!("es={}", vtt.display());
     let en = format!("en={}", srt.display());
-    let (result, out) = transcode(dir.path(), &src, &["--subtitles", &es, "--captions", &en]);
+    let (result, out) = transcode_fast(dir.path(), &src, &["--subtitles", &es, "--captions", &en]);
     assert_ok(&result, "openvod transcode with subtitles");
     let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     let warnings = summary["warnings"].as_array().unwrap();
@@ -237,7 +221,7 @@ fn a_malformed_subtitle_file_is_refused_with_its_line_and_nothing_is_written() {
     )
     .unwrap();
     let arg = format!("de={}", srt.display());
-    let (result, out) = transcode(dir.path(), &src, &["--subtitles", &arg]);
+    let (result, out) = transcode_fast(dir.path(), &src, &["--subtitles", &arg]);
     assert!(!result.status.success());
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
@@ -249,9 +233,9 @@ fn a_malformed_subtitle_file_is_refused_with_its_line_and_nothing_is_written() {
     let png = dir.path().join("subs.png");
     std::fs::write(&png, b"x").unwrap();
     let arg = format!("de={}", png.display());
-    let (result, _) = transcode(dir.path(), &src, &["--subtitles", &arg]);
+    let (result, _) = transcode_fast(dir.path(), &src, &["--subtitles", &arg]);
     assert!(String::from_utf8_lossy(&result.stderr).contains(".vtt (WebVTT) or .srt (SubRip)"));
     let arg = format!("klingon={}", srt.display());
-    let (result, _) = transcode(dir.path(), &src, &["--subtitles", &arg]);
+    let (result, _) = transcode_fast(dir.path(), &src, &["--subtitles", &arg]);
     assert!(String::from_utf8_lossy(&result.stderr).contains("not an ISO 639 language code"));
 }

@@ -111,6 +111,24 @@ pub fn fast_template(dir: &Path) -> PathBuf {
     path
 }
 
+/// `openvod transcode SRC --out DIR/out --template <fast> --json EXTRA...`: its output
+/// and the output folder.
+pub fn transcode_fast(dir: &Path, src: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join("out");
+    let template = fast_template(dir);
+    let mut args = vec![
+        "transcode",
+        src.to_str().expect("utf-8 path"),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--template",
+        template.to_str().expect("utf-8 path"),
+        "--json",
+    ];
+    args.extend(extra);
+    (openvod(&args), out)
+}
+
 /// Asserts that a command succeeded, showing its output otherwise.
 pub fn assert_ok(out: &Output, what: &str) {
     assert!(
