@@ -28,6 +28,11 @@ pub struct Representation {
     /// A Representation that is one file (a WebVTT sidecar): its `BaseURL` (5.6), and no
     /// SegmentTemplate.
     pub base_url: Option<String>,
+    /// Segments of one duration, numbered (SegmentTemplate `@duration`, 5.3.9.5.3),
+    /// instead of a SegmentTimeline: the thumbnail tiles of DASH-IF IOP 6.2.6.
+    pub segment_duration: Option<u64>,
+    /// An `EssentialProperty` (5.8.4.8) as `(schemeIdUri, value)`.
+    pub essential_property: Option<(&'static str, String)>,
 }
 
 /// One AdaptationSet.
@@ -203,8 +208,26 @@ impl Mpd {
                 for cp in &r.content_protection {
                     let _ = writeln!(s, "        {cp}");
                 }
+                if let Some((scheme, value)) = &r.essential_property {
+                    let _ = writeln!(
+                        s,
+                        "        <EssentialProperty schemeIdUri=\"{}\" value=\"{}\"/>",
+                        attr(scheme),
+                        attr(value)
+                    );
+                }
                 if let Some(url) = &r.base_url {
                     let _ = writeln!(s, "        <BaseURL>{}</BaseURL>", attr(url));
+                    s.push_str("      </Representation>\n");
+                    continue;
+                }
+                if let Some(duration) = r.segment_duration {
+                    let _ = writeln!(
+                        s,
+                        "        <SegmentTemplate timescale=\"{}\" duration=\"{duration}\" media=\"{}\" startNumber=\"1\"/>",
+                        r.timescale,
+                        attr(&r.media)
+                    );
                     s.push_str("      </Representation>\n");
                     continue;
                 }
@@ -283,6 +306,8 @@ mod tests {
             timeline,
             content_protection: Vec::new(),
             base_url: None,
+            segment_duration: None,
+            essential_property: None,
         }
     }
 

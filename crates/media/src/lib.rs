@@ -23,6 +23,7 @@ pub mod crypt;
 pub mod dash;
 mod error;
 pub mod hls;
+pub mod images;
 pub mod index;
 pub mod key;
 pub mod language;

@@ -11,6 +11,8 @@
 //! [COPY/][sN/]NAME/init.mp4             CMAF header
 //! [COPY/][sN/]NAME/K.m4s                CMAF segment K, from 1
 //! keys/KID                              an AES-128 key (32 hex digits)
+//! storyboard.jpg                        the storyboard's sprite (thumbnails in a grid)
+//! storyboard.vtt                        where each thumbnail lies in it, and when
 //! ```
 //!
 //! `COPY` is a protected copy's folder (`cenc`, `cbcs`, `aes128`; the clear copy is the
@@ -147,6 +149,10 @@ pub enum Object {
     TextFile(RenditionName),
     /// `keys/KID`: only at the root of the clear copy at the template's length.
     Key(Kid),
+    /// `storyboard.jpg`: at the root only; every copy's manifests name the one sprite.
+    StoryboardSprite,
+    /// `storyboard.vtt`: at the root only.
+    StoryboardCues,
 }
 
 impl Object {
@@ -159,7 +165,11 @@ impl Object {
             | Object::MediaSegment(n, _)
             | Object::TextSegment(n, _)
             | Object::TextFile(n) => Some(n),
-            Object::MultivariantPlaylist | Object::Mpd | Object::Key(_) => None,
+            Object::MultivariantPlaylist
+            | Object::Mpd
+            | Object::Key(_)
+            | Object::StoryboardSprite
+            | Object::StoryboardCues => None,
         }
     }
 
@@ -184,8 +194,11 @@ impl Object {
             Object::Mpd => "application/dash+xml",
             Object::InitSegment(_) => "video/mp4",
             Object::MediaSegment(..) => "video/iso.segment",
-            Object::TextSegment(..) | Object::TextFile(_) => "text/vtt; charset=utf-8",
+            Object::TextSegment(..) | Object::TextFile(_) | Object::StoryboardCues => {
+                "text/vtt; charset=utf-8"
+            }
             Object::Key(_) => "application/octet-stream",
+            Object::StoryboardSprite => "image/jpeg",
         }
     }
 }
@@ -206,6 +219,15 @@ impl ObjectPath {
             length: SegmentLength::Template,
             object,
         }
+    }
+
+    /// Whether the object lives at the presentation's root, outside every copy and
+    /// segment length (keys and the storyboard).
+    pub fn is_root_only(&self) -> bool {
+        matches!(
+            self.object,
+            Object::Key(_) | Object::StoryboardSprite | Object::StoryboardCues
+        )
     }
 
     /// The path of an AES-128 key.
@@ -254,7 +276,10 @@ impl ObjectPath {
             length = SegmentLength::Seconds(n);
             parts.remove(0);
         }
+        let root = copy == Copy::Clear && length == SegmentLength::Template;
         let object = match parts.as_slice() {
+            ["storyboard.jpg"] if root => Object::StoryboardSprite,
+            ["storyboard.vtt"] if root => Object::StoryboardCues,
             ["master.m3u8"] => Object::MultivariantPlaylist,
             ["manifest.mpd"] => Object::Mpd,
             [name, file] => {
@@ -319,8 +344,11 @@ impl ObjectPath {
 
 impl fmt::Display for ObjectPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Object::Key(kid) = &self.object {
-            return write!(f, "{KEYS_FOLDER}/{}", kid.to_hex());
+        match &self.object {
+            Object::Key(kid) => return write!(f, "{KEYS_FOLDER}/{}", kid.to_hex()),
+            Object::StoryboardSprite => return f.write_str("storyboard.jpg"),
+            Object::StoryboardCues => return f.write_str("storyboard.vtt"),
+            _ => {}
         }
         if self.copy != Copy::Clear {
             write!(f, "{}/", self.copy.folder())?;
@@ -337,7 +365,7 @@ impl fmt::Display for ObjectPath {
             Object::MediaSegment(n, index) => write!(f, "{n}/{}.m4s", index.saturating_add(1)),
             Object::TextSegment(n, index) => write!(f, "{n}/{}.vtt", index.saturating_add(1)),
             Object::TextFile(n) => write!(f, "{n}/all.vtt"),
-            Object::Key(_) => Ok(()),
+            Object::Key(_) | Object::StoryboardSprite | Object::StoryboardCues => Ok(()),
         }
     }
 }
@@ -379,6 +407,8 @@ mod tests {
             }
         }
         out.push(ObjectPath::key(Kid([0xa5; 16])));
+        out.push(ObjectPath::new(Copy::Clear, Object::StoryboardSprite));
+        out.push(ObjectPath::new(Copy::Clear, Object::StoryboardCues));
         out
     }
 
@@ -431,6 +461,10 @@ mod tests {
             "cenc/keys/abababababababababababababababab",
             "x/y/z.m4s",
             "manifest.mpd?x=1",
+            "cenc/storyboard.jpg",
+            "s6/storyboard.vtt",
+            "720p/storyboard.jpg",
+            "storyboard.png",
         ] {
             assert!(ObjectPath::parse(bad).is_err(), "{bad:?} parsed");
         }
@@ -472,5 +506,8 @@ mod tests {
         let clear = ObjectPath::parse("master.m3u8").unwrap();
         let clear_media = ObjectPath::parse("720p/index.m3u8").unwrap();
         assert_eq!(clear_media.relative_to(&clear), "720p/index.m3u8");
+        let sprite = ObjectPath::new(Copy::Clear, Object::StoryboardSprite);
+        let mpd = ObjectPath::parse("cbcs/s4/manifest.mpd").unwrap();
+        assert_eq!(sprite.relative_to(&mpd), "../../storyboard.jpg");
     }
 }

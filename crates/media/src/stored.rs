@@ -19,6 +19,11 @@ pub const STORED_VERSION: u32 = 2;
 /// The layout of a description with text tracks (`texts`): an origin that reads only
 /// version 2 refuses it with the version error rather than an unknown field.
 pub const STORED_VERSION_TEXT: u32 = 3;
+/// The version of a description with a storyboard (`storyboard`, and its sprite at
+/// [`STORYBOARD_SPRITE_KEY`]).
+pub const STORED_VERSION_IMAGES: u32 = 4;
+/// Where the storyboard's sprite is stored, beside the renditions.
+pub const STORYBOARD_SPRITE_KEY: &str = "media/storyboard.jpg";
 
 /// One rendition of a stored presentation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +69,9 @@ pub struct StoredPresentation {
     /// Subtitles and captions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub texts: Vec<StoredText>,
+    /// The storyboard, whose sprite is at [`STORYBOARD_SPRITE_KEY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storyboard: Option<crate::images::Storyboard>,
     pub target: SegmentTarget,
     pub manifests: Manifests,
     /// `None`: the clear copy only.
@@ -89,17 +97,33 @@ impl StoredPresentation {
             version: u32,
         }
         let v: Version = serde_json::from_slice(bytes)?;
-        if !(STORED_VERSION..=STORED_VERSION_TEXT).contains(&v.version) {
+        if !(STORED_VERSION..=STORED_VERSION_IMAGES).contains(&v.version) {
             return Err(StoredError::Version(v.version));
         }
         let p: StoredPresentation = serde_json::from_slice(bytes)?;
         p.target
             .validate()
             .map_err(|e| StoredError::Invalid(e.to_string()))?;
+        if let Some(s) = &p.storyboard {
+            s.validate()
+                .map_err(|e| StoredError::Invalid(e.to_string()))?;
+        }
         if p.renditions.is_empty() {
             return Err(StoredError::Invalid("no renditions".into()));
         }
         Ok(p)
+    }
+
+    /// The lowest version that describes what this description holds, so that an older
+    /// origin reads what it can and refuses the rest by its version.
+    pub fn needed_version(&self) -> u32 {
+        if self.storyboard.is_some() {
+            STORED_VERSION_IMAGES
+        } else if !self.texts.is_empty() {
+            STORED_VERSION_TEXT
+        } else {
+            STORED_VERSION
+        }
     }
 
     pub fn to_json(&self) -> Vec<u8> {

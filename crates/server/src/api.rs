@@ -83,7 +83,8 @@ pub(crate) struct AssetView {
     /// What is wrong with the source but did not stop it: `damaged_source` (published
     /// because `[policy] allow_damaged_sources` is set), `overstated_duration` (the
     /// headers claim more media than there is), `stream_not_carried` (bitmap subtitles,
-    /// left out) or `cues_past_end` (subtitle cues after the video's end, dropped).
+    /// left out), `cues_past_end` (subtitle cues after the video's end, dropped) or
+    /// `images_not_made` (no poster or storyboard; the video is published without).
     #[schema(value_type = Vec<AssetWarning>)]
     warnings: Vec<Value>,
     /// A per-title template's analysis: `codec`, `top_quality`, the `excerpts` sampled,
@@ -94,6 +95,9 @@ pub(crate) struct AssetView {
     /// the transcode stage ran.
     #[schema(value_type = Option<Object>)]
     ladder: Option<Value>,
+    /// The poster frame's time in seconds when set (`PUT /v1/assets/{id}/poster`);
+    /// null: the frame chosen with the encode. The poster is `/image/{id}/poster.jpg`.
+    poster_time: Option<f64>,
     created_at_ms: i64,
     started_at_ms: Option<i64>,
     finished_at_ms: Option<i64>,
@@ -261,6 +265,7 @@ fn summary(a: &Asset) -> AssetView {
         error,
         warnings: a.warnings.clone(),
         ladder: a.ladder.clone(),
+        poster_time: a.poster_time_ms.map(|ms| ms as f64 / 1000.0),
         created_at_ms: a.created_at,
         started_at_ms: a.started_at,
         finished_at_ms: a.finished_at,

@@ -160,6 +160,7 @@ mod tests {
             include_str!("access.rs"),
             include_str!("drm.rs"),
             include_str!("fleet.rs"),
+            include_str!("images.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

@@ -17,9 +17,10 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use openvod_drm::packaging::{self, KeyedRendition};
 use openvod_drm::KeyProvider;
+use openvod_media::images::{StoryboardImages, MAX_SPRITE_BYTES};
 use openvod_media::presentation::TextRendition;
 use openvod_media::segment::SegmentTarget;
-use openvod_media::stored::{StoredPresentation, STORED_PRESENTATION};
+use openvod_media::stored::{StoredPresentation, STORED_PRESENTATION, STORYBOARD_SPRITE_KEY};
 use openvod_media::{
     ByteSource, Copy, CopyKeys, FileSource, Limits, Made, ObjectPath, Packaging, Presentation,
     Rendition, SegmentLength, TrackKind,
@@ -63,6 +64,7 @@ pub(crate) struct JitAsset {
     stored: StoredPresentation,
     renditions: Vec<Rendition>,
     texts: Vec<TextRendition>,
+    storyboard: Option<StoryboardImages>,
     /// Presentations by segment length.
     presentations: Mutex<HashMap<SegmentLength, Arc<Presentation>>>,
     /// The keys of every copy, made once (from the key store).
@@ -229,11 +231,25 @@ async fn load_uncached(state: &AppState, prefix: &str) -> Result<Option<Arc<JitA
             cues,
         });
     }
+    let storyboard = match &stored.storyboard {
+        None => None,
+        Some(board) => {
+            let key = format!("{prefix}/{STORYBOARD_SPRITE_KEY}");
+            let sprite = read_small(state, &key, MAX_SPRITE_BYTES as u64)
+                .await?
+                .ok_or_else(|| bad_gateway(format!("{key} is missing")))?;
+            Some(
+                StoryboardImages::new(board.clone(), sprite.to_vec())
+                    .map_err(|e| bad_gateway(format!("{key}: {e}")))?,
+            )
+        }
+    };
     Ok(Some(Arc::new(JitAsset {
         prefix: prefix.to_string(),
         stored,
         renditions,
         texts,
+        storyboard,
         presentations: Mutex::new(HashMap::new()),
         copies: OnceCell::new(),
     })))
@@ -276,6 +292,10 @@ impl JitAsset {
         let p = Arc::new(
             Presentation::new(self.renditions.clone(), packaging, length)
                 .and_then(|p| p.with_text(self.texts.clone()))
+                .map(|p| match &self.storyboard {
+                    Some(s) => p.with_storyboard(s.clone()),
+                    None => p,
+                })
                 .map_err(|e| bad_gateway(format!("{}: {e}", self.prefix)))?,
         );
         all.insert(length, p.clone());
@@ -391,7 +411,7 @@ pub(crate) async fn generate(
     etag: &str,
 ) -> Result<GeneratedObject, ApiError> {
     let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
-    if !jit.stored.copies().contains(&path.copy) {
+    if !path.is_root_only() && !jit.stored.copies().contains(&path.copy) {
         return Err(not_found());
     }
     let p = jit.presentation(path.length)?;

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod fleet;
 mod health;
+mod images;
 pub mod jit;
 mod json;
 mod openapi;
@@ -172,6 +173,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(webhooks::routes())
             .merge(fleet::routes())
             .merge(tus::routes())
+            .merge(images::control_routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 access::control_auth,
@@ -182,7 +184,10 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(ui::routes());
     }
     if roles.origin {
-        app = app.merge(origin::routes()).merge(drm::licence_routes());
+        app = app
+            .merge(origin::routes())
+            .merge(images::routes())
+            .merge(drm::licence_routes());
     }
     app.fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)

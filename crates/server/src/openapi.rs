@@ -54,6 +54,8 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::origin::serve_get,
         crate::origin::serve_head,
         crate::origin::preflight,
+        crate::images::image_get,
+        crate::images::set_poster,
         crate::drm::clearkey_any,
         crate::drm::clearkey_any_preflight,
         crate::drm::clearkey_asset,
@@ -321,6 +323,7 @@ pub(crate) fn warning_code() -> Schema {
             "overstated_duration",
             "stream_not_carried",
             "cues_past_end",
+            "images_not_made",
         ],
         false,
     )

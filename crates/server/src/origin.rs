@@ -307,29 +307,8 @@ async fn serve_inner(
     // Answers held in memory go through the shield, keyed by asset version and path only
     // (never by signing parameters): objects packaged on request, and files packaged
     // ahead of time up to origin.max_object_bytes (larger files stream below).
-    let shield_key = format!("{id}@{}/{object}", asset.updated_at);
     let key = format!("{prefix}/{object}");
-    let made = match crate::jit::load(state, id, asset.updated_at, &prefix).await? {
-        Some(jit) => {
-            let etag = crate::jit::etag_of(&shield_key);
-            state
-                .shield
-                .get_or_make(
-                    shield_key,
-                    crate::jit::generate(state, &jit, id, &object, &etag),
-                )
-                .await
-        }
-        None => {
-            if openvod_store::objects::check_key(&key).is_err() {
-                return Err(not_found());
-            }
-            state
-                .shield
-                .get_or_make(shield_key, load_static(state, &key, &object))
-                .await
-        }
-    };
+    let made = held_object(state, id, asset.updated_at, &prefix, &object).await;
     match made {
         Ok((obj, lookup)) => {
             return Ok(answer_object(
@@ -421,8 +400,53 @@ async fn serve_inner(
     Ok(r)
 }
 
+/// Object `object` of asset `id` at `version`, stored under `prefix`, through the shield
+/// (keyed by asset version and path only, never by signing parameters): made on request
+/// from the stored renditions, or a file packaged ahead of time up to
+/// `origin.max_object_bytes` (a larger file is `TOO_LARGE_TO_HOLD`, for the caller to
+/// stream).
+pub(crate) async fn held_object(
+    state: &AppState,
+    id: &str,
+    version: i64,
+    prefix: &str,
+    object: &ObjectPath,
+) -> Result<
+    (
+        std::sync::Arc<crate::shield::GeneratedObject>,
+        crate::shield::Lookup,
+    ),
+    std::sync::Arc<ApiError>,
+> {
+    let shield_key = format!("{id}@{version}/{object}");
+    let key = format!("{prefix}/{object}");
+    match crate::jit::load(state, id, version, prefix).await? {
+        Some(jit) => {
+            let etag = crate::jit::etag_of(&shield_key);
+            state
+                .shield
+                .get_or_make(
+                    shield_key,
+                    crate::jit::generate(state, &jit, id, object, &etag),
+                )
+                .await
+        }
+        None => {
+            if openvod_store::objects::check_key(&key).is_err() {
+                return Err(std::sync::Arc::new(ApiError::not_found(format!(
+                    "no {object} for asset {id}"
+                ))));
+            }
+            state
+                .shield
+                .get_or_make(shield_key, load_static(state, &key, object))
+                .await
+        }
+    }
+}
+
 /// The error code of a file too large for the shield (it is streamed instead).
-const TOO_LARGE_TO_HOLD: &str = "too_large_to_hold";
+pub(crate) const TOO_LARGE_TO_HOLD: &str = "too_large_to_hold";
 
 /// The validator of a stored file: its store ETag, or its size and time.
 fn store_etag(meta: &openvod_store::objects::ObjectMeta) -> String {
@@ -504,7 +528,7 @@ fn answer_object(
 }
 
 /// Answers with an object held in memory: validators, a single byte range, HEAD.
-fn answer(
+pub(crate) fn answer(
     method: &Method,
     headers: &HeaderMap,
     body: bytes::Bytes,

@@ -256,6 +256,19 @@ async fn signed_playback_accepts_valid_signatures_and_refuses_others() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
+    // Pictures follow the same rules: refused without a signature, given with one.
+    let poster = format!("{PUBLIC}/image/{id}/poster.jpg");
+    assert_eq!(s.get(local(&poster)).await.status, StatusCode::FORBIDDEN);
+    let thumb = format!("{PUBLIC}/image/{id}/thumbnail.jpg?time=1&width=64");
+    assert_eq!(s.get(local(&thumb)).await.status, StatusCode::FORBIDDEN);
+    let signed = signer.signed_url_canned(&poster, now() + 600).unwrap();
+    let r = s.get(local(&signed)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    assert_eq!(r.body, poster_bytes());
+    let mangled = signed.replace("Signature=", "Signature=A");
+    assert_eq!(s.get(local(&mangled)).await.status, StatusCode::FORBIDDEN);
+
     // Back to public: no signature needed.
     let r = set_playback(&s, &id, "public").await;
     assert_eq!(r.status, StatusCode::OK);

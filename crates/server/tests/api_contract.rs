@@ -150,7 +150,8 @@ async fn the_document_is_generated_for_this_server() {
             "damaged_source",
             "overstated_duration",
             "stream_not_carried",
-            "cues_past_end"
+            "cues_past_end",
+            "images_not_made"
         ])
     );
     // Every error answer has one shape.

@@ -267,13 +267,13 @@ async fn unknown_paths_are_404_without_a_store_read() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(metrics.sum("openvod_store_reads_total"), 0.0);
-    // The first known path loads the stored asset: its description, both indexes and
-    // the text track.
+    // The first known path loads the stored asset: its description, both indexes, the
+    // text track and the storyboard's sprite.
     assert_eq!(
         s.get(&format!("/play/{id}/master.m3u8")).await.status,
         StatusCode::OK
     );
-    assert_eq!(metrics.sum("openvod_store_reads_total"), 4.0);
+    assert_eq!(metrics.sum("openvod_store_reads_total"), 5.0);
 }
 
 /// The keys the origin uses for `id`, from the same key store.
@@ -302,7 +302,9 @@ async fn packaging_on_request_gives_the_bytes_of_packaging_ahead_of_time() {
     assert!(
         stored.iter().all(|p| {
             let p = p.to_string_lossy();
-            p == "presentation.json" || p.starts_with("media/")
+            // The pictures beside them are served under /image/.
+            ["presentation.json", "images.json", "poster.jpg"].contains(&p.as_ref())
+                || p.starts_with("media/")
         }),
         "{stored:?}"
     );
@@ -318,6 +320,7 @@ async fn packaging_on_request_gives_the_bytes_of_packaging_ahead_of_time() {
         &sources,
         renditions,
         texts(),
+        &images(),
         &packaging(protection().copies),
         &copies,
         ahead.path(),
@@ -327,6 +330,10 @@ async fn packaging_on_request_gives_the_bytes_of_packaging_ahead_of_time() {
     let mut compared = 0;
     for rel in files(ahead.path()) {
         let name = rel.to_string_lossy().to_string();
+        // The image index and the poster are served under /image/.
+        if name == openvod_media::images::IMAGE_INDEX || name == openvod_media::images::POSTER {
+            continue;
+        }
         let r = s.get(&play(&name)).await;
         assert_eq!(r.status, StatusCode::OK, "{name}");
         let want = std::fs::read(ahead.path().join(&rel)).unwrap();

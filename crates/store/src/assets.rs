@@ -80,6 +80,9 @@ pub struct Asset {
     /// The per-title analysis and the ladder it chose, as the transcode stage recorded
     /// it; `None` for a fixed ladder or before that stage.
     pub ladder: Option<serde_json::Value>,
+    /// The poster frame's time, ms, when set through the API; `None`: the frame chosen
+    /// with the encode.
+    pub poster_time_ms: Option<i64>,
 }
 
 /// What creating an asset needs.
@@ -92,7 +95,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -134,6 +137,7 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
             None => Vec::new(),
         },
         ladder: json(col(row, "ladder")?)?,
+        poster_time_ms: col(row, "poster_time_ms")?,
     })
 }
 
@@ -190,12 +194,28 @@ impl Db {
 
     /// Sets an asset's playback access ("public", "signed", or `None` for the default).
     pub async fn set_playback(&self, id: &str, playback: Option<&str>) -> Result<Asset> {
-        let done = sqlx::query("UPDATE assets SET playback = $1, updated_at = $2 WHERE id = $3")
-            .bind(playback.map(str::to_string))
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let query = sqlx::query("UPDATE assets SET playback = $1, updated_at = $2 WHERE id = $3")
+            .bind(playback.map(str::to_string));
+        self.updated(id, query).await
+    }
+
+    /// Sets the time of an asset's poster frame (ms), or `None` for the frame chosen with
+    /// the encode. The asset's version changes, so that caches take the new poster.
+    pub async fn set_poster_time(&self, id: &str, poster_time_ms: Option<i64>) -> Result<Asset> {
+        let query =
+            sqlx::query("UPDATE assets SET poster_time_ms = $1, updated_at = $2 WHERE id = $3")
+                .bind(poster_time_ms);
+        self.updated(id, query).await
+    }
+
+    /// Runs `query` (an update of one asset's field as `$1`, whose `$2` and `$3` it
+    /// leaves to bind: the time and the id) and returns the asset as it is now.
+    async fn updated<'q>(
+        &self,
+        id: &'q str,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Asset> {
+        let done = query.bind(now_ms()).bind(id).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound {
                 what: "asset",

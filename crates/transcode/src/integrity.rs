@@ -62,6 +62,8 @@ pub enum WarningCode {
     StreamNotCarried,
     /// Subtitle cues after the end of the video were dropped.
     CuesPastEnd,
+    /// The poster and storyboard could not be made; the video is published without.
+    ImagesNotMade,
 }
 
 /// A warning about the source, carried by the transcode's result.

@@ -318,16 +318,38 @@ pub fn store_encoded(
     out: &Path,
 ) -> Result<(PackageSummary, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    let (texts, warnings) = encoded_texts(plan, encoded, &renditions)?;
+    let (texts, mut warnings) = encoded_texts(plan, encoded, &renditions)?;
+    let images = encoded_images(plan, encoded, &mut warnings);
     let summary = package::store_renditions(
         &sources,
         renditions,
         texts,
+        &images,
         &template.packaging(),
         template.protection.as_ref(),
         out,
     )?;
     Ok((summary, warnings))
+}
+
+/// The storyboard and poster of the encoded renditions. A picture that could not be made
+/// does not hold back the video: the title is published without it, with an
+/// `images_not_made` warning that says why.
+fn encoded_images(
+    plan: &EncodePlan,
+    encoded: &Path,
+    warnings: &mut Vec<SourceWarning>,
+) -> crate::images::MadeImages {
+    let work = encoded.join("images");
+    let (made, failed) = crate::images::make(plan, encoded, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    for e in failed {
+        warnings.push(SourceWarning {
+            code: crate::integrity::WarningCode::ImagesNotMade,
+            message: format!("a picture was not made: {e}"),
+        });
+    }
+    made
 }
 
 /// The encoded rendition files of a plan and their tracks.
@@ -361,11 +383,13 @@ pub fn package_encoded_copies(
     out: &Path,
 ) -> Result<(Vec<PackageSummary>, Vec<SourceWarning>)> {
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
-    let (texts, warnings) = encoded_texts(plan, encoded, &renditions)?;
+    let (texts, mut warnings) = encoded_texts(plan, encoded, &renditions)?;
+    let images = encoded_images(plan, encoded, &mut warnings);
     let summaries = package::package_copies(
         &sources,
         renditions,
         texts,
+        &images,
         &template.packaging(),
         copies,
         out,

@@ -18,6 +18,7 @@ use openvod_media::{
 };
 use serde::Serialize;
 
+use crate::images::MadeImages;
 use crate::{Error, Result};
 
 /// Opens `path` as a [`FileSource`].
@@ -179,6 +180,7 @@ pub fn store_renditions(
     sources: &[PathBuf],
     mut renditions: Vec<Rendition>,
     texts: Vec<TextRendition>,
+    images: &MadeImages,
     packaging: &Packaging,
     protection: Option<&ProtectionSettings>,
     dir: &Path,
@@ -213,28 +215,29 @@ pub fn store_renditions(
         write_file(&dir.join(entry.media_key()), vtt.as_bytes())?;
         stored_texts.push(entry);
     }
-    let description = StoredPresentation {
-        version: if stored_texts.is_empty() {
-            STORED_VERSION
-        } else {
-            openvod_media::stored::STORED_VERSION_TEXT
-        },
+    let storyboard = images.storyboard.as_ref().map(|s| s.storyboard.clone());
+    if let Some(s) = &images.storyboard {
+        write_file(
+            &dir.join(openvod_media::stored::STORYBOARD_SPRITE_KEY),
+            &s.sprite,
+        )?;
+    }
+    let mut description = StoredPresentation {
+        version: STORED_VERSION,
         renditions: stored,
         texts: stored_texts,
+        storyboard,
         target: packaging.target,
         manifests: packaging.manifests,
         protection: protection.cloned(),
     };
+    description.version = description.needed_version();
     write_file(
         &dir.join(openvod_media::stored::STORED_PRESENTATION),
         &description.to_json(),
     )?;
-    let presentation = Presentation::new(renditions, packaging.clone(), SegmentLength::Template)
-        .and_then(|p| p.with_text(texts))
-        .map_err(|source| Error::Media {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    let presentation = presentation(renditions, packaging.clone(), texts, images, dir)?;
+    write_images(&presentation, images, dir)?;
     let first = packaging.copies.first().copied().unwrap_or(Copy::Clear);
     Ok(summary(
         &presentation,
@@ -250,6 +253,7 @@ pub fn package_copies(
     sources: &[PathBuf],
     mut renditions: Vec<Rendition>,
     texts: Vec<TextRendition>,
+    images: &MadeImages,
     packaging: &Packaging,
     copies: &[CopyKeys],
     dir: &Path,
@@ -258,16 +262,67 @@ pub fn package_copies(
     let mut packaging = packaging.clone();
     packaging.copies = copies.iter().map(|c| c.copy).collect();
     measure(&mut renditions, &files, sources, &packaging.copies)?;
-    let presentation = Presentation::new(renditions, packaging, SegmentLength::Template)
+    let presentation = presentation(renditions, packaging, texts, images, dir)?;
+    write_images(&presentation, images, dir)?;
+    copies
+        .iter()
+        .map(|keys| write_copy(&presentation, keys, sources, dir))
+        .collect()
+}
+
+/// The presentation of `renditions` with its text tracks and storyboard.
+fn presentation(
+    renditions: Vec<Rendition>,
+    packaging: Packaging,
+    texts: Vec<TextRendition>,
+    images: &MadeImages,
+    dir: &Path,
+) -> Result<Presentation> {
+    let p = Presentation::new(renditions, packaging, SegmentLength::Template)
         .and_then(|p| p.with_text(texts))
         .map_err(|source| Error::Media {
             path: dir.to_path_buf(),
             source,
         })?;
-    copies
+    Ok(match &images.storyboard {
+        Some(s) => p.with_storyboard(s.clone()),
+        None => p,
+    })
+}
+
+/// Writes the poster (`poster.jpg`) and the image index (`images.json`) at the root of
+/// `dir`, when there are pictures. The index names the video renditions thumbnails can be made from when the
+/// presentation has a clear copy: a protected title's frames are not given away as
+/// pictures.
+fn write_images(p: &Presentation, images: &MadeImages, dir: &Path) -> Result<()> {
+    use openvod_media::images::{ImageIndex, ThumbnailSource, VideoSize, IMAGE_INDEX, POSTER};
+    if images.poster.is_none() && images.storyboard.is_none() {
+        return Ok(());
+    }
+    if let Some((_, jpeg)) = &images.poster {
+        write_file(&dir.join(POSTER), jpeg)?;
+    }
+    let mut renditions: Vec<VideoSize> = p
+        .renditions()
         .iter()
-        .map(|keys| write_copy(&presentation, keys, sources, dir))
-        .collect()
+        .filter(|r| r.track().kind == TrackKind::Video)
+        .map(|r| VideoSize {
+            name: r.name().clone(),
+            width: r.track().width,
+            height: r.track().height,
+        })
+        .collect();
+    renditions.sort_by_key(|r| u64::from(r.width) * u64::from(r.height));
+    let clear = p.copies().any(|c| c == Copy::Clear);
+    let index = ImageIndex {
+        poster: images.poster.as_ref().map(|(frame, _)| frame.clone()),
+        storyboard: images.storyboard.as_ref().map(|s| s.storyboard.clone()),
+        thumbnails: (clear && !renditions.is_empty()).then(|| ThumbnailSource {
+            spans_ms: p.segment_spans_ms().to_vec(),
+            renditions,
+        }),
+    };
+    write_file(&dir.join(IMAGE_INDEX), &index.to_json())
 }
 
 /// Writes every object of one copy. Objects are written in parallel, a thread per core,

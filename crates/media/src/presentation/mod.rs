@@ -15,6 +15,7 @@ mod mpd;
 mod playlists;
 mod rendition;
 mod segment;
+mod storyboard;
 mod text;
 
 use rendition::align_starts;
@@ -169,6 +170,8 @@ pub struct Presentation {
     /// Bytes of each text track written whole, for the MPD's bandwidth.
     text_bytes: Vec<u64>,
     text_cuts: text::TextCuts,
+    /// The storyboard, signalled in every MPD and served at the root.
+    storyboard: Option<crate::images::StoryboardImages>,
     packaging: Packaging,
     length: SegmentLength,
     copies: Vec<CopySizes>,
@@ -249,6 +252,7 @@ impl Presentation {
             texts: Vec::new(),
             text_bytes: Vec::new(),
             text_cuts,
+            storyboard: None,
             packaging,
             length,
             copies,
@@ -274,6 +278,24 @@ impl Presentation {
             .collect();
         self.texts = texts;
         Ok(self)
+    }
+
+    /// Adds a storyboard: its sprite and cues at the root, and a thumbnail
+    /// AdaptationSet in every MPD.
+    pub fn with_storyboard(mut self, storyboard: crate::images::StoryboardImages) -> Presentation {
+        self.storyboard = Some(storyboard);
+        self
+    }
+
+    /// The storyboard, when there is one.
+    pub fn storyboard(&self) -> Option<&crate::images::Storyboard> {
+        self.storyboard.as_ref().map(|s| &s.storyboard)
+    }
+
+    /// `(start, end)` of each segment of the reference rendition, ms on the
+    /// presentation's timeline: where every rendition is cut.
+    pub fn segment_spans_ms(&self) -> &[(u64, u64)] {
+        &self.text_cuts.spans
     }
 
     /// The subtitle and caption tracks.
@@ -380,6 +402,12 @@ impl Presentation {
                 out.push(at(Object::TextFile(t.name.clone())));
             }
         }
+        // The root objects go with the first copy, so that a writer of every copy
+        // writes them once.
+        if self.storyboard.is_some() && self.packaging.copies.first() == Some(&copy) {
+            out.push(ObjectPath::new(Copy::Clear, Object::StoryboardSprite));
+            out.push(ObjectPath::new(Copy::Clear, Object::StoryboardCues));
+        }
         out
     }
 
@@ -388,6 +416,14 @@ impl Presentation {
     /// presentation does not have is [`Error::NoObject`].
     pub fn make(&self, keys: &CopyKeys, path: &ObjectPath) -> Result<Made<'_>> {
         let none = || Error::NoObject(path.to_string());
+        match (&path.object, &self.storyboard) {
+            (Object::StoryboardSprite, Some(s)) => return Ok(Made::Bytes(s.sprite.to_vec())),
+            (Object::StoryboardCues, Some(s)) => {
+                return Ok(Made::Bytes(storyboard::cues(s, path).into_bytes()))
+            }
+            (Object::StoryboardSprite | Object::StoryboardCues, None) => return Err(none()),
+            _ => {}
+        }
         if path.length != self.length || path.copy != keys.copy {
             return Err(Error::Settings(format!(
                 "{path} asked of the {} copy of a presentation at {:?}",

@@ -68,6 +68,8 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
             timeline: r.segments().iter().map(|s| (s.start, s.duration)).collect(),
             content_protection: descriptors(keys, i),
             base_url: None,
+            segment_duration: None,
+            essential_property: None,
         };
         // DASH-IF IOP (7.7.2): the Representations of an AdaptationSet share one default
         // KID. With a key per track type, each key gets its own set, and the video sets
@@ -147,6 +149,11 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
         set.content_protection = common;
     }
     sets.extend(super::text::dash_sets(p, at));
+    sets.extend(
+        p.storyboard
+            .as_ref()
+            .map(|s| super::storyboard::dash_set(s, at)),
+    );
     dash::Mpd {
         duration_seconds: p.duration_seconds(),
         min_buffer_seconds: p.packaging.target.segment_seconds,

@@ -181,6 +181,8 @@ pub(super) fn dash_sets(p: &Presentation, at: &ObjectPath) -> Vec<dash::Adaptati
                     timeline: Vec::new(),
                     content_protection: Vec::new(),
                     base_url: Some(at.sibling(Object::TextFile(t.name.clone())).relative_to(at)),
+                    segment_duration: None,
+                    essential_property: None,
                 }],
             }
         })

@@ -321,6 +321,7 @@ pub fn package(args: PackageArgs) -> Result<()> {
         &paths,
         renditions,
         Vec::new(),
+        &openvod_transcode::images::MadeImages::default(),
         &packaging,
         &copies,
         staged.path(),

@@ -77,8 +77,12 @@ fragment_seconds = 2.0
             "360p-av1",
             "360p-hevc",
             "audio",
+            "images.json",
             "manifest.mpd",
-            "master.m3u8"
+            "master.m3u8",
+            "poster.jpg",
+            "storyboard.jpg",
+            "storyboard.vtt"
         ]
     );
     let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();

@@ -10,26 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// curl; returns (status, headers (lower case), body bytes).
-fn get(url: &str) -> (u16, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let body = dir.path().join("body");
-    let out = Command::new("curl")
-        .args(["-s", "-D", "-", "-o"])
-        .arg(&body)
-        .arg(url)
-        .output()
-        .unwrap();
-    let headers = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
-    let status = headers
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, headers, std::fs::read(&body).unwrap_or_default())
-}
-
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
 }
@@ -70,7 +50,7 @@ fn upload(s: &Service, src: &Path) -> String {
     let id = json(&out.stdout)["id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let (_, _, body) = get(&format!("{}/v1/assets/{id}", s.base));
+        let (_, _, body) = curl_get(&format!("{}/v1/assets/{id}", s.base));
         let a = json(&body);
         match a["status"].as_str() {
             Some("ready") => return id,
@@ -82,7 +62,7 @@ fn upload(s: &Service, src: &Path) -> String {
 }
 
 fn metric(base: &str, name: &str) -> f64 {
-    let (_, _, body) = get(&format!("{base}/metrics"));
+    let (_, _, body) = curl_get(&format!("{base}/metrics"));
     String::from_utf8_lossy(&body)
         .lines()
         .filter(|l| l.starts_with(name))
@@ -110,7 +90,7 @@ fn a_three_hour_rendition_is_served_from_start_to_end() {
     ]);
     let id = upload(&s, &src);
     let play = |p: &str| format!("{}/play/{id}/{p}", s.base);
-    let (status, _, master) = get(&play("master.m3u8"));
+    let (status, _, master) = curl_get(&play("master.m3u8"));
     assert_eq!(status, 200);
     let master = String::from_utf8(master).unwrap();
     let media = master
@@ -119,7 +99,7 @@ fn a_three_hour_rendition_is_served_from_start_to_end() {
         .unwrap()
         .to_string();
     let name = media.split('/').next().unwrap().to_string();
-    let (_, _, playlist) = get(&play(&media));
+    let (_, _, playlist) = curl_get(&play(&media));
     let playlist = String::from_utf8(playlist).unwrap();
     let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".m4s")).collect();
     let total: f64 = playlist
@@ -128,10 +108,10 @@ fn a_three_hour_rendition_is_served_from_start_to_end() {
         .filter_map(|l| l.trim_end_matches(',').parse::<f64>().ok())
         .sum();
     assert!((total - 10800.0).abs() < 5.0, "{total} s listed");
-    let (_, _, init) = get(&play(&format!("{name}/init.mp4")));
+    let (_, _, init) = curl_get(&play(&format!("{name}/init.mp4")));
     // The first, middle and last segments decode.
     for n in [1, segments.len() / 2, segments.len()] {
-        let (status, _, seg) = get(&play(&format!("{name}/{n}.m4s")));
+        let (status, _, seg) = curl_get(&play(&format!("{name}/{n}.m4s")));
         assert_eq!(status, 200, "segment {n}");
         let file = dir.path().join(format!("seg{n}.mp4"));
         std::fs::write(&file, [init.as_slice(), seg.as_slice()].concat()).unwrap();
@@ -175,9 +155,9 @@ fn an_s3_store_is_read_with_ranged_gets_only() {
     let id = upload(&s, &src);
     let play = |p: &str| format!("{}/play/{id}/{p}", s.base);
     let reads = metric(&s.base, "openvod_store_reads_total");
-    let (status, _, init) = get(&play("360p/init.mp4"));
+    let (status, _, init) = curl_get(&play("360p/init.mp4"));
     assert_eq!(status, 200);
-    let (_, _, playlist) = get(&play("360p/index.m3u8"));
+    let (_, _, playlist) = curl_get(&play("360p/index.m3u8"));
     let playlist = String::from_utf8(playlist).unwrap();
     let segments: Vec<String> = playlist
         .lines()
@@ -187,19 +167,24 @@ fn an_s3_store_is_read_with_ranged_gets_only() {
     assert!(segments.len() >= 2, "{playlist}");
     let mut stream = init.clone();
     for seg in &segments {
-        let (status, _, body) = get(&play(&format!("360p/{seg}")));
+        let (status, _, body) = curl_get(&play(&format!("360p/{seg}")));
         assert_eq!(status, 200, "{seg}");
         stream.extend_from_slice(&body);
-        assert_eq!(get(&play(&format!("cbcs/360p/{seg}"))).0, 200, "cbcs {seg}");
+        assert_eq!(
+            curl_get(&play(&format!("cbcs/360p/{seg}"))).0,
+            200,
+            "cbcs {seg}"
+        );
     }
     let file = dir.path().join("clear.mp4");
     std::fs::write(&file, stream).unwrap();
     assert_eq!(decode_errors(&file), "", "the clear copy decodes");
-    // presentation.json and two indexes once, then one ranged GET per segment made.
+    // presentation.json, two indexes and the storyboard's sprite once, then one ranged
+    // GET per segment made.
     let after = metric(&s.base, "openvod_store_reads_total");
     assert_eq!(
         after - reads,
-        (3 + 2 * segments.len()) as f64,
+        (4 + 2 * segments.len()) as f64,
         "store reads from S3"
     );
 }

@@ -12,6 +12,7 @@ mod codecs;
 mod cost;
 mod damaged;
 mod encrypt;
+mod images;
 mod isolation;
 mod jit;
 mod mediaconvert;

@@ -168,7 +168,14 @@ fn run_job(dir: &Path, job: &serde_json::Value, out: &Path, expected: &[(&str, &
     ]);
     assert_ok(&r, "transcode --mediaconvert-job");
     let mut names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
-    names.extend(["manifest.mpd", "master.m3u8"]);
+    names.extend([
+        "images.json",
+        "manifest.mpd",
+        "master.m3u8",
+        "poster.jpg",
+        "storyboard.jpg",
+        "storyboard.vtt",
+    ]);
     names.sort();
     assert_eq!(entries(out), names);
     for (name, codec) in expected {

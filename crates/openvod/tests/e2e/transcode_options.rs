@@ -61,7 +61,16 @@ dash = false
     assert_eq!(crf, vec![28, 32], "quality 5 and 3 as CRF");
     assert_eq!(
         entries(&out),
-        vec!["master.m3u8", "sd", "stereo", "tiny"],
+        vec![
+            "images.json",
+            "master.m3u8",
+            "poster.jpg",
+            "sd",
+            "stereo",
+            "storyboard.jpg",
+            "storyboard.vtt",
+            "tiny"
+        ],
         "no MPD when dash = false"
     );
     let sizes: Vec<(u64, u64)> = summary["renditions"]

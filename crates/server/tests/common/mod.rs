@@ -126,6 +126,7 @@ fn make_media() -> Media {
         &paths,
         r,
         texts(),
+        &images(),
         &packaging(vec![Copy::Clear]),
         &[openvod_media::CopyKeys::clear()],
         &packaged,
@@ -138,6 +139,7 @@ fn make_media() -> Media {
         &paths,
         r,
         texts(),
+        &images(),
         &packaging(p.copies.clone()),
         Some(&p),
         &stored,
@@ -152,6 +154,40 @@ fn make_media() -> Media {
 }
 
 /// An English subtitle track with a cue that spans a segment boundary.
+/// A storyboard of three tiles over the test media: its sprite's bytes are a stand-in
+/// (the origin serves them as held; real sprites are made and decoded in the end-to-end
+/// tests).
+pub fn images() -> openvod_transcode::images::MadeImages {
+    let storyboard = openvod_media::images::Storyboard {
+        columns: 3,
+        rows: 1,
+        tile_width: 160,
+        tile_height: 90,
+        interval_ms: 1000,
+        times_ms: vec![0, 1000, 2000],
+        duration_ms: 3000,
+    };
+    let sprite = [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"sprite", &[0xFF, 0xD9]].concat();
+    openvod_transcode::images::MadeImages {
+        storyboard: Some(
+            openvod_media::images::StoryboardImages::new(storyboard, sprite).expect("storyboard"),
+        ),
+        poster: Some((
+            openvod_media::images::PosterFrame {
+                time_ms: 500,
+                width: 160,
+                height: 90,
+            },
+            poster_bytes(),
+        )),
+    }
+}
+
+/// The stand-in poster's bytes.
+pub fn poster_bytes() -> Vec<u8> {
+    [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"poster", &[0xFF, 0xD9]].concat()
+}
+
 pub fn texts() -> Vec<openvod_media::presentation::TextRendition> {
     let cues = openvod_media::text::parse(
         b"WEBVTT\n\n00:00.500 --> 00:01.500\nHello\n\n00:03.500 --> 00:04.500\nacross a cut\n",

@@ -356,6 +356,26 @@ pub fn curl_json(args: &[&str]) -> (u16, serde_json::Value) {
     )
 }
 
+/// `curl -s URL`; returns the status, the headers (lower case) and the body.
+pub fn curl_get(url: &str) -> (u16, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body");
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "120", "-D", "-", "-o"])
+        .arg(&body)
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    let headers = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let status = headers
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, headers, std::fs::read(&body).unwrap_or_default())
+}
+
 /// Uploads `file` to `POST /v1/assets?name=NAME`; returns the new asset's id.
 pub fn upload_as(base: &str, file: &Path, name: &str) -> String {
     let (status, body) = curl_json(&[
