@@ -108,7 +108,16 @@ function renderRow(a) {
   }
   const warnings = (a.warnings ?? []).map((w) => `<span class="warning" title="${esc(w.code)}">⚠ ${esc(w.message)}</span>`).join(' ');
   const progress = a.status === 'processing' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : warnings;
-  tr.innerHTML = `<td>${esc(a.source?.name ?? a.id)}</td><td class="status ${a.status}">${a.status}</td>` +
+  const video = (a.renditions ?? []).filter((r) => r.width);
+  const top = video.reduce((m, r) => (r.height > (m?.height ?? 0) ? r : m), null);
+  const bytes = (a.renditions ?? []).reduce((n, r) => n + (r.bytes ?? 0), 0);
+  const duration = a.probe?.duration;
+  // The poster, small, once the asset is ready (`v` keeps a changed poster from an old
+  // cache entry).
+  const poster = a.status === 'ready' && top
+    ? `<img class="poster" alt="" loading="lazy" src="/image/${a.id}/poster.jpg?width=192&v=${a.poster_time ?? 0}" onerror="this.style.visibility='hidden'">` : '';
+  tr.innerHTML = `<td>${poster}</td><td>${esc(a.source?.name ?? a.id)}</td><td class="status ${a.status}">${a.status}</td>` +
+    `<td>${duration ? clock(duration) : ''}</td><td>${top ? `${top.width}x${top.height}` : ''}</td><td>${bytes ? mb(bytes) : ''}</td>` +
     `<td>${progress}</td><td>${new Date(a.created_at_ms).toLocaleString()}</td>`;
   if (currentAsset === a.id) renderAsset(a);
 }
@@ -188,12 +197,81 @@ const WARNING_TITLES = {
   overstated_duration: 'Source duration',
   stream_not_carried: 'Stream left out',
   cues_past_end: 'Subtitles',
+  images_not_made: 'No pictures',
 };
 
 // An audio rendition as the table shows it: "audio, es, 6 channels".
 function audioOf(r) {
   return [r.kind, r.language, r.channels ? `${r.channels} channels` : null].filter(Boolean).map(esc).join(', ');
 }
+
+// m:ss or h:mm:ss.
+function clock(s) {
+  const t = Math.max(0, Math.floor(s));
+  const mm = String(Math.floor(t / 60) % 60).padStart(2, '0');
+  const ss = String(t % 60).padStart(2, '0');
+  return t >= 3600 ? `${Math.floor(t / 3600)}:${mm}:${ss}` : `${Math.floor(t / 60)}:${ss}`;
+}
+
+// ---- storyboard previews on the seek bar -------------------------------------------
+// The storyboard's cues: [start, end, sprite URL, x, y, w, h], from storyboard.vtt.
+let storyboard = [];
+
+async function loadStoryboard(id) {
+  storyboard = [];
+  const r = await fetch(`/play/${id}/storyboard.vtt`).catch(() => null);
+  if (!r || !r.ok) return;
+  const text = await r.text();
+  const seconds = (t) => t.split(':').reduce((acc, p) => acc * 60 + Number(p), 0);
+  for (const block of text.split(/\n\n+/)) {
+    const [timing, target] = block.split('\n');
+    const m = /^(\S+) --> (\S+)/.exec(timing ?? '');
+    const f = /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(target ?? '');
+    if (m && f) {
+      const url = new URL(f[1], r.url).href;
+      storyboard.push([seconds(m[1]), seconds(m[2]), url, ...f.slice(2).map(Number)]);
+    }
+  }
+  $('#scrub').hidden = storyboard.length === 0;
+}
+
+function showPreview(event) {
+  const video = $('#player');
+  const seek = $('#seek');
+  const box = seek.getBoundingClientRect();
+  const share = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+  const time = share * (video.duration || 0);
+  const cue = storyboard.find(([a, b]) => time >= a && time < b) ?? storyboard[storyboard.length - 1];
+  if (!cue) return;
+  const [, , url, x, y, w, h] = cue;
+  const image = $('#preview-image');
+  Object.assign(image.style, { width: `${w}px`, height: `${h}px`, backgroundImage: `url("${url}")`, backgroundPosition: `-${x}px -${y}px` });
+  $('#preview-time').textContent = clock(time);
+  const preview = $('#preview');
+  preview.style.left = `${share * box.width}px`;
+  preview.hidden = false;
+}
+
+$('#seek').addEventListener('mousemove', showPreview);
+$('#seek').addEventListener('mouseleave', () => { $('#preview').hidden = true; });
+$('#seek').addEventListener('input', (e) => {
+  const video = $('#player');
+  if (video.duration) video.currentTime = Number(e.target.value) * video.duration;
+});
+$('#player').addEventListener('timeupdate', (e) => {
+  const v = e.target;
+  if (v.duration) $('#seek').value = String(v.currentTime / v.duration);
+});
+$('#set-poster').addEventListener('click', async () => {
+  if (!currentAsset) return;
+  const a = await api(`/v1/assets/${currentAsset}/poster`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ time: Math.round($('#player').currentTime * 1000) / 1000 }),
+  });
+  $('#player').poster = `/image/${a.id}/poster.jpg?width=640&v=${a.poster_time}`;
+  renderRow(a);
+});
 
 function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
@@ -218,6 +296,8 @@ function renderAsset(a) {
   $('#player-box').hidden = false;
   if (hls || $('#player').src) return;
   const video = $('#player');
+  video.poster = `/image/${a.id}/poster.jpg?width=640&v=${a.poster_time ?? 0}`;
+  loadStoryboard(a.id);
   if (window.Hls && Hls.isSupported()) {
     hls = new Hls();
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
@@ -284,6 +364,9 @@ function route() {
   if (hls) { hls.destroy(); hls = null; }
   const video = $('#player');
   video.removeAttribute('src');
+  video.removeAttribute('poster');
+  storyboard = [];
+  $('#scrub').hidden = true;
   $('#player-box').hidden = true;
   $('#audio-box').hidden = true;
   $('#subtitle-box').hidden = true;

@@ -248,4 +248,38 @@ max_bitrate = 900_000
       });
     });
   }
+
+  // The storyboard made with the encode, as Shaka reads it from the MPD's thumbnail
+  // AdaptationSet (DASH-IF IOP 6.2.6): one image track of 160x90 tiles, a thumbnail every
+  // 2 s, each at its place in the sprite.
+  it('Shaka reports the storyboard\'s thumbnails from the MPD', { timeout: TIMEOUT_MS * 2 }, async (t) => {
+    if (setupError) throw setupError;
+    const c = { player: 'shaka', manifest: 'manifest.mpd', label: 'Shaka' };
+    await playing(t, c, { from: 0.5, name: 'storyboard' }, async (page, steps) => {
+      steps.tracks = await page.evaluate(() => window.__player.getImageTracks().map((x) => ({ id: x.id, width: x.width, height: x.height, mimeType: x.mimeType })));
+      assert.equal(steps.tracks.length, 1, `image tracks: ${JSON.stringify(steps.tracks)}`);
+      steps.thumbnails = await page.evaluate(async (id) => {
+        const out = [];
+        for (const time of [1, 5, 13, 23]) {
+          const th = await window.__player.getThumbnails(id, time);
+          out.push({ time, start: th.startTime, duration: th.duration, x: th.positionX, y: th.positionY, width: th.width, height: th.height, uri: th.uris[0] });
+        }
+        return out;
+      }, steps.tracks[0].id);
+      const columns = 10;
+      for (const th of steps.thumbnails) {
+        const k = Math.floor(th.time / 2);
+        assert.ok(Math.abs(th.start - k * 2) < 0.01, `thumbnail at ${th.time} s starts at ${th.start}`);
+        assert.ok(Math.abs(th.duration - 2) < 0.01, `thumbnail at ${th.time} s lasts ${th.duration}`);
+        assert.deepEqual([th.x, th.y, th.width, th.height], [(k % columns) * 160, Math.floor(k / columns) * 90, 160, 90], JSON.stringify(th));
+        assert.ok(th.uri.endsWith('/storyboard.jpg'), th.uri);
+      }
+      const sprite = await page.evaluate(async (uri) => {
+        const r = await fetch(uri);
+        const img = await createImageBitmap(await r.blob());
+        return { status: r.status, type: r.headers.get('content-type'), width: img.width, height: img.height };
+      }, steps.thumbnails[0].uri);
+      assert.deepEqual(sprite, { status: 200, type: 'image/jpeg', width: 1600, height: 180 });
+    });
+  });
 });

@@ -67,11 +67,36 @@ describe('the dashboard', () => {
       // The row appears and turns ready without a reload: the list follows the event stream.
       const row = page.locator('tr.asset', { hasText: 'holiday.mp4' });
       await row.locator('.status.ready').waitFor({ timeout: 180_000 });
+      // The list shows the poster, the duration, the resolution and the size.
+      await page.waitForFunction(() => {
+        const img = document.querySelector('tr.asset img.poster');
+        return img && img.complete && img.naturalWidth === 192;
+      }, null, { timeout: 30_000 });
+      const cells = await row.locator('td').allTextContents();
+      assert.ok(cells.some((c) => /^0:\d\d$/.test(c)) && cells.includes('640x360') && cells.some((c) => / MB$/.test(c)), cells.join(' | '));
       await row.click();
       await page.waitForFunction(() => {
         const v = document.querySelector('#player');
         return v && v.currentTime > 3 && v.videoWidth > 0;
       }, null, { timeout: 60_000 });
+      // Storyboard previews on the seek bar: hovering its middle shows the tile of that
+      // time from the sprite.
+      await page.locator('#scrub').waitFor({ state: 'visible', timeout: 10_000 });
+      const seek = await page.locator('#seek').boundingBox();
+      await page.mouse.move(seek.x + seek.width / 2, seek.y + seek.height / 2);
+      await page.locator('#preview').waitFor({ state: 'visible', timeout: 5_000 });
+      const tile = await page.$eval('#preview-image', (d) => ({ image: d.style.backgroundImage, at: d.style.backgroundPosition, width: d.style.width }));
+      assert.match(tile.image, /\/play\/[0-9a-f]{32}\/storyboard\.jpg/);
+      assert.equal(tile.width, '160px');
+      // 8 s, a tile every 2 s: the middle (4 s) is the third tile, at x = 320.
+      assert.match(tile.at, /^-320px /, JSON.stringify(tile));
+      // The frame shown becomes the poster.
+      const [put] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/poster') && r.request().method() === 'PUT'),
+        page.click('#set-poster'),
+      ]);
+      assert.equal(put.status(), 200);
+      assert.ok((await put.json()).poster_time > 0);
       // The per-title decision: its rungs in a table, the samples and the hull plotted.
       await page.locator('#ladder-box').waitFor({ state: 'visible' });
       const rungs = await page.$$eval('#ladder-rungs tbody tr', (r) => r.map((x) => x.textContent));
