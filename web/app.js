@@ -115,7 +115,7 @@ function renderRow(a) {
   // The poster, small, once the asset is ready (`v` keeps a changed poster from an old
   // cache entry).
   const poster = a.status === 'ready' && top
-    ? `<img class="poster" alt="" loading="lazy" src="/image/${a.id}/poster.jpg?width=192&v=${a.poster_time ?? 0}" onerror="this.style.visibility='hidden'">` : '';
+    ? `<img class="poster" alt="" loading="lazy" src="/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}" onerror="this.style.visibility='hidden'">` : '';
   tr.innerHTML = `<td>${poster}</td><td>${esc(a.source?.name ?? a.id)}</td><td class="status ${a.status}">${a.status}</td>` +
     `<td>${duration ? clock(duration) : ''}</td><td>${top ? `${top.width}x${top.height}` : ''}</td><td>${bytes ? mb(bytes) : ''}</td>` +
     `<td>${progress}</td><td>${new Date(a.created_at_ms).toLocaleString()}</td>`;
@@ -269,7 +269,7 @@ $('#set-poster').addEventListener('click', async () => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ time: Math.round($('#player').currentTime * 1000) / 1000 }),
   });
-  $('#player').poster = `/image/${a.id}/poster.jpg?width=640&v=${a.poster_time}`;
+  $('#player').poster = `/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}`;
   renderRow(a);
 });
 
@@ -285,6 +285,10 @@ function renderAsset(a) {
     `<td>${kb(r.bitrate)}</td><td>${kb(r.peak_bitrate)}</td><td>${mb(r.bytes)}</td></tr>`).join('');
   renderLadder(a.ladder);
   renderCost(a);
+  const downloads = a.downloads ?? [];
+  $('#downloads').innerHTML = downloads.map((d) =>
+    `<li><a href="${esc(d.url)}" download>${esc(d.file)}</a> — ${d.kind === 'video' ? `${d.width}x${d.height} with audio` : 'audio only'}, ${mb(d.bytes)}</li>`).join('');
+  $('#downloads-box').hidden = downloads.length === 0;
   if (a.status !== 'ready' || !a.playback) return;
   const origin = location.origin;
   const hlsUrl = origin + a.playback.hls;
@@ -296,7 +300,7 @@ function renderAsset(a) {
   $('#player-box').hidden = false;
   if (hls || $('#player').src) return;
   const video = $('#player');
-  video.poster = `/image/${a.id}/poster.jpg?width=640&v=${a.poster_time ?? 0}`;
+  video.poster = `/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}`;
   loadStoryboard(a.id);
   if (window.Hls && Hls.isSupported()) {
     hls = new Hls();

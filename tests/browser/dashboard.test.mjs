@@ -30,8 +30,10 @@ describe('the dashboard', () => {
     ], { timeoutMs: 60_000 });
     const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
       .replace('preset = "medium"', 'preset = "superfast"')
-      .replace('mode = "fixed"', 'mode = "per-title"');
+      .replace('mode = "fixed"', 'mode = "per-title"')
+      .replace('downloads = false', 'downloads = true');
     assert.match(template, /mode = "per-title"/);
+    assert.match(template, /downloads = true/);
     fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
     const config = path.join(tmp, 'openvod.toml');
     fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
@@ -70,7 +72,7 @@ describe('the dashboard', () => {
       // The list shows the poster, the duration, the resolution and the size.
       await page.waitForFunction(() => {
         const img = document.querySelector('tr.asset img.poster');
-        return img && img.complete && img.naturalWidth === 192;
+        return img && img.complete && img.naturalWidth === 640;
       }, null, { timeout: 30_000 });
       const cells = await row.locator('td').allTextContents();
       assert.ok(cells.some((c) => /^0:\d\d$/.test(c)) && cells.includes('640x360') && cells.some((c) => / MB$/.test(c)), cells.join(' | '));
@@ -90,6 +92,10 @@ describe('the dashboard', () => {
       assert.equal(tile.width, '160px');
       // 8 s, a tile every 2 s: the middle (4 s) is the third tile, at x = 320.
       assert.match(tile.at, /^-320px /, JSON.stringify(tile));
+      // Download links: the top rung with its audio, and the audio alone.
+      const links = await page.$$eval('#downloads a', (a) => a.map((x) => x.getAttribute('href')));
+      assert.equal(links.length, 2, links.join(', '));
+      assert.ok(links.every((l) => /^\/download\/[0-9a-f]{32}\/(360p\.mp4|audio\.m4a)$/.test(l)), links.join(', '));
       // The frame shown becomes the poster.
       const [put] = await Promise.all([
         page.waitForResponse((r) => r.url().endsWith('/poster') && r.request().method() === 'PUT'),

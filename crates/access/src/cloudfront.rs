@@ -29,7 +29,7 @@ mod verify;
 mod wildcard;
 
 pub use keys::{private_key_from_pem, public_key_from_pem, SigningKeyError};
-pub use params::{strip_signing_params, SigningParams};
+pub use params::{strip_signing_params, SigningParams, SIGNING_NAMES};
 pub use policy::{IpCidr, Policy, PolicyError, MAX_POLICY_BYTES};
 /// The key types of the API, so that callers need no direct dependency on `rsa`.
 pub use rsa::{RsaPrivateKey, RsaPublicKey};

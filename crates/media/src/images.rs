@@ -146,8 +146,8 @@ pub struct StoryboardImages {
 }
 
 impl StoryboardImages {
-    /// Checks the storyboard and that the sprite is a JPEG of the grid's size at most
-    /// [`MAX_SPRITE_BYTES`].
+    /// Checks the storyboard, and that the sprite is a JPEG (by its first bytes) of at
+    /// most [`MAX_SPRITE_BYTES`]; its pictures are ffmpeg's, not read here.
     pub fn new(storyboard: Storyboard, sprite: Vec<u8>) -> Result<StoryboardImages> {
         storyboard.validate()?;
         if sprite.len() > MAX_SPRITE_BYTES {

@@ -119,6 +119,12 @@ pub(crate) struct AssetView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     cost: Option<Value>,
+    /// On a single ready asset: its progressive downloads (`url`, `file`, `kind` video
+    /// or audio, `bytes`, `width`, `height`), made when its template says
+    /// `[packaging] downloads = true`; empty otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    downloads: Option<Vec<Value>>,
 }
 
 /// The uploaded source.
@@ -193,6 +199,21 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<AssetView, ApiEr
     v.tasks = Some(tasks);
     if a.status == AssetStatus::Ready {
         (v.usage, v.cost) = usage_and_cost(state, a).await?;
+        if let Some(prefix) = &a.output_prefix {
+            let listed = crate::downloads::downloads_of(state, a, prefix).await?;
+            v.downloads = Some(
+                listed
+                    .into_iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "url": format!("/download/{}/{}", a.id, d.file),
+                            "file": d.file, "kind": d.kind, "bytes": d.bytes,
+                            "width": d.width, "height": d.height,
+                        })
+                    })
+                    .collect(),
+            );
+        }
     }
     Ok(v)
 }
@@ -272,6 +293,7 @@ fn summary(a: &Asset) -> AssetView {
         tasks: None,
         usage: None,
         cost: None,
+        downloads: None,
     }
 }
 

@@ -161,6 +161,7 @@ mod tests {
             include_str!("drm.rs"),
             include_str!("fleet.rs"),
             include_str!("images.rs"),
+            include_str!("downloads.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

@@ -115,9 +115,13 @@ enum Picture {
     },
 }
 
-/// The query parameters a signed URL adds; they are checked by the access rules, not
-/// read here.
-const SIGNING_PARAMETERS: [&str; 4] = ["Expires", "Signature", "Key-Pair-Id", "Policy"];
+/// Most query parameters a picture request may have (its own and a signature's).
+const MAX_PARAMETERS: usize = 16;
+/// Thumbnail times are read to this many ms, so that nearby asks share one picture in
+/// the shield.
+const TIME_STEP_MS: u64 = 100;
+/// How long a request waits for its turn at ffmpeg before a 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(10);
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_image_request", message)
@@ -160,10 +164,15 @@ impl Picture {
             _ => return Err(ApiError::not_found(format!("no picture {file:?}"))),
         };
         let mut params: Vec<(&str, &str)> = Vec::new();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let pairs = query.unwrap_or("").split('&').filter(|p| !p.is_empty());
+        if pairs.clone().count() > MAX_PARAMETERS {
+            return Err(bad(format!("more than {MAX_PARAMETERS} query parameters")));
+        }
+        for pair in pairs {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            // `v` is the caller's own cache key (a poster's version, say): not read.
-            if SIGNING_PARAMETERS.contains(&k) || k == "v" {
+            // The signature is checked by the access rules; `v` is the caller's own cache
+            // key (a poster's version, say). Neither is read here.
+            if openvod_access::cloudfront::SIGNING_NAMES.contains(&k) || k == "v" {
                 continue;
             }
             if params.iter().any(|(seen, _)| *seen == k) {
@@ -211,7 +220,10 @@ impl Picture {
                 )))
             }
             "thumbnail" => Picture::Thumbnail {
-                time_ms: get("time").map(|v| seconds_ms("time", v)).transpose()?,
+                time_ms: get("time")
+                    .map(|v| seconds_ms("time", v))
+                    .transpose()?
+                    .map(|ms| ms / TIME_STEP_MS * TIME_STEP_MS),
                 size: size()?,
                 format,
             },
@@ -363,6 +375,13 @@ async fn picture(
     }
     let picture = Picture::parse(file, query)?;
     let index = image_index(state, &asset, &prefix).await?;
+    // A poster changes when its time is set: a minute. Other pictures change only with
+    // a new encode: a day.
+    let cache = if matches!(picture, Picture::Poster { .. }) {
+        "public, max-age=60"
+    } else {
+        "public, max-age=86400"
+    };
     let made = match picture {
         // The poster as made with the encode, when no time is set and no size asked.
         Picture::Poster {
@@ -400,54 +419,77 @@ async fn picture(
         headers,
         obj.body.clone(),
         obj.content_type,
-        // A picture changes with the asset (a new poster time, a new encode): a day.
-        "public, max-age=86400",
+        cache,
         Some(&obj.etag),
         &[("age", age.as_str()), ("x-cache", x_cache)],
     ))
 }
 
-/// The asset's `images.json` (held in the shield with the asset's version), or a 404
-/// that says the asset has no pictures.
+/// The asset's `images.json`, or a 404 that says the asset has no pictures.
 async fn image_index(
     state: &AppState,
     asset: &Asset,
     prefix: &str,
 ) -> Result<ImageIndex, ApiError> {
-    let key = format!("{prefix}/{IMAGE_INDEX}");
+    let body = held_small(
+        state,
+        asset,
+        prefix,
+        IMAGE_INDEX,
+        MAX_IMAGE_INDEX_BYTES,
+        || {
+            format!(
+                "asset {} has no pictures (it was packaged without them)",
+                asset.id
+            )
+        },
+    )
+    .await?;
+    ImageIndex::from_json(&body)
+        .map_err(|e| ApiError::upstream(StatusCode::BAD_GATEWAY, "bad_gateway", e))
+}
+
+/// A small file at the root of a ready asset's output (`name`, at most `limit` bytes),
+/// held in the shield with the asset's version; a 404 with `missing` when it is not
+/// there.
+pub(crate) async fn held_small(
+    state: &AppState,
+    asset: &Asset,
+    prefix: &str,
+    name: &str,
+    limit: u64,
+    missing: impl FnOnce() -> String,
+) -> Result<Bytes, ApiError> {
+    let key = format!("{prefix}/{name}");
     let load = async {
-        match crate::jit::read_whole(state, &key, MAX_IMAGE_INDEX_BYTES).await? {
+        match crate::jit::read_whole(state, &key, limit).await? {
             crate::jit::Stored::Whole(_, body) => Ok(GeneratedObject {
                 etag: String::new(),
                 body,
                 content_type: "application/json",
                 created: std::time::Instant::now(),
             }),
-            crate::jit::Stored::Missing => Err(ApiError::not_found(format!(
-                "asset {} has no pictures (it was packaged without them)",
-                asset.id
-            ))),
+            crate::jit::Stored::Missing => Err(ApiError::not_found(missing())),
             crate::jit::Stored::TooLarge => Err(ApiError::upstream(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
-                format!("{key} is over {MAX_IMAGE_INDEX_BYTES} bytes"),
+                format!("{name} is over {limit} bytes"),
             )),
         }
     };
-    let shield_key = format!("{}@{}/{IMAGE_INDEX}", asset.id, asset.updated_at);
+    let shield_key = format!("{}@{}/{name}", asset.id, asset.updated_at);
     let (held, _) = state
         .shield
         .get_or_make(shield_key, load)
         .await
         .map_err(|e| ApiError::new(e.status, e.code, e.message.clone()))?;
-    ImageIndex::from_json(&held.body)
-        .map_err(|e| ApiError::upstream(StatusCode::BAD_GATEWAY, "bad_gateway", e))
+    Ok(held.body.clone())
 }
 
 async fn stored_picture(state: &AppState, key: String) -> Result<GeneratedObject, ApiError> {
     match crate::jit::read_whole(state, &key, MAX_PICTURE_BYTES as u64).await? {
         crate::jit::Stored::Whole(_, body) => Ok(picture_object(body, Format::Jpeg)),
-        _ => Err(ApiError::not_found(format!("no {key}"))),
+        _ => Err(ApiError::not_found("the asset has no stored poster")),
     }
 }
 
@@ -528,42 +570,60 @@ async fn make(
                     "the preview spans too many segments; ask for less time",
                 ));
             }
+            let offset = start - source.spans_ms[first].0;
+            // Trimmed first, so that only the preview's frames reach the palette (which
+            // holds every frame it is given until it has seen the last).
             let filter = format!(
-                "fps={fps},scale={width}:-2:flags=lanczos,setsar=1{}",
+                "trim=start={:.3}:duration={:.3},setpts=PTS-STARTPTS,fps={fps},\
+                 scale={width}:{width}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=lanczos,setsar=1{}",
+                offset as f64 / 1000.0,
+                (end - start) as f64 / 1000.0,
                 if format == Format::Gif {
                     ",split[a][b];[a]palettegen=max_colors=128[p];[b][p]paletteuse=dither=bayer"
                 } else {
                     ""
                 }
             );
-            let offset = start - source.spans_ms[first].0;
             (
-                offset,
+                0,
                 (rendition.name.clone(), first..last + 1),
                 filter,
-                Output::Animation {
-                    seconds: (end - start) as f64 / 1000.0,
-                },
+                Output::Animation,
             )
         }
     };
+    // The turn first, so that waiting requests hold no segments.
+    let _turn = tokio::time::timeout(QUEUE_WAIT, FFMPEG_TURNS.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the origin is busy making other pictures; ask again shortly",
+            )
+        })?
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "shutting down"))?;
     let (name, range) = segments;
-    let mut input = Vec::new();
+    let mut input = Vec::with_capacity(range.len() + 1);
     let init = ObjectPath::new(Copy::Clear, Object::InitSegment(name.clone()));
-    input.extend_from_slice(&clear_object(state, asset, prefix, &init).await?);
+    input.push(clear_object(state, asset, prefix, &init).await?);
     for k in range {
         let seg = ObjectPath::new(Copy::Clear, Object::MediaSegment(name.clone(), k));
-        input.extend_from_slice(&clear_object(state, asset, prefix, &seg).await?);
+        input.push(clear_object(state, asset, prefix, &seg).await?);
     }
     let body = run_ffmpeg(input, time_ms, &filter, output, format).await?;
     Ok(picture_object(body, format))
 }
 
+/// ffmpeg processes making pictures at once: they are CPU-bound, and the origin's first
+/// work is serving segments.
+static FFMPEG_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// What ffmpeg writes.
 #[derive(Debug, Clone, Copy)]
 enum Output {
     Still,
-    Animation { seconds: f64 },
+    Animation,
 }
 
 type Plan = (
@@ -581,10 +641,18 @@ fn still(
 ) -> Result<Plan, ApiError> {
     let (k, offset) = source
         .segment_at(t)
-        .ok_or_else(|| bad("the time is past the end of the title"))?;
+        .ok_or_else(|| bad("the time falls in no segment of the title"))?;
+    // Without a size, the largest picture.
     let rendition = source
-        .rendition_for(size.width.unwrap_or(0), size.height.unwrap_or(0))
+        .rendition_for(
+            size.width.unwrap_or(u32::MAX),
+            size.height.unwrap_or(u32::MAX),
+        )
         .ok_or_else(|| ApiError::not_found("no video rendition"))?;
+    // A time after the segment's last frame starts would select no frame: at most a
+    // quarter second (a frame at 4 fps) before the segment's end.
+    let (start, end) = source.spans_ms[k];
+    let offset = offset.min((end - start).saturating_sub(250));
     let filter = match (size.width, size.height, size.fit) {
         (None, None, _) => "null".to_string(),
         (Some(w), None, _) => format!("scale={w}:-2"),
@@ -629,29 +697,20 @@ async fn clear_object(
     }
 }
 
-/// Runs ffmpeg on `input` (an init segment and media segments), from `offset_ms` into
-/// it: a picture on stdout, bounded in size and time. At most a few run at once (they
-/// are CPU-bound); the others wait their turn.
+/// Runs ffmpeg on `input` (an init segment and media segments, written to its stdin one
+/// by one), a still from `offset_ms` into it: a picture on stdout, bounded in size and
+/// time. The caller holds one of the [`FFMPEG_TURNS`].
 async fn run_ffmpeg(
-    input: Vec<u8>,
+    input: Vec<Bytes>,
     offset_ms: u64,
     filter: &str,
     output: Output,
     format: Format,
 ) -> Result<Bytes, ApiError> {
-    static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-    let _turn = RUNNING.acquire().await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "shutting down",
-        )
-    })?;
     let mut cmd = tokio::process::Command::new("ffmpeg");
     // Only the pipe: the input is the origin's own fragmented MP4 bytes, named as such.
     cmd.args(["-nostats", "-hide_banner", "-loglevel", "error"])
         .args(["-protocol_whitelist", "pipe", "-f", "mp4", "-i", "pipe:0"])
-        .args(["-ss", &format!("{:.3}", offset_ms as f64 / 1000.0)])
         .args([
             "-an",
             "-sn",
@@ -661,10 +720,11 @@ async fn run_ffmpeg(
         ]);
     match output {
         Output::Still => {
+            cmd.args(["-ss", &format!("{:.3}", offset_ms as f64 / 1000.0)]);
             cmd.args(["-frames:v", "1"]);
         }
-        Output::Animation { seconds } => {
-            cmd.args(["-t", &format!("{seconds:.3}"), "-loop", "0"]);
+        Output::Animation => {
+            cmd.args(["-loop", "0"]);
         }
     }
     match (format, output) {
@@ -672,7 +732,7 @@ async fn run_ffmpeg(
         (Format::Webp, Output::Still) => {
             cmd.args(["-c:v", "libwebp", "-quality", "80", "-f", "webp"])
         }
-        (Format::Webp, Output::Animation { .. }) => {
+        (Format::Webp, Output::Animation) => {
             cmd.args(["-c:v", "libwebp_anim", "-quality", "70", "-f", "webp"])
         }
         (Format::Gif, _) => cmd.args(["-f", "gif"]),
@@ -698,22 +758,31 @@ async fn run_ffmpeg(
         let feed = async {
             if let Some(mut s) = stdin.take() {
                 // ffmpeg may stop reading once it has its frame: a broken pipe is fine.
-                let _ = s.write_all(&input).await;
+                for piece in &input {
+                    if s.write_all(piece).await.is_err() {
+                        break;
+                    }
+                }
             }
         };
         let read = async {
             let mut out = Vec::new();
             if let Some(s) = stdout.as_mut() {
-                s.take(MAX_PICTURE_BYTES as u64 + 1)
+                (&mut *s)
+                    .take(MAX_PICTURE_BYTES as u64 + 1)
                     .read_to_end(&mut out)
                     .await?;
+                // Past the bound, read on and drop it, so that ffmpeg never blocks on a
+                // full pipe; the answer is refused below.
+                tokio::io::copy(s, &mut tokio::io::sink()).await?;
             }
             Ok::<_, std::io::Error>(out)
         };
         let errors = async {
             let mut log = Vec::new();
             if let Some(s) = stderr.as_mut() {
-                let _ = s.take(64 << 10).read_to_end(&mut log).await;
+                let _ = (&mut *s).take(64 << 10).read_to_end(&mut log).await;
+                let _ = tokio::io::copy(s, &mut tokio::io::sink()).await;
             }
             log
         };

@@ -6,6 +6,7 @@
 pub mod access;
 mod api;
 mod buffers;
+mod downloads;
 mod drm;
 mod error;
 mod events;
@@ -187,6 +188,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
         app = app
             .merge(origin::routes())
             .merge(images::routes())
+            .merge(downloads::routes())
             .merge(drm::licence_routes());
     }
     app.fallback(|| async { ApiError::not_found("no such route") })

@@ -55,6 +55,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::origin::serve_head,
         crate::origin::preflight,
         crate::images::image_get,
+        crate::downloads::download,
         crate::images::set_poster,
         crate::drm::clearkey_any,
         crate::drm::clearkey_any_preflight,

@@ -325,23 +325,44 @@ async fn serve_inner(
         Err(e) if e.code == TOO_LARGE_TO_HOLD => {}
         Err(e) => return Err(ApiError::new(e.status, e.code, e.message.clone())),
     }
-    let meta = state
-        .objects
-        .outputs
-        .head(&key)
-        .await?
-        .ok_or_else(not_found)?;
+    stream_stored(
+        state,
+        method,
+        headers,
+        &key,
+        object.object.content_type(),
+        cache_control(&object.object),
+        &[],
+    )
+    .await?
+    .ok_or_else(not_found)
+}
+
+/// A stored file streamed from the store in its own chunks (no whole-object buffer),
+/// with a single byte range, its validator and `extra` headers; `None` when there is no
+/// such file.
+pub(crate) async fn stream_stored(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    key: &str,
+    content_type: &'static str,
+    cache: &'static str,
+    extra: &[(header::HeaderName, String)],
+) -> Result<Option<Response>, ApiError> {
+    let Some(meta) = state.objects.outputs.head(key).await? else {
+        return Ok(None);
+    };
     let etag = store_etag(&meta);
     let mut out = HeaderMap::new();
     cors(&mut out);
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(object.object.content_type()),
-    );
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control(&object.object)),
-    );
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    for (name, value) in extra {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.insert(name.clone(), v);
+        }
+    }
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, v);
@@ -353,7 +374,7 @@ async fn serve_inner(
     if matches {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         *r.headers_mut() = out;
-        return Ok(r);
+        return Ok(Some(r));
     }
     let len = meta.size;
     let (status, range) = match byte_range(headers.get(header::RANGE), len) {
@@ -370,7 +391,7 @@ async fn serve_inner(
             }
             let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
             *r.headers_mut() = out;
-            return Ok(r);
+            return Ok(Some(r));
         }
     };
     let body_len = range.map_or(len, |(a, b)| b - a + 1);
@@ -382,7 +403,7 @@ async fn serve_inner(
         let stream = state
             .objects
             .outputs
-            .get_stream(&key, range.map(|(a, b)| a..b + 1))
+            .get_stream(key, range.map(|(a, b)| a..b + 1))
             .await?;
         let code = status.as_u16().to_string();
         let counted = stream.map(move |chunk| {
@@ -397,7 +418,7 @@ async fn serve_inner(
     let mut r = Response::new(body);
     *r.status_mut() = status;
     *r.headers_mut() = out;
-    Ok(r)
+    Ok(Some(r))
 }
 
 /// Object `object` of asset `id` at `version`, stored under `prefix`, through the shield

@@ -44,7 +44,8 @@ pub struct MadeImages {
 /// `encoded`, working in `work`: each picture that could be made, and why the others
 /// could not. Nothing for a title without video.
 pub fn make(plan: &EncodePlan, encoded: &Path, work: &Path) -> (MadeImages, Vec<Error>) {
-    let pixels = |r: &&PlannedRung| u64::from(r.width) * u64::from(r.height);
+    // Of two rungs the same size, the higher bit rate.
+    let pixels = |r: &&PlannedRung| (u64::from(r.width) * u64::from(r.height), r.max_bitrate);
     let (Some(smallest), Some(largest)) = (
         plan.rungs.iter().min_by_key(pixels),
         plan.rungs.iter().max_by_key(pixels),
@@ -99,8 +100,8 @@ fn storyboard(
     work: &Path,
 ) -> Result<StoryboardImages> {
     let interval = interval_seconds(plan.duration, plan.gop_seconds);
-    let expected = ((plan.duration / interval).ceil() as u32).max(1);
-    let expected = expected.min(MAX_STORYBOARD_TILES as u32);
+    // At most PLANNED_TILES by the interval's choice, well within the grid's bound.
+    let expected = ((plan.duration / interval).ceil() as u32).clamp(1, MAX_STORYBOARD_TILES as u32);
     let columns = expected.min(COLUMNS);
     let rows = expected.div_ceil(columns);
     let (tw, th) = tile_size(rung.width, rung.height);

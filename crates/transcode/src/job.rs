@@ -320,7 +320,7 @@ pub fn store_encoded(
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
     let (texts, mut warnings) = encoded_texts(plan, encoded, &renditions)?;
     let images = encoded_images(plan, encoded, &mut warnings);
-    let summary = package::store_renditions(
+    let mut summary = package::store_renditions(
         &sources,
         renditions,
         texts,
@@ -329,6 +329,9 @@ pub fn store_encoded(
         template.protection.as_ref(),
         out,
     )?;
+    if template.packaging.downloads {
+        summary.downloads = crate::downloads::make(plan, encoded, out)?;
+    }
     Ok((summary, warnings))
 }
 
@@ -385,7 +388,7 @@ pub fn package_encoded_copies(
     let (sources, renditions) = encoded_renditions(plan, encoded)?;
     let (texts, mut warnings) = encoded_texts(plan, encoded, &renditions)?;
     let images = encoded_images(plan, encoded, &mut warnings);
-    let summaries = package::package_copies(
+    let mut summaries = package::package_copies(
         &sources,
         renditions,
         texts,
@@ -394,6 +397,12 @@ pub fn package_encoded_copies(
         copies,
         out,
     )?;
+    if template.packaging.downloads {
+        let downloads = crate::downloads::make(plan, encoded, out)?;
+        for s in &mut summaries {
+            s.downloads = downloads.clone();
+        }
+    }
     Ok((summaries, warnings))
 }
 

@@ -76,6 +76,9 @@ pub struct RenditionSummary {
 pub struct PackageSummary {
     pub duration: f64,
     pub renditions: Vec<RenditionSummary>,
+    /// Progressive downloads, when the template makes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<crate::downloads::Download>,
     pub files: usize,
     pub bytes: u64,
 }
@@ -137,6 +140,7 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
         duration: round3(p.duration_seconds()),
         bytes: renditions.iter().map(|r| r.bytes).sum(),
         renditions,
+        downloads: Vec::new(),
         files,
     }
 }

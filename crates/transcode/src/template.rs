@@ -371,6 +371,10 @@ pub struct PackagingSettings {
     pub dash: bool,
     #[serde(default)]
     pub mode: PackagingMode,
+    /// Progressive MP4 downloads (the top rung with its audio, and the audio alone as
+    /// `.m4a`), remuxed from the encode without re-encoding.
+    #[serde(default)]
+    pub downloads: bool,
 }
 
 /// Where packaging happens.
@@ -393,6 +397,7 @@ impl Default for PackagingSettings {
             hls: true,
             dash: true,
             mode: PackagingMode::default(),
+            downloads: false,
         }
     }
 }

@@ -108,6 +108,7 @@ fn reference_job_maps_to_the_expected_template() {
             hls: true,
             dash: true,
             mode: openvod_transcode::template::PackagingMode::Static,
+            downloads: false,
         }
     );
     let a = t.audio.as_ref().unwrap();

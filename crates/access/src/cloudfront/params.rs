@@ -16,7 +16,8 @@ const COOKIE_PREFIX: &str = "CloudFront-";
 /// (case-sensitive, not percent-decoded): a spelling such as `expires` or `Expir%65s` is
 /// an ordinary parameter that stays part of the resource URL, so it can only make a
 /// signature fail, never stand in for a signing value.
-const SIGNING_NAMES: [&str; 5] = [EXPIRES, POLICY, SIGNATURE, KEY_PAIR_ID, HASH_ALGORITHM];
+/// The query parameters a signed URL adds (CloudFront's names).
+pub const SIGNING_NAMES: [&str; 5] = [EXPIRES, POLICY, SIGNATURE, KEY_PAIR_ID, HASH_ALGORITHM];
 
 /// Bounds on raw values, checked before anything is decoded. A policy is at most 4 KiB of
 /// JSON, so at most 5464 base64 characters; an RSA-4096 signature is 684 characters; an

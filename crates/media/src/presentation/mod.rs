@@ -287,11 +287,6 @@ impl Presentation {
         self
     }
 
-    /// The storyboard, when there is one.
-    pub fn storyboard(&self) -> Option<&crate::images::Storyboard> {
-        self.storyboard.as_ref().map(|s| &s.storyboard)
-    }
-
     /// `(start, end)` of each segment of the reference rendition, ms on the
     /// presentation's timeline: where every rendition is cut.
     pub fn segment_spans_ms(&self) -> &[(u64, u64)] {

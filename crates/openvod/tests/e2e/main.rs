@@ -11,6 +11,7 @@ mod bad_inputs;
 mod codecs;
 mod cost;
 mod damaged;
+mod downloads;
 mod encrypt;
 mod images;
 mod isolation;

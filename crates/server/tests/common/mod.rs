@@ -153,7 +153,6 @@ fn make_media() -> Media {
     }
 }
 
-/// An English subtitle track with a cue that spans a segment boundary.
 /// A storyboard of three tiles over the test media: its sprite's bytes are a stand-in
 /// (the origin serves them as held; real sprites are made and decoded in the end-to-end
 /// tests).
@@ -188,6 +187,7 @@ pub fn poster_bytes() -> Vec<u8> {
     [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"poster", &[0xFF, 0xD9]].concat()
 }
 
+/// An English subtitle track with a cue that spans a segment boundary.
 pub fn texts() -> Vec<openvod_media::presentation::TextRendition> {
     let cues = openvod_media::text::parse(
         b"WEBVTT\n\n00:00.500 --> 00:01.500\nHello\n\n00:03.500 --> 00:04.500\nacross a cut\n",
