@@ -289,6 +289,7 @@ function renderAsset(a) {
   $('#downloads').innerHTML = downloads.map((d) =>
     `<li><a href="${esc(d.url)}" download>${esc(d.file)}</a> — ${d.kind === 'video' ? `${d.width}x${d.height} with audio` : 'audio only'}, ${mb(d.bytes)}</li>`).join('');
   $('#downloads-box').hidden = downloads.length === 0;
+  renderTracks(a);
   if (a.status !== 'ready' || !a.playback) return;
   const origin = location.origin;
   const hlsUrl = origin + a.playback.hls;
@@ -303,7 +304,11 @@ function renderAsset(a) {
   video.poster = `/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}`;
   loadStoryboard(a.id);
   if (window.Hls && Hls.isSupported()) {
-    hls = new Hls();
+    // Playlists are revalidated (they may be cached for 30 s): a track added or removed
+    // here shows as soon as the player loads them again.
+    hls = new Hls({
+      xhrSetup: (xhr, url) => { if (/\.m3u8(\?|$)/.test(url)) xhr.setRequestHeader('Cache-Control', 'no-cache'); },
+    });
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       const select = $('#quality');
       select.innerHTML = '<option value="-1">Auto</option>' +
@@ -333,6 +338,56 @@ function renderAsset(a) {
     video.hidden = true;
   }
 }
+
+// Subtitle and caption tracks: listed with a remove button, and added from a file, on a
+// ready asset packaged on request (the server says why another takes none).
+const TEXT_KINDS = ['subtitles', 'captions'];
+function renderTracks(a) {
+  const texts = (a.renditions ?? []).filter((r) => TEXT_KINDS.includes(r.kind));
+  $('#text-tracks').innerHTML = texts.map((t) =>
+    `<li data-track="${esc(t.name)}">${esc(t.name)} — ${esc(t.kind)}${t.language ? `, ${esc(t.language)}` : ''} ` +
+    `<button type="button" class="remove-track" data-name="${esc(t.name)}">Remove</button></li>`).join('');
+  $('#tracks-box').hidden = a.status !== 'ready';
+}
+
+// A changed asset: its row, its page, and a player that reads the new manifests.
+function trackChanged(a) {
+  renderRow(a);
+  if (hls) { hls.destroy(); hls = null; }
+  $('#player').removeAttribute('src');
+  $('#audio-box').hidden = true;
+  $('#subtitle-box').hidden = true;
+  renderAsset(a);
+}
+
+$('#text-tracks').addEventListener('click', async (e) => {
+  const name = e.target.dataset?.name;
+  if (!name || !currentAsset) return;
+  try {
+    trackChanged(await api(`/v1/assets/${currentAsset}/tracks/${encodeURIComponent(name)}`, { method: 'DELETE' }));
+    $('#track-result').textContent = `Removed ${name}.`;
+  } catch (err) { $('#track-result').textContent = err.message; }
+});
+
+$('#add-track').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('#track-file').files[0];
+  if (!file || !currentAsset) return;
+  const q = new URLSearchParams({ kind: $('#track-kind').value });
+  const language = $('#track-language').value.trim();
+  if (language) q.set('language', language);
+  if ($('#track-forced').checked) q.set('forced', 'true');
+  if (/\.srt$/i.test(file.name)) q.set('format', 'srt');
+  else if (/\.vtt$/i.test(file.name)) q.set('format', 'vtt');
+  $('#track-result').textContent = 'Adding…';
+  try {
+    const a = await api(`/v1/assets/${currentAsset}/tracks?${q}`, { method: 'POST', body: file });
+    const added = (a.renditions ?? []).filter((r) => TEXT_KINDS.includes(r.kind)).pop();
+    trackChanged(a);
+    $('#track-result').textContent = `Added ${added?.name ?? 'the track'}.`;
+    $('#add-track').reset();
+  } catch (err) { $('#track-result').textContent = err.message; }
+});
 
 $('#quality').addEventListener('change', (e) => { if (hls) hls.currentLevel = Number(e.target.value); });
 $('#audio-track').addEventListener('change', (e) => { if (hls) hls.audioTrack = Number(e.target.value); });

@@ -35,8 +35,14 @@ describe('the dashboard', () => {
     assert.match(template, /mode = "per-title"/);
     assert.match(template, /downloads = true/);
     fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
+    // Packaged on request, a fixed ladder: the template the tracks test uploads with.
+    const jit = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
+      .replace('preset = "medium"', 'preset = "superfast"')
+      .replace('mode = "static"', 'mode = "jit"');
+    assert.match(jit, /mode = "jit"/);
+    fs.writeFileSync(path.join(tmp, 'jit.toml'), jit);
     const config = path.join(tmp, 'openvod.toml');
-    fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
+    fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\njit = "${path.join(tmp, 'jit.toml')}"\n`);
     server = spawn(findOpenvod(), ['serve', '--config', config, '--listen', '127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...env, OPENVOD_LOG: 'warn' },
@@ -119,6 +125,58 @@ describe('the dashboard', () => {
     } finally {
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true }).catch(() => {});
+      await page.close();
+    }
+  });
+
+  it('adds a subtitle file to a ready asset, offers it in the player, and removes it', { timeout: 240_000 }, async () => {
+    const created = await fetch(`${base}/v1/assets?name=talk.mp4&template=jit`, { method: 'POST', body: fs.readFileSync(path.join(tmp, 'holiday.mp4')) });
+    assert.equal(created.status, 201);
+    const { id } = await created.json();
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const a = await (await fetch(`${base}/v1/assets/${id}`)).json();
+      if (a.status === 'ready') break;
+      assert.ok(['queued', 'processing'].includes(a.status) && Date.now() < deadline, JSON.stringify(a));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const vtt = path.join(tmp, 'spanish.vtt');
+    fs.writeFileSync(vtt, 'WEBVTT\n\n00:00:00.500 --> 00:00:07.500\nHola desde el panel\n');
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${base}/#/asset/${id}`);
+      await page.locator('#tracks-box').waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await page.locator('#text-tracks li').count(), 0);
+      await page.setInputFiles('#track-file', vtt);
+      await page.fill('#track-language', 'es');
+      const [post] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes(`/v1/assets/${id}/tracks`) && r.request().method() === 'POST'),
+        page.click('#add-track button[type="submit"]'),
+      ]);
+      assert.equal(post.status(), 201, 'the track is added');
+      await page.locator('#text-tracks li[data-track="subs-es"]').waitFor({ timeout: 10_000 });
+      assert.match(await page.textContent('#track-result'), /Added subs-es/);
+      // The player, loaded again, lists the new track; chosen, its cue is shown.
+      await page.locator('#subtitle-box').waitFor({ state: 'visible', timeout: 30_000 });
+      const options = await page.$$eval('#subtitle-track option', (o) => o.map((x) => x.textContent));
+      assert.ok(options.includes('Spanish'), options.join(', '));
+      await page.selectOption('#subtitle-track', { label: 'Spanish' });
+      await page.waitForFunction(() => Array.from(document.querySelector('#player').textTracks).some((t) =>
+        t.mode === 'showing' && t.cues && Array.from(t.cues).some((c) => c.text.includes('Hola desde el panel'))), null, { timeout: 30_000 });
+      // Removed: gone from the page and from the playlist.
+      const [del] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith(`/v1/assets/${id}/tracks/subs-es`) && r.request().method() === 'DELETE'),
+        page.click('#text-tracks button.remove-track[data-name="subs-es"]'),
+      ]);
+      assert.equal(del.status(), 200, 'the track is removed');
+      await page.locator('#text-tracks li').waitFor({ state: 'detached', timeout: 10_000 });
+      const master = await (await fetch(`${base}/play/${id}/master.m3u8`)).text();
+      assert.doesNotMatch(master, /TYPE=SUBTITLES/);
+      assert.equal(await page.evaluate(() => window.__playerError ?? null), null);
+      assert.deepEqual(errors, []);
+    } finally {
       await page.close();
     }
   });

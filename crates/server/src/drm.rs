@@ -138,17 +138,7 @@ async fn bounded_body(
     limit: usize,
 ) -> Result<(HeaderMap, Bytes), ApiError> {
     let (parts, body) = request.into_parts();
-    let media_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let media_type = crate::json::media_type(&parts.headers);
     let ok = match &media_type {
         Some(t) => types.contains(&t.as_str()),
         None => allow_missing,

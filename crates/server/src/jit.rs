@@ -32,7 +32,7 @@ use crate::shield::GeneratedObject;
 use crate::{ApiError, AppState};
 
 /// `presentation.json` is a few kilobytes; anything larger is not one.
-const DESCRIPTION_LIMIT: u64 = 1 << 20;
+pub(crate) const DESCRIPTION_LIMIT: u64 = 1 << 20;
 /// An index holds about 31 bytes per sample: 64 MiB is over two million samples.
 const INDEX_LIMIT: u64 = 64 << 20;
 
@@ -168,7 +168,11 @@ pub(crate) async fn read_whole(
 }
 
 /// A whole small object (an index, the description), refused past `limit`.
-async fn read_small(state: &AppState, key: &str, limit: u64) -> Result<Option<Bytes>, ApiError> {
+pub(crate) async fn read_small(
+    state: &AppState,
+    key: &str,
+    limit: u64,
+) -> Result<Option<Bytes>, ApiError> {
     match read_whole(state, key, limit).await? {
         Stored::Missing => Ok(None),
         Stored::TooLarge => Err(bad_gateway(format!("{key} is over {limit} bytes"))),
@@ -256,9 +260,17 @@ async fn load_uncached(state: &AppState, prefix: &str) -> Result<Option<Arc<JitA
 }
 
 impl JitAsset {
+    /// Where the title's picture ends, ms (see `openvod_media::presentation::video_end_ms`).
+    pub(crate) fn video_end_ms(&self) -> Option<u64> {
+        openvod_media::presentation::video_end_ms(&self.renditions)
+    }
+
     /// The presentation cut for `length`: the template's segments, or N-second ones with
     /// the template's fragments when they divide N, else one fragment per segment.
-    fn presentation(&self, length: SegmentLength) -> Result<Arc<Presentation>, ApiError> {
+    pub(crate) fn presentation(
+        &self,
+        length: SegmentLength,
+    ) -> Result<Arc<Presentation>, ApiError> {
         let mut all = self
             .presentations
             .lock()

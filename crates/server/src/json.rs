@@ -11,6 +11,21 @@ use serde_json::{Number, Value};
 
 use crate::ApiError;
 
+/// The media type a request's `Content-Type` names, lower case, without its parameters
+/// (RFC 9110, 8.3.1: `text/vtt; charset=utf-8` is `text/vtt`).
+pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
 /// A JSON object body read into `T`.
 pub(crate) struct JsonBody<T>(pub T);
 

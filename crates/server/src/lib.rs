@@ -18,6 +18,7 @@ mod json;
 mod openapi;
 mod origin;
 pub mod shield;
+mod tracks;
 pub mod tus;
 mod ui;
 pub mod usage;
@@ -175,6 +176,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(fleet::routes())
             .merge(tus::routes())
             .merge(images::control_routes())
+            .merge(tracks::routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 access::control_auth,

@@ -57,6 +57,8 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::images::image_get,
         crate::downloads::download,
         crate::images::set_poster,
+        crate::tracks::add_track,
+        crate::tracks::remove_track,
         crate::drm::clearkey_any,
         crate::drm::clearkey_any_preflight,
         crate::drm::clearkey_asset,

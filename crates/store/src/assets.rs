@@ -208,6 +208,53 @@ impl Db {
         self.updated(id, query).await
     }
 
+    /// Claims the one change to `id`'s tracks that may be under way, until `until_ms`;
+    /// `false` when another holds it. [`Db::end_tracks_edit`] gives it back.
+    pub async fn begin_tracks_edit(&self, id: &str, until_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE assets SET tracks_edit_until_ms = $1 WHERE id = $2 \
+             AND (tracks_edit_until_ms IS NULL OR tracks_edit_until_ms < $3)",
+        )
+        .bind(until_ms)
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a change to `id`'s tracks.
+    pub async fn end_tracks_edit(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE assets SET tracks_edit_until_ms = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a ready asset's renditions and warnings after its tracks changed. Its
+    /// version (`updated_at`) moves forward by at least one, so that no cache keyed by it
+    /// serves the manifests from before.
+    pub async fn set_tracks(
+        &self,
+        id: &str,
+        renditions: &serde_json::Value,
+        warnings: &[serde_json::Value],
+    ) -> Result<Asset> {
+        let done = sqlx::query(
+            "UPDATE assets SET renditions = $1, warnings = $2, \
+             updated_at = CASE WHEN updated_at < $3 THEN $3 ELSE updated_at + 1 END \
+             WHERE id = $4",
+        )
+        .bind(renditions.to_string())
+        .bind(serde_json::Value::Array(warnings.to_vec()).to_string())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.changed(id, done.rows_affected()).await
+    }
+
     /// Runs `query` (an update of one asset's field as `$1`, whose `$2` and `$3` it
     /// leaves to bind: the time and the id) and returns the asset as it is now.
     async fn updated<'q>(
@@ -216,7 +263,12 @@ impl Db {
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<Asset> {
         let done = query.bind(now_ms()).bind(id).execute(&self.pool).await?;
-        if done.rows_affected() == 0 {
+        self.changed(id, done.rows_affected()).await
+    }
+
+    /// Asset `id` after an update that changed `rows` rows: none is a missing asset.
+    async fn changed(&self, id: &str, rows: u64) -> Result<Asset> {
+        if rows == 0 {
             return Err(Error::NotFound {
                 what: "asset",
                 id: id.to_string(),

@@ -107,6 +107,59 @@ fn worker(id: &str, codecs: i64) -> WorkerInfo {
 }
 
 #[tokio::test]
+async fn one_tracks_edit_at_a_time_and_each_change_is_a_new_version() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let asset = db.create_asset(new_asset("a/tracks.mov"), 3).await.unwrap();
+        let later = openvod_store::now_ms() + 60_000;
+        assert!(
+            db.begin_tracks_edit(&asset.id, later).await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            !db.begin_tracks_edit(&asset.id, later).await.unwrap(),
+            "{name}: a second change waits"
+        );
+        db.end_tracks_edit(&asset.id).await.unwrap();
+        // A claim whose holder stopped lapses.
+        let past = openvod_store::now_ms() - 1;
+        assert!(
+            db.begin_tracks_edit(&asset.id, past).await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            db.begin_tracks_edit(&asset.id, later).await.unwrap(),
+            "{name}: taken over"
+        );
+        db.end_tracks_edit(&asset.id).await.unwrap();
+        assert!(
+            !db.begin_tracks_edit("0123456789abcdef0123456789abcdef", later)
+                .await
+                .unwrap(),
+            "{name}: no such asset"
+        );
+
+        // Two changes within one millisecond are still two versions.
+        let renditions = serde_json::json!([{"name": "subs-es", "kind": "subtitles"}]);
+        let warning = serde_json::json!({"code": "cues_past_end", "message": "1 cue"});
+        let first = db
+            .set_tracks(&asset.id, &renditions, std::slice::from_ref(&warning))
+            .await
+            .unwrap();
+        let second = db.set_tracks(&asset.id, &renditions, &[]).await.unwrap();
+        assert!(first.updated_at > asset.updated_at, "{name}");
+        assert!(second.updated_at > first.updated_at, "{name}");
+        assert_eq!(first.renditions, Some(renditions.clone()), "{name}");
+        assert_eq!(first.warnings, vec![warning], "{name}");
+        assert!(second.warnings.is_empty(), "{name}");
+        assert!(db
+            .set_tracks("0123456789abcdef0123456789abcdef", &renditions, &[])
+            .await
+            .is_err());
+    }
+}
+
+#[tokio::test]
 async fn served_bytes_add_up_per_asset_and_skip_deleted_assets() {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {

@@ -86,7 +86,7 @@ pub fn add_sidecars(plan: &mut EncodePlan, sidecars: &[Sidecar], work: &Path) ->
             .into_iter()
             .chain(plan.text.iter().map(|t| t.name.clone()))
             .collect();
-        let name = ladder::text_name(&s.info, &taken);
+        let name = s.info.track_name(&taken);
         let path = ffmpeg::text_path(work, &name);
         let vtt = openvod_media::text::write_segment(&cues, 0, u64::MAX, None);
         std::fs::write(&path, vtt).map_err(|e| Error::io(&path, e))?;
@@ -113,13 +113,7 @@ pub fn encoded_texts(
 )> {
     let mut texts = Vec::with_capacity(plan.text.len());
     let mut warnings = Vec::new();
-    let video_end_ms = renditions
-        .iter()
-        .find(|r| r.track.kind == openvod_media::TrackKind::Video)
-        .map(|r| {
-            let end = u128::from(r.track.end_time().max(0).unsigned_abs());
-            (end * 1000 / u128::from(r.track.timescale.max(1))) as u64
-        });
+    let video_end_ms = openvod_media::presentation::video_end_ms(renditions);
     for t in &plan.text {
         let path = ffmpeg::text_path(encoded, &t.name);
         let mut bytes = Vec::new();

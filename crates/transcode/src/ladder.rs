@@ -50,23 +50,7 @@ pub struct PlannedText {
 }
 
 /// The most text tracks one output carries.
-pub const MAX_TEXT_TRACKS: usize = 32;
-
-/// A free name for a text track of `info`: `subs-en`, `cc-en`, `subs-fr-forced`, or
-/// `subs-N` without a language; numbered where taken.
-pub fn text_name(info: &openvod_media::text::TextTrackInfo, taken: &[String]) -> String {
-    use openvod_media::text::TextKind;
-    let kind = match info.kind {
-        TextKind::Subtitles => "subs",
-        TextKind::Captions => "cc",
-    };
-    let language = info
-        .language
-        .map_or_else(|| "und".to_string(), |l| l.bcp47().to_string());
-    let forced = if info.forced { "-forced" } else { "" };
-    let base = format!("{kind}-{language}{forced}");
-    openvod_media::path::first_free(&base, "-", |name| taken.iter().any(|t| t == name))
-}
+pub const MAX_TEXT_TRACKS: usize = openvod_media::text::MAX_TEXT_TRACKS;
 
 /// Everything ffmpeg is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -270,7 +254,7 @@ pub fn plan(info: &MediaInfo, template: &JobTemplate, input: &str) -> Result<Enc
             .chain(text.iter().map(|t| t.name.clone()))
             .collect();
         text.push(PlannedText {
-            name: text_name(&info, &taken),
+            name: info.track_name(&taken),
             stream_index: Some(t.index),
             info,
         });

@@ -41,6 +41,19 @@ pub struct Rendition {
     pub track: Track,
 }
 
+/// Where the first video rendition of `renditions` ends, ms after its first sample: the
+/// end of the title, past which no subtitle cue is shown (a text stream or a sidecar
+/// can run longer than the picture). `None` without video.
+pub fn video_end_ms(renditions: &[Rendition]) -> Option<u64> {
+    renditions
+        .iter()
+        .find(|r| r.track.kind == TrackKind::Video)
+        .map(|r| {
+            let end = u128::from(r.track.end_time().max(0).unsigned_abs());
+            (end * 1000 / u128::from(r.track.timescale.max(1))) as u64
+        })
+}
+
 /// How a presentation is packaged: segment lengths, manifests, and the copies it has.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packaging {

@@ -20,6 +20,8 @@ pub const MAX_TEXT_BYTES: usize = 4 << 20;
 pub const MAX_WRITTEN_TEXT_BYTES: usize = 6 * MAX_TEXT_BYTES;
 /// The most cues one file may hold.
 pub const MAX_CUES: usize = 100_000;
+/// The most text tracks one presentation carries.
+pub const MAX_TEXT_TRACKS: usize = 32;
 /// The latest time a cue may have (a cue past 100 hours is a mistake, not a film).
 const MAX_MS: u64 = 100 * 3600 * 1000;
 
@@ -74,6 +76,23 @@ pub struct TextTrackInfo {
     /// HLS `FORCED=YES`, DASH role `forced-subtitle`.
     #[serde(default)]
     pub forced: bool,
+}
+
+impl TextTrackInfo {
+    /// A free rendition name for this track: `subs-en`, `cc-en`, `subs-fr-forced`, or
+    /// `subs-und` without a language; numbered where `taken` has it.
+    pub fn track_name(&self, taken: &[String]) -> String {
+        let kind = match self.kind {
+            TextKind::Subtitles => "subs",
+            TextKind::Captions => "cc",
+        };
+        let language = self
+            .language
+            .map_or_else(|| "und".to_string(), |l| l.bcp47().to_string());
+        let forced = if self.forced { "-forced" } else { "" };
+        let base = format!("{kind}-{language}{forced}");
+        crate::path::first_free(&base, "-", |name| taken.iter().any(|t| t == name))
+    }
 }
 
 /// A file that is not usable timed text, with the line (1-based) that shows why.

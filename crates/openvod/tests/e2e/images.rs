@@ -344,17 +344,7 @@ fn check_pictures(base: &str, id: &str) {
 fn pictures_are_made_on_request_ahead_of_time_and_on_request_packaged() {
     let dir = tempfile::tempdir().unwrap();
     let src = colours(dir.path());
-    let jit = std::fs::read_to_string(fast_template(dir.path()))
-        .unwrap()
-        .replace("mode = \"static\"", "mode = \"jit\"");
-    let jit_path = dir.path().join("jit.toml");
-    std::fs::write(&jit_path, jit).unwrap();
-    let cfg = serve_config(dir.path(), "");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "[templates]\n",
-        &format!("[templates]\njit = \"{}\"\n", jit_path.display()),
-    );
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = serve_config_with_jit(dir.path());
     let s = start_service("serve", &cfg, &[]);
     let ahead = upload_as(&s.base, &src, "colours.mp4");
     let asset = wait_finished(&s.base, &ahead, std::time::Duration::from_secs(300));

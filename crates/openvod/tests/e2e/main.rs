@@ -22,6 +22,7 @@ mod per_title;
 mod probe;
 mod service;
 mod subtitles;
+mod tracks;
 mod transcode;
 mod transcode_options;
 mod tus;

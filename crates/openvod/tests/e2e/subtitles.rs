@@ -65,7 +65,7 @@ fn with_timed_text(dir: &Path) -> PathBuf {
 }
 
 /// The cues of a WebVTT file as (start, end, text), times in ms.
-fn cues(vtt: &str) -> Vec<(u64, u64, String)> {
+pub(crate) fn cues(vtt: &str) -> Vec<(u64, u64, String)> {
     let ms = |t: &str| -> u64 {
         let (clock, frac) = t.split_once('.').unwrap();
         let parts: Vec<u64> = clock.split(':').map(|p| p.parse().unwrap()).collect();

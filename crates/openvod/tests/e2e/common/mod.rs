@@ -424,6 +424,22 @@ pub fn serve_config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// [`serve_config`] with a second template, `jit`: the fast one, packaged on request.
+pub fn serve_config_with_jit(dir: &Path) -> PathBuf {
+    let jit = std::fs::read_to_string(fast_template(dir))
+        .unwrap()
+        .replace("mode = \"static\"", "mode = \"jit\"");
+    let jit_path = dir.join("jit.toml");
+    std::fs::write(&jit_path, jit).unwrap();
+    let cfg = serve_config(dir, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[templates]\n",
+        &format!("[templates]\njit = \"{}\"\n", jit_path.display()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
 /// A folder with an `ffmpeg` that is this machine's, except that `ffmpeg -encoders`
 /// leaves `encoder` out, as a build without it would; every other run is noted in the
 /// returned file. Put the folder first on `PATH`.
