@@ -20,6 +20,22 @@ pub struct OutputRung {
     pub hdr: bool,
 }
 
+impl OutputRung {
+    /// The video rungs of an encode plan, as the price list sees them.
+    pub fn of_plan(plan: &openvod_transcode::ladder::EncodePlan) -> Vec<OutputRung> {
+        let fps = f64::from(plan.frame_rate.0) / f64::from(plan.frame_rate.1.max(1));
+        plan.rungs
+            .iter()
+            .map(|r| OutputRung {
+                codec: r.codec,
+                height: r.height,
+                fps,
+                hdr: false,
+            })
+            .collect()
+    }
+}
+
 /// The frame rate of a rung that names none.
 const DEFAULT_FPS: f64 = 30.0;
 

@@ -6,10 +6,12 @@
 
 pub mod asset;
 pub mod encode;
+pub mod job;
 mod price_book;
 
 pub use asset::{AssetCost, AwsCost, OwnCost, OwnRates, ProcessingUsage};
 pub use encode::{template_rungs, Definition, EncodeEstimate, OutputRung, RungCost, Tier};
+pub use job::PricedJob;
 pub use price_book::{DeliveryPrices, MediaConvertPrices, Price, PriceBook, StoragePrices};
 
 /// What can go wrong reading a price book or a rung.

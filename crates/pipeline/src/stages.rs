@@ -567,7 +567,6 @@ async fn processing_usage(
 ) -> Result<ProcessingUsage, StageError> {
     let transcode = transcode_output(ctx, asset).await?;
     let plan = encoded_plan(ctx, asset, transcode.as_ref())?;
-    let fps = f64::from(plan.frame_rate.0) / f64::from(plan.frame_rate.1.max(1));
     let analysis_cpu_seconds = asset
         .ladder
         .as_ref()
@@ -581,18 +580,9 @@ async fn processing_usage(
         source_bytes: asset.source_size.map_or(0, |s| s.max(0) as u64),
         output_bytes,
         minutes: plan.duration / 60.0,
-        rungs: plan
-            .rungs
+        rungs: OutputRung::of_plan(&plan)
             .iter()
-            .map(|r| {
-                OutputRung {
-                    codec: r.codec,
-                    height: r.height,
-                    fps,
-                    hdr: false,
-                }
-                .to_string()
-            })
+            .map(OutputRung::to_string)
             .collect(),
     })
 }

@@ -466,7 +466,7 @@ pub fn measure_rungs(
 /// each rung encodes, weighted by its encoder's cost per pixel relative to x264 (x265
 /// about twice x264 at the same preset name, SVT-AV1 at its mapped preset about the
 /// same; measured on 720p testsrc2). An estimate, reported as such.
-fn cpu_shares(plan: &EncodePlan) -> Vec<f64> {
+pub(crate) fn cpu_shares(plan: &EncodePlan) -> Vec<f64> {
     let weight = |r: &crate::ladder::PlannedRung| {
         let per_pixel = match r.codec {
             VideoCodec::H264 => 1.0,

@@ -110,6 +110,9 @@ pub struct SourceFile {
     /// Absolute, symbolic links resolved.
     path: PathBuf,
     size: u64,
+    /// `(start, length)` in ms: only that part of the source is read (see
+    /// [`SourceFile::excerpt`]).
+    excerpt_ms: Option<(u64, u64)>,
 }
 
 impl SourceFile {
@@ -135,6 +138,7 @@ impl SourceFile {
             shown,
             path,
             size: meta.len(),
+            excerpt_ms: None,
         })
     }
 
@@ -142,6 +146,14 @@ impl SourceFile {
     /// uploaded under, rather than a scratch file).
     pub fn named(mut self, name: &str) -> SourceFile {
         self.shown = name.to_string();
+        self
+    }
+
+    /// The same source read from `start_ms` for `length_ms` only (`-ss` and `-t` as input
+    /// options: ffmpeg seeks to the keyframe before `start_ms` and decodes from there,
+    /// and the excerpt's timestamps start at 0).
+    pub fn excerpt(mut self, start_ms: u64, length_ms: u64) -> SourceFile {
+        self.excerpt_ms = Some((start_ms, length_ms));
         self
     }
 
@@ -169,14 +181,22 @@ impl SourceFile {
     /// The input options and `-i URL` that open this source in ffprobe or ffmpeg; they
     /// go before any other input.
     pub fn input_args(&self) -> Vec<OsString> {
-        vec![
-            "-protocol_whitelist".into(),
-            "file".into(),
-            "-format_whitelist".into(),
-            format_whitelist().into(),
-            "-i".into(),
-            self.url(),
-        ]
+        let seconds = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000).into();
+        let excerpt = self
+            .excerpt_ms
+            .map(|(start, length)| ["-ss".into(), seconds(start), "-t".into(), seconds(length)]);
+        excerpt
+            .into_iter()
+            .flatten()
+            .chain([
+                "-protocol_whitelist".into(),
+                "file".into(),
+                "-format_whitelist".into(),
+                format_whitelist().into(),
+                "-i".into(),
+                self.url(),
+            ])
+            .collect()
     }
 
     /// The error for a tool's failure output when the failure is the allow-list refusing

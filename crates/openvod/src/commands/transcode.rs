@@ -73,6 +73,17 @@ pub struct TranscodeArgs {
     /// --subtitles.
     #[arg(long, value_name = "LANG=FILE")]
     forced_subtitles: Vec<String>,
+    /// Encode nothing to keep: measure what the job takes (the job's own encode of a
+    /// short and a long excerpt from the middle of the source, scaled to its length)
+    /// and price it at --vcpu-hour-usd beside MediaConvert. No --out needed.
+    #[arg(long)]
+    estimate: bool,
+    /// With --estimate: the price of one vCPU for one hour on your machines.
+    #[arg(long, value_name = "USD", default_value_t = openvod_cost::OwnRates::default().vcpu_hour_usd)]
+    vcpu_hour_usd: f64,
+    /// With --estimate: a price book (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
@@ -123,10 +134,11 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
                 .input
                 .clone()
                 .context("give an INPUT file (or --mediaconvert-job)")?;
-            let out = args
-                .out
-                .clone()
-                .context("give an output folder with --out DIR")?;
+            let out = match (&args.out, args.estimate) {
+                (Some(out), _) => out.clone(),
+                (None, true) => PathBuf::new(),
+                (None, false) => bail!("give an output folder with --out DIR"),
+            };
             (input, out, JobTemplate::load(&args.template)?)
         }
     };
@@ -150,6 +162,9 @@ pub fn transcode(args: TranscodeArgs) -> Result<()> {
         for r in &mut template.video.rungs {
             r.quality = None;
         }
+    }
+    if args.estimate {
+        return estimate(&input, &template, &args);
     }
     let job = TranscodeJob {
         input,
@@ -356,4 +371,68 @@ impl Reporter {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `--estimate`: the job measured on excerpts and priced both ways.
+fn estimate(input: &Path, template: &JobTemplate, args: &TranscodeArgs) -> Result<()> {
+    let rates = openvod_cost::OwnRates {
+        vcpu_hour_usd: args.vcpu_hour_usd,
+        ..openvod_cost::OwnRates::default()
+    };
+    rates
+        .check()
+        .map_err(|e| anyhow::anyhow!("--vcpu-hour-usd: {e}"))?;
+    let book = super::cost::price_book(args.prices.as_ref())?;
+    eprintln!("measuring the encode on excerpts of {}...", input.display());
+    let measured = openvod_transcode::estimate::estimate(input, template)?;
+    let priced = openvod_cost::PricedJob::new(measured, &rates, &book)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&priced)?);
+        return Ok(());
+    }
+    let e = &priced.estimate;
+    let measured: Vec<String> = e
+        .measured
+        .iter()
+        .map(|m| {
+            format!(
+                "{:.1} s from {:.1} s: {:.1} s CPU",
+                m.seconds, m.start, m.cpu_seconds
+            )
+        })
+        .collect();
+    println!(
+        "{}: {:.1} s ({:.2} min); measured {}",
+        input.display(),
+        e.duration,
+        e.duration / 60.0,
+        measured.join(", ")
+    );
+    for (r, line) in e.rungs.iter().zip(&priced.mediaconvert.rungs) {
+        println!(
+            "  {:<10} {:>9} {:<5} {:>9.1} s CPU   MediaConvert {:<12} {:<3} ${:>9.4}",
+            r.name,
+            format!("{}x{}", r.width, r.height),
+            r.codec.as_str(),
+            r.cpu_seconds,
+            line.tier.to_string(),
+            line.definition.to_string(),
+            line.usd
+        );
+    }
+    println!(
+        "openvod: {:.1} s CPU ({:.1} s here), ${:.4} at ${}/vCPU-hour",
+        e.cpu_seconds, e.wall_seconds, priced.openvod_usd, priced.vcpu_hour_usd
+    );
+    println!(
+        "MediaConvert ({}): ${:.4}",
+        priced.mediaconvert.price_book, priced.mediaconvert.usd
+    );
+    if e.per_title {
+        println!(
+            "the template chooses a ladder per title: these are its fixed rungs, the most it \
+             encodes; the analysis's sample encodes are not counted"
+        );
+    }
+    Ok(())
 }

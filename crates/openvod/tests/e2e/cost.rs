@@ -1,5 +1,6 @@
 //! `openvod cost encode`: the seed's worked example from the command line, a template's
-//! ladder at its true tiers, and a user's price book.
+//! ladder at its true tiers, and a user's price book; `openvod transcode --estimate`: a
+//! job measured on excerpts of its source and priced both ways before it runs.
 
 use serde_json::Value;
 
@@ -135,4 +136,102 @@ fn a_users_price_book_replaces_the_built_in_one_and_bad_ones_are_named() {
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(err.contains(says), "{a:?}: {err}");
     }
+}
+
+#[test]
+fn a_transcode_is_measured_and_priced_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = fast_template(dir.path());
+    let template = template.to_str().unwrap();
+    // Longer than the long excerpt: measured on a short and a long one.
+    let long = make_source(dir.path(), "long.mp4", "640x360", 25, 14, true, &[]);
+    let out = dir.path().join("out");
+    let e = json(&[
+        "transcode",
+        long.to_str().unwrap(),
+        "--template",
+        template,
+        "--estimate",
+        "--vcpu-hour-usd",
+        "0.5",
+        "--json",
+    ]);
+    assert!(!out.exists(), "an estimate writes no output");
+    let est = &e["estimate"];
+    assert!(
+        (est["duration"].as_f64().unwrap() - 14.0).abs() < 0.1,
+        "{e}"
+    );
+    let measured = est["measured"].as_array().unwrap();
+    assert_eq!(measured.len(), 2, "{e}");
+    assert_eq!(measured[0]["seconds"], 2.5);
+    assert_eq!(measured[1]["seconds"], 10.0);
+    assert!(
+        (measured[1]["start"].as_f64().unwrap() - 2.0).abs() < 0.1,
+        "{e}"
+    );
+    assert!(
+        measured
+            .iter()
+            .all(|m| m["cpu_seconds"].as_f64().unwrap() > 0.0),
+        "{e}"
+    );
+    // The whole title costs more than the long excerpt and the estimate is its share.
+    let cpu = est["cpu_seconds"].as_f64().unwrap();
+    assert!(cpu > measured[1]["cpu_seconds"].as_f64().unwrap(), "{e}");
+    let rungs = est["rungs"].as_array().unwrap();
+    let planned = est["plan"]["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), planned.len(), "{e}");
+    assert!(!rungs.is_empty());
+    let shares: f64 = rungs
+        .iter()
+        .map(|r| r["cpu_seconds"].as_f64().unwrap())
+        .sum();
+    assert!((shares - cpu).abs() < 0.01 * cpu, "{e}");
+    assert!(
+        (e["openvod_usd"].as_f64().unwrap() - cpu / 3600.0 * 0.5).abs() < 1e-9,
+        "{e}"
+    );
+    // MediaConvert: every rung of a 360p source is SD, at the Basic tier's SD price.
+    let mc = &e["mediaconvert"];
+    assert_eq!(mc["rungs"].as_array().unwrap().len(), planned.len(), "{e}");
+    assert!(
+        mc["rungs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["tier"] == "basic" && r["definition"] == "sd"),
+        "{e}"
+    );
+    let minutes = est["duration"].as_f64().unwrap() / 60.0;
+    let expected = minutes * 0.0075 * planned.len() as f64;
+    assert!((mc["usd"].as_f64().unwrap() - expected).abs() < 1e-9, "{e}");
+
+    // No longer than the long excerpt: encoded whole, once.
+    let short = make_source(dir.path(), "short.mp4", "320x180", 25, 4, true, &[]);
+    let e = json(&[
+        "transcode",
+        short.to_str().unwrap(),
+        "--template",
+        template,
+        "--estimate",
+        "--json",
+    ]);
+    let measured = e["estimate"]["measured"].as_array().unwrap();
+    assert_eq!(measured.len(), 1, "{e}");
+    assert_eq!(measured[0]["start"], 0.0);
+    assert_eq!(e["estimate"]["cpu_seconds"], measured[0]["cpu_seconds"]);
+
+    // A rate that cannot be is named.
+    let r = openvod(&[
+        "transcode",
+        short.to_str().unwrap(),
+        "--estimate",
+        "--vcpu-hour-usd=-1",
+    ]);
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("vcpu_hour_usd"),
+        "{r:?}"
+    );
 }
