@@ -344,7 +344,10 @@ function renderAsset(a) {
 const TEXT_KINDS = ['subtitles', 'captions'];
 function renderTracks(a) {
   const texts = (a.renditions ?? []).filter((r) => TEXT_KINDS.includes(r.kind));
-  $('#text-tracks').innerHTML = texts.map((t) =>
+  const audio = (a.renditions ?? []).filter((r) => r.kind === 'audio');
+  // Audio is listed where there is a choice: the last audio track stays.
+  const listed = audio.length > 1 ? [...audio, ...texts] : texts;
+  $('#text-tracks').innerHTML = listed.map((t) =>
     `<li data-track="${esc(t.name)}">${esc(t.name)} — ${esc(t.kind)}${t.language ? `, ${esc(t.language)}` : ''} ` +
     `<button type="button" class="remove-track" data-name="${esc(t.name)}">Remove</button></li>`).join('');
   $('#tracks-box').hidden = a.status !== 'ready';
@@ -360,6 +363,14 @@ function trackChanged(a) {
   renderAsset(a);
 }
 
+// A dub takes a media file and a length rule; subtitles a text file and "forced".
+$('#track-kind').addEventListener('change', (e) => {
+  const audio = e.target.value === 'audio';
+  $('#track-fit-box').hidden = !audio;
+  $('#track-forced-box').hidden = audio;
+  $('#track-file').accept = audio ? 'audio/*,video/*' : '.vtt,.srt,text/vtt';
+});
+
 $('#text-tracks').addEventListener('click', async (e) => {
   const name = e.target.dataset?.name;
   if (!name || !currentAsset) return;
@@ -373,19 +384,25 @@ $('#add-track').addEventListener('submit', async (e) => {
   e.preventDefault();
   const file = $('#track-file').files[0];
   if (!file || !currentAsset) return;
-  const q = new URLSearchParams({ kind: $('#track-kind').value });
+  const kind = $('#track-kind').value;
+  const q = new URLSearchParams({ kind });
   const language = $('#track-language').value.trim();
   if (language) q.set('language', language);
-  if ($('#track-forced').checked) q.set('forced', 'true');
-  if (/\.srt$/i.test(file.name)) q.set('format', 'srt');
-  else if (/\.vtt$/i.test(file.name)) q.set('format', 'vtt');
+  if (kind === 'audio') {
+    q.set('fit', $('#track-fit').value);
+  } else {
+    if ($('#track-forced').checked) q.set('forced', 'true');
+    if (/\.srt$/i.test(file.name)) q.set('format', 'srt');
+    else if (/\.vtt$/i.test(file.name)) q.set('format', 'vtt');
+  }
   $('#track-result').textContent = 'Adding…';
   try {
     const a = await api(`/v1/assets/${currentAsset}/tracks?${q}`, { method: 'POST', body: file });
-    const added = (a.renditions ?? []).filter((r) => TEXT_KINDS.includes(r.kind)).pop();
+    const added = (a.renditions ?? []).filter((r) => (kind === 'audio' ? r.kind === 'audio' : TEXT_KINDS.includes(r.kind))).pop();
     trackChanged(a);
     $('#track-result').textContent = `Added ${added?.name ?? 'the track'}.`;
     $('#add-track').reset();
+    $('#track-kind').dispatchEvent(new Event('change'));
   } catch (err) { $('#track-result').textContent = err.message; }
 });
 

@@ -129,7 +129,7 @@ describe('the dashboard', () => {
     }
   });
 
-  it('adds a subtitle file to a ready asset, offers it in the player, and removes it', { timeout: 240_000 }, async () => {
+  it('adds a subtitle file and a dub to a ready asset, offers them in the player, and removes the subtitles', { timeout: 240_000 }, async () => {
     const created = await fetch(`${base}/v1/assets?name=talk.mp4&template=jit`, { method: 'POST', body: fs.readFileSync(path.join(tmp, 'holiday.mp4')) });
     assert.equal(created.status, 201);
     const { id } = await created.json();
@@ -174,6 +174,25 @@ describe('the dashboard', () => {
       await page.locator('#text-tracks li').waitFor({ state: 'detached', timeout: 10_000 });
       const master = await (await fetch(`${base}/play/${id}/master.m3u8`)).text();
       assert.doesNotMatch(master, /TYPE=SUBTITLES/);
+      // A dub from the same form: the player then offers a second audio language.
+      const dub = path.join(tmp, 'spanish.m4a');
+      await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+        '-f', 'lavfi', '-i', 'sine=frequency=880:sample_rate=48000:duration=8', '-c:a', 'aac', dub], { timeoutMs: 60_000 });
+      await page.selectOption('#track-kind', 'audio');
+      await page.locator('#track-fit-box').waitFor({ state: 'visible' });
+      await page.setInputFiles('#track-file', dub);
+      await page.fill('#track-language', 'es');
+      const [posted] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes(`/v1/assets/${id}/tracks?kind=audio`) && r.request().method() === 'POST'),
+        page.click('#add-track button[type="submit"]'),
+      ]);
+      assert.equal(posted.status(), 201, 'the dub is added');
+      assert.match(await page.textContent('#track-result'), /Added audio-es/);
+      await page.locator('#text-tracks li[data-track="audio-es"] button.remove-track').waitFor({ timeout: 10_000 });
+      await page.locator('#audio-box').waitFor({ state: 'visible', timeout: 30_000 });
+      const languages = await page.$$eval('#audio-track option', (o) => o.map((x) => x.textContent));
+      assert.equal(languages.length, 2, languages.join(', '));
+      assert.ok(languages.includes('Spanish'), languages.join(', '));
       assert.equal(await page.evaluate(() => window.__playerError ?? null), null);
       assert.deepEqual(errors, []);
     } finally {

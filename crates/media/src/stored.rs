@@ -126,6 +126,15 @@ impl StoredPresentation {
         }
     }
 
+    /// Every name taken: the renditions' and the text tracks'.
+    pub fn names(&self) -> Vec<String> {
+        self.renditions
+            .iter()
+            .map(|r| r.name.to_string())
+            .chain(self.texts.iter().map(|t| t.name.to_string()))
+            .collect()
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings, numbers and enums always serializes.
         serde_json::to_vec_pretty(self).unwrap_or_default()

@@ -76,6 +76,7 @@ impl From<openvod_transcode::Error> for StageError {
             E::Probe { .. }
             | E::Unsupported { .. }
             | E::UnacceptedFormat { .. }
+            | E::LengthMismatch { .. }
             | E::Media { .. }
             | E::Template(_) => StageError::permanent("invalid_media", e),
             E::DamagedSource { .. } => StageError::permanent("damaged_source", e),

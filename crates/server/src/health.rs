@@ -162,7 +162,7 @@ mod tests {
             include_str!("fleet.rs"),
             include_str!("images.rs"),
             include_str!("downloads.rs"),
-            include_str!("tracks.rs"),
+            include_str!("tracks/mod.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

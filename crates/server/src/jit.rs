@@ -278,6 +278,41 @@ impl JitAsset {
         if let Some(p) = all.get(&length) {
             return Ok(p.clone());
         }
+        let p = Arc::new(
+            Presentation::new(self.renditions.clone(), self.packaging(length), length)
+                .and_then(|p| p.with_text(self.texts.clone()))
+                .map(|p| match &self.storyboard {
+                    Some(s) => p.with_storyboard(s.clone()),
+                    None => p,
+                })
+                .map_err(|e| bad_gateway(format!("{}: {e}", self.prefix)))?,
+        );
+        all.insert(length, p.clone());
+        Ok(p)
+    }
+
+    /// The renditions, as stored.
+    pub(crate) fn renditions(&self) -> &[Rendition] {
+        &self.renditions
+    }
+
+    /// The presentation at the template's segments with `extra` after the stored
+    /// renditions: whether a rendition about to be added fits the title, and its sizes.
+    pub(crate) fn with_rendition(&self, extra: Rendition) -> openvod_media::Result<Presentation> {
+        let mut renditions = self.renditions.clone();
+        renditions.push(extra);
+        Presentation::new(
+            renditions,
+            self.packaging(SegmentLength::Template),
+            SegmentLength::Template,
+        )
+        .and_then(|p| p.with_text(self.texts.clone()))
+    }
+
+    /// The packaging of segment length `length`: the template's segments, or N-second
+    /// ones with the template's fragments when they divide N, else one fragment per
+    /// segment.
+    fn packaging(&self, length: SegmentLength) -> Packaging {
         let template = self.stored.target;
         let target = match length {
             SegmentLength::Template => template,
@@ -291,7 +326,7 @@ impl JitAsset {
                 }
             }
         };
-        let packaging = Packaging {
+        Packaging {
             target,
             manifests: self.stored.manifests,
             copies: self.stored.copies(),
@@ -300,18 +335,7 @@ impl JitAsset {
                 .protection
                 .as_ref()
                 .map_or(0.0, |p| p.clear_lead_seconds),
-        };
-        let p = Arc::new(
-            Presentation::new(self.renditions.clone(), packaging, length)
-                .and_then(|p| p.with_text(self.texts.clone()))
-                .map(|p| match &self.storyboard {
-                    Some(s) => p.with_storyboard(s.clone()),
-                    None => p,
-                })
-                .map_err(|e| bad_gateway(format!("{}: {e}", self.prefix)))?,
-        );
-        all.insert(length, p.clone());
-        Ok(p)
+        }
     }
 
     /// The keys of `copy`.

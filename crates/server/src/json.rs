@@ -26,6 +26,15 @@ pub(crate) fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
         })
 }
 
+/// Whether a request declares (`Content-Length`) a body of more than `limit` bytes.
+pub(crate) fn declares_over(headers: &axum::http::HeaderMap, limit: u64) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > limit)
+}
+
 /// A JSON object body read into `T`.
 pub(crate) struct JsonBody<T>(pub T);
 

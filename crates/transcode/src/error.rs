@@ -23,6 +23,9 @@ pub enum Error {
         format: String,
         reason: String,
     },
+    /// A dub whose length is not the title's (see `dub`).
+    #[error("{input}: {reason}")]
+    LengthMismatch { input: String, reason: String },
     /// The source could not be decoded in full (see `integrity`).
     #[error("{input}: {reason}")]
     DamagedSource { input: String, reason: String },

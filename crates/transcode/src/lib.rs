@@ -24,6 +24,7 @@ pub mod source;
 pub use probe::{probe, MediaInfo};
 pub use source::SourceFile;
 pub mod downloads;
+pub mod dub;
 pub mod estimate;
 pub mod ffmpeg;
 pub mod images;

@@ -351,15 +351,7 @@ fn pictures_are_made_on_request_ahead_of_time_and_on_request_packaged() {
     assert_eq!(asset["status"], "ready", "{asset}");
     check_pictures(&s.base, &ahead);
 
-    let (status, body) = curl_json(&[
-        "-X",
-        "POST",
-        "--data-binary",
-        &format!("@{}", src.display()),
-        &format!("{}/v1/assets?name=colours.mp4&template=jit", s.base),
-    ]);
-    assert_eq!(status, 201, "{body}");
-    let on_request = body["id"].as_str().unwrap().to_string();
+    let on_request = upload_with(&s.base, &src, "colours.mp4", "jit");
     let asset = wait_finished(&s.base, &on_request, std::time::Duration::from_secs(300));
     assert_eq!(asset["status"], "ready", "{asset}");
     check_pictures(&s.base, &on_request);

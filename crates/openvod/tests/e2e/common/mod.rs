@@ -392,6 +392,12 @@ pub fn upload_as(base: &str, file: &Path, name: &str) -> String {
         .to_string()
 }
 
+/// Uploads `file` to `POST /v1/assets?name=NAME&template=TEMPLATE`; returns the new
+/// asset's id.
+pub fn upload_with(base: &str, file: &Path, name: &str, template: &str) -> String {
+    upload_as(base, file, &format!("{name}&template={template}"))
+}
+
 /// Polls `GET /v1/assets/ID` until the asset is ready, failed or cancelled.
 pub fn wait_finished(base: &str, id: &str, limit: std::time::Duration) -> serde_json::Value {
     let started = std::time::Instant::now();

@@ -1,6 +1,7 @@
-//! Subtitle and caption tracks of a ready asset: `POST /v1/assets/{id}/tracks` adds one
-//! from a WebVTT or SubRip file (the raw body), `DELETE /v1/assets/{id}/tracks/{name}`
-//! removes one.
+//! Tracks of a ready asset: `POST /v1/assets/{id}/tracks` adds a subtitle or caption
+//! track from a WebVTT or SubRip file, or a dub from an audio file (`kind=audio`, see
+//! `audio`), the raw body; `DELETE /v1/assets/{id}/tracks/{name}` removes a text track,
+//! or an audio one while another remains.
 //!
 //! Only an asset packaged on request takes a change: its stored form
 //! (`presentation.json`, see `openvod_media::stored`) lists its text tracks and the
@@ -20,7 +21,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -37,8 +38,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::{check_id, view, AssetId, AssetView};
 use crate::{openapi, ApiError, AppState};
 
+mod audio;
+
 /// How long one change may hold an asset before another may take it over (a server
-/// that stopped mid-change leaves its claim behind).
+/// that stopped mid-change leaves its claim behind); a dub's encode holds it longer
+/// (see `audio`).
 const EDIT_LEASE: Duration = Duration::from_secs(60);
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -72,12 +76,18 @@ pub(crate) struct TrackParams {
     /// The language, an ISO 639 code (`en`, `spa`, `pt-BR`); absent: undetermined.
     #[param(max_length = 35)]
     language: Option<String>,
-    /// `subtitles` (a translation of the dialogue, the default) or `captions` (the
-    /// dialogue and sounds, for viewers who cannot hear them).
+    /// `subtitles` (a translation of the dialogue, the default), `captions` (the
+    /// dialogue and sounds, for viewers who cannot hear them), or `audio` (a dub: the
+    /// body is an audio or video file whose first audio stream is encoded as one more
+    /// audio rendition).
     #[param(inline)]
     kind: Option<TrackKindParam>,
     /// Shown even to viewers who chose no subtitles (foreign dialogue in a film).
     forced: Option<bool>,
+    /// A dub whose length differs from the video's by more than half a second is
+    /// refused (`exact`, the default), ended in silence (`pad`) or cut (`trim`).
+    #[param(inline)]
+    fit: Option<FitParam>,
     /// The file's format; absent: from the Content-Type (`text/vtt`,
     /// `application/x-subrip`), else WebVTT when the body starts with `WEBVTT`, else
     /// SubRip.
@@ -90,6 +100,15 @@ pub(crate) struct TrackParams {
 pub(crate) enum TrackKindParam {
     Subtitles,
     Captions,
+    Audio,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FitParam {
+    Exact,
+    Pad,
+    Trim,
 }
 
 /// `POST /v1/assets/{id}/tracks`: a subtitle or caption file added to a ready asset.
@@ -98,9 +117,12 @@ pub(crate) enum TrackKindParam {
     path = "/v1/assets/{id}/tracks",
     operation_id = "addTrack",
     tag = "assets",
-    summary = "Add a subtitle or caption track (a WebVTT or SubRip file, the raw body) to a ready asset packaged on request",
+    summary = "Add a subtitle or caption track (a WebVTT or SubRip file) or a dub (an audio file), the raw body, to a ready asset packaged on request",
     params(AssetId, TrackParams),
-    request_body(content = String, content_type = "text/vtt", description = "The WebVTT or SubRip file, UTF-8, at most 4 MiB"),
+    request_body(description = "A WebVTT or SubRip file (UTF-8, at most 4 MiB), or with kind=audio a media file (at most the upload limit)", content(
+        (String = "text/vtt"),
+        (openapi::MediaBody = "application/octet-stream"),
+    )),
     responses(
         (status = 201, description = "Added: the asset, its new track among its renditions; cues after the video's end are dropped with a `cues_past_end` warning", body = AssetView),
         (status = 400, response = openapi::BadRequest),
@@ -110,6 +132,7 @@ pub(crate) enum TrackKindParam {
         (status = 413, response = openapi::TooLarge),
         (status = 502, response = openapi::BadGateway),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::GatewayTimeout),
     ),
     security(("AdminToken" = []))
 )]
@@ -124,23 +147,46 @@ pub(crate) async fn add_track(
     let Query(params) = params?;
     // The asset first: a request about no asset is a 404 whatever else it says.
     let asset = ready_asset(&state, &id).await?;
+    let language = match params.language.as_deref() {
+        None | Some("und") => None,
+        Some(code) => Some(Language::from_code(code).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_language",
+                format!(
+                    "{:?} is not an ISO 639 language code (en, spa, pt-BR)",
+                    code.chars().take(35).collect::<String>()
+                ),
+            )
+        })?),
+    };
+    let kind = match params.kind {
+        None | Some(TrackKindParam::Subtitles) => TextKind::Subtitles,
+        Some(TrackKindParam::Captions) => TextKind::Captions,
+        Some(TrackKindParam::Audio) => {
+            if params.forced.is_some() || params.format.is_some() {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    "forced and format are for subtitle files, not a dub",
+                ));
+            }
+            let fit = match params.fit {
+                None | Some(FitParam::Exact) => openvod_transcode::dub::Fit::Exact,
+                Some(FitParam::Pad) => openvod_transcode::dub::Fit::Pad,
+                Some(FitParam::Trim) => openvod_transcode::dub::Fit::Trim,
+            };
+            let changed = audio::add_dub(&state, &asset, language, fit, &headers, body).await?;
+            return Ok((StatusCode::CREATED, Json(view(&state, &changed).await?)).into_response());
+        }
+    };
+    if params.fit.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_parameter",
+            "fit is for a dub (kind=audio), not a subtitle file",
+        ));
+    }
     let info = TextTrackInfo {
-        language: match params.language.as_deref() {
-            None | Some("und") => None,
-            Some(code) => Some(Language::from_code(code).ok_or_else(|| {
-                ApiError::bad_request(
-                    "bad_language",
-                    format!(
-                        "{:?} is not an ISO 639 language code (en, spa, pt-BR)",
-                        code.chars().take(35).collect::<String>()
-                    ),
-                )
-            })?),
-        },
-        kind: match params.kind {
-            None | Some(TrackKindParam::Subtitles) => TextKind::Subtitles,
-            Some(TrackKindParam::Captions) => TextKind::Captions,
-        },
+        language,
+        kind,
         forced: params.forced.unwrap_or(false),
     };
     let bytes = read_body(&headers, body).await?;
@@ -158,7 +204,7 @@ pub(crate) async fn add_track(
             format!("the subtitle file is not valid {what}: {e}"),
         )
     })?;
-    let asset = begin_edit(&state, &asset.id).await?;
+    let asset = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
     let changed = add(&state, &asset, info, cues).await;
     end_edit(&state, &asset.id).await;
     Ok((StatusCode::CREATED, Json(view(&state, &changed?).await?)).into_response())
@@ -175,13 +221,14 @@ pub(crate) struct TrackPath {
     name: String,
 }
 
-/// `DELETE /v1/assets/{id}/tracks/{name}`: a subtitle or caption track removed.
+/// `DELETE /v1/assets/{id}/tracks/{name}`: a subtitle, caption or audio track removed
+/// (audio while another remains).
 #[utoipa::path(
     delete,
     path = "/v1/assets/{id}/tracks/{name}",
     operation_id = "removeTrack",
     tag = "assets",
-    summary = "Remove a subtitle or caption track from a ready asset packaged on request",
+    summary = "Remove a subtitle, caption or audio track (while another audio track remains) from a ready asset packaged on request",
     params(TrackPath),
     responses(
         (status = 200, description = "Removed: the asset", body = AssetView),
@@ -205,7 +252,7 @@ pub(crate) async fn remove_track(
             name.chars().take(64).collect::<String>()
         ))
     })?;
-    let asset = begin_edit(&state, &asset.id).await?;
+    let asset = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
     let changed = remove(&state, &asset, name).await;
     end_edit(&state, &asset.id).await;
     Ok((StatusCode::OK, Json(view(&state, &changed?).await?)).into_response())
@@ -220,11 +267,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
             format!("a subtitle file is at most {MAX_TEXT_BYTES} bytes"),
         )
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_TEXT_BYTES as u64) {
+    if crate::json::declares_over(headers, MAX_TEXT_BYTES as u64) {
         return Err(too_large());
     }
     let bytes = axum::body::to_bytes(body, MAX_TEXT_BYTES)
@@ -277,8 +320,8 @@ async fn ready_asset(state: &AppState, id: &str) -> Result<Asset, ApiError> {
 
 /// Claims asset `id`'s one tracks edit (see the module's doc) and reads the asset as it
 /// is now, under the claim. [`end_edit`] gives the claim back.
-async fn begin_edit(state: &AppState, id: &str) -> Result<Asset, ApiError> {
-    let until = openvod_store::now_ms() + EDIT_LEASE.as_millis() as i64;
+async fn begin_edit(state: &AppState, id: &str, lease: Duration) -> Result<Asset, ApiError> {
+    let until = openvod_store::now_ms() + lease.as_millis() as i64;
     if !state.db.begin_tracks_edit(id, until).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -404,12 +447,7 @@ async fn add(
         ));
     }
     let mut warnings = asset.warnings.clone();
-    let taken: Vec<String> = stored
-        .renditions
-        .iter()
-        .map(|r| r.name.to_string())
-        .chain(stored.texts.iter().map(|t| t.name.to_string()))
-        .collect();
+    let taken = stored.names();
     let name = info.track_name(&taken);
     if let Some(end_ms) = loaded.video_end_ms() {
         let dropped = text::clip_to(&mut cues, end_ms);
@@ -469,20 +507,38 @@ async fn add(
 }
 
 async fn remove(state: &AppState, asset: &Asset, name: RenditionName) -> Result<Asset, ApiError> {
-    let (prefix, mut stored, _) = stored_asset(state, asset).await?;
-    let Some(at) = stored.texts.iter().position(|t| t.name == name) else {
-        let what = if stored.renditions.iter().any(|r| r.name == name) {
-            "is audio or video, which stays; only subtitle and caption tracks are removed"
-        } else {
-            "is not one of its tracks"
-        };
+    let (prefix, mut stored, loaded) = stored_asset(state, asset).await?;
+    let gone: Vec<String> = if let Some(at) = stored.texts.iter().position(|t| t.name == name) {
+        vec![stored.texts.remove(at).media_key()]
+    } else if let Some(at) = stored.renditions.iter().position(|r| r.name == name) {
+        // An audio rendition goes (a dub, or one of the source's languages) while
+        // another stays; video stays, and so does the last audio.
+        let audio = |r: &openvod_media::Rendition| r.track.kind == openvod_media::TrackKind::Audio;
+        let is_audio = loaded.renditions().get(at).is_some_and(audio);
+        let others =
+            loaded.renditions().iter().filter(|r| audio(r)).count() - usize::from(is_audio);
+        if !is_audio || others == 0 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "track_stays",
+                format!(
+                    "{} of asset {} is {}, which stays; subtitle, caption and audio tracks \
+                     are removed while another audio track remains",
+                    name.as_str(),
+                    asset.id,
+                    if is_audio { "its only audio" } else { "video" }
+                ),
+            ));
+        }
+        let r = stored.renditions.remove(at);
+        vec![r.media_key(), r.index_key()]
+    } else {
         return Err(ApiError::not_found(format!(
-            "{} of asset {} {what}",
+            "{} is not one of asset {}'s tracks",
             name.as_str(),
             asset.id
         )));
     };
-    let gone = stored.texts.remove(at);
     put_description(state, prefix, stored).await?;
     let renditions: Vec<Value> = recorded_renditions(asset)
         .into_iter()
@@ -494,9 +550,11 @@ async fn remove(state: &AppState, asset: &Asset, name: RenditionName) -> Result<
         .await?;
     // After the new version: a viewer still on the old manifests (up to their max-age)
     // finds this track gone, as it is.
-    let key = format!("{prefix}/{}", gone.media_key());
-    if let Err(e) = state.objects.outputs.delete(&key).await {
-        tracing::warn!(key, error = %e, "a removed text track's file stays in the store");
+    for key in gone {
+        let key = format!("{prefix}/{key}");
+        if let Err(e) = state.objects.outputs.delete(&key).await {
+            tracing::warn!(key, error = %e, "a removed track's file stays in the store");
+        }
     }
     Ok(updated)
 }
@@ -507,7 +565,7 @@ mod tests {
 
     fn typed(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, value.parse().unwrap());
+        h.insert(axum::http::header::CONTENT_TYPE, value.parse().unwrap());
         h
     }
 
