@@ -272,6 +272,10 @@ fn text_tracks_are_added_to_and_removed_from_a_ready_asset() {
     let (status, err) = post_track(&base, &ahead, "language=es", "text/vtt", spanish);
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"]["code"], "packaged_ahead_of_time");
+    let dub = tone(dir.path(), "dub.m4a", 880, 6.0);
+    let (status, err) = post_file(&base, &ahead, "kind=audio&language=es", &dub);
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "packaged_ahead_of_time");
     assert_eq!(
         get_text(&format!("{base}/play/{ahead}/master.m3u8")),
         ahead_master

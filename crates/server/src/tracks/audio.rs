@@ -41,6 +41,8 @@ pub(super) async fn add_dub(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Asset, ApiError> {
+    // An asset that cannot take a dub says so before its upload is read.
+    stored_asset(state, asset).await?;
     let scratch = tempfile::tempdir().map_err(internal)?;
     let input = scratch.path().join("dub");
     receive(state, headers, body, &input).await?;
