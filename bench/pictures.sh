@@ -34,7 +34,7 @@ if [[ ! -s $src ]]; then
     ffmpeg -hide_banner -loglevel error -nostdin -y \
         -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=$DURATION" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$DURATION" \
-        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "$src.part"
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -f mp4 "$src.part"
     mv "$src.part" "$src"
 fi
 
