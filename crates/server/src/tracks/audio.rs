@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
-use super::{begin_edit, end_edit, put, put_description, recorded_renditions, stored_asset};
+use super::{begin_edit, put, put_description, recorded_renditions, stored_asset};
 use crate::{ApiError, AppState};
 
 /// Dub encodes at once on this server; others wait for their turn.
@@ -47,9 +47,9 @@ pub(super) async fn add_dub(
     let input = scratch.path().join("dub");
     receive(state, headers, body, &input).await?;
     let _turn = DUB_TURNS.acquire().await.map_err(internal)?;
-    let asset = begin_edit(state, &asset.id, DUB_LEASE).await?;
+    let (asset, claim) = begin_edit(state, &asset.id, DUB_LEASE).await?;
     let changed = add(state, &asset, language, fit, scratch.path()).await;
-    end_edit(state, &asset.id).await;
+    claim.end().await;
     changed
 }
 

@@ -204,9 +204,9 @@ pub(crate) async fn add_track(
             format!("the subtitle file is not valid {what}: {e}"),
         )
     })?;
-    let asset = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
+    let (asset, claim) = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
     let changed = add(&state, &asset, info, cues).await;
-    end_edit(&state, &asset.id).await;
+    claim.end().await;
     Ok((StatusCode::CREATED, Json(view(&state, &changed?).await?)).into_response())
 }
 
@@ -252,9 +252,9 @@ pub(crate) async fn remove_track(
             name.chars().take(64).collect::<String>()
         ))
     })?;
-    let asset = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
+    let (asset, claim) = begin_edit(&state, &asset.id, EDIT_LEASE).await?;
     let changed = remove(&state, &asset, name).await;
-    end_edit(&state, &asset.id).await;
+    claim.end().await;
     Ok((StatusCode::OK, Json(view(&state, &changed?).await?)).into_response())
 }
 
@@ -318,9 +318,41 @@ async fn ready_asset(state: &AppState, id: &str) -> Result<Asset, ApiError> {
     Ok(asset)
 }
 
-/// Claims asset `id`'s one tracks edit (see the module's doc) and reads the asset as it
-/// is now, under the claim. [`end_edit`] gives the claim back.
-async fn begin_edit(state: &AppState, id: &str, lease: Duration) -> Result<Asset, ApiError> {
+/// A claimed tracks edit of one asset (see the module's doc). [`EditClaim::end`] gives
+/// it back; a claim dropped without it (the client went away mid-change, and its
+/// request's future with it) is given back from a task, so the asset does not wait
+/// out the lease.
+struct EditClaim {
+    db: openvod_store::Db,
+    id: String,
+    ended: bool,
+}
+
+impl EditClaim {
+    async fn end(mut self) {
+        self.ended = true;
+        end_edit(&self.db, &self.id).await;
+    }
+}
+
+impl Drop for EditClaim {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let (db, id) = (self.db.clone(), std::mem::take(&mut self.id));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { end_edit(&db, &id).await });
+        }
+    }
+}
+
+/// Claims asset `id`'s one tracks edit and reads the asset as it is now, under the claim.
+async fn begin_edit(
+    state: &AppState,
+    id: &str,
+    lease: Duration,
+) -> Result<(Asset, EditClaim), ApiError> {
     let until = openvod_store::now_ms() + lease.as_millis() as i64;
     if !state.db.begin_tracks_edit(id, until).await? {
         return Err(ApiError::new(
@@ -329,16 +361,23 @@ async fn begin_edit(state: &AppState, id: &str, lease: Duration) -> Result<Asset
             format!("another change to asset {id}'s tracks is under way; try again when it ends"),
         ));
     }
-    let asset = ready_asset(state, id).await;
-    if asset.is_err() {
-        end_edit(state, id).await;
+    let claim = EditClaim {
+        db: state.db.clone(),
+        id: id.to_string(),
+        ended: false,
+    };
+    match ready_asset(state, id).await {
+        Ok(asset) => Ok((asset, claim)),
+        Err(e) => {
+            claim.end().await;
+            Err(e)
+        }
     }
-    asset
 }
 
-async fn end_edit(state: &AppState, id: &str) {
-    // A claim left behind (the database went away just now) lapses after EDIT_LEASE.
-    if let Err(e) = state.db.end_tracks_edit(id).await {
+async fn end_edit(db: &openvod_store::Db, id: &str) {
+    // A claim left behind (the database went away just now) lapses with its lease.
+    if let Err(e) = db.end_tracks_edit(id).await {
         tracing::warn!(asset = %id, error = %e, "a tracks edit was not ended; it lapses");
     }
 }
@@ -567,6 +606,48 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(axum::http::header::CONTENT_TYPE, value.parse().unwrap());
         h
+    }
+
+    #[tokio::test]
+    async fn a_claim_dropped_mid_change_is_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = openvod_store::Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
+            .await
+            .unwrap();
+        let asset = db
+            .create_asset(
+                openvod_store::NewAsset {
+                    source_key: "uploads/a".into(),
+                    source_name: None,
+                    source_size: Some(1),
+                    template: "default".into(),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let later = openvod_store::now_ms() + 600_000;
+        assert!(db.begin_tracks_edit(&asset.id, later).await.unwrap());
+        let claim = EditClaim {
+            db: db.clone(),
+            id: asset.id.clone(),
+            ended: false,
+        };
+        assert!(!db.begin_tracks_edit(&asset.id, later).await.unwrap());
+        // A request's future dropped mid-change drops its claim without `end`.
+        drop(claim);
+        let mut free = false;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            free = db.begin_tracks_edit(&asset.id, later).await.unwrap();
+            if free {
+                break;
+            }
+        }
+        assert!(
+            free,
+            "the dropped claim was given back, long before its lease"
+        );
     }
 
     #[test]
