@@ -160,7 +160,8 @@ mod tests {
             include_str!("access.rs"),
             include_str!("drm.rs"),
             include_str!("fleet.rs"),
-            include_str!("images.rs"),
+            include_str!("images/mod.rs"),
+            include_str!("images/poster.rs"),
             include_str!("downloads.rs"),
             include_str!("tracks/mod.rs"),
         ];

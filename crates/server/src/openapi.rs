@@ -56,7 +56,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::origin::preflight,
         crate::images::image_get,
         crate::downloads::download,
-        crate::images::set_poster,
+        crate::images::poster::set_poster,
         crate::tracks::add_track,
         crate::tracks::remove_track,
         crate::drm::clearkey_any,

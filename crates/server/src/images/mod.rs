@@ -16,7 +16,6 @@
 //! by the asset's version and the parsed request, and follow the same access rules as
 //! playback (signed URLs included).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, Request, State};
@@ -28,12 +27,16 @@ use bytes::Bytes;
 use openvod_media::images::{ImageIndex, IMAGE_INDEX, MAX_IMAGE_INDEX_BYTES, POSTER};
 use openvod_media::{Copy, Object, ObjectPath};
 use openvod_store::{Asset, AssetStatus};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::access::{self, Playback};
 use crate::api::check_id;
 use crate::shield::GeneratedObject;
 use crate::{ApiError, AppState};
+
+mod ffmpeg;
+pub(crate) mod poster;
+
+pub(crate) use poster::control_routes;
 
 /// Largest width or height of a picture asked for, pixels.
 pub const MAX_SIDE: u32 = 1920;
@@ -611,7 +614,7 @@ async fn make(
         let seg = ObjectPath::new(Copy::Clear, Object::MediaSegment(name.clone(), k));
         input.push(clear_object(state, asset, prefix, &seg).await?);
     }
-    let body = run_ffmpeg(input, time_ms, &filter, output, format).await?;
+    let body = ffmpeg::run(input, time_ms, &filter, output, format).await?;
     Ok(picture_object(body, format))
 }
 
@@ -695,202 +698,6 @@ async fn clear_object(
             format!("{object}: {}", e.message),
         )),
     }
-}
-
-/// Runs ffmpeg on `input` (an init segment and media segments, written to its stdin one
-/// by one), a still from `offset_ms` into it: a picture on stdout, bounded in size and
-/// time. The caller holds one of the [`FFMPEG_TURNS`].
-async fn run_ffmpeg(
-    input: Vec<Bytes>,
-    offset_ms: u64,
-    filter: &str,
-    output: Output,
-    format: Format,
-) -> Result<Bytes, ApiError> {
-    let mut cmd = tokio::process::Command::new("ffmpeg");
-    // Only the pipe: the input is the origin's own fragmented MP4 bytes, named as such.
-    cmd.args(["-nostats", "-hide_banner", "-loglevel", "error"])
-        .args(["-protocol_whitelist", "pipe", "-f", "mp4", "-i", "pipe:0"])
-        .args([
-            "-an",
-            "-sn",
-            "-dn",
-            "-filter_complex",
-            &format!("[0:v:0]{filter}"),
-        ]);
-    match output {
-        Output::Still => {
-            cmd.args(["-ss", &format!("{:.3}", offset_ms as f64 / 1000.0)]);
-            cmd.args(["-frames:v", "1"]);
-        }
-        Output::Animation => {
-            cmd.args(["-loop", "0"]);
-        }
-    }
-    match (format, output) {
-        (Format::Jpeg, _) => cmd.args(["-c:v", "mjpeg", "-q:v", "3", "-f", "image2pipe"]),
-        (Format::Webp, Output::Still) => {
-            cmd.args(["-c:v", "libwebp", "-quality", "80", "-f", "webp"])
-        }
-        (Format::Webp, Output::Animation) => {
-            cmd.args(["-c:v", "libwebp_anim", "-quality", "70", "-f", "webp"])
-        }
-        (Format::Gif, _) => cmd.args(["-f", "gif"]),
-    };
-    cmd.arg("pipe:1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let unavailable = |e: std::io::Error| {
-        let why = if e.kind() == std::io::ErrorKind::NotFound {
-            "pictures are made with ffmpeg, which is not installed on this origin".to_string()
-        } else {
-            format!("ffmpeg did not start: {e}")
-        };
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why)
-    };
-    let mut child = cmd.spawn().map_err(unavailable)?;
-    let mut stdin = child.stdin.take();
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let work = async {
-        let feed = async {
-            if let Some(mut s) = stdin.take() {
-                // ffmpeg may stop reading once it has its frame: a broken pipe is fine.
-                for piece in &input {
-                    if s.write_all(piece).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        };
-        let read = async {
-            let mut out = Vec::new();
-            if let Some(s) = stdout.as_mut() {
-                (&mut *s)
-                    .take(MAX_PICTURE_BYTES as u64 + 1)
-                    .read_to_end(&mut out)
-                    .await?;
-                // Past the bound, read on and drop it, so that ffmpeg never blocks on a
-                // full pipe; the answer is refused below.
-                tokio::io::copy(s, &mut tokio::io::sink()).await?;
-            }
-            Ok::<_, std::io::Error>(out)
-        };
-        let errors = async {
-            let mut log = Vec::new();
-            if let Some(s) = stderr.as_mut() {
-                let _ = (&mut *s).take(64 << 10).read_to_end(&mut log).await;
-                let _ = tokio::io::copy(s, &mut tokio::io::sink()).await;
-            }
-            log
-        };
-        let ((), out, log) = tokio::join!(feed, read, errors);
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, out?, log))
-    };
-    let failed = |why: String| ApiError::upstream(StatusCode::BAD_GATEWAY, "bad_gateway", why);
-    let (status, out, log) = tokio::time::timeout(PICTURE_DEADLINE, work)
-        .await
-        .map_err(|_| failed(format!("ffmpeg took over {} s", PICTURE_DEADLINE.as_secs())))?
-        .map_err(|e| failed(format!("ffmpeg: {e}")))?;
-    if out.len() > MAX_PICTURE_BYTES {
-        return Err(failed(format!(
-            "the picture is over {MAX_PICTURE_BYTES} bytes"
-        )));
-    }
-    if !status.success() || out.is_empty() {
-        let log = String::from_utf8_lossy(&log);
-        let last = log
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output");
-        return Err(failed(format!("ffmpeg made no picture ({status}): {last}")));
-    }
-    Ok(Bytes::from(out))
-}
-
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PosterRequest {
-    /// Seconds into the title; null for the frame chosen with the encode.
-    time: Option<f64>,
-}
-
-/// `PUT /v1/assets/{id}/poster`: the time of the asset's poster frame.
-#[utoipa::path(
-    put,
-    path = "/v1/assets/{id}/poster",
-    operation_id = "setPoster",
-    tag = "assets",
-    summary = "Set the time of a ready asset's poster frame, or null for the frame chosen with the encode",
-    params(crate::api::AssetId),
-    request_body = PosterRequest,
-    responses(
-        (status = 200, description = "The asset", body = crate::api::AssetView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::TooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 502, response = crate::openapi::BadGateway),
-        (status = 503, response = crate::openapi::Unavailable),
-    ),
-    security(("AdminToken" = []))
-)]
-pub(crate) async fn set_poster(
-    State(state): State<AppState>,
-    Path(crate::api::AssetId { id }): Path<crate::api::AssetId>,
-    body: Result<crate::json::JsonBody<PosterRequest>, ApiError>,
-) -> Result<Response, ApiError> {
-    use axum::response::IntoResponse;
-    check_id(&id)?;
-    let crate::json::JsonBody(req) = body?;
-    let asset = state
-        .db
-        .asset(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no asset {id}")))?;
-    let time_ms = match req.time {
-        None => None,
-        Some(t) => {
-            let prefix = match (&asset.status, &asset.output_prefix) {
-                (AssetStatus::Ready, Some(p)) => p.clone(),
-                _ => {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "not_ready",
-                        format!("asset {id} is not ready: its poster is set once it is"),
-                    ))
-                }
-            };
-            let index = image_index(&state, &asset, &prefix).await?;
-            let Some(source) = index.thumbnails else {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "no_clear_copy",
-                    format!("asset {id} has no clear copy to take a poster from"),
-                ));
-            };
-            let ms = seconds_ms("time", &t.to_string())?;
-            if ms >= source.duration_ms() {
-                return Err(bad(format!(
-                    "time {t} s is past the end of the title ({:.3} s)",
-                    source.duration_ms() as f64 / 1000.0
-                )));
-            }
-            Some(ms as i64)
-        }
-    };
-    let asset = state.db.set_poster_time(&id, time_ms).await?;
-    Ok(axum::Json(crate::api::view(&state, &asset).await?).into_response())
-}
-
-pub(crate) fn control_routes() -> Router<AppState> {
-    Router::new().route("/v1/assets/{id}/poster", axum::routing::put(set_poster))
 }
 
 #[cfg(test)]
