@@ -36,7 +36,7 @@ async fn environments(dir: &Path) -> Vec<Env> {
     let pg = std::env::var("OPENVOD_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let s3 = std::env::var("OPENVOD_TEST_S3_ENDPOINT").ok();
-    let admin = Db::connect(&pg).await;
+    let admin = Db::connect_admin(&pg).await;
     match (admin, s3) {
         (Ok(admin), Some(endpoint)) => {
             let schema = format!(

@@ -208,7 +208,7 @@ mod tests {
             now_ms(),
             SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        let admin = match Db::connect(&base).await {
+        let admin = match Db::connect_admin(&base).await {
             Ok(db) => db,
             Err(e) => {
                 if std::env::var("CI").as_deref() == Ok("true") {

@@ -32,6 +32,22 @@ impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and brings the schema up to
     /// date. A SQLite file and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Db> {
+        let db = Db::connect_admin(url).await?;
+        match db.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&db.pool)
+                    .await?
+            }
+        }
+        Ok(db)
+    }
+
+    /// Opens the database without running the migrations: for administration (creating
+    /// and dropping schemas), so that a connection that only does that never moves the
+    /// schema it lands in to this build's version.
+    pub async fn connect_admin(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -68,10 +84,6 @@ impl Db {
             });
         }
         let pool = options.connect(&url).await?;
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
-        }
         Ok(Db { pool, backend })
     }
 

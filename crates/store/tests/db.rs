@@ -37,7 +37,7 @@ async fn postgres() -> Option<Db> {
         openvod_store::now_ms(),
         SCHEMA_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let admin = match Db::connect(&base).await {
+    let admin = match Db::connect_admin(&base).await {
         Ok(db) => db,
         Err(e) => {
             if std::env::var("CI").as_deref() == Ok("true") {
