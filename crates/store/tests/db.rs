@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use openvod_store::{
-    AssetStatus, Db, NewAsset, ServedUsage, Stage, StageOutcome, TaskFailure, WorkerInfo,
-    WorkerState,
+    AssetStatus, Db, NewAsset, QoeSessionRow, ServedUsage, Stage, StageOutcome, TaskFailure,
+    WorkerInfo, WorkerState,
 };
 
 static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -189,6 +189,65 @@ async fn served_bytes_add_up_per_asset_and_skip_deleted_assets() {
             db.served("0123456789abcdef0123456789abcdef").await.unwrap(),
             ServedUsage::default(),
             "{name}: no such asset, nothing kept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn qoe_sessions_are_written_whole_per_origin_and_age_out() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let asset = db.create_asset(new_asset("a/qoe.mov"), 3).await.unwrap();
+        let row = |session: &str, origin: &str, first_ms: i64, figures: &str| QoeSessionRow {
+            asset_id: asset.id.clone(),
+            session_id: session.into(),
+            origin_id: origin.into(),
+            first_ms,
+            last_ms: first_ms + 10,
+            figures: figures.into(),
+        };
+        let mut gone = row("s", "o", 1, "{}");
+        gone.asset_id = "0123456789abcdef0123456789abcdef".into();
+        db.put_qoe_sessions(&[
+            row("s1", "o1", 1_000, "a"),
+            row("s1", "o2", 1_000, "b"),
+            gone,
+        ])
+        .await
+        .unwrap();
+        // Written again by the same origin: replaced, not added.
+        db.put_qoe_sessions(&[row("s1", "o1", 1_000, "a2"), row("s2", "o1", 2_000, "c")])
+            .await
+            .unwrap();
+        let got = db.qoe_sessions(&asset.id, 0, 100).await.unwrap();
+        let mut seen: Vec<_> = got
+            .iter()
+            .map(|r| {
+                (
+                    r.session_id.as_str(),
+                    r.origin_id.as_str(),
+                    r.figures.as_str(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [("s1", "o1", "a2"), ("s1", "o2", "b"), ("s2", "o1", "c")],
+            "{name}"
+        );
+        assert_eq!(got[0].session_id, "s2", "{name}: newest first");
+        assert_eq!(
+            db.qoe_sessions(&asset.id, 1_500, 100).await.unwrap().len(),
+            1
+        );
+        assert_eq!(db.qoe_sessions(&asset.id, 0, 1).await.unwrap().len(), 1);
+        assert_eq!(db.drop_qoe_before(1_500).await.unwrap(), 2, "{name}");
+        assert_eq!(db.qoe_sessions(&asset.id, 0, 100).await.unwrap().len(), 1);
+        db.delete_asset(&asset.id).await.unwrap();
+        assert!(
+            db.qoe_sessions(&asset.id, 0, 100).await.unwrap().is_empty(),
+            "{name}"
         );
     }
 }
