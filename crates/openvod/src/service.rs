@@ -262,6 +262,12 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         let (served, db, stop) = (state.served.clone(), db.clone(), shutdown.clone());
         tokio::spawn(async move { served.run(db, stop.notified()).await })
     });
+    // Viewers' sessions (CMCD and players' reports) likewise; reports reach the API role
+    // too.
+    let qoe_meter = (roles.origin || roles.api).then(|| {
+        let (qoe, db, stop) = (state.qoe.clone(), db.clone(), shutdown.clone());
+        tokio::spawn(async move { qoe.run(db, stop.notified()).await })
+    });
     if roles.api && state.config.access.admin_tokens.is_empty() {
         tracing::warn!(
             "the control API is open: no admin token is configured (access.admin_tokens)"
@@ -341,7 +347,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     for w in workers {
         let _ = w.await;
     }
-    if let Some(m) = meter {
+    for m in [meter, qoe_meter].into_iter().flatten() {
         let _ = m.await;
     }
     db.close().await;

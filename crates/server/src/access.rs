@@ -602,8 +602,17 @@ pub(crate) fn check_viewer(
     }
     let url = format!("{}{path}", public_base(state, headers));
     let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
-    let request = SignedRequest::from_http(&url, raw_query, cookies, client.map(|c| c.ip()), now())
-        .map_err(|e: Denied| refuse(&e))?;
+    // A player's CMCD is its own data, not part of what was granted (CTA-5004 5.1 adds
+    // it to any URL the player fetches).
+    let query = raw_query.map(openvod_qoe::cmcd::query_without_cmcd);
+    let request = SignedRequest::from_http(
+        &url,
+        query.as_deref(),
+        cookies,
+        client.map(|c| c.ip()),
+        now(),
+    )
+    .map_err(|e: Denied| refuse(&e))?;
     keys.verify(&request).map_err(|e| refuse(&e))
 }
 

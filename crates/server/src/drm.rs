@@ -131,7 +131,7 @@ fn key_store(state: &AppState) -> Result<&KeyStore, ApiError> {
 
 /// Reads a bounded body whose media type is one of `types` (or absent when `None` is
 /// allowed): 415 for another type, 413 past `limit`.
-async fn bounded_body(
+pub(crate) async fn bounded_body(
     request: Request,
     types: &[&str],
     allow_missing: bool,

@@ -17,6 +17,7 @@ pub mod jit;
 mod json;
 mod openapi;
 mod origin;
+pub mod qoe;
 pub mod shield;
 mod tracks;
 pub mod tus;
@@ -107,6 +108,8 @@ pub struct AppState {
     pub(crate) jit: jit::JitAssets,
     /// What the origin served of each asset, until it is flushed to the database.
     pub served: usage::ServedMeter,
+    /// Viewers' sessions this origin follows, until they are flushed to the database.
+    pub qoe: qoe::QoeMeter,
 }
 
 impl AppState {
@@ -120,6 +123,7 @@ impl AppState {
             shield: shield::Shield::new(config.origin.cache_bytes),
             jit: jit::JitAssets::new(&config.origin),
             served: usage::ServedMeter::default(),
+            qoe: qoe::QoeMeter::default(),
             db,
             objects,
             config: Arc::new(config),
@@ -144,6 +148,11 @@ pub fn metrics_handle() -> PrometheusHandle {
                 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
             ];
             let speed = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+            let startup = [0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0];
+            let kbps = [
+                200.0, 400.0, 800.0, 1500.0, 3000.0, 6000.0, 12000.0, 25000.0, 50000.0, 100000.0,
+            ];
+            let buffer = [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0];
             let builder = || {
                 PrometheusBuilder::new()
                     .set_buckets_for_metric(Matcher::Full("openvod_task_seconds".into()), &seconds)
@@ -151,6 +160,19 @@ pub fn metrics_handle() -> PrometheusHandle {
                         b.set_buckets_for_metric(
                             Matcher::Full("openvod_encode_speed".into()),
                             &speed,
+                        )
+                    })
+                    .and_then(|b| {
+                        b.set_buckets_for_metric(
+                            Matcher::Full("openvod_qoe_startup_seconds".into()),
+                            &startup,
+                        )
+                    })
+                    .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_kbps".into()), &kbps))
+                    .and_then(|b| {
+                        b.set_buckets_for_metric(
+                            Matcher::Full("openvod_qoe_buffer_seconds".into()),
+                            &buffer,
                         )
                     })
             };
@@ -177,6 +199,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(tus::routes())
             .merge(images::control_routes())
             .merge(tracks::routes())
+            .merge(qoe::routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 access::control_auth,
@@ -185,6 +208,9 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(control)
             .merge(drm::speke_routes())
             .merge(ui::routes());
+    }
+    if roles.api || roles.origin {
+        app = app.merge(qoe::report_routes());
     }
     if roles.origin {
         app = app

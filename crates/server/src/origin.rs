@@ -176,7 +176,10 @@ fn preflight_for(methods: &'static str, headers: &'static str) -> Response {
     ))),
 )]
 async fn preflight() -> Response {
-    preflight_for("GET, HEAD, OPTIONS", "Range, If-None-Match")
+    preflight_for(
+        "GET, HEAD, OPTIONS",
+        "Range, If-None-Match, CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status",
+    )
 }
 
 /// CORS preflight of the licence endpoints (POST with a JSON body).
@@ -254,6 +257,7 @@ async fn serve(
     }
     metrics::counter!("openvod_origin_requests_total", "status" => status.as_u16().to_string())
         .increment(1);
+    crate::qoe::observe(&state, &id, &path, query.as_deref(), &headers, status);
     response
 }
 

@@ -189,6 +189,16 @@ async fn signed_playback_accepts_valid_signatures_and_refuses_others() {
         StatusCode::OK,
         "{signed}"
     );
+    // A player adding CMCD (CTA-5004 5.1) to the URL keeps the signature valid.
+    assert_eq!(
+        s.get(&format!(
+            "{}&CMCD=ot%3Dm%2Csid%3D%22a%22%2Csu",
+            local(&signed)
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
     let other = signed.replace("master.m3u8", "manifest.mpd");
     assert_eq!(
         s.get(local(&other)).await.status,
