@@ -143,6 +143,14 @@ for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.fai
 // ---- the asset page ----------------------------------------------------------------
 let currentAsset = null;
 let hls = null;
+// The player's own reports on its session (web/qoe.js), beside hls.js's CMCD.
+let report = null;
+
+// Tears the player down; its session's last report says how it ended.
+function stopPlayer() {
+  if (report) { report.end(); report = null; }
+  if (hls) { hls.destroy(); hls = null; }
+}
 
 // A per-title decision: the chosen rungs, and every sample encode with the hull drawn
 // through them (score against bit rate on a log scale).
@@ -172,6 +180,52 @@ function renderLadder(d) {
     `<text x="44" y="16">score (${floor}-100)</text><text x="380" y="236">bit rate (log)</text>` +
     `<polyline points="${hull}" class="hull"/>${dots}${chosen}`;
 }
+
+// ---- viewers' quality of experience: CMCD and player reports, per asset --------------
+// One line chart of `value` over the series' points, on a shared time axis.
+function qoePlot(svg, points, value, label, format) {
+  const shown = points.filter((p) => value(p) != null);
+  if (shown.length === 0) { svg.innerHTML = `<text x="44" y="16">${esc(label)}: no data yet</text>`; return; }
+  const t0 = Math.min(...points.map((p) => p.start_ms)), t1 = Math.max(...points.map((p) => p.start_ms)) + 1;
+  const top = Math.max(...shown.map(value)) || 1;
+  const x = (t) => 40 + (t - t0) / (t1 - t0) * 420;
+  const y = (v) => 120 - v / top * 100;
+  const line = shown.map((p) => `${x(p.start_ms).toFixed(1)},${y(value(p)).toFixed(1)}`).join(' ');
+  const dots = shown.map((p) =>
+    `<circle cx="${x(p.start_ms).toFixed(1)}" cy="${y(value(p)).toFixed(1)}" r="3"><title>${new Date(p.start_ms).toLocaleString()}: ${format(value(p))} (${p.sessions} sessions)</title></circle>`).join('');
+  svg.innerHTML = `<line x1="40" y1="120" x2="460" y2="120" class="axis"/><line x1="40" y1="20" x2="40" y2="120" class="axis"/>` +
+    `<text x="44" y="16">${esc(label)} (up to ${format(top)})</text><polyline points="${line}" class="line"/>${dots}`;
+}
+
+async function renderQoe(id) {
+  let q;
+  try { q = await api(`/v1/assets/${id}/qoe`); } catch (e) { return; }
+  if (id !== currentAsset) return;
+  const s = q.summary;
+  const ms = (v) => (v == null ? '—' : `${(v / 1000).toFixed(2)} s`);
+  const pct = (v) => (v == null ? '—' : `${(v * 100).toFixed(1)} %`);
+  $('#qoe-box').hidden = false;
+  $('#qoe-summary').textContent = s.sessions === 0
+    ? 'No viewing sessions in the last week yet.'
+    : `${s.sessions} session${s.sessions === 1 ? '' : 's'} in the last week: ${s.started} started, ${s.never_started} never started, ` +
+      `${s.starting} starting, ${s.unconfirmed} unconfirmed.`;
+  const row = (what, v) => `<tr><td>${what}</td><td>${v}</td></tr>`;
+  $('#qoe tbody').innerHTML =
+    row('Startup (median, 90th percentile)', s.startup_ms ? `${ms(s.startup_ms.p50)}, ${ms(s.startup_ms.p90)}` : '—') +
+    row('Rebuffering', `${s.rebuffers} stall${s.rebuffers === 1 ? '' : 's'} in ${s.sessions_with_rebuffers} session${s.sessions_with_rebuffers === 1 ? '' : 's'}; ratio ${pct(s.rebuffer_ratio)}`) +
+    row('Bit rate played', s.bitrate_kbps == null ? '—' : kb(s.bitrate_kbps * 1000)) +
+    row('Measured throughput (median)', s.throughput_kbps == null ? '—' : kb(s.throughput_kbps * 1000)) +
+    row('Buffer ahead (median)', ms(s.buffer_ms)) +
+    row('Errors', `${s.origin_errors} from the origin, ${s.player_errors} in players`);
+  $('#qoe-sessions tbody').innerHTML = q.sessions.map((v) =>
+    `<tr data-session="${esc(v.session)}"><td>${new Date(v.first_ms).toLocaleString()}</td><td>${esc(v.outcome)}</td><td>${ms(v.startup_ms)}</td>` +
+    `<td>${v.rebuffers}</td><td>${v.bitrate_kbps == null ? '—' : kb(v.bitrate_kbps * 1000)}</td><td>${v.origin_errors + v.player_errors}</td></tr>`).join('');
+  qoePlot($('#qoe-startup'), q.series, (p) => p.startup_ms?.p50, 'startup, median', ms);
+  qoePlot($('#qoe-rebuffer'), q.series, (p) => (p.sessions ? p.rebuffers / p.sessions : null), 'stalls per session', (v) => v.toFixed(2));
+  qoePlot($('#qoe-bitrate'), q.series, (p) => (p.bitrate_kbps == null ? null : p.bitrate_kbps * 1000), 'bit rate played', kb);
+}
+
+$('#qoe-refresh').addEventListener('click', () => { if (currentAsset) renderQoe(currentAsset); });
 
 // What the asset used and cost: at the configured rates, and on AWS at the price book's.
 function renderCost(a) {
@@ -295,9 +349,15 @@ function renderAsset(a) {
   const hlsUrl = origin + a.playback.hls;
   const dashUrl = origin + a.playback.dash;
   $('#urls').innerHTML = `<dt>HLS</dt><dd>${esc(hlsUrl)}</dd><dt>DASH</dt><dd>${esc(dashUrl)}</dd>`;
+  // The embed sends CMCD (hls.js) and the player's reports, like the dashboard's player.
   $('#embed').value = `<video id="openvod-${a.id}" controls playsinline style="width:100%"></video>\n` +
-    `<script src="${origin}/ui/hls.js"></script>\n<script>\n(function () {\n  var v = document.getElementById('openvod-${a.id}');\n` +
-    `  if (v.canPlayType('application/vnd.apple.mpegurl')) { v.src = '${hlsUrl}'; }\n  else { var h = new Hls(); h.loadSource('${hlsUrl}'); h.attachMedia(v); }\n})();\n</script>`;
+    `<script src="${origin}/ui/hls.js"></script>\n<script src="${origin}/ui/qoe.js"></script>\n<script>\n(function () {\n  var v = document.getElementById('openvod-${a.id}');\n` +
+    `  if (v.canPlayType('application/vnd.apple.mpegurl')) { v.src = '${hlsUrl}'; return; }\n` +
+    `  var h = new Hls({ cmcd: { contentId: '${a.id}' } });\n` +
+    `  var r = openvodQoe(v, { asset: '${a.id}', session: h.sessionId, endpoint: '${origin}/v1/qoe' });\n` +
+    `  h.on(Hls.Events.ERROR, function (_, d) { if (d.fatal) r.error(); });\n` +
+    `  h.loadSource('${hlsUrl}'); h.attachMedia(v);\n})();\n</script>`;
+  renderQoe(a.id);
   $('#player-box').hidden = false;
   if (hls || $('#player').src) return;
   const video = $('#player');
@@ -308,7 +368,9 @@ function renderAsset(a) {
     // here shows as soon as the player loads them again.
     hls = new Hls({
       xhrSetup: (xhr, url) => { if (/\.m3u8(\?|$)/.test(url)) xhr.setRequestHeader('Cache-Control', 'no-cache'); },
+      cmcd: { contentId: a.id },
     });
+    report = window.openvodQoe ? openvodQoe(video, { asset: a.id, session: hls.sessionId, endpoint: `${origin}/v1/qoe` }) : null;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       const select = $('#quality');
       select.innerHTML = '<option value="-1">Auto</option>' +
@@ -328,7 +390,11 @@ function renderAsset(a) {
       $('#subtitle-track').value = String(hls.subtitleTrack);
       $('#subtitle-box').hidden = d.subtitleTracks.length === 0;
     });
-    hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.__playerError = `${d.type}: ${d.details}`; });
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      if (!d.fatal) return;
+      window.__playerError = `${d.type}: ${d.details}`;
+      report?.error();
+    });
     hls.loadSource(hlsUrl);
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
@@ -356,7 +422,7 @@ function renderTracks(a) {
 // A changed asset: its row, its page, and a player that reads the new manifests.
 function trackChanged(a) {
   renderRow(a);
-  if (hls) { hls.destroy(); hls = null; }
+  stopPlayer();
   $('#player').removeAttribute('src');
   $('#audio-box').hidden = true;
   $('#subtitle-box').hidden = true;
@@ -437,7 +503,8 @@ async function renderFleet() {
 function route() {
   const m = location.hash.match(/^#\/asset\/([0-9a-f]{32})$/);
   const workers = location.hash === '#/workers';
-  if (hls) { hls.destroy(); hls = null; }
+  stopPlayer();
+  $('#qoe-box').hidden = true;
   const video = $('#player');
   video.removeAttribute('src');
   video.removeAttribute('poster');

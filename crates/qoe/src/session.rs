@@ -134,7 +134,9 @@ impl SessionFigures {
     pub fn record_request(&mut self, at_ms: u64, requested: Requested, answered: bool, c: &Cmcd) {
         self.touch(at_ms);
         self.requests = self.requests.saturating_add(1);
-        if c.starved {
+        // A stall is a rebuffer only after the first frame: some players (dash.js 5)
+        // also flag the empty buffer of startup with `bs`.
+        if c.starved && self.started_ms.is_some_and(|s| s < at_ms) {
             self.starved = self.starved.saturating_add(1);
         }
         if !answered {
@@ -335,12 +337,14 @@ mod tests {
     #[test]
     fn errors_and_stalls_are_counted() {
         let mut s = SessionFigures::default();
+        // The empty buffer of startup is not a rebuffer.
+        s.record_request(0, Requested::Media, true, &video(true, true, 1));
         s.record_request(1, Requested::Media, true, &video(false, false, 1));
         s.record_request(2, Requested::Media, true, &video(true, true, 1));
         s.record_request(3, Requested::Media, false, &video(false, false, 1));
         assert_eq!(
             (s.rebuffers(), s.origin_errors, s.media_requests),
-            (1, 1, 2)
+            (1, 1, 3)
         );
         // The player's report of the same stall does not double it.
         s.record_report(
@@ -391,11 +395,12 @@ mod tests {
             (2, 1500, Some(900))
         );
         let mut b = SessionFigures::default();
+        b.record_request(4, Requested::Media, true, &video(false, false, 1000));
         b.record_request(5, Requested::Media, true, &video(false, true, 1000));
         a.merge(&b);
         assert_eq!(
             (a.first_ms, a.last_ms, a.requests, a.starved),
-            (5, 20, 1, 1)
+            (4, 20, 2, 1)
         );
         assert_eq!(a.rebuffers(), 2);
         assert_eq!(a.bitrate_kbps(), Some(1000));

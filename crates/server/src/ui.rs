@@ -12,6 +12,7 @@ use crate::AppState;
 const INDEX: &str = include_str!("../../../web/index.html");
 const APP_JS: &str = include_str!("../../../web/app.js");
 const APP_CSS: &str = include_str!("../../../web/app.css");
+const QOE_JS: &str = include_str!("../../../web/qoe.js");
 const HLS_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/hls.min.js"));
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }),
         )
         .route("/ui/hls.js", get(|| async { js(HLS_JS) }))
+        .route("/ui/qoe.js", get(|| async { js(QOE_JS) }))
 }
 
 fn js(body: &'static str) -> impl IntoResponse {
