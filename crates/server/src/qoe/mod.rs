@@ -7,6 +7,7 @@
 
 mod meter;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -114,8 +115,8 @@ pub(crate) struct QoeReport {
     startup_ms: Option<u64>,
     /// Stalls after the first frame.
     #[schema(maximum = 100000)]
-    #[serde(default)]
-    rebuffers: u32,
+    #[serde(default, deserialize_with = "crate::json::whole_number")]
+    rebuffers: u64,
     /// Time spent stalled after the first frame.
     #[schema(maximum = 172800000)]
     #[serde(default, deserialize_with = "crate::json::whole_number")]
@@ -126,8 +127,8 @@ pub(crate) struct QoeReport {
     played_ms: u64,
     /// Errors the player met (fatal or not).
     #[schema(maximum = 100000)]
-    #[serde(default)]
-    errors: u32,
+    #[serde(default, deserialize_with = "crate::json::whole_number")]
+    errors: u64,
     /// The viewer left, or the player gave up, before the first frame.
     #[serde(default)]
     exit_before_start: bool,
@@ -180,17 +181,6 @@ async fn report(
             "session must be 1 to 64 printable ASCII characters",
         )
     })?;
-    let figures = PlayerReport {
-        startup_ms: r.startup_ms,
-        rebuffers: r.rebuffers,
-        rebuffer_ms: r.rebuffer_ms,
-        played_ms: r.played_ms,
-        errors: r.errors,
-        exited_before_start: r.exit_before_start,
-    };
-    figures
-        .check()
-        .map_err(|e| ApiError::bad_request("invalid_report", e.to_string()))?;
     let not_found = || ApiError::not_found(format!("no ready asset {}", r.asset));
     let asset = state.db.asset(&r.asset).await?.ok_or_else(not_found)?;
     if asset.status != AssetStatus::Ready {
@@ -205,6 +195,17 @@ async fn report(
             client,
         )?;
     }
+    let figures = PlayerReport {
+        startup_ms: r.startup_ms,
+        rebuffers: u32::try_from(r.rebuffers).unwrap_or(u32::MAX),
+        rebuffer_ms: r.rebuffer_ms,
+        played_ms: r.played_ms,
+        errors: u32::try_from(r.errors).unwrap_or(u32::MAX),
+        exited_before_start: r.exit_before_start,
+    };
+    figures
+        .check()
+        .map_err(|e| ApiError::bad_request("invalid_report", e.to_string()))?;
     state
         .qoe
         .record_report(&asset.id, &sid, &figures, meter::now_ms());
@@ -302,9 +303,10 @@ pub(crate) struct SessionView {
 async fn asset_qoe(
     State(state): State<AppState>,
     Path(AssetId { id }): Path<AssetId>,
-    Query(window): Query<QoeWindow>,
+    window: Result<Query<QoeWindow>, QueryRejection>,
 ) -> Result<Json<AssetQoeView>, ApiError> {
     check_id(&id)?;
+    let Query(window) = window?;
     let hours = window.hours.unwrap_or(168);
     let bucket_minutes = window.bucket_minutes.unwrap_or(60);
     if !(1..=2160).contains(&hours) || !(1..=1440).contains(&bucket_minutes) {
