@@ -87,3 +87,47 @@ export function withTimeout(promise, ms, what) {
     new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
   ]).finally(() => clearTimeout(timer));
 }
+
+// A 640x360 H.264 and AAC test source of `seconds`, made with ffmpeg.
+export async function makeSource(file, seconds) {
+  await run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', file,
+  ], { timeoutMs: 60_000 });
+}
+
+// `openvod serve --config CONFIG --listen LISTEN`; resolves { child, base } once it listens.
+export async function startServe(config, listen = '127.0.0.1:0') {
+  const child = spawn(findOpenvod(), ['serve', '--config', config, '--listen', listen], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...env, OPENVOD_LOG: 'warn' },
+  });
+  const base = await withTimeout(new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`openvod serve exited with ${code}`)));
+  }), 30_000, 'openvod serve');
+  return { child, base };
+}
+
+// Uploads `file` as `name` and waits until the asset is ready; resolves the asset.
+export async function uploadReady(base, file, name) {
+  const created = await fetch(`${base}/v1/assets?name=${name}`, { method: 'POST', body: fs.readFileSync(file) });
+  if (created.status !== 201) throw new Error(`upload of ${name}: ${created.status} ${await created.text()}`);
+  const { id } = await created.json();
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const a = await (await fetch(`${base}/v1/assets/${id}`)).json();
+    if (a.status === 'ready') return a;
+    if (!['queued', 'processing'].includes(a.status) || Date.now() > deadline) {
+      throw new Error(`asset ${id} did not become ready: ${JSON.stringify(a)}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

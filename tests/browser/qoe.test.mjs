@@ -6,13 +6,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
-import { CHROMIUM_ARGS, REPO, findOpenvod, run, withTimeout } from './common.mjs';
+import { CHROMIUM_ARGS, REPO, makeSource, startServe, uploadReady } from './common.mjs';
 
 const env = process.env;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -29,43 +28,16 @@ describe('viewers\' quality of experience', () => {
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-qoe-'));
     const src = path.join(tmp, 'match.mp4');
-    await run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=24',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=24',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
-    ], { timeoutMs: 60_000 });
+    await makeSource(src, 24);
     const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
       .replace('preset = "medium"', 'preset = "ultrafast"');
     fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
     const config = path.join(tmp, 'openvod.toml');
     fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
-    openvod = spawn(findOpenvod(), ['serve', '--config', config, '--listen', '127.0.0.1:0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...env, OPENVOD_LOG: 'warn' },
-    });
-    base = await withTimeout(new Promise((resolve, reject) => {
-      let out = '';
-      openvod.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/listening on (http:\/\/\S+)/);
-        if (m) resolve(m[1]);
-      });
-      openvod.on('exit', (code) => reject(new Error(`openvod serve exited with ${code}`)));
-    }), 30_000, 'openvod serve');
-    const created = await fetch(`${base}/v1/assets?name=match.mp4`, { method: 'POST', body: fs.readFileSync(src) });
-    assert.equal(created.status, 201);
-    id = (await created.json()).id;
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const a = await (await fetch(`${base}/v1/assets/${id}`)).json();
-      if (a.status === 'ready') {
-        bitrates = a.renditions.filter((r) => r.width).map((r) => r.bitrate / 1000);
-        break;
-      }
-      assert.ok(['queued', 'processing'].includes(a.status) && Date.now() < deadline, JSON.stringify(a));
-      await sleep(300);
-    }
+    ({ child: openvod, base } = await startServe(config, '127.0.0.1:0'));
+    const a = await uploadReady(base, src, 'match.mp4');
+    id = a.id;
+    bitrates = a.renditions.filter((r) => r.width).map((r) => r.bitrate / 1000);
     // The players' page comes from another origin than the media, as on a real site.
     pages = await startServer({ mediaDir: tmp });
     browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });

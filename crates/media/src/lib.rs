@@ -33,6 +33,7 @@ pub mod reader;
 mod sample_bytes;
 pub mod segment;
 pub mod settings;
+pub mod steering;
 pub mod stored;
 pub mod text;
 pub mod track;

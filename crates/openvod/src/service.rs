@@ -246,6 +246,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
                 store_timeout: Duration::from_secs(config.origin.store_timeout_seconds.max(1)),
             },
             outbound: outbound.clone(),
+            steering: config.steering.parsed()?,
             cost: openvod_server::CostSettings {
                 rates: config.cost.rates(),
                 book: crate::commands::cost::price_book(
@@ -262,6 +263,15 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
         let (served, db, stop) = (state.served.clone(), db.clone(), shutdown.clone());
         tokio::spawn(async move { served.run(db, stop.notified()).await })
     });
+    // The pathways' health checks, for content steering.
+    if roles.origin {
+        let (health, steering, stop) = (
+            state.steering.clone(),
+            state.config.steering.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move { health.run(steering, stop.notified()).await });
+    }
     // Viewers' sessions (CMCD and players' reports) likewise; reports reach the API role
     // too.
     let qoe_meter = (roles.origin || roles.api).then(|| {

@@ -19,6 +19,7 @@ mod openapi;
 mod origin;
 pub mod qoe;
 pub mod shield;
+pub mod steering;
 mod tracks;
 pub mod tus;
 mod ui;
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub outbound: openvod_net::OutboundPolicy,
     /// The operator's rates and the price book an asset's cost is shown at.
     pub cost: CostSettings,
+    /// Multi-CDN content steering (`[steering]`).
+    pub steering: steering::SteeringConfig,
 }
 
 /// What an asset's recorded work and bytes are priced at (`[cost]`).
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             origin: jit::OriginConfig::default(),
             outbound: openvod_net::OutboundPolicy::default(),
             cost: CostSettings::default(),
+            steering: steering::SteeringConfig::default(),
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct AppState {
     pub served: usage::ServedMeter,
     /// Viewers' sessions this origin follows, until they are flushed to the database.
     pub qoe: qoe::QoeMeter,
+    /// The pathways' health as this origin sees it (content steering).
+    pub steering: steering::SteeringHealth,
 }
 
 impl AppState {
@@ -124,6 +130,7 @@ impl AppState {
             jit: jit::JitAssets::new(&config.origin),
             served: usage::ServedMeter::default(),
             qoe: qoe::QoeMeter::default(),
+            steering: steering::SteeringHealth::default(),
             db,
             objects,
             config: Arc::new(config),
@@ -216,6 +223,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
         app = app
             .merge(origin::routes())
             .merge(images::routes())
+            .merge(steering::routes())
             .merge(downloads::routes())
             .merge(drm::licence_routes());
     }

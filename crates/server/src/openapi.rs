@@ -60,6 +60,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::tracks::add_track,
         crate::tracks::remove_track,
         crate::qoe::asset_qoe,
+        crate::steering::steering_answer,
         crate::qoe::report,
         crate::qoe::report_preflight,
         crate::drm::clearkey_any,

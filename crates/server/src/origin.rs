@@ -257,7 +257,8 @@ async fn serve(
     }
     metrics::counter!("openvod_origin_requests_total", "status" => status.as_u16().to_string())
         .increment(1);
-    crate::qoe::observe(&state, &id, &path, query.as_deref(), &headers, status);
+    let starved = crate::qoe::observe(&state, &id, &path, query.as_deref(), &headers, status);
+    crate::steering::observe(&state, &headers, status, starved);
     response
 }
 
@@ -315,9 +316,10 @@ async fn serve_inner(
     let made = held_object(state, id, asset.updated_at, &prefix, &object).await;
     match made {
         Ok((obj, lookup)) => {
+            let steered = crate::steering::steer(state, headers, id, &object, &obj.body);
             return Ok(answer_object(
-                method, headers, &object, &obj, lookup, signer,
-            ))
+                method, headers, &object, &obj, lookup, signer, steered,
+            ));
         }
         Err(e) if e.code == TOO_LARGE_TO_HOLD && signer.is_some() => {
             return Err(ApiError::new(
@@ -518,9 +520,13 @@ fn answer_object(
     obj: &crate::shield::GeneratedObject,
     lookup: crate::shield::Lookup,
     signer: Option<openvod_access::Grant>,
+    steered: Option<String>,
 ) -> Response {
     if let Some(g) = signer {
-        let text = String::from_utf8_lossy(&obj.body);
+        let text = match &steered {
+            Some(s) => std::borrow::Cow::Borrowed(s.as_str()),
+            None => String::from_utf8_lossy(&obj.body),
+        };
         let signed = if path.object == Object::Mpd {
             sign_mpd(&text, &g.query_suffix())
         } else {
@@ -541,6 +547,24 @@ fn answer_object(
         crate::shield::Lookup::Hit => "HIT",
         crate::shield::Lookup::Miss => "MISS",
     };
+    if let Some(text) = steered {
+        // The steered form is a different representation of the same manifest: its own
+        // validator, made from the stored one and the steered bytes.
+        let etag = format!(
+            "\"{}-s{:x}\"",
+            obj.etag.trim_matches('"'),
+            fnv1a(text.as_bytes())
+        );
+        return answer(
+            method,
+            headers,
+            bytes::Bytes::from(text),
+            obj.content_type,
+            cache_control(&path.object),
+            Some(&etag),
+            &[("age", age.as_str()), ("x-cache", x_cache)],
+        );
+    }
     answer(
         method,
         headers,
@@ -622,6 +646,13 @@ pub(crate) fn answer(
     *r.status_mut() = status;
     *r.headers_mut() = out;
     r
+}
+
+/// FNV-1a, 64 bits: a validator's distinguishing part, not a security boundary.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Adds `suffix` to a relative or absolute URI's query.

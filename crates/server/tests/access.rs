@@ -142,6 +142,12 @@ async fn the_control_api_needs_an_admin_token_and_an_upload_token_allows_one_upl
 
 /// A server trusting the test key pair, signing with its private half.
 async fn signed_server() -> (Server, UrlSigner) {
+    let (config, signer) = signed_config();
+    (Server::new(config).await, signer)
+}
+
+/// The configuration of [`signed_server`], and its signer.
+fn signed_config() -> (ServerConfig, UrlSigner) {
     let private = std::fs::read_to_string(key_data("test_only_signer_a_pkcs1.pem")).unwrap();
     let public = std::fs::read_to_string(key_data("test_only_signer_a_spki.pub.pem")).unwrap();
     let signer = UrlSigner::from_pem(KEY_PAIR_ID, &private, HashAlgorithm::Sha1).unwrap();
@@ -151,7 +157,7 @@ async fn signed_server() -> (Server, UrlSigner) {
     config.access.trusted_keys = trusted;
     config.access.signer = Some(signer.clone());
     config.access.public_url = Some(PUBLIC.into());
-    (Server::new(config).await, signer)
+    (config, signer)
 }
 
 /// The path and query of a URL under [`PUBLIC`].
@@ -290,4 +296,51 @@ async fn set_playback(s: &Server, id: &str, mode: &str) -> Answer {
     let body = format!(r#"{{"playback": "{mode}"}}"#);
     s.json("PUT", &format!("/v1/assets/{id}/playback"), &body, &[])
         .await
+}
+
+#[tokio::test]
+async fn signed_playback_holds_on_every_steering_pathway() {
+    let (mut config, signer) = signed_config();
+    let pathway = |id: &str, base: &str| openvod_server::steering::Pathway {
+        id: openvod_media::steering::PathwayId::parse(id).unwrap(),
+        base: base.into(),
+        weight: 1,
+    };
+    config.steering.pathways = vec![
+        pathway("cdn-a", "https://a.cdn.test"),
+        pathway("cdn-b", "https://b.cdn.test"),
+    ];
+    let s = Server::new(config).await;
+    let id = s.ready_asset(&media().packaged).await;
+    assert_eq!(set_playback(&s, &id, "signed").await.status, StatusCode::OK);
+    // Signed once, for the public URL; fetched through either CDN (its own Host).
+    let master = format!("{PUBLIC}/play/{id}/master.m3u8");
+    let policy = Policy::custom(&format!("{PUBLIC}/play/{id}/*"), now() + 600, None, None).unwrap();
+    let url = signer.signed_url_custom(&master, &policy).unwrap();
+    let query = url.split_once('?').unwrap().1;
+    let through_b = s.get_with(local(&url), &[("host", "b.cdn.test")]).await;
+    assert_eq!(through_b.status, StatusCode::OK, "{}", through_b.text());
+    let playlist = through_b.text();
+    // Every pathway's children carry the signature.
+    for base in ["https://a.cdn.test", "https://b.cdn.test"] {
+        let child = playlist
+            .lines()
+            .find(|l| l.starts_with(base) && l.ends_with(query))
+            .unwrap_or_else(|| panic!("no signed child on {base} in {playlist}"));
+        let path = child.strip_prefix(base).unwrap();
+        let answer = s
+            .get_with(path, &[("host", &base["https://".len()..])])
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{child}");
+    }
+    // Unsigned, through a pathway: refused like any other request.
+    assert_eq!(
+        s.get_with(
+            &format!("/play/{id}/master.m3u8"),
+            &[("host", "a.cdn.test")]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
 }

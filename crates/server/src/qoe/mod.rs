@@ -47,7 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Counts what a request of `/play/{asset}/{path}` said through CMCD, once the origin
-/// answered it with `status`.
+/// answered it with `status`; true when it said its buffer ran dry (`bs`).
 pub(crate) fn observe(
     state: &AppState,
     asset: &str,
@@ -55,9 +55,9 @@ pub(crate) fn observe(
     query: Option<&str>,
     headers: &HeaderMap,
     status: StatusCode,
-) {
+) -> bool {
     if !is_id(asset) {
-        return;
+        return false;
     }
     let read = match query.map(Cmcd::from_query) {
         Some(Ok(Some(c))) => Ok(Some(c)),
@@ -73,18 +73,18 @@ pub(crate) fn observe(
         Ok(Some(c)) => c,
         Ok(None) => {
             metrics::counter!("openvod_cmcd_requests_total", "result" => "absent").increment(1);
-            return;
+            return false;
         }
         Err(e) => {
             tracing::debug!(asset, error = %e, "CMCD not read");
             metrics::counter!("openvod_cmcd_requests_total", "result" => "malformed").increment(1);
-            return;
+            return false;
         }
     };
     // A refused request says nothing of the viewer's playback (and must not let anyone
     // without access write sessions of the asset).
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        return;
+        return false;
     }
     let requested = match ObjectPath::parse(path).map(|p| p.object) {
         Ok(Object::MediaSegment(..)) => Requested::Media,
@@ -96,6 +96,7 @@ pub(crate) fn observe(
     state
         .qoe
         .record_request(asset, requested, answered, &cmcd, meter::now_ms());
+    cmcd.starved
 }
 
 /// A player's report on its session: every figure is the session's total so far, so
