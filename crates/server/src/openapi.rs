@@ -73,7 +73,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::health::metrics_text,
         crate::health::openapi,
     ),
-    components(schemas(crate::error::ErrorBody, crate::tus::TusVersion), responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Gone, PreconditionFailed, TooLarge, UnsupportedMediaType, Unprocessable, Unavailable, BadGateway, GatewayTimeout)),
+    components(schemas(crate::error::ErrorBody, crate::tus::TusVersion), responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Gone, PreconditionFailed, TooLarge, UnsupportedMediaType, Unprocessable, Unavailable, TooManyRequests, BadGateway, GatewayTimeout)),
     modifiers(&AdminToken),
 )]
 pub(crate) struct ApiDoc;
@@ -455,6 +455,7 @@ error_responses! {
     TooLarge: "The body or the declared upload length is over the limit (code too_large)",
     UnsupportedMediaType: "The body's Content-Type is not one this operation reads",
     Unavailable: "The database or the object store did not answer; try again",
+    TooManyRequests: "Too many reports from this address; try again after Retry-After seconds (code rate_limited)",
     BadGateway: "The origin could not make or read this object (the message carries a request id for the log)",
     GatewayTimeout: "The object store did not answer in time",
 }

@@ -224,3 +224,40 @@ async fn bad_reports_are_refused_with_a_reason() {
 fn now_ms() -> u64 {
     openvod_store::now_ms() as u64
 }
+
+#[tokio::test]
+async fn a_flood_of_reports_is_refused_with_a_retry_hint() {
+    let metrics = LocalMetrics::install();
+    let s = Server::new(ServerConfig::default()).await;
+    let id = s.ready_asset(&media().packaged).await;
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let r = report(
+            &s,
+            "application/json",
+            &format!(r#"{{"asset":"{id}","session":"flood-{n}","startup_ms":10}}"#),
+        )
+        .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.json()["error"]["code"], "rate_limited");
+            assert_eq!(r.header("retry-after"), Some("1"));
+        }
+        statuses.push(r.status);
+    }
+    let counted = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NO_CONTENT)
+        .count();
+    // A burst of 20, and perhaps one more earned while the others ran.
+    assert!((20..=22).contains(&counted), "{statuses:?}");
+    assert_eq!(
+        metrics.sum("openvod_qoe_reports_limited_total"),
+        (40 - counted) as f64
+    );
+    s.state.qoe.flush(&s.state.db, now_ms()).await.unwrap();
+    let q = s.get(&format!("/v1/assets/{id}/qoe")).await.json();
+    assert_eq!(
+        q["summary"]["sessions"], counted,
+        "only the counted reports opened sessions"
+    );
+}

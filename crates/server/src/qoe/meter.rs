@@ -42,6 +42,8 @@ pub struct QoeMeter {
     /// Names this process's rows (one per session per origin process).
     origin_id: Arc<str>,
     live: Arc<Mutex<Live>>,
+    /// Players' reports per client address.
+    pub(crate) reports: super::limit::ReportLimiter,
 }
 
 impl Default for QoeMeter {
@@ -49,6 +51,7 @@ impl Default for QoeMeter {
         QoeMeter {
             origin_id: uuid::Uuid::new_v4().simple().to_string().into(),
             live: Arc::default(),
+            reports: super::limit::ReportLimiter::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! path, manifests signed for a viewer carry only the signing parameters to their
 //! children, and signatures are checked on the query without its `CMCD` parameter.
 
+mod limit;
 mod meter;
 
 use axum::extract::rejection::QueryRejection;
@@ -101,6 +102,7 @@ pub(crate) fn observe(
 
 /// A player's report on its session: every figure is the session's total so far, so
 /// sending it again (on each state change, and when the page goes) changes nothing.
+/// Each client address may send 20 at once, then one a second (429 past that).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QoeReport {
@@ -150,6 +152,7 @@ pub(crate) struct QoeReport {
         (status = 404, response = openapi::NotFound),
         (status = 413, response = openapi::TooLarge),
         (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 429, response = openapi::TooManyRequests),
     ),
 )]
 async fn report(
@@ -207,6 +210,27 @@ async fn report(
     figures
         .check()
         .map_err(|e| ApiError::bad_request("invalid_report", e.to_string()))?;
+    if let Err(wait) = state
+        .qoe
+        .reports
+        .take(client.map(|c| c.ip()), std::time::Instant::now())
+    {
+        metrics::counter!("openvod_qoe_reports_limited_total").increment(1);
+        let mut answer = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many reports from this address",
+        )
+        .into_response();
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+            answer
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        crate::origin::cors(answer.headers_mut());
+        return Ok(answer);
+    }
     state
         .qoe
         .record_report(&asset.id, &sid, &figures, meter::now_ms());
