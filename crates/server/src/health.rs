@@ -164,6 +164,8 @@ mod tests {
             include_str!("images/poster.rs"),
             include_str!("downloads.rs"),
             include_str!("tracks/mod.rs"),
+            include_str!("qoe/mod.rs"),
+            include_str!("steering.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()
