@@ -55,19 +55,31 @@ impl ServedMeter {
 
     /// Flushes every [`FLUSH_EVERY`] until `stop` resolves, then once more.
     pub async fn run(&self, db: Db, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = tokio::time::sleep(FLUSH_EVERY) => {}
-            }
-            if let Err(e) = self.flush(&db).await {
-                tracing::warn!(error = %e, "served bytes: kept for the next flush");
-            }
+        flush_until("served bytes", stop, || self.flush(&db)).await
+    }
+}
+
+/// Runs `flush` every [`FLUSH_EVERY`] until `stop` resolves, then once more; a failure is
+/// logged under `what` (what failed stays for the next flush).
+pub(crate) async fn flush_until<F, T>(
+    what: &str,
+    stop: impl std::future::Future<Output = ()>,
+    mut flush: impl FnMut() -> F,
+) where
+    F: std::future::Future<Output = Result<T, openvod_store::Error>>,
+{
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(FLUSH_EVERY) => {}
         }
-        if let Err(e) = self.flush(&db).await {
-            tracing::warn!(error = %e, "served bytes: lost at shutdown");
+        if let Err(e) = flush().await {
+            tracing::warn!(error = %e, "{what}: kept for the next flush");
         }
+    }
+    if let Err(e) = flush().await {
+        tracing::warn!(error = %e, "{what}: lost at shutdown");
     }
 }
 

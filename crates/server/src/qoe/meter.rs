@@ -7,13 +7,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use openvod_qoe::{Cmcd, PlayerReport, Requested, SessionFigures, SessionId};
 use openvod_store::{Db, QoeSessionRow};
 
-/// How often the sessions that changed go to the database.
-pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 /// Most sessions one origin follows at once; a new session beyond it is not followed
 /// (its requests are still served and still counted in the metrics).
 pub const MAX_LIVE: usize = 50_000;
@@ -199,21 +196,9 @@ impl QoeMeter {
         }
     }
 
-    /// Flushes every [`FLUSH_EVERY`] until `stop` resolves, then once more.
+    /// Flushes every few seconds until `stop` resolves, then once more.
     pub async fn run(&self, db: Db, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = tokio::time::sleep(FLUSH_EVERY) => {}
-            }
-            if let Err(e) = self.flush(&db, now_ms()).await {
-                tracing::warn!(error = %e, "viewer sessions: kept for the next flush");
-            }
-        }
-        if let Err(e) = self.flush(&db, now_ms()).await {
-            tracing::warn!(error = %e, "viewer sessions: lost at shutdown");
-        }
+        crate::usage::flush_until("viewer sessions", stop, || self.flush(&db, now_ms())).await
     }
 }
 
