@@ -38,7 +38,8 @@ pub(crate) fn declares_over(headers: &axum::http::HeaderMap, limit: u64) -> bool
 /// A JSON object body read into `T`.
 pub(crate) struct JsonBody<T>(pub T);
 
-fn object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+/// A JSON object read into `T` (a body already parsed as JSON, whatever its media type).
+pub(crate) fn object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "invalid_json",

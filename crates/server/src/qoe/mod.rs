@@ -170,14 +170,7 @@ async fn report(
     .await?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
-    if !value.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    }
-    let r: QoeReport = serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let r: QoeReport = crate::json::object(value)?;
     check_id(&r.asset)?;
     let sid = SessionId::parse(&r.session).ok_or_else(|| {
         ApiError::bad_request(
