@@ -51,18 +51,111 @@ impl MediaConvertPrices {
     }
 }
 
-/// Object storage per GB-month.
+/// Object storage per GB-month, by class, and what reading the archive class back costs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoragePrices {
     pub standard: Price,
+    pub infrequent: Price,
+    /// The class cold assets move to.
+    pub archive: Price,
+    /// Per GB read back from the archive class.
+    pub archive_retrieval: Price,
 }
 
-/// CDN delivery per GB.
+/// CDN delivery per GB by monthly volume tier, and per request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryPrices {
     pub first_10tb: Price,
+    pub next_40tb: Price,
+    pub next_100tb: Price,
+    pub next_350tb: Price,
+    pub next_524tb: Price,
+    pub next_4pb: Price,
+    pub over_5pb: Price,
+    /// Per 10 000 HTTPS requests.
+    pub https_requests: Price,
+}
+
+/// The GB a month's volume tiers end at (decimal: 1 TB = 1000 GB), in order.
+const TIER_ENDS_GB: [f64; 6] = [10e3, 50e3, 150e3, 500e3, 1024e3, 5024e3];
+
+impl DeliveryPrices {
+    /// Each volume tier: its key, where it ends (GB in the month; `None`: no end) and its
+    /// price.
+    pub fn tiers(&self) -> [(&'static str, Option<f64>, &Price); 7] {
+        [
+            (
+                "cloudfront.first_10tb",
+                Some(TIER_ENDS_GB[0]),
+                &self.first_10tb,
+            ),
+            (
+                "cloudfront.next_40tb",
+                Some(TIER_ENDS_GB[1]),
+                &self.next_40tb,
+            ),
+            (
+                "cloudfront.next_100tb",
+                Some(TIER_ENDS_GB[2]),
+                &self.next_100tb,
+            ),
+            (
+                "cloudfront.next_350tb",
+                Some(TIER_ENDS_GB[3]),
+                &self.next_350tb,
+            ),
+            (
+                "cloudfront.next_524tb",
+                Some(TIER_ENDS_GB[4]),
+                &self.next_524tb,
+            ),
+            ("cloudfront.next_4pb", Some(TIER_ENDS_GB[5]), &self.next_4pb),
+            ("cloudfront.over_5pb", None, &self.over_5pb),
+        ]
+    }
+
+    /// What `gb` delivered in one month costs: each GB at the price of the tier it falls
+    /// in, as the volume grows through them.
+    pub fn transfer_usd(&self, gb: f64) -> f64 {
+        let mut usd = 0.0;
+        let mut start = 0.0;
+        for (_, end, price) in self.tiers() {
+            let end = end.unwrap_or(f64::INFINITY);
+            if gb <= start {
+                break;
+            }
+            usd += (gb.min(end) - start) * price.usd;
+            start = end;
+        }
+        usd
+    }
+}
+
+/// Packaging on request, per GB delivered to the CDN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagingPrices {
+    pub vod_packaging: Price,
+}
+
+/// The serverless workflow around each job and the metadata table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowPrices {
+    pub lambda_requests: Price,
+    pub lambda_gb_second: Price,
+    pub step_functions_transitions: Price,
+    pub dynamodb_writes: Price,
+    pub dynamodb_reads: Price,
+}
+
+/// DRM licences from a multi-DRM service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrmPrices {
+    pub licence: Price,
 }
 
 /// A whole price book.
@@ -75,6 +168,9 @@ pub struct PriceBook {
     pub mediaconvert: MediaConvertPrices,
     pub s3: StoragePrices,
     pub cloudfront: DeliveryPrices,
+    pub mediapackage: PackagingPrices,
+    pub workflow: WorkflowPrices,
+    pub drm: DrmPrices,
 }
 
 /// The built-in book, compiled in.
@@ -104,8 +200,30 @@ impl PriceBook {
     /// Every price with its key, in the book's order.
     pub fn entries(&self) -> Vec<(&'static str, &Price)> {
         let mut all = self.mediaconvert.entries().to_vec();
-        all.push(("s3.standard", &self.s3.standard));
-        all.push(("cloudfront.first_10tb", &self.cloudfront.first_10tb));
+        all.extend([
+            ("s3.standard", &self.s3.standard),
+            ("s3.infrequent", &self.s3.infrequent),
+            ("s3.archive", &self.s3.archive),
+            ("s3.archive_retrieval", &self.s3.archive_retrieval),
+        ]);
+        all.extend(self.cloudfront.tiers().map(|(key, _, p)| (key, p)));
+        let w = &self.workflow;
+        all.extend([
+            ("cloudfront.https_requests", &self.cloudfront.https_requests),
+            (
+                "mediapackage.vod_packaging",
+                &self.mediapackage.vod_packaging,
+            ),
+            ("workflow.lambda_requests", &w.lambda_requests),
+            ("workflow.lambda_gb_second", &w.lambda_gb_second),
+            (
+                "workflow.step_functions_transitions",
+                &w.step_functions_transitions,
+            ),
+            ("workflow.dynamodb_writes", &w.dynamodb_writes),
+            ("workflow.dynamodb_reads", &w.dynamodb_reads),
+            ("drm.licence", &self.drm.licence),
+        ]);
         all
     }
 
@@ -133,6 +251,20 @@ mod tests {
         assert_eq!(book.cloudfront.first_10tb.per, "GB");
         assert_eq!(book.mediaconvert.basic_hd.usd, 0.015);
         assert_eq!(book.mediaconvert.professional_hd.usd, 0.03);
+        assert_eq!(book.entries().len(), 9 + 4 + 8 + 1 + 5 + 1);
+    }
+
+    #[test]
+    fn delivery_is_priced_tier_by_tier() {
+        let cf = PriceBook::built_in().cloudfront;
+        assert_eq!(cf.transfer_usd(0.0), 0.0);
+        assert!((cf.transfer_usd(1000.0) - 85.0).abs() < 1e-9);
+        // 10 TB at 0.085, then 40 TB at 0.080.
+        assert!((cf.transfer_usd(50e3) - (850.0 + 3200.0)).abs() < 1e-6);
+        // Every tier through 5 PB, then 1 PB more at the last price.
+        let through_5pb = 850.0 + 3200.0 + 6000.0 + 14_000.0 + 15_720.0 + 100_000.0;
+        assert!((cf.transfer_usd(5024e3) - through_5pb).abs() < 1e-3);
+        assert!((cf.transfer_usd(6024e3) - (through_5pb + 20_000.0)).abs() < 1e-3);
     }
 
     #[test]
@@ -153,6 +285,17 @@ mod tests {
         let negative = BUILT_IN.replace("usd = 0.023,", "usd = -0.023,");
         let e = PriceBook::parse(&negative).unwrap_err().to_string();
         assert!(e.contains("s3.standard"), "{e}");
+        let e = PriceBook::parse(&BUILT_IN.replace("usd = 0.0005,", "usd = -1.0,"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("drm.licence"), "{e}");
+        let missing = BUILT_IN
+            .lines()
+            .filter(|l| !l.starts_with("next_350tb"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let e = PriceBook::parse(&missing).unwrap_err().to_string();
+        assert!(e.contains("next_350tb"), "{e}");
         let nan = BUILT_IN.replace("usd = 0.045,", "usd = nan,");
         let e = PriceBook::parse(&nan).unwrap_err().to_string();
         assert!(e.contains("mediaconvert.av1_hd"), "{e}");

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use openvod_cost::{template_rungs, EncodeEstimate, OutputRung, PriceBook};
+use openvod_cost::{
+    template_rungs, EncodeEstimate, LadderRates, OutputRung, PlatformAssumptions, PlatformBill,
+    PriceBook,
+};
 use openvod_transcode::JobTemplate;
 
 #[derive(Args)]
@@ -18,8 +21,61 @@ pub struct CostArgs {
 enum CostCommand {
     /// Price a transcode on MediaConvert: each rung at the tier it falls in.
     Encode(EncodeArgs),
+    /// A platform's month on AWS, line by line, from stated assumptions: fixed ladders,
+    /// per-title ladders, and per-title ladders with HEVC.
+    Platform(PlatformArgs),
     /// Print the built-in price book, to start your own from.
     Prices,
+}
+
+#[derive(Args)]
+struct PlatformArgs {
+    /// Daily active viewers.
+    #[arg(long, default_value_t = 2_000_000.0)]
+    dau: f64,
+    /// Minutes each viewer watches a day.
+    #[arg(long, default_value_t = 30.0)]
+    minutes_per_day: f64,
+    /// A rendition viewers watch (a rung of the template, as 720p); repeat for a mix in
+    /// equal shares. Its bytes per minute follow from its peak bit rate and the audio's.
+    #[arg(long = "rendition", value_name = "NAME")]
+    renditions: Vec<String>,
+    /// Plays started per viewer a day (each a DRM licence and metadata reads).
+    #[arg(long, default_value_t = 2.0)]
+    sessions_per_day: f64,
+    /// The share of bytes the CDN answers from its cache.
+    #[arg(long, default_value_t = 0.95)]
+    cache_hit: f64,
+    /// New titles a day.
+    #[arg(long, default_value_t = 100.0)]
+    uploads_per_day: f64,
+    /// A title's length in minutes.
+    #[arg(long, default_value_t = 45.0)]
+    title_minutes: f64,
+    /// Titles in the catalogue.
+    #[arg(long, default_value_t = 20_000.0)]
+    catalogue: f64,
+    /// The sources' bit rate in Mb/s (kept beside the outputs).
+    #[arg(long, default_value_t = 20.0)]
+    source_mbps: f64,
+    /// The share of the catalogue in the archive class.
+    #[arg(long, default_value_t = 0.0)]
+    cold_share: f64,
+    /// The share of viewing on players that take HEVC, in the HEVC scenario.
+    #[arg(long, default_value_t = 0.7)]
+    hevc_share: f64,
+    /// No DRM licences.
+    #[arg(long)]
+    no_drm: bool,
+    /// The ladder (a built-in template name or a TOML file).
+    #[arg(long, default_value = "default")]
+    template: String,
+    /// A price book (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Print the bill as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -49,6 +105,7 @@ struct EncodeArgs {
 pub fn cost(args: CostArgs) -> Result<()> {
     match args.command {
         CostCommand::Encode(a) => encode(a),
+        CostCommand::Platform(a) => platform(a),
         CostCommand::Prices => {
             print!("{}", PriceBook::built_in_text());
             Ok(())
@@ -110,5 +167,63 @@ fn encode(args: EncodeArgs) -> Result<()> {
         println!("  {:<20} ${usd:>.2}", format!("{tier} tier"));
     }
     println!("  total                ${:.2}", e.usd);
+    Ok(())
+}
+
+fn platform(args: PlatformArgs) -> Result<()> {
+    let book = price_book(args.prices.as_ref())?;
+    let template = JobTemplate::load(&args.template)?;
+    let defaults = PlatformAssumptions::default();
+    let assumptions = PlatformAssumptions {
+        daily_viewers: args.dau,
+        minutes_per_day: args.minutes_per_day,
+        renditions: if args.renditions.is_empty() {
+            defaults.renditions
+        } else {
+            args.renditions
+        },
+        sessions_per_day: args.sessions_per_day,
+        cache_hit_ratio: args.cache_hit,
+        uploads_per_day: args.uploads_per_day,
+        title_minutes: args.title_minutes,
+        catalogue_titles: args.catalogue,
+        source_mbps: args.source_mbps,
+        cold_share: args.cold_share,
+        hevc_share: args.hevc_share,
+        drm: !args.no_drm,
+        days: defaults.days,
+    };
+    let bill = PlatformBill::new(&book, &assumptions, &LadderRates::of_template(&template))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&bill)?);
+        return Ok(());
+    }
+    let a = &bill.assumptions;
+    println!(
+        "A month of {} daily viewers watching {} minutes a day of {} ({}), on {}:",
+        a.daily_viewers,
+        a.minutes_per_day,
+        a.renditions.join(" + "),
+        bill.ladder.template,
+        bill.price_book
+    );
+    println!(
+        "  {} plays a viewer a day, {:.0} % CDN cache hits; {} new titles a day of {} minutes, {} kept ({} Mb/s sources, {:.0} % archived)",
+        a.sessions_per_day,
+        a.cache_hit_ratio * 100.0,
+        a.uploads_per_day,
+        a.title_minutes,
+        a.catalogue_titles,
+        a.source_mbps,
+        a.cold_share * 100.0
+    );
+    for s in &bill.scenarios {
+        println!();
+        println!("{}:", s.description);
+        for l in &s.lines {
+            println!("  {:<24} ${:>12.0}   {}", l.service, l.usd, l.basis);
+        }
+        println!("  {:<24} ${:>12.0}", "total", s.usd);
+    }
     Ok(())
 }

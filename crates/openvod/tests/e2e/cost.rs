@@ -235,3 +235,93 @@ fn a_transcode_is_measured_and_priced_before_it_runs() {
         "{r:?}"
     );
 }
+
+#[test]
+fn the_seeds_platform_month_comes_out_line_by_line() {
+    let bill = json(&["cost", "platform", "--json"]);
+    let scenarios = bill["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fixed-ladder", "per-title", "per-title-hevc"]);
+    // The seed: $0.5-1.2M a month for 2 million daily viewers, and every line adds up.
+    for s in scenarios {
+        let usd = s["usd"].as_f64().unwrap();
+        assert!((500_000.0..=1_200_000.0).contains(&usd), "{s}");
+        let lines: f64 = s["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["usd"].as_f64().unwrap())
+            .sum();
+        assert!((lines - usd).abs() < 1e-6 * usd);
+    }
+    let services: Vec<&str> = scenarios[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["service"].as_str().unwrap())
+        .collect();
+    for service in [
+        "CloudFront",
+        "MediaPackage",
+        "MediaConvert",
+        "S3",
+        "DynamoDB",
+        "DRM (SPEKE)",
+    ] {
+        assert!(services.contains(&service), "{services:?}");
+    }
+    assert_eq!(bill["assumptions"]["daily_viewers"], 2_000_000.0);
+    // Twice the viewing, about twice the delivery: the assumptions drive the bill.
+    let double = json(&[
+        "cost",
+        "platform",
+        "--minutes-per-day",
+        "60",
+        "--no-drm",
+        "--json",
+    ]);
+    let gb = |b: &Value| b["scenarios"][0]["delivered_gb"].as_f64().unwrap();
+    assert!((gb(&double) / gb(&bill) - 2.0).abs() < 1e-9);
+    assert!(double["scenarios"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["service"] != "DRM (SPEKE)"));
+
+    // The text form: each scenario's lines and total.
+    let text = openvod(&[
+        "cost",
+        "platform",
+        "--rendition",
+        "1080p",
+        "--rendition",
+        "540p",
+    ]);
+    assert_ok(&text, "openvod cost platform");
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("1080p + 540p"), "{out}");
+    assert!(
+        out.contains("per-title ladders: 57 % of the fixed ladder's bytes"),
+        "{out}"
+    );
+    assert_eq!(out.matches("  total ").count(), 3, "{out}");
+
+    for (args, says) in [
+        (
+            vec!["--rendition", "4k"],
+            "rendition \"4k\" is not in template \"default\"",
+        ),
+        (vec!["--cache-hit", "1.5"], "cache-hit is 1.5"),
+        (vec!["--dau=-5"], "dau is -5"),
+    ] {
+        let mut a = vec!["cost", "platform"];
+        a.extend(args);
+        let r = openvod(&a);
+        assert!(!r.status.success(), "{a:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(says), "{a:?}: {err}");
+    }
+}
