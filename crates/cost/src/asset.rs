@@ -34,6 +34,8 @@ pub struct OwnRates {
     pub vcpu_hour_usd: f64,
     /// One GB stored for one month.
     pub storage_gb_month_usd: f64,
+    /// One GB stored for one month in the cold class (a cheaper disk, an archive class).
+    pub cold_storage_gb_month_usd: f64,
     /// One GB served to viewers.
     pub egress_gb_usd: f64,
 }
@@ -45,6 +47,7 @@ impl Default for OwnRates {
         OwnRates {
             vcpu_hour_usd: 0.02,
             storage_gb_month_usd: 0.01,
+            cold_storage_gb_month_usd: 0.002,
             egress_gb_usd: 0.01,
         }
     }
@@ -56,6 +59,7 @@ impl OwnRates {
         for (name, v) in [
             ("vcpu_hour_usd", self.vcpu_hour_usd),
             ("storage_gb_month_usd", self.storage_gb_month_usd),
+            ("cold_storage_gb_month_usd", self.cold_storage_gb_month_usd),
             ("egress_gb_usd", self.egress_gb_usd),
         ] {
             if !(v.is_finite() && v >= 0.0) {
@@ -68,12 +72,24 @@ impl OwnRates {
     }
 }
 
+/// The class an asset's bytes are kept in, as the price list sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageClass {
+    /// Played lately: S3 Standard, the store's own class.
+    Standard,
+    /// Not played for the configured days: S3 Glacier Instant Retrieval, a cold folder.
+    Archive,
+}
+
 /// The asset's cost on openvod at the operator's rates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnCost {
     pub cpu_seconds: f64,
     pub compute_usd: f64,
-    /// One month of keeping the source and the output.
+    /// The class the source and the output are kept in now.
+    pub storage_class: StorageClass,
+    /// One month of keeping the source and the output, in their class.
     pub storage_usd_per_month: f64,
     /// The bytes served so far.
     pub egress_usd: f64,
@@ -87,7 +103,8 @@ pub struct AwsCost {
     pub price_book: String,
     /// MediaConvert, rung by rung (video outputs; audio outputs are not priced).
     pub mediaconvert: EncodeEstimate,
-    /// One month of S3 Standard for the source and the output.
+    /// One month of S3 for the source and the output, in their class (Standard, or
+    /// Glacier Instant Retrieval).
     pub s3_usd_per_month: f64,
     /// CloudFront for the bytes served so far.
     pub cloudfront_usd: f64,
@@ -105,9 +122,10 @@ pub struct AssetCost {
 const GB: f64 = 1e9;
 
 impl AssetCost {
-    /// Prices `usage` and `served_bytes` at `rates` and in `book`.
+    /// Prices `usage`, kept in `class`, and `served_bytes` at `rates` and in `book`.
     pub fn new(
         usage: &ProcessingUsage,
+        class: StorageClass,
         served_bytes: u64,
         rates: &OwnRates,
         book: &PriceBook,
@@ -117,7 +135,11 @@ impl AssetCost {
         let stored_gb = (usage.source_bytes + usage.output_bytes) as f64 / GB;
         let served_gb = served_bytes as f64 / GB;
         let compute_usd = cpu_seconds / 3600.0 * rates.vcpu_hour_usd;
-        let storage_usd_per_month = stored_gb * rates.storage_gb_month_usd;
+        let (own_gb_month, aws_gb_month) = match class {
+            StorageClass::Standard => (rates.storage_gb_month_usd, book.s3.standard.usd),
+            StorageClass::Archive => (rates.cold_storage_gb_month_usd, book.s3.archive.usd),
+        };
+        let storage_usd_per_month = stored_gb * own_gb_month;
         let egress_usd = served_gb * rates.egress_gb_usd;
         let rungs = usage
             .rungs
@@ -125,12 +147,13 @@ impl AssetCost {
             .map(|r| r.parse())
             .collect::<Result<Vec<OutputRung>>>()?;
         let mediaconvert = EncodeEstimate::new(book, usage.minutes, &rungs)?;
-        let s3_usd_per_month = stored_gb * book.s3.standard.usd;
+        let s3_usd_per_month = stored_gb * aws_gb_month;
         let cloudfront_usd = served_gb * book.cloudfront.first_10tb.usd;
         Ok(AssetCost {
             openvod: OwnCost {
                 cpu_seconds,
                 compute_usd,
+                storage_class: class,
                 storage_usd_per_month,
                 egress_usd,
                 usd: compute_usd + storage_usd_per_month + egress_usd,
@@ -171,9 +194,18 @@ mod tests {
         let rates = OwnRates {
             vcpu_hour_usd: 0.05,
             storage_gb_month_usd: 0.01,
+            cold_storage_gb_month_usd: 0.001,
             egress_gb_usd: 0.02,
         };
-        let c = AssetCost::new(&usage(), 100_000_000_000, &rates, &PriceBook::built_in()).unwrap();
+        let book = PriceBook::built_in();
+        let c = AssetCost::new(
+            &usage(),
+            StorageClass::Standard,
+            100_000_000_000,
+            &rates,
+            &book,
+        )
+        .unwrap();
         // 2 vCPU-hours, 10 GB kept, 100 GB served.
         assert!((c.openvod.compute_usd - 0.10).abs() < 1e-9, "{c:?}");
         assert!((c.openvod.storage_usd_per_month - 0.10).abs() < 1e-9);
@@ -184,6 +216,11 @@ mod tests {
         assert!((c.aws.s3_usd_per_month - 0.23).abs() < 1e-9);
         assert!((c.aws.cloudfront_usd - 8.5).abs() < 1e-9);
         assert!((c.aws.usd - (3.375 + 0.23 + 8.5)).abs() < 1e-9);
+        // Cold, the same bytes cost the cold rate and the archive class's price.
+        let cold = AssetCost::new(&usage(), StorageClass::Archive, 0, &rates, &book).unwrap();
+        assert_eq!(cold.openvod.storage_class, StorageClass::Archive);
+        assert!((cold.openvod.storage_usd_per_month - 0.01).abs() < 1e-9);
+        assert!((cold.aws.s3_usd_per_month - 0.04).abs() < 1e-9);
     }
 
     #[test]
@@ -196,7 +233,13 @@ mod tests {
         assert!(OwnRates::default().check().is_ok());
         let mut u = usage();
         u.rungs.push("vp9:720p".into());
-        let e = AssetCost::new(&u, 0, &OwnRates::default(), &PriceBook::built_in());
+        let e = AssetCost::new(
+            &u,
+            StorageClass::Standard,
+            0,
+            &OwnRates::default(),
+            &PriceBook::built_in(),
+        );
         assert!(e.unwrap_err().to_string().contains("vp9"));
     }
 }

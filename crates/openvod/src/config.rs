@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 mod steering;
+mod tiers;
 use serde::{Deserialize, Serialize};
 pub use steering::SteeringSection;
+pub use tiers::TiersSection;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,7 @@ pub struct Config {
     pub cost: CostSection,
     pub outbound: OutboundSection,
     pub steering: SteeringSection,
+    pub tiers: TiersSection,
     /// Webhooks registered at start (file only): `[[webhooks]] url = "..."`, optional
     /// `secret` and `events`. More can be added with `POST /v1/webhooks`.
     pub webhooks: Vec<WebhookEntry>,
@@ -75,6 +78,8 @@ pub enum StoreKind {
 pub struct CostSection {
     pub vcpu_hour_usd: f64,
     pub storage_gb_month_usd: f64,
+    /// Bytes in the cold class (`[tiers]`), per GB-month.
+    pub cold_storage_gb_month_usd: f64,
     pub egress_gb_usd: f64,
     /// A price book (TOML, as `openvod cost prices` prints); empty: the built-in one.
     pub price_book: PathBuf,
@@ -86,6 +91,7 @@ impl Default for CostSection {
         CostSection {
             vcpu_hour_usd: r.vcpu_hour_usd,
             storage_gb_month_usd: r.storage_gb_month_usd,
+            cold_storage_gb_month_usd: r.cold_storage_gb_month_usd,
             egress_gb_usd: r.egress_gb_usd,
             price_book: PathBuf::new(),
         }
@@ -97,6 +103,7 @@ impl CostSection {
         openvod_cost::OwnRates {
             vcpu_hour_usd: self.vcpu_hour_usd,
             storage_gb_month_usd: self.storage_gb_month_usd,
+            cold_storage_gb_month_usd: self.cold_storage_gb_month_usd,
             egress_gb_usd: self.egress_gb_usd,
         }
     }
@@ -296,6 +303,7 @@ impl Default for Config {
             cost: CostSection::default(),
             outbound: OutboundSection::default(),
             steering: SteeringSection::default(),
+            tiers: TiersSection::default(),
             webhooks: Vec::new(),
             templates: HashMap::new(),
         }
@@ -405,6 +413,7 @@ impl Config {
 
     fn check(&self) -> Result<()> {
         self.steering.parsed()?;
+        self.tiers.settings()?;
         self.cost
             .rates()
             .check()

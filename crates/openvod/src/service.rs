@@ -87,7 +87,9 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     let db = Db::connect(&config.database_url())
         .await
         .context("database")?;
-    let objects = Objects::open(&config.objects()).context("object store")?;
+    let objects = config
+        .tiers
+        .place(Objects::open(&config.objects()).context("object store")?)?;
     let outbound = config.outbound()?;
     let templates = config.templates(&outbound)?;
     // Configured webhooks are checked before anything starts.
@@ -158,6 +160,15 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             }));
         }
         tracing::info!(workers = config.worker.concurrency, "workers started");
+        // Assets move between the hot and the cold class wherever work runs.
+        let mover = openvod_store::TierMover::new(
+            db.clone(),
+            objects.clone(),
+            format!("{host}-{}-tiers", std::process::id()),
+            config.tiers.settings()?,
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { mover.run(shutdown.notified()).await });
     }
 
     if matches!(role, Role::Serve) && config.watch.enabled {
@@ -247,6 +258,7 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
             },
             outbound: outbound.clone(),
             steering: config.steering.parsed()?,
+            tiers: config.tiers.server()?,
             cost: openvod_server::CostSettings {
                 rates: config.cost.rates(),
                 book: crate::commands::cost::price_book(

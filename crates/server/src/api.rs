@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
-use openvod_cost::{AssetCost, ProcessingUsage};
-use openvod_store::{Asset, AssetStatus, NewAsset, Stage, TaskStatus};
+use openvod_cost::{AssetCost, ProcessingUsage, StorageClass};
+use openvod_store::{Asset, AssetStatus, NewAsset, Stage, StorageState, TaskStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -44,7 +44,7 @@ pub(crate) fn is_id(id: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Asset, ApiError> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<Asset, ApiError> {
     check_id(id)?;
     state
         .db
@@ -98,6 +98,11 @@ pub(crate) struct AssetView {
     /// The poster frame's time in seconds when set (`PUT /v1/assets/{id}/poster`);
     /// null: the frame chosen with the encode. The poster is `/image/{id}/poster.jpg`.
     poster_time: Option<f64>,
+    /// Where its source and outputs are kept (`[tiers]`): `hot`, `archiving` (being
+    /// copied to the cold class, still served), `cold` or `restoring` (requests for its
+    /// objects are answered 202 with Retry-After until it is hot again).
+    #[schema(schema_with = openapi::storage_state)]
+    storage: StorageState,
     created_at_ms: i64,
     started_at_ms: Option<i64>,
     finished_at_ms: Option<i64>,
@@ -199,7 +204,8 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<AssetView, ApiEr
     v.tasks = Some(tasks);
     if a.status == AssetStatus::Ready {
         (v.usage, v.cost) = usage_and_cost(state, a).await?;
-        if let Some(prefix) = &a.output_prefix {
+        // A cold asset's downloads are listed once it is restored.
+        if let Some(prefix) = a.output_prefix.as_ref().filter(|_| a.storage.is_served()) {
             let listed = crate::downloads::downloads_of(state, a, prefix).await?;
             v.downloads = Some(
                 listed
@@ -235,7 +241,11 @@ async fn usage_and_cost(
     };
     let served = state.db.served(&a.id).await?;
     let cost = &state.config.cost;
-    let priced = AssetCost::new(&usage, served.bytes, &cost.rates, &cost.book)
+    let class = match a.storage {
+        StorageState::Hot | StorageState::Archiving => StorageClass::Standard,
+        StorageState::Cold | StorageState::Restoring => StorageClass::Archive,
+    };
+    let priced = AssetCost::new(&usage, class, served.bytes, &cost.rates, &cost.book)
         .map_err(|e| tracing::warn!(asset = %a.id, error = %e, "asset cost"))
         .ok()
         .and_then(|c| serde_json::to_value(c).ok());
@@ -287,6 +297,7 @@ fn summary(a: &Asset) -> AssetView {
         warnings: a.warnings.clone(),
         ladder: a.ladder.clone(),
         poster_time: a.poster_time_ms.map(|ms| ms as f64 / 1000.0),
+        storage: a.storage,
         created_at_ms: a.created_at,
         started_at_ms: a.started_at,
         finished_at_ms: a.finished_at,
@@ -543,9 +554,13 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let asset = load(&state, &id).await?;
     state.db.cancel_asset(&id).await?;
+    // Hot and cold copies alike (on S3 the cold ones are the same objects).
+    let cold = &state.objects.cold;
     state.objects.outputs.delete_prefix(&id).await?;
+    cold.outputs.delete_prefix(&id).await?;
     if state.config.delete_sources {
         state.objects.sources.delete(&asset.source_key).await?;
+        cold.sources.delete(&asset.source_key).await?;
     }
     state.db.delete_asset(&id).await?;
     // Its keys go too: nothing encrypted under them is served any more.

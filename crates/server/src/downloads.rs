@@ -51,6 +51,7 @@ pub(crate) struct DownloadParams {
         (status = 206, description = "A byte range"),
         (status = 304, description = "Not modified (the ETag matched)"),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 202, description = "The asset is in cold storage (storage tiers): it is being restored; ask again after Retry-After seconds", body = crate::tiers::StorageView, headers(("Retry-After" = u64), ("Cache-Control" = String, description = "no-store"))),
         (status = 404, response = crate::openapi::NotFound),
         (status = 416, description = "Range not satisfiable"),
         (status = 502, response = crate::openapi::BadGateway),
@@ -84,6 +85,9 @@ async fn download(
             query.as_deref(),
             client,
         )?;
+    }
+    if let Some(waiting) = crate::tiers::unless_cold(&state, &asset).await? {
+        return Ok(waiting);
     }
     let listed = downloads_of(&state, &asset, &prefix).await?;
     let d = listed

@@ -132,6 +132,15 @@ pub(crate) async fn metrics_text(State(state): State<AppState>) -> impl IntoResp
             metrics::gauge!("openvod_assets", "status" => status).set(n as f64);
         }
     }
+    if let Ok(counts) = state.db.count_assets_by_storage().await {
+        for storage in openvod_store::StorageState::ALL {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == storage)
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("openvod_ready_assets", "storage" => storage.as_str()).set(n as f64);
+        }
+    }
     if let Ok(n) = state.db.pending_tasks().await {
         metrics::gauge!("openvod_queue_depth").set(n as f64);
     }
@@ -166,6 +175,7 @@ mod tests {
             include_str!("tracks/mod.rs"),
             include_str!("qoe/mod.rs"),
             include_str!("steering.rs"),
+            include_str!("tiers.rs"),
         ];
         let mut routed: Vec<String> = sources
             .iter()

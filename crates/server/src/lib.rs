@@ -20,6 +20,7 @@ mod origin;
 pub mod qoe;
 pub mod shield;
 pub mod steering;
+pub mod tiers;
 mod tracks;
 pub mod tus;
 mod ui;
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     pub cost: CostSettings,
     /// Multi-CDN content steering (`[steering]`).
     pub steering: steering::SteeringConfig,
+    /// Storage tiers (`[tiers]`).
+    pub tiers: tiers::TiersConfig,
 }
 
 /// What an asset's recorded work and bytes are priced at (`[cost]`).
@@ -94,6 +97,7 @@ impl Default for ServerConfig {
             outbound: openvod_net::OutboundPolicy::default(),
             cost: CostSettings::default(),
             steering: steering::SteeringConfig::default(),
+            tiers: tiers::TiersConfig::default(),
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct AppState {
     pub qoe: qoe::QoeMeter,
     /// The pathways' health as this origin sees it (content steering).
     pub steering: steering::SteeringHealth,
+    /// Moves assets between the hot and the cold class for the API.
+    pub mover: Arc<openvod_store::TierMover>,
 }
 
 impl AppState {
@@ -131,6 +137,12 @@ impl AppState {
             served: usage::ServedMeter::default(),
             qoe: qoe::QoeMeter::default(),
             steering: steering::SteeringHealth::default(),
+            mover: Arc::new(openvod_store::TierMover::new(
+                db.clone(),
+                objects.clone(),
+                format!("server-{}-{}", std::process::id(), openvod_store::now_ms()),
+                config.tiers.settings.clone(),
+            )),
             db,
             objects,
             config: Arc::new(config),
@@ -206,6 +218,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(tus::routes())
             .merge(images::control_routes())
             .merge(tracks::routes())
+            .merge(tiers::routes())
             .merge(qoe::routes())
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),

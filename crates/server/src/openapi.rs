@@ -4,7 +4,7 @@
 //! handler without the document seeing it; what depends on the configuration (template
 //! names, the upload limit) is filled in from it when the router is built.
 
-use openvod_store::{AssetStatus, Stage, TaskStatus};
+use openvod_store::{AssetStatus, Stage, StorageState, TaskStatus};
 use openvod_transcode::template::VideoCodec;
 use serde_json::{json, Value};
 use utoipa::openapi::content::ContentBuilder;
@@ -36,6 +36,8 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::api::remove,
         crate::api::retry,
         crate::api::cancel,
+        crate::tiers::archive,
+        crate::tiers::restore,
         crate::fleet::fleet,
         crate::access::issue_upload_token,
         crate::access::sign,
@@ -290,6 +292,10 @@ pub(crate) fn status_filter() -> Schema {
         std::iter::once("").chain(AssetStatus::ALL.map(AssetStatus::as_str)),
         false,
     )
+}
+
+pub(crate) fn storage_state() -> Schema {
+    string_enum(StorageState::ALL.map(StorageState::as_str), false)
 }
 
 pub(crate) fn stage() -> Schema {

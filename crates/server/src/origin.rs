@@ -67,6 +67,7 @@ pub(crate) struct ObjectParams {
             (String = "application/dash+xml"),
             (openapi::RawBytes = "application/octet-stream"),
         ), headers(("Content-Range" = String))),
+        (status = 202, description = "The asset is in cold storage (storage tiers): it is being restored; ask again after Retry-After seconds", body = crate::tiers::StorageView, headers(("Retry-After" = u64), ("Cache-Control" = String, description = "no-store"))),
         (status = 304, description = "Not modified (the ETag matched)"),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
@@ -103,6 +104,7 @@ async fn serve_get(
             ("Cache-Control" = String),
         )),
         (status = 206, description = "A byte range's headers"),
+        (status = 202, description = "The asset is in cold storage (storage tiers): it is being restored; ask again after Retry-After seconds", body = crate::tiers::StorageView, headers(("Retry-After" = u64), ("Cache-Control" = String, description = "no-store"))),
         (status = 304, description = "Not modified"),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
@@ -302,6 +304,9 @@ async fn serve_inner(
     let object = ObjectPath::parse(path).map_err(|_| not_found())?;
     if let Object::Key(kid) = object.object {
         return crate::drm::aes128_key(state, id, kid).await;
+    }
+    if let Some(waiting) = crate::tiers::unless_cold(state, &asset).await? {
+        return Ok(waiting);
     }
     let manifest = object.object.is_manifest();
     // A manifest opened with a wildcard policy in its query lists its children with the

@@ -30,7 +30,7 @@ use crate::json::JsonBody;
 use crate::{openapi, ApiError, AppState};
 
 /// The events a webhook can subscribe to.
-pub const EVENT_KINDS: [&str; 8] = [
+pub const EVENT_KINDS: [&str; 11] = [
     "asset.created",
     "asset.progress",
     "asset.ready",
@@ -39,6 +39,9 @@ pub const EVENT_KINDS: [&str; 8] = [
     "asset.retried",
     "asset.cancelled",
     "asset.deleted",
+    "asset.archived",
+    "asset.restoring",
+    "asset.restored",
 ];
 /// Attempts before a delivery is given up.
 const MAX_ATTEMPTS: i64 = 8;

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use crate::db::{col, now_ms};
 use crate::events::append_event;
 use crate::tasks::{insert_task, Stage};
+use crate::tiers::StorageState;
 use crate::{Db, Error, Result};
 
 /// Where an asset is in its life.
@@ -83,6 +84,8 @@ pub struct Asset {
     /// The poster frame's time, ms, when set through the API; `None`: the frame chosen
     /// with the encode.
     pub poster_time_ms: Option<i64>,
+    /// Where its objects are kept: hot, cold, or moving between the two.
+    pub storage: StorageState,
 }
 
 /// What creating an asset needs.
@@ -95,7 +98,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms, storage";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -138,6 +141,11 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
         },
         ladder: json(col(row, "ladder")?)?,
         poster_time_ms: col(row, "poster_time_ms")?,
+        storage: {
+            let storage: String = col(row, "storage")?;
+            StorageState::parse(&storage)
+                .ok_or_else(|| Error::Conflict(format!("unknown storage state {storage:?}")))?
+        },
     })
 }
 

@@ -15,7 +15,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 pub use object_store::ObjectMeta;
 use object_store::{ObjectStore, ObjectStoreExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{Error, Result};
@@ -65,13 +65,56 @@ pub struct Bucket {
     prefix: Path,
     /// The same store when it is a local folder, for [`Bucket::local_file`].
     local: Option<Arc<LocalFileSystem>>,
+    /// The storage class objects copied in are written in (S3's cold class); `None`: the
+    /// store's own.
+    class: Option<ColdStorageClass>,
 }
 
-/// The source and output locations.
+/// The source and output locations, hot and cold.
 #[derive(Debug, Clone)]
 pub struct Objects {
     pub sources: Bucket,
     pub outputs: Bucket,
+    /// Where assets not played lately are kept.
+    pub cold: ColdObjects,
+}
+
+/// The S3 storage class cold objects are written in. Only classes that read back at once
+/// are offered: an object in S3 Glacier Flexible Retrieval or Deep Archive needs a
+/// `RestoreObject` request and hours before it can be read, which the S3 client used
+/// here cannot send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ColdStorageClass {
+    /// S3 Standard-Infrequent Access.
+    StandardIa,
+    /// S3 One Zone-Infrequent Access.
+    OnezoneIa,
+    /// S3 Glacier Instant Retrieval: archive prices, read back in milliseconds.
+    #[default]
+    GlacierIr,
+}
+
+impl ColdStorageClass {
+    /// The `x-amz-storage-class` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColdStorageClass::StandardIa => "STANDARD_IA",
+            ColdStorageClass::OnezoneIa => "ONEZONE_IA",
+            ColdStorageClass::GlacierIr => "GLACIER_IR",
+        }
+    }
+}
+
+/// Where cold objects are kept: a folder of their own locally (`ROOT/cold`, or another
+/// disk), or on S3 the same keys rewritten in a colder storage class.
+#[derive(Debug, Clone)]
+pub struct ColdObjects {
+    pub sources: Bucket,
+    pub outputs: Bucket,
+    /// Whether the cold copies are the hot objects rewritten in place (S3): moving
+    /// rewrites each object, and there is no hot copy to remove after.
+    pub in_place: bool,
 }
 
 /// Largest accepted key.
@@ -108,22 +151,12 @@ impl Objects {
     pub fn open(config: &ObjectsConfig) -> Result<Objects> {
         match config {
             ObjectsConfig::Local { root } => {
-                let mut stores = Vec::new();
-                for sub in ["sources", "outputs"] {
-                    let dir = root.join(sub);
-                    std::fs::create_dir_all(&dir)?;
-                    let fs = Arc::new(
-                        LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true),
-                    );
-                    stores.push(Bucket {
-                        store: fs.clone(),
-                        prefix: Path::default(),
-                        local: Some(fs),
-                    });
-                }
-                let outputs = stores.pop().expect("two stores");
-                let sources = stores.pop().expect("two stores");
-                Ok(Objects { sources, outputs })
+                let [sources, outputs] = local_pair(root)?;
+                Ok(Objects {
+                    sources,
+                    outputs,
+                    cold: cold_folder(&root.join("cold"))?,
+                })
             }
             ObjectsConfig::S3 {
                 endpoint,
@@ -150,6 +183,7 @@ impl Objects {
                         store: Arc::new(b.build()?),
                         prefix: Path::from(prefix),
                         local: None,
+                        class: None,
                     })
                 };
                 // One bucket for both: separate prefixes.
@@ -158,13 +192,71 @@ impl Objects {
                 } else {
                     ("", "")
                 };
+                let (sources, outputs) = (open(source_bucket, sp)?, open(output_bucket, op)?);
+                let in_class = |b: &Bucket| Bucket {
+                    class: Some(ColdStorageClass::default()),
+                    ..b.clone()
+                };
                 Ok(Objects {
-                    sources: open(source_bucket, sp)?,
-                    outputs: open(output_bucket, op)?,
+                    cold: ColdObjects {
+                        sources: in_class(&sources),
+                        outputs: in_class(&outputs),
+                        in_place: true,
+                    },
+                    sources,
+                    outputs,
                 })
             }
         }
     }
+
+    /// Keeps cold objects in `root` (another disk, say) rather than `ROOT/cold`; for a
+    /// local store only (an error on S3, whose cold objects stay where they are).
+    pub fn with_cold_root(mut self, root: &FsPath) -> Result<Objects> {
+        if self.cold.in_place {
+            return Err(Error::Config(
+                "a cold folder is for a local store; on S3 cold objects change storage class"
+                    .into(),
+            ));
+        }
+        self.cold = cold_folder(root)?;
+        Ok(self)
+    }
+
+    /// Writes cold objects in `class` on S3; a local store has no classes (its cold
+    /// objects are in their own folder) and is unchanged.
+    pub fn with_cold_class(mut self, class: ColdStorageClass) -> Objects {
+        if self.cold.in_place {
+            self.cold.sources.class = Some(class);
+            self.cold.outputs.class = Some(class);
+        }
+        self
+    }
+}
+
+/// `root/sources` and `root/outputs`, each a folder store.
+fn local_pair(root: &FsPath) -> Result<[Bucket; 2]> {
+    let open = |sub: &str| -> Result<Bucket> {
+        let dir = root.join(sub);
+        std::fs::create_dir_all(&dir)?;
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true));
+        Ok(Bucket {
+            store: fs.clone(),
+            prefix: Path::default(),
+            local: Some(fs),
+            class: None,
+        })
+    };
+    Ok([open("sources")?, open("outputs")?])
+}
+
+fn cold_folder(root: &FsPath) -> Result<ColdObjects> {
+    let [sources, outputs] = local_pair(root)?;
+    Ok(ColdObjects {
+        sources,
+        outputs,
+        in_place: false,
+    })
 }
 
 impl Bucket {
@@ -406,6 +498,53 @@ impl Bucket {
             .into_iter()
             .map(|m| (self.key_of(&m.location), m))
             .collect())
+    }
+
+    /// Copies object `key` to the same key in `to`, streaming, written in `to`'s storage
+    /// class; returns its size once the copy is checked to hold every byte. `to` may be
+    /// this very location (an S3 object rewritten in another class): the new object
+    /// replaces the old one only when it is complete.
+    pub async fn copy_to(&self, key: &str, to: &Bucket) -> Result<u64> {
+        let path = self.path(key)?;
+        let result = self.store.get(&path).await?;
+        let expected = result.meta.size;
+        let mut stream = result.into_stream();
+        let mut writer = BufWriter::new(to.store.clone(), to.path(key)?);
+        if let Some(class) = to.class {
+            writer = writer.with_attributes(object_store::Attributes::from_iter([(
+                object_store::Attribute::StorageClass,
+                object_store::AttributeValue::from(class.as_str()),
+            )]));
+        }
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(e.into());
+                }
+            };
+            size += chunk.len() as u64;
+            if let Err(e) = writer.write_all(&chunk).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+        }
+        if size != expected {
+            let _ = writer.abort().await;
+            return Err(Error::Conflict(format!(
+                "{key}: read {size} of its {expected} bytes"
+            )));
+        }
+        writer.shutdown().await?;
+        match to.head(key).await? {
+            Some(m) if m.size == size => Ok(size),
+            other => Err(Error::Conflict(format!(
+                "{key}: the copy holds {:?} bytes, not {size}",
+                other.map(|m| m.size)
+            ))),
+        }
     }
 
     /// Deletes one object; a missing one is not an error.

@@ -9,9 +9,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use openvod_store::{
-    AssetStatus, Db, NewAsset, QoeSessionRow, ServedUsage, Stage, StageOutcome, TaskFailure,
-    WorkerInfo, WorkerState,
+    AssetStatus, Db, NewAsset, QoeSessionRow, ServedUsage, Stage, StageOutcome, StorageState,
+    TaskFailure, WorkerInfo, WorkerState,
 };
+
+mod common;
 
 static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -156,6 +158,171 @@ async fn one_tracks_edit_at_a_time_and_each_change_is_a_new_version() {
             .set_tracks("0123456789abcdef0123456789abcdef", &renditions, &[])
             .await
             .is_err());
+    }
+}
+
+#[tokio::test]
+async fn assets_move_between_classes_under_one_holder_at_a_time() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let old = common::ready_asset(&db, "a/old.mov").await;
+        // Another asset of the same source: a shared source stays hot.
+        let twin = common::ready_asset(&db, "a/old.mov").await;
+        let queued = db.create_asset(new_asset("a/queued.mov"), 3).await.unwrap();
+        assert_eq!(
+            db.other_assets_of_source("a/old.mov", &twin.id)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.other_assets_of_source("a/queued.mov", &queued.id)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(old.storage, StorageState::Hot, "{name}");
+        let later = openvod_store::now_ms() + 60_000;
+        // Only ready assets are archived, least recently used first, and never one
+        // served since the cutoff.
+        assert!(!db.begin_archive(&queued.id, "m1", later).await.unwrap());
+        db.add_served(&[(twin.id.clone(), ServedUsage::default())])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.assets_unused_since(later, 10).await.unwrap(),
+            vec![old.id.clone(), twin.id.clone()],
+            "{name}"
+        );
+        assert!(db
+            .assets_unused_since(old.finished_at.unwrap(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // One mover at a time; the asset is served while it is archived.
+        assert!(
+            db.begin_archive(&old.id, "m1", later).await.unwrap(),
+            "{name}"
+        );
+        assert!(
+            !db.begin_archive(&old.id, "m2", later).await.unwrap(),
+            "{name}"
+        );
+        let a = db.asset(&old.id).await.unwrap().unwrap();
+        assert_eq!(a.storage, StorageState::Archiving);
+        assert!(a.storage.is_served());
+        assert!(!db.renew_storage_hold(&old.id, "m2", later).await.unwrap());
+        assert!(db.renew_storage_hold(&old.id, "m1", later).await.unwrap());
+        // Served during the copy: it stays hot.
+        let since = openvod_store::now_ms();
+        let served = ServedUsage {
+            bytes: 10,
+            requests: 1,
+            shield_hits: 0,
+        };
+        db.add_served(&[(old.id.clone(), served)]).await.unwrap();
+        assert_eq!(
+            db.finish_archive(&old.id, "m1", since, (3, 30))
+                .await
+                .unwrap(),
+            Some(StorageState::Hot),
+            "{name}"
+        );
+        // Not served since: it goes cold, and only its holder commits.
+        assert!(db.begin_archive(&old.id, "m1", later).await.unwrap());
+        assert_eq!(
+            db.finish_archive(&old.id, "m2", 0, (3, 30)).await.unwrap(),
+            None
+        );
+        let since = openvod_store::now_ms() + 1;
+        assert_eq!(
+            db.finish_archive(&old.id, "m1", since, (3, 30))
+                .await
+                .unwrap(),
+            Some(StorageState::Cold),
+            "{name}"
+        );
+        let a = db.asset(&old.id).await.unwrap().unwrap();
+        assert_eq!(a.storage, StorageState::Cold);
+        assert_eq!(db.cold_copied(&old.id).await.unwrap(), Some((3, 30)));
+        assert!(!a.storage.is_served());
+        assert_eq!(db.claim_restore("m1", later).await.unwrap(), None);
+
+        // A request makes it `restoring` once; one mover takes it; its holder commits.
+        assert_eq!(
+            db.request_restore(&old.id).await.unwrap(),
+            Some(StorageState::Restoring)
+        );
+        assert_eq!(
+            db.request_restore(&old.id).await.unwrap(),
+            Some(StorageState::Restoring)
+        );
+        assert_eq!(
+            db.request_restore("0123456789abcdef0123456789abcdef")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            db.claim_restore("m1", later).await.unwrap(),
+            Some(old.id.clone())
+        );
+        assert_eq!(db.claim_restore("m2", later).await.unwrap(), None, "{name}");
+        // A restore given back is taken again once its time comes.
+        db.postpone_restore(&old.id, "m1", openvod_store::now_ms() - 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.claim_restore("m2", later).await.unwrap(),
+            Some(old.id.clone())
+        );
+        assert!(!db.finish_restore(&old.id, "m1").await.unwrap(), "{name}");
+        assert!(db.finish_restore(&old.id, "m2").await.unwrap(), "{name}");
+        assert_eq!(
+            db.asset(&old.id).await.unwrap().unwrap().storage,
+            StorageState::Hot
+        );
+        assert_eq!(
+            db.request_restore(&old.id).await.unwrap(),
+            Some(StorageState::Hot)
+        );
+
+        // An archive whose mover stopped goes back to hot.
+        let past = openvod_store::now_ms() - 1;
+        assert!(db.begin_archive(&old.id, "m3", past).await.unwrap());
+        assert_eq!(
+            db.release_stale_archives().await.unwrap(),
+            vec![old.id.clone()]
+        );
+        assert_eq!(
+            db.asset(&old.id).await.unwrap().unwrap().storage,
+            StorageState::Hot,
+            "{name}"
+        );
+        assert!(db.release_stale_archives().await.unwrap().is_empty());
+        assert!(db
+            .count_assets_by_storage()
+            .await
+            .unwrap()
+            .contains(&(StorageState::Hot, 2)));
+
+        // The events say what happened.
+        let kinds: Vec<String> = db
+            .events_after(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.asset_id.as_deref() == Some(old.id.as_str()))
+            .map(|e| e.kind)
+            .collect();
+        for kind in ["asset.archived", "asset.restoring", "asset.restored"] {
+            assert_eq!(
+                kinds.iter().filter(|k| *k == kind).count(),
+                1,
+                "{name}: {kinds:?}"
+            );
+        }
     }
 }
 

@@ -6,7 +6,11 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
-use openvod_store::{Objects, ObjectsConfig};
+use std::time::Duration;
+
+use openvod_store::{Db, Objects, ObjectsConfig, StorageState, TierMover, TierSettings};
+
+mod common;
 
 fn stores(dir: &std::path::Path) -> Vec<(&'static str, Objects)> {
     let local = Objects::open(&ObjectsConfig::Local {
@@ -183,4 +187,144 @@ async fn keys_that_escape_are_refused() {
         }
     }
     assert!(!dir.path().join("outside").exists());
+}
+
+/// The whole object `key` of `bucket`.
+async fn read_all(bucket: &openvod_store::Bucket, key: &str) -> Vec<u8> {
+    let mut stream = Box::pin(bucket.get_stream(key, None).await.unwrap());
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_asset_moves_cold_and_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, objects) in stores(dir.path()) {
+        let db = Db::connect(&format!("sqlite://{}/{name}.db", dir.path().display()))
+            .await
+            .unwrap();
+        let source = format!("{}/movie.mov", run_prefix());
+        let asset = common::ready_asset(&db, &source).await;
+        // A source past the multipart threshold, and two published objects.
+        let (data, body) = chunks(12);
+        objects
+            .sources
+            .put_stream(&source, body, u64::MAX)
+            .await
+            .unwrap();
+        let outputs: Vec<(String, Vec<u8>)> = ["master.m3u8", "720p/1.m4s"]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("{}/{f}", asset.id), vec![i as u8 + 1; 1000 + i]))
+            .collect();
+        for (key, bytes) in &outputs {
+            objects
+                .outputs
+                .put_bytes(key, Bytes::from(bytes.clone()))
+                .await
+                .unwrap();
+        }
+        let settings = TierSettings {
+            grace: Duration::ZERO,
+            ..TierSettings::default()
+        };
+        let mover = TierMover::new(db.clone(), objects.clone(), "mover-1".into(), settings);
+        let cold = &objects.cold;
+
+        for round in 0..2 {
+            // Round 0 archives on request, round 1 because it was not served since.
+            if round == 0 {
+                assert_eq!(
+                    mover.archive(&asset.id).await.unwrap(),
+                    StorageState::Cold,
+                    "{name}"
+                );
+            } else {
+                assert_eq!(mover.archive_unused(Duration::ZERO).await.unwrap(), 1);
+            }
+            let a = db.asset(&asset.id).await.unwrap().unwrap();
+            assert_eq!(a.storage, StorageState::Cold, "{name}");
+            // Every byte is in the cold class; locally the hot copies are gone.
+            assert_eq!(read_all(&cold.sources, &source).await, data, "{name}");
+            for (key, bytes) in &outputs {
+                assert_eq!(&read_all(&cold.outputs, key).await, bytes, "{name}");
+                if !cold.in_place {
+                    assert!(objects.outputs.head(key).await.unwrap().is_none(), "{name}");
+                }
+            }
+            if !cold.in_place {
+                assert!(objects.sources.head(&source).await.unwrap().is_none());
+            }
+            // A cold asset is not archived again; nothing waits to be restored yet.
+            assert_eq!(mover.archive_unused(Duration::ZERO).await.unwrap(), 0);
+            assert_eq!(mover.restore_next().await.unwrap(), None);
+
+            assert_eq!(
+                db.request_restore(&asset.id).await.unwrap(),
+                Some(StorageState::Restoring)
+            );
+            assert_eq!(
+                mover.restore_next().await.unwrap(),
+                Some(asset.id.clone()),
+                "{name}"
+            );
+            let a = db.asset(&asset.id).await.unwrap().unwrap();
+            assert_eq!(a.storage, StorageState::Hot, "{name}");
+            assert_eq!(read_all(&objects.sources, &source).await, data, "{name}");
+            for (key, bytes) in &outputs {
+                assert_eq!(&read_all(&objects.outputs, key).await, bytes, "{name}");
+                if !cold.in_place {
+                    assert!(cold.outputs.head(key).await.unwrap().is_none(), "{name}");
+                }
+            }
+        }
+        objects.sources.delete(&source).await.unwrap();
+        objects.outputs.delete_prefix(&asset.id).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_restore_missing_a_cold_copy_fails_and_is_tried_again_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = Objects::open(&ObjectsConfig::Local {
+        root: dir.path().join("objects"),
+    })
+    .unwrap();
+    let db = Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
+        .await
+        .unwrap();
+    let asset = common::ready_asset(&db, "gone/movie.mov").await;
+    let key = format!("{}/master.m3u8", asset.id);
+    objects
+        .outputs
+        .put_bytes(&key, Bytes::from_static(b"#EXTM3U\n"))
+        .await
+        .unwrap();
+    let settings = TierSettings {
+        grace: Duration::ZERO,
+        ..TierSettings::default()
+    };
+    let mover = TierMover::new(db.clone(), objects.clone(), "m".into(), settings);
+    assert_eq!(mover.archive(&asset.id).await.unwrap(), StorageState::Cold);
+    // The cold copy is lost behind openvod's back.
+    let path = dir
+        .path()
+        .join("objects/cold/outputs")
+        .join(&asset.id)
+        .join("master.m3u8");
+    std::fs::remove_file(&path).unwrap();
+    db.request_restore(&asset.id).await.unwrap();
+    let e = mover.restore_next().await.unwrap_err().to_string();
+    assert!(
+        e.contains("holds 0 objects of 0 bytes, the archive copied 1 of 8"),
+        "{e}"
+    );
+    // Still restoring, held back a while; the hot class was not touched.
+    let a = db.asset(&asset.id).await.unwrap().unwrap();
+    assert_eq!(a.storage, StorageState::Restoring);
+    assert_eq!(mover.restore_next().await.unwrap(), None);
+    assert!(objects.outputs.head(&key).await.unwrap().is_none());
 }

@@ -318,6 +318,7 @@ pub(crate) struct PictureParams {
         (status = 304, description = "Not modified (the ETag matched)"),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 202, description = "The asset is in cold storage (storage tiers): it is being restored; ask again after Retry-After seconds", body = crate::tiers::StorageView, headers(("Retry-After" = u64), ("Cache-Control" = String, description = "no-store"))),
         (status = 404, response = crate::openapi::NotFound),
         (status = 502, response = crate::openapi::BadGateway),
         (status = 503, response = crate::openapi::Unavailable),
@@ -377,6 +378,9 @@ async fn picture(
         )?;
     }
     let picture = Picture::parse(file, query)?;
+    if let Some(waiting) = crate::tiers::unless_cold(state, &asset).await? {
+        return Ok(waiting);
+    }
     let index = image_index(state, &asset, &prefix).await?;
     // A poster changes when its time is set: a minute. Other pictures change only with
     // a new encode: a day.

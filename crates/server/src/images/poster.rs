@@ -65,6 +65,7 @@ pub(crate) async fn set_poster(
                     ))
                 }
             };
+            crate::tiers::refuse_cold(&asset)?;
             let index = image_index(&state, &asset, &prefix).await?;
             let Some(source) = index.thumbnails else {
                 return Err(ApiError::new(

@@ -315,6 +315,7 @@ async fn ready_asset(state: &AppState, id: &str) -> Result<Asset, ApiError> {
             ),
         ));
     }
+    crate::tiers::refuse_cold(&asset)?;
     Ok(asset)
 }
 

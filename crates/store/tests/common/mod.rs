@@ -1,0 +1,41 @@
+//! Helpers the store's test files share.
+
+use std::time::Duration;
+
+use openvod_store::{Asset, Db, NewAsset, Stage, StageOutcome};
+
+/// An asset of source `key` walked through every stage to `ready`, published under its
+/// id.
+pub async fn ready_asset(db: &Db, key: &str) -> Asset {
+    let asset = db
+        .create_asset(
+            NewAsset {
+                source_key: key.into(),
+                source_name: Some("movie.mov".into()),
+                source_size: Some(1234),
+                template: "default".into(),
+            },
+            3,
+        )
+        .await
+        .unwrap();
+    for stage in Stage::ALL {
+        let task = db
+            .claim_task("ready-maker", Duration::from_secs(30), -1)
+            .await
+            .unwrap()
+            .expect("a task");
+        assert_eq!(task.asset_id, asset.id);
+        let outcome = StageOutcome {
+            output: serde_json::json!({ "stage": stage }),
+            probe: None,
+            renditions: None,
+            output_prefix: (stage == Stage::Publish).then(|| asset.id.clone()),
+            warnings: None,
+            ladder: None,
+            next_codecs: 0,
+        };
+        db.complete_task(&task, outcome).await.unwrap();
+    }
+    db.asset(&asset.id).await.unwrap().unwrap()
+}
