@@ -133,7 +133,7 @@ async function loadList() {
 
 // Authenticated first (the list asks for a token when one is needed), then the stream.
 const events = new EventSource('/v1/events');
-for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted']) {
+for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted', 'asset.archived', 'asset.restoring', 'asset.restored']) {
   events.addEventListener(kind, (e) => {
     const data = JSON.parse(e.data);
     if (data.id) refreshAsset(data.id);
@@ -327,6 +327,29 @@ $('#set-poster').addEventListener('click', async () => {
   renderRow(a);
 });
 
+// Storage tiers: where the asset's objects are, and a button to move them.
+const STORAGE_TITLES = {
+  hot: 'hot',
+  archiving: 'moving to cold storage (still playing)',
+  cold: 'cold: restore it to play (a viewer\'s request restores it too)',
+  restoring: 'restoring from cold storage…',
+};
+function renderStorage(a) {
+  const ready = a.status === 'ready';
+  $('#asset-storage').hidden = !ready;
+  $('#storage-state').textContent = STORAGE_TITLES[a.storage] ?? a.storage;
+  $('#storage-state').className = `storage ${a.storage}`;
+  $('#archive').hidden = !ready || a.storage !== 'hot';
+  $('#restore').hidden = !ready || a.storage !== 'cold';
+}
+for (const [button, action] of [['#archive', 'archive'], ['#restore', 'restore']]) {
+  $(button).addEventListener('click', async () => {
+    if (!currentAsset) return;
+    await api(`/v1/assets/${currentAsset}/${action}`, { method: 'POST' });
+    refreshAsset(currentAsset);
+  });
+}
+
 function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
   const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
@@ -344,7 +367,14 @@ function renderAsset(a) {
     `<li><a href="${esc(d.url)}" download>${esc(d.file)}</a> — ${d.kind === 'video' ? `${d.width}x${d.height} with audio` : 'audio only'}, ${mb(d.bytes)}</li>`).join('');
   $('#downloads-box').hidden = downloads.length === 0;
   renderTracks(a);
+  renderStorage(a);
   if (a.status !== 'ready' || !a.playback) return;
+  // A cold asset plays once it is restored: its objects answer 202 until then.
+  if (a.storage === 'cold' || a.storage === 'restoring') {
+    stopPlayer();
+    $('#player-box').hidden = true;
+    return;
+  }
   const origin = location.origin;
   const hlsUrl = origin + a.playback.hls;
   const dashUrl = origin + a.playback.dash;
