@@ -51,6 +51,10 @@ pub struct AdaptationSet {
     /// The `Role` of the set in the `urn:mpeg:dash:role:2011` scheme (5.8.5.5): `main`
     /// for the one a player picks without a preference, `alternate` for the others.
     pub role: Option<&'static str>,
+    /// The CEA-608 channels the video carries in its picture, as the
+    /// `urn:scte:dash:cc:cea-608:2015` `Accessibility` descriptor says them ("CC1"),
+    /// (ISO/IEC 23009-1, 5.8.4.3; DASH-IF IOP, 6.4.3).
+    pub cea608: Option<&'static str>,
     pub representations: Vec<Representation>,
 }
 
@@ -172,6 +176,13 @@ impl Mpd {
             }
             if let Some(label) = &set.label {
                 let _ = writeln!(s, "      <Label>{}</Label>", attr(label));
+            }
+            // Accessibility before Role, in the schema's order.
+            if let Some(channels) = set.cea608 {
+                let _ = writeln!(
+                    s,
+                    "      <Accessibility schemeIdUri=\"urn:scte:dash:cc:cea-608:2015\" value=\"{channels}\"/>"
+                );
             }
             if let Some(role) = set.role {
                 let _ = writeln!(
@@ -321,6 +332,7 @@ mod tests {
             switchable_with: Vec::new(),
             label: None,
             role: None,
+            cea608: None,
             representations: vec![
                 rep(1000, vec![(0, 4000), (4000, 2000)]),
                 rep(90000, vec![(0, 360000), (360000, 180000)]),

@@ -108,6 +108,9 @@ pub struct Variant {
     pub frame_rate: Option<f64>,
     pub audio_group: Option<String>,
     pub subtitles_group: Option<String>,
+    /// The `CLOSED-CAPTIONS` group of a video variant whose picture carries CEA-608
+    /// captions; `None`: `CLOSED-CAPTIONS=NONE` (4.4.6.2).
+    pub closed_captions_group: Option<String>,
 }
 
 /// An I-frame variant (4.4.6.3).
@@ -129,6 +132,10 @@ pub struct MultivariantPlaylist {
     /// `EXT-X-SESSION-KEY` tags (whole lines, RFC 8216bis 4.4.6.5), so that a player can
     /// start fetching licences before it loads a media playlist.
     pub session_keys: Vec<String>,
+    /// The group of CEA-608 captions carried in the video (channel 1), when any variant
+    /// carries them: one `EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS` with `INSTREAM-ID="CC1"` and
+    /// no URI (4.4.6.1).
+    pub closed_captions_group: Option<String>,
 }
 
 impl MultivariantPlaylist {
@@ -181,6 +188,12 @@ impl MultivariantPlaylist {
             }
             let _ = writeln!(s, ",URI=\"{}\"", t.uri);
         }
+        if let Some(g) = &self.closed_captions_group {
+            let _ = writeln!(
+                s,
+                "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"{g}\",NAME=\"Captions\",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID=\"CC1\""
+            );
+        }
         for v in &self.variants {
             let _ = write!(
                 s,
@@ -201,8 +214,12 @@ impl MultivariantPlaylist {
             if let Some(g) = &v.subtitles_group {
                 let _ = write!(s, ",SUBTITLES=\"{g}\"");
             }
-            if v.resolution.is_some() {
-                s.push_str(",CLOSED-CAPTIONS=NONE");
+            match (&v.closed_captions_group, v.resolution) {
+                (Some(g), _) => {
+                    let _ = write!(s, ",CLOSED-CAPTIONS=\"{g}\"");
+                }
+                (None, Some(_)) => s.push_str(",CLOSED-CAPTIONS=NONE"),
+                (None, None) => {}
             }
             s.push('\n');
             s.push_str(&v.uri);

@@ -16,6 +16,7 @@
 
 pub mod av1;
 pub mod bmff;
+pub mod captions;
 pub mod cmaf;
 pub mod codec;
 pub mod copy;

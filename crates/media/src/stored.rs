@@ -22,6 +22,9 @@ pub const STORED_VERSION_TEXT: u32 = 3;
 /// The version of a description with a storyboard (`storyboard`, and its sprite at
 /// [`STORYBOARD_SPRITE_KEY`]).
 pub const STORED_VERSION_IMAGES: u32 = 4;
+/// The version of a description that names renditions carrying CEA-608 captions
+/// (`captioned`).
+pub const STORED_VERSION_CAPTIONS: u32 = 5;
 /// Where the storyboard's sprite is stored, beside the renditions.
 pub const STORYBOARD_SPRITE_KEY: &str = "media/storyboard.jpg";
 
@@ -72,6 +75,9 @@ pub struct StoredPresentation {
     /// The storyboard, whose sprite is at [`STORYBOARD_SPRITE_KEY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storyboard: Option<crate::images::Storyboard>,
+    /// The video renditions whose pictures carry CEA-608 captions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captioned: Vec<RenditionName>,
     pub target: SegmentTarget,
     pub manifests: Manifests,
     /// `None`: the clear copy only.
@@ -97,7 +103,7 @@ impl StoredPresentation {
             version: u32,
         }
         let v: Version = serde_json::from_slice(bytes)?;
-        if !(STORED_VERSION..=STORED_VERSION_IMAGES).contains(&v.version) {
+        if !(STORED_VERSION..=STORED_VERSION_CAPTIONS).contains(&v.version) {
             return Err(StoredError::Version(v.version));
         }
         let p: StoredPresentation = serde_json::from_slice(bytes)?;
@@ -117,7 +123,9 @@ impl StoredPresentation {
     /// The lowest version that describes what this description holds, so that an older
     /// origin reads what it can and refuses the rest by its version.
     pub fn needed_version(&self) -> u32 {
-        if self.storyboard.is_some() {
+        if !self.captioned.is_empty() {
+            STORED_VERSION_CAPTIONS
+        } else if self.storyboard.is_some() {
             STORED_VERSION_IMAGES
         } else if !self.texts.is_empty() {
             STORED_VERSION_TEXT

@@ -335,6 +335,7 @@ impl JitAsset {
                 .protection
                 .as_ref()
                 .map_or(0.0, |p| p.clear_lead_seconds),
+            captioned: self.stored.captioned.clone(),
         }
     }
 

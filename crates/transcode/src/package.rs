@@ -170,6 +170,24 @@ fn measure(
     Ok(())
 }
 
+/// The video renditions whose samples carry CEA-608 captions (passed through the encode
+/// from the source's picture), for the manifests to signal.
+fn captioned(
+    renditions: &[Rendition],
+    files: &[FileSource],
+    sources: &[PathBuf],
+) -> Result<Vec<openvod_media::path::RenditionName>> {
+    let mut out = Vec::new();
+    for r in renditions {
+        if openvod_media::captions::carries_cea608(&r.track, &files[r.source])
+            .map_err(|e| Error::io(&sources[r.source], e))?
+        {
+            out.push(r.name.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn open_all(sources: &[PathBuf]) -> Result<Vec<FileSource>> {
     sources.iter().map(|p| open_source(p)).collect()
 }
@@ -191,6 +209,8 @@ pub fn store_renditions(
 ) -> Result<PackageSummary> {
     let files = open_all(sources)?;
     measure(&mut renditions, &files, sources, &packaging.copies)?;
+    let mut packaging = packaging.clone();
+    packaging.captioned = captioned(&renditions, &files, sources)?;
     let media_dir = dir.join("media");
     std::fs::create_dir_all(&media_dir).map_err(|e| Error::io(&media_dir, e))?;
     let mut stored = Vec::with_capacity(renditions.len());
@@ -231,6 +251,7 @@ pub fn store_renditions(
         renditions: stored,
         texts: stored_texts,
         storyboard,
+        captioned: packaging.captioned.clone(),
         target: packaging.target,
         manifests: packaging.manifests,
         protection: protection.cloned(),
@@ -266,6 +287,7 @@ pub fn package_copies(
     let mut packaging = packaging.clone();
     packaging.copies = copies.iter().map(|c| c.copy).collect();
     measure(&mut renditions, &files, sources, &packaging.copies)?;
+    packaging.captioned = captioned(&renditions, &files, sources)?;
     let presentation = presentation(renditions, packaging, texts, images, dir)?;
     write_images(&presentation, images, dir)?;
     copies

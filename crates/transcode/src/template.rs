@@ -626,6 +626,8 @@ impl JobTemplate {
                 .protection
                 .as_ref()
                 .map_or(0.0, |p| p.clear_lead_seconds),
+            // Found in the encoded renditions when they are packaged.
+            captioned: Vec::new(),
         }
     }
 }

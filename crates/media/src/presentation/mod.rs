@@ -63,6 +63,9 @@ pub struct Packaging {
     pub copies: Vec<Copy>,
     /// Segments of the CENC copies that start before this many seconds are left clear.
     pub clear_lead_seconds: f64,
+    /// The video renditions whose samples carry CEA-608 captions
+    /// ([`crate::captions::carries_cea608`]), signalled in the manifests.
+    pub captioned: Vec<crate::path::RenditionName>,
 }
 
 impl Default for Packaging {
@@ -72,6 +75,7 @@ impl Default for Packaging {
             manifests: Manifests::default(),
             copies: vec![Copy::Clear],
             clear_lead_seconds: 0.0,
+            captioned: Vec::new(),
         }
     }
 }

@@ -103,6 +103,7 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
                     switchable_with: Vec::new(),
                     label: labels[i].clone(),
                     role: None,
+                    cea608: None,
                     representations: vec![rep],
                 })
             }
@@ -120,6 +121,18 @@ pub(super) fn mpd(p: &Presentation, sizes: &CopySizes, keys: &CopyKeys, at: &Obj
     let video_sets: Vec<usize> = (0..sets.len())
         .filter(|&i| sets[i].content_type == "video")
         .collect();
+    // A set whose every picture carries CEA-608 captions says so.
+    for &i in &video_sets {
+        let captioned = |r: &dash::Representation| {
+            p.packaging
+                .captioned
+                .iter()
+                .any(|n| n.as_str() == r.id.as_str())
+        };
+        if sets[i].representations.iter().all(captioned) {
+            sets[i].cea608 = Some("CC1");
+        }
+    }
     // Sets split by key only are switchable; sets of other codecs are not.
     for &i in &video_sets {
         let family = family_of(&sets[i].representations[0].codecs).to_string();

@@ -165,8 +165,13 @@ fn variant(
         frame_rate: track.frame_rate(),
         audio_group,
         subtitles_group: None,
+        closed_captions_group: (video && p.packaging.captioned.contains(rendition.name()))
+            .then(|| CLOSED_CAPTIONS_GROUP.to_string()),
     }
 }
+
+/// The group of the captions a video rendition carries in its picture.
+const CLOSED_CAPTIONS_GROUP: &str = "cc";
 
 /// The multivariant playlist (`master.m3u8`).
 pub(super) fn multivariant(
@@ -273,6 +278,9 @@ pub(super) fn multivariant(
     }
     for v in &mut m.variants {
         v.subtitles_group = subtitles.clone();
+    }
+    if m.variants.iter().any(|v| v.closed_captions_group.is_some()) {
+        m.closed_captions_group = Some(CLOSED_CAPTIONS_GROUP.to_string());
     }
     Ok(m.render())
 }

@@ -32,6 +32,7 @@ pub(super) fn dash_set(s: &StoryboardImages, at: &ObjectPath) -> dash::Adaptatio
         switchable_with: Vec::new(),
         label: None,
         role: None,
+        cea608: None,
         representations: vec![dash::Representation {
             id: "thumbnails".into(),
             bandwidth: ((s.sprite.len() * 8) as f64 / seconds).ceil().max(1.0) as u64,

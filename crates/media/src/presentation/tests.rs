@@ -202,6 +202,7 @@ fn presentation(length: SegmentLength) -> (Vec<u8>, Presentation) {
             manifests: Manifests::default(),
             copies: Copy::ALL.to_vec(),
             clear_lead_seconds: CLEAR_LEAD,
+            captioned: Vec::new(),
         },
         length,
     )

@@ -165,6 +165,7 @@ pub(super) fn dash_sets(p: &Presentation, at: &ObjectPath) -> Vec<dash::Adaptati
                     (TextKind::Subtitles, true) => "forced-subtitle",
                     (TextKind::Subtitles, false) => "subtitle",
                 }),
+                cea608: None,
                 representations: vec![dash::Representation {
                     id: t.name.to_string(),
                     bandwidth: ((bytes * 8) as f64 / seconds).ceil().max(1.0) as u64,

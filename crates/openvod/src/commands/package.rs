@@ -314,6 +314,8 @@ pub fn package(args: PackageArgs) -> Result<()> {
         manifests: Manifests::default(),
         copies: copies.iter().map(|c| c.copy).collect(),
         clear_lead_seconds: encryption.as_ref().map_or(0.0, |e| e.clear_lead),
+        // Found in the renditions by the packager.
+        captioned: Vec::new(),
     };
 
     let staged = StagedDir::new(&args.out, args.overwrite)?;

@@ -15,7 +15,7 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 }
 
 /// `openvod serve` with a template `jit` (packaging on request, with `protection`).
-fn serve_jit(dir: &Path, protection: &str) -> Service {
+pub(crate) fn serve_jit(dir: &Path, protection: &str) -> Service {
     serve_jit_with(dir, protection, &[])
 }
 
@@ -40,7 +40,7 @@ fn serve_jit_with(dir: &Path, protection: &str, env: &[(String, String)]) -> Ser
     start_service("serve", &cfg, env)
 }
 
-fn upload(s: &Service, src: &Path) -> String {
+pub(crate) fn upload(s: &Service, src: &Path) -> String {
     let out = Command::new("curl")
         .args(["-s", "--data-binary"])
         .arg(format!("@{}", src.display()))

@@ -8,6 +8,7 @@ mod access;
 mod audio_languages;
 mod av_sync;
 mod bad_inputs;
+mod captions;
 mod codecs;
 mod cost;
 mod damaged;

@@ -48,6 +48,7 @@ pub fn packaging(copies: Vec<Copy>) -> Packaging {
         },
         copies,
         clear_lead_seconds: 0.0,
+        captioned: Vec::new(),
     }
 }
 
