@@ -198,9 +198,19 @@ impl TierMover {
 
     /// Copies each object, renewing the hold as it goes. `false`: the hold was lost.
     async fn copy_all(&self, id: &str, placed: &[Placed], to_cold: bool) -> Result<bool> {
-        let mut renewed = tokio::time::Instant::now();
-        for p in placed {
-            if renewed.elapsed() > self.settings.hold / 3 {
+        // The hold is renewed while the copies run, however long one object takes; a
+        // hold found lost stops the copies where they are.
+        let copies = async {
+            for p in placed {
+                self.bucket(p, !to_cold)
+                    .copy_to(&p.key, self.bucket(p, to_cold))
+                    .await?;
+            }
+            Ok(true)
+        };
+        let holds = async {
+            loop {
+                tokio::time::sleep(self.settings.hold / 3).await;
                 if !self
                     .db
                     .renew_storage_hold(id, &self.owner, self.until())
@@ -208,13 +218,12 @@ impl TierMover {
                 {
                     return Ok(false);
                 }
-                renewed = tokio::time::Instant::now();
             }
-            self.bucket(p, !to_cold)
-                .copy_to(&p.key, self.bucket(p, to_cold))
-                .await?;
+        };
+        tokio::select! {
+            done = copies => done,
+            lost = holds => lost,
         }
-        Ok(true)
     }
 
     /// Removes the copies the move left behind, in the class the asset left (nothing on
@@ -376,6 +385,9 @@ impl TierMover {
         if self.db.finish_restore(id, &self.owner).await? {
             tracing::info!(asset = %id, objects = placed.len(), "restored");
             self.remove_left(&placed, true).await;
+        } else if self.db.asset(id).await?.is_none() && !self.objects.cold.in_place {
+            // Deleted while it was restored: the hot copies made since are nobody's.
+            self.remove_left(&placed, false).await;
         }
         Ok(())
     }
