@@ -87,9 +87,15 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     let db = Db::connect(&config.database_url())
         .await
         .context("database")?;
-    let objects = config
-        .tiers
-        .place(Objects::open(&config.objects()).context("object store")?)?;
+    let store = config.objects();
+    let hot_root = match &store {
+        openvod_store::ObjectsConfig::Local { root } => Some(root.clone()),
+        openvod_store::ObjectsConfig::S3 { .. } => None,
+    };
+    let objects = config.tiers.place(
+        Objects::open(&store).context("object store")?,
+        hot_root.as_deref(),
+    )?;
     let outbound = config.outbound()?;
     let templates = config.templates(&outbound)?;
     // Configured webhooks are checked before anything starts.

@@ -86,11 +86,17 @@ pub(crate) async fn unless_cold(
     if asset.storage.is_served() {
         return Ok(None);
     }
-    let storage = state
-        .db
-        .request_restore(&asset.id)
-        .await?
-        .unwrap_or(asset.storage);
+    // Only a cold asset is written to: requests for one already restoring (a player
+    // retrying, many viewers) only read.
+    let storage = if asset.storage == StorageState::Cold {
+        state
+            .db
+            .request_restore(&asset.id)
+            .await?
+            .unwrap_or(asset.storage)
+    } else {
+        asset.storage
+    };
     if storage.is_served() {
         return Ok(None);
     }
@@ -100,17 +106,17 @@ pub(crate) async fn unless_cold(
     Ok(Some(answer))
 }
 
-/// Refuses a change to a cold asset's objects (its tracks, its poster): they are not in
-/// the hot class to change.
+/// Refuses a change to the objects of an asset that is not hot (its tracks, its
+/// poster): a move would copy the old ones, or they are not in the hot class to change.
 pub(crate) fn refuse_cold(asset: &Asset) -> Result<(), ApiError> {
-    if asset.storage.is_served() {
+    if asset.storage == StorageState::Hot {
         return Ok(());
     }
     Err(ApiError::new(
         StatusCode::CONFLICT,
         "asset_cold",
         format!(
-            "asset {} is {} (storage tiers): restore it first (POST /v1/assets/{}/restore)",
+            "asset {} is {} (storage tiers): change it once it is hot (POST /v1/assets/{}/restore)",
             asset.id,
             asset.storage.as_str(),
             asset.id
@@ -154,11 +160,11 @@ pub(crate) async fn archive(
             ),
         ));
     }
-    if state.mover.take_for_archive(&id).await? {
+    if let Some(owner) = state.mover.take_for_archive(&id).await? {
         let mover = state.mover.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            if let Err(e) = mover.archive_held(&id, true).await {
+            if let Err(e) = mover.archive_held(&id, &owner, true).await {
                 tracing::warn!(asset = %id, error = %e, "archive");
             }
         });

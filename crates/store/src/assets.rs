@@ -217,10 +217,11 @@ impl Db {
     }
 
     /// Claims the one change to `id`'s tracks that may be under way, until `until_ms`;
-    /// `false` when another holds it. [`Db::end_tracks_edit`] gives it back.
+    /// `false` when another holds it, or when the asset is not hot (storage tiers: its
+    /// objects are moving or cold). [`Db::end_tracks_edit`] gives it back.
     pub async fn begin_tracks_edit(&self, id: &str, until_ms: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE assets SET tracks_edit_until_ms = $1 WHERE id = $2 \
+            "UPDATE assets SET tracks_edit_until_ms = $1 WHERE id = $2 AND storage = 'hot' \
              AND (tracks_edit_until_ms IS NULL OR tracks_edit_until_ms < $3)",
         )
         .bind(until_ms)

@@ -9,6 +9,8 @@
 //! the database keep two from moving one asset at once.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::now_ms;
@@ -48,7 +50,10 @@ impl Default for TierSettings {
 pub struct TierMover {
     db: Db,
     objects: Objects,
-    owner: String,
+    /// The mover's name; each move holds its asset under this name and a number of its
+    /// own, so that no two moves share a hold.
+    name: String,
+    moves: Arc<AtomicU64>,
     settings: TierSettings,
 }
 
@@ -70,14 +75,24 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl TierMover {
-    /// A mover named `owner` (unique among the processes sharing the database).
-    pub fn new(db: Db, objects: Objects, owner: String, settings: TierSettings) -> TierMover {
+    /// A mover named `name` (unique among the processes sharing the database).
+    pub fn new(db: Db, objects: Objects, name: String, settings: TierSettings) -> TierMover {
         TierMover {
             db,
             objects,
-            owner,
+            name,
+            moves: Arc::new(AtomicU64::new(0)),
             settings,
         }
+    }
+
+    /// The owner of a new move's hold.
+    fn owner(&self) -> String {
+        format!(
+            "{}/{}",
+            self.name,
+            self.moves.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     fn until(&self) -> i64 {
@@ -85,7 +100,7 @@ impl TierMover {
     }
 
     /// Moves assets until `shutdown` completes: restores as they are asked for, archives
-    /// every `archive_every` when `cold_after` is set, and gives back archives whose
+    /// every `archive_every` when `cold_after` is set, and takes over archives whose
     /// mover stopped.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
@@ -122,27 +137,25 @@ impl TierMover {
     }
 
     /// Archives the ready assets not served for `after`; returns how many went cold.
+    /// Each one's hot copies are removed `grace` later, in a task of its own.
     pub async fn archive_unused(&self, after: Duration) -> Result<usize> {
         let cutoff = now_ms() - millis(after);
-        let mut archived = Vec::new();
+        let mut n = 0;
         for id in self.db.assets_unused_since(cutoff, 100).await? {
-            if !self.take_for_archive(&id).await? {
+            let Some(owner) = self.take_for_archive(&id).await? else {
                 continue;
-            }
-            match self.archive_copy(&id, false).await {
-                Ok(Some(placed)) => archived.push(placed),
+            };
+            match self.archive_copy(&id, &owner, false).await {
+                Ok(Some(placed)) => {
+                    n += 1;
+                    let mover = self.clone();
+                    tokio::spawn(async move { mover.clean_up_archive(&id, &owner, placed).await });
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(asset = %id, error = %e, "storage tiers: archive"),
             }
         }
-        if !archived.is_empty() {
-            // Answers already under way read the hot copies for a while yet.
-            tokio::time::sleep(self.settings.grace).await;
-        }
-        for placed in &archived {
-            self.remove_left(placed, false).await;
-        }
-        Ok(archived.len())
+        Ok(n)
     }
 
     /// The bucket of `p` in the hot or the cold class.
@@ -197,7 +210,13 @@ impl TierMover {
     }
 
     /// Copies each object, renewing the hold as it goes. `false`: the hold was lost.
-    async fn copy_all(&self, id: &str, placed: &[Placed], to_cold: bool) -> Result<bool> {
+    async fn copy_all(
+        &self,
+        id: &str,
+        owner: &str,
+        placed: &[Placed],
+        to_cold: bool,
+    ) -> Result<bool> {
         // The hold is renewed while the copies run, however long one object takes; a
         // hold found lost stops the copies where they are.
         let copies = async {
@@ -211,11 +230,7 @@ impl TierMover {
         let holds = async {
             loop {
                 tokio::time::sleep(self.settings.hold / 3).await;
-                if !self
-                    .db
-                    .renew_storage_hold(id, &self.owner, self.until())
-                    .await?
-                {
+                if !self.db.renew_storage_hold(id, owner, self.until()).await? {
                     return Ok(false);
                 }
             }
@@ -243,30 +258,34 @@ impl TierMover {
     /// `Cold`, or its state unchanged when it was not ready and hot, or `Hot` when it
     /// was served while being copied.
     pub async fn archive(&self, id: &str) -> Result<StorageState> {
-        if !self.take_for_archive(id).await? {
+        let Some(owner) = self.take_for_archive(id).await? else {
             return Ok(self
                 .db
                 .asset(id)
                 .await?
                 .map_or(StorageState::Hot, |a| a.storage));
-        }
-        self.archive_held(id, false).await
+        };
+        self.archive_held(id, &owner, false).await
     }
 
-    /// Takes a ready, hot asset to archive it (it is `archiving` from now on); `false`
-    /// when it is not ready and hot.
-    pub async fn take_for_archive(&self, id: &str) -> Result<bool> {
-        self.db.begin_archive(id, &self.owner, self.until()).await
+    /// Takes a ready, hot asset that no move holds to archive it (it is `archiving` from
+    /// now on); returns the hold's owner, `None` when it cannot be taken.
+    pub async fn take_for_archive(&self, id: &str) -> Result<Option<String>> {
+        let owner = self.owner();
+        Ok(self
+            .db
+            .begin_archive(id, &owner, self.until())
+            .await?
+            .then_some(owner))
     }
 
-    /// Archives an asset [`TierMover::take_for_archive`] took: see [`TierMover::archive`].
-    /// `forced` (an operator's request) archives it even when it is served meanwhile.
-    pub async fn archive_held(&self, id: &str, forced: bool) -> Result<StorageState> {
-        match self.archive_copy(id, forced).await? {
+    /// Archives an asset [`TierMover::take_for_archive`] took under `owner`: see
+    /// [`TierMover::archive`]. `forced` (an operator's request) archives it even when it
+    /// is served meanwhile.
+    pub async fn archive_held(&self, id: &str, owner: &str, forced: bool) -> Result<StorageState> {
+        match self.archive_copy(id, owner, forced).await? {
             Some(placed) => {
-                // Answers already under way read the hot copies for a while yet.
-                tokio::time::sleep(self.settings.grace).await;
-                self.remove_left(&placed, false).await;
+                self.clean_up_archive(id, owner, placed).await;
                 Ok(StorageState::Cold)
             }
             None => Ok(self
@@ -277,40 +296,96 @@ impl TierMover {
         }
     }
 
-    /// Copies one asset to the cold class and commits it cold; returns the objects whose
-    /// hot copies are left to remove, `None` when the asset did not go cold.
-    async fn archive_copy(&self, id: &str, forced: bool) -> Result<Option<Vec<Placed>>> {
-        // Served since this instant, the asset stays hot (unless forced).
-        let started = if forced { i64::MAX } else { now_ms() };
+    /// After an archive committed: `grace` later, while the hold is still the archive's,
+    /// the hot copies go, then the hold. A restore waits for the hold, so it never
+    /// copies back objects this is about to remove.
+    async fn clean_up_archive(&self, id: &str, owner: &str, placed: Vec<Placed>) {
+        // Answers already under way read the hot copies for a while yet.
+        tokio::time::sleep(self.settings.grace).await;
+        match self.db.renew_storage_hold(id, owner, self.until()).await {
+            Ok(true) => self.remove_left(&placed, false).await,
+            Ok(false) => {
+                tracing::warn!(asset = %id, "storage tiers: the hold ended before the hot copies were removed");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(asset = %id, error = %e, "storage tiers: removing the hot copies");
+                return;
+            }
+        }
+        if let Err(e) = self.db.release_storage_hold(id, owner).await {
+            tracing::warn!(asset = %id, error = %e, "storage tiers: releasing a hold");
+        }
+    }
+
+    /// Copies one asset held by `owner` to the cold class and commits it cold, still
+    /// held; returns the objects whose hot copies are left to remove, `None` when the
+    /// asset did not go cold (and every cold copy this made is gone again).
+    async fn archive_copy(
+        &self,
+        id: &str,
+        owner: &str,
+        forced: bool,
+    ) -> Result<Option<Vec<Placed>>> {
+        // Served since this instant, the asset stays hot (unless forced). The origin adds
+        // what it served to the database every few seconds: the look goes back that far.
+        let started = if forced {
+            i64::MAX
+        } else {
+            now_ms() - SERVED_LAG_MS
+        };
         let Some(asset) = self.db.asset(id).await? else {
             return Ok(None);
         };
         let placed = match self.objects_of(&asset, false).await {
             Ok(p) => p,
             Err(e) => {
-                self.db.abandon_archive(id, &self.owner).await?;
+                self.db.abandon_archive(id, owner).await?;
                 return Err(e);
             }
         };
-        let state = match self.copy_all(id, &placed, true).await {
+        let outcome = match self.copy_all(id, owner, &placed, true).await {
             Ok(true) => {
+                let hold_until = now_ms() + millis(self.settings.grace + self.settings.hold);
                 self.db
-                    .finish_archive(id, &self.owner, started, counted(&placed))
-                    .await?
+                    .finish_archive(id, owner, started, counted(&placed), hold_until)
+                    .await
             }
-            Ok(false) => None,
-            Err(e) => {
-                self.db.abandon_archive(id, &self.owner).await?;
-                self.undo_archive(&placed).await;
-                return Err(e);
-            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
         };
-        if state == Some(StorageState::Cold) {
-            tracing::info!(asset = %id, objects = placed.len(), "archived");
-            Ok(Some(placed))
-        } else {
-            self.undo_archive(&placed).await;
-            Ok(None)
+        match outcome {
+            Ok(Some(StorageState::Cold)) => {
+                tracing::info!(asset = %id, objects = placed.len(), "archived");
+                Ok(Some(placed))
+            }
+            // Served meanwhile: the archive gave the asset back, still ours to undo.
+            Ok(Some(_)) => {
+                self.undo_archive(&placed).await;
+                Ok(None)
+            }
+            // The hold was lost: whoever took it over undoes; a deleted asset's copies
+            // are nobody's.
+            Ok(None) => {
+                self.remove_if_deleted(id, &placed).await;
+                Ok(None)
+            }
+            Err(e) => {
+                if self.db.abandon_archive(id, owner).await? {
+                    self.undo_archive(&placed).await;
+                } else {
+                    self.remove_if_deleted(id, &placed).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the cold copies of an asset deleted while it was archived (locally; on S3
+    /// the deletion removed the very objects).
+    async fn remove_if_deleted(&self, id: &str, placed: &[Placed]) {
+        if !self.objects.cold.in_place && matches!(self.db.asset(id).await, Ok(None)) {
+            self.remove_left(placed, true).await;
         }
     }
 
@@ -334,13 +409,28 @@ impl TierMover {
         }
     }
 
-    /// Gives back archives whose mover stopped, removing their cold copies.
+    /// Takes over the archives whose mover stopped (their hold expired), undoes their
+    /// copies under the new hold and gives them back hot.
     async fn release_stale(&self) -> Result<()> {
-        for id in self.db.release_stale_archives().await? {
-            tracing::warn!(asset = %id, "storage tiers: an archive left unfinished is hot again");
-            if let Some(asset) = self.db.asset(&id).await? {
-                let placed = self.objects_of(&asset, false).await?;
-                self.undo_archive(&placed).await;
+        let owner = self.owner();
+        for id in self.db.take_stale_archives(&owner, self.until()).await? {
+            tracing::warn!(asset = %id, "storage tiers: an archive left unfinished goes back to hot");
+            let undone = match self.db.asset(&id).await? {
+                Some(asset) => match self.objects_of(&asset, false).await {
+                    Ok(placed) => {
+                        self.undo_archive(&placed).await;
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(asset = %id, error = %e, "storage tiers: undoing an archive");
+                        false
+                    }
+                },
+                None => false,
+            };
+            // Left held when the undo could not list its objects: taken over again later.
+            if undone {
+                self.db.abandon_archive(&id, &owner).await?;
             }
         }
         Ok(())
@@ -349,42 +439,46 @@ impl TierMover {
     /// Restores the next asset asked for; returns its id, `None` when none waits. A
     /// failed copy is tried again a minute later.
     pub async fn restore_next(&self) -> Result<Option<String>> {
-        let Some(id) = self.db.claim_restore(&self.owner, self.until()).await? else {
+        let owner = self.owner();
+        let Some(id) = self.db.claim_restore(&owner, self.until()).await? else {
             return Ok(None);
         };
-        match self.restore(&id).await {
+        match self.restore(&id, &owner).await {
             Ok(()) => Ok(Some(id)),
             Err(e) => {
                 self.db
-                    .postpone_restore(&id, &self.owner, now_ms() + 60_000)
+                    .postpone_restore(&id, &owner, now_ms() + 60_000)
                     .await?;
                 Err(e)
             }
         }
     }
 
-    async fn restore(&self, id: &str) -> Result<()> {
+    async fn restore(&self, id: &str, owner: &str) -> Result<()> {
         let Some(asset) = self.db.asset(id).await? else {
             return Ok(());
         };
         let placed = self.objects_of(&asset, true).await?;
         // Never hot with less than was archived: a cold copy gone missing is an error
-        // the operator sees, and the restore is tried again later.
+        // the operator sees, and the restore is tried again later. (A stray left by an
+        // earlier move may make more.)
         if let Some(archived) = self.db.cold_copied(id).await? {
             let found = counted(&placed);
-            if found != archived {
+            if found.0 < archived.0 || found.1 < archived.1 {
                 return Err(crate::Error::Conflict(format!(
                     "asset {id}: the cold class holds {} objects of {} bytes, the archive copied {} of {}",
                     found.0, found.1, archived.0, archived.1
                 )));
             }
         }
-        if !self.copy_all(id, &placed, false).await? {
+        if !self.copy_all(id, owner, &placed, false).await? {
             return Ok(());
         }
-        if self.db.finish_restore(id, &self.owner).await? {
+        if self.db.finish_restore(id, owner, self.until()).await? {
             tracing::info!(asset = %id, objects = placed.len(), "restored");
+            // Still held: no archive starts until the cold copies are gone.
             self.remove_left(&placed, true).await;
+            self.db.release_storage_hold(id, owner).await?;
         } else if self.db.asset(id).await?.is_none() && !self.objects.cold.in_place {
             // Deleted while it was restored: the hot copies made since are nobody's.
             self.remove_left(&placed, false).await;
@@ -392,3 +486,7 @@ impl TierMover {
         Ok(())
     }
 }
+
+/// How far back an archive looks for what the origins served (they add it to the
+/// database every few seconds).
+const SERVED_LAG_MS: i64 = 15_000;

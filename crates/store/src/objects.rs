@@ -538,6 +538,10 @@ impl Bucket {
             )));
         }
         writer.shutdown().await?;
+        // On disk before anyone relies on it: the old copy goes once this returns.
+        if let Some(file) = to.local_file(key)? {
+            tokio::fs::File::open(&file).await?.sync_all().await?;
+        }
         match to.head(key).await? {
             Some(m) if m.size == size => Ok(size),
             other => Err(Error::Conflict(format!(

@@ -57,14 +57,15 @@ impl StorageState {
 }
 
 impl Db {
-    /// Ready, hot assets not served since `cutoff_ms` (nor published since, when never
-    /// served), least recently used first, at most `limit`.
+    /// Ready, hot assets not served since `cutoff_ms` (nor published or restored since),
+    /// least recently used first, at most `limit`.
     pub async fn assets_unused_since(&self, cutoff_ms: i64, limit: u32) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT a.id, COALESCE(u.updated_at, a.finished_at, a.updated_at) AS used_at \
              FROM assets a LEFT JOIN asset_usage u ON u.asset_id = a.id \
              WHERE a.status = 'ready' AND a.storage = 'hot' \
                AND COALESCE(u.updated_at, a.finished_at, a.updated_at) < $1 \
+               AND (a.storage_changed_at IS NULL OR a.storage_changed_at < $1) \
              ORDER BY used_at, a.id LIMIT $2",
         )
         .bind(cutoff_ms)
@@ -75,15 +76,19 @@ impl Db {
     }
 
     /// Takes a ready, hot asset to archive it, held by `owner` until `until_ms`; `false`
-    /// when it is not ready and hot (or another mover has it).
+    /// when it is not ready and hot, another move still holds it (a restore removing its
+    /// cold copies), or its tracks are being changed.
     pub async fn begin_archive(&self, id: &str, owner: &str, until_ms: i64) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE assets SET storage = 'archiving', storage_owner = $1, storage_until = $2 \
-             WHERE id = $3 AND status = 'ready' AND storage = 'hot'",
+             WHERE id = $3 AND status = 'ready' AND storage = 'hot' \
+               AND (storage_until IS NULL OR storage_until < $4) \
+               AND (tracks_edit_until_ms IS NULL OR tracks_edit_until_ms < $4)",
         )
         .bind(owner)
         .bind(until_ms)
         .bind(id)
+        .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(n.rows_affected() == 1)
@@ -92,8 +97,7 @@ impl Db {
     /// Renews `owner`'s hold on an asset it moves; `false` when the hold is lost.
     pub async fn renew_storage_hold(&self, id: &str, owner: &str, until_ms: i64) -> Result<bool> {
         let n = sqlx::query(
-            "UPDATE assets SET storage_until = $1 WHERE id = $2 AND storage_owner = $3 \
-             AND storage IN ('archiving', 'restoring')",
+            "UPDATE assets SET storage_until = $1 WHERE id = $2 AND storage_owner = $3",
         )
         .bind(until_ms)
         .bind(id)
@@ -104,20 +108,22 @@ impl Db {
     }
 
     /// Ends an archive that copied `copied` (objects, bytes): the asset becomes cold when
-    /// nothing of it was served since `since_ms` (when the copy began), and goes back to
-    /// hot otherwise (its viewers came back). Returns the state it is left in; `None`
-    /// when the hold was lost.
+    /// nothing of it was served since `since_ms` (when the copy began), still held by
+    /// `owner` until `hold_until_ms` (which removes the hot copies, then releases it), and
+    /// goes back to hot otherwise (its viewers came back). Returns the state it is left
+    /// in; `None` when the hold was lost.
     pub async fn finish_archive(
         &self,
         id: &str,
         owner: &str,
         since_ms: i64,
         copied: (u64, u64),
+        hold_until_ms: i64,
     ) -> Result<Option<StorageState>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE assets SET storage = 'cold', storage_owner = NULL, storage_until = NULL, \
+            "UPDATE assets SET storage = 'cold', storage_until = $7, \
              storage_changed_at = $1, cold_objects = $5, cold_bytes = $6 \
              WHERE id = $2 AND storage = 'archiving' AND storage_owner = $3 \
                AND NOT EXISTS (SELECT 1 FROM asset_usage WHERE asset_id = $2 AND updated_at >= $4)",
@@ -128,6 +134,7 @@ impl Db {
         .bind(since_ms)
         .bind(i64::try_from(copied.0).unwrap_or(i64::MAX))
         .bind(i64::try_from(copied.1).unwrap_or(i64::MAX))
+        .bind(hold_until_ms)
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {
@@ -163,28 +170,43 @@ impl Db {
         Ok(n.rows_affected() == 1)
     }
 
-    /// Archives whose mover stopped before finishing (the hold expired) go back to hot;
-    /// returns their ids, whose cold copies the caller removes.
-    pub async fn release_stale_archives(&self) -> Result<Vec<String>> {
+    /// Takes over, for `owner` until `until_ms`, the archives whose mover stopped before
+    /// finishing (the hold expired); returns their ids. The caller removes their cold
+    /// copies, then gives them back hot ([`Db::abandon_archive`]).
+    pub async fn take_stale_archives(&self, owner: &str, until_ms: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "UPDATE assets SET storage = 'hot', storage_owner = NULL, storage_until = NULL \
-             WHERE storage = 'archiving' AND storage_until < $1 RETURNING id",
+            "UPDATE assets SET storage_owner = $1, storage_until = $2 \
+             WHERE storage = 'archiving' AND storage_until < $3 RETURNING id",
         )
+        .bind(owner)
+        .bind(until_ms)
         .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| col(r, "id")).collect()
     }
 
+    /// Ends `owner`'s hold, whatever the state.
+    pub async fn release_storage_hold(&self, id: &str, owner: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE assets SET storage_owner = NULL, storage_until = NULL \
+             WHERE id = $1 AND storage_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Asks for a cold asset back: it becomes `restoring` (with an `asset.restoring`
-    /// event) for the next mover. Returns the asset's state after the request; `None`
-    /// when there is no such asset.
+    /// event) for the next mover, once the archive's hold is released. Returns the
+    /// asset's state after the request; `None` when there is no such asset.
     pub async fn request_restore(&self, id: &str) -> Result<Option<StorageState>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE assets SET storage = 'restoring', storage_owner = NULL, storage_until = NULL \
-             WHERE id = $1 AND storage = 'cold'",
+            "UPDATE assets SET storage = 'restoring' WHERE id = $1 AND storage = 'cold'",
         )
         .bind(id)
         .execute(&mut *tx)
@@ -241,18 +263,20 @@ impl Db {
         Ok(None)
     }
 
-    /// Ends a restore `owner` holds: the asset is hot (with an `asset.restored` event).
-    /// `false` when the hold was lost.
-    pub async fn finish_restore(&self, id: &str, owner: &str) -> Result<bool> {
+    /// Ends a restore `owner` holds: the asset is hot (with an `asset.restored` event),
+    /// still held until `hold_until_ms` while the cold copies are removed. `false` when
+    /// the hold was lost.
+    pub async fn finish_restore(&self, id: &str, owner: &str, hold_until_ms: i64) -> Result<bool> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE assets SET storage = 'hot', storage_owner = NULL, storage_until = NULL, \
+            "UPDATE assets SET storage = 'hot', storage_until = $4, \
              storage_changed_at = $1 WHERE id = $2 AND storage = 'restoring' AND storage_owner = $3",
         )
         .bind(now)
         .bind(id)
         .bind(owner)
+        .bind(hold_until_ms)
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {

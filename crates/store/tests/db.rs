@@ -223,21 +223,24 @@ async fn assets_move_between_classes_under_one_holder_at_a_time() {
         };
         db.add_served(&[(old.id.clone(), served)]).await.unwrap();
         assert_eq!(
-            db.finish_archive(&old.id, "m1", since, (3, 30))
+            db.finish_archive(&old.id, "m1", since, (3, 30), later)
                 .await
                 .unwrap(),
             Some(StorageState::Hot),
             "{name}"
         );
-        // Not served since: it goes cold, and only its holder commits.
+        // Not served since: it goes cold, and only its holder commits; the hold stays
+        // while the hot copies are removed.
         assert!(db.begin_archive(&old.id, "m1", later).await.unwrap());
         assert_eq!(
-            db.finish_archive(&old.id, "m2", 0, (3, 30)).await.unwrap(),
+            db.finish_archive(&old.id, "m2", 0, (3, 30), later)
+                .await
+                .unwrap(),
             None
         );
         let since = openvod_store::now_ms() + 1;
         assert_eq!(
-            db.finish_archive(&old.id, "m1", since, (3, 30))
+            db.finish_archive(&old.id, "m1", since, (3, 30), later)
                 .await
                 .unwrap(),
             Some(StorageState::Cold),
@@ -247,38 +250,49 @@ async fn assets_move_between_classes_under_one_holder_at_a_time() {
         assert_eq!(a.storage, StorageState::Cold);
         assert_eq!(db.cold_copied(&old.id).await.unwrap(), Some((3, 30)));
         assert!(!a.storage.is_served());
-        assert_eq!(db.claim_restore("m1", later).await.unwrap(), None);
+        // A cold asset's tracks do not change.
+        assert!(!db.begin_tracks_edit(&old.id, later).await.unwrap());
 
-        // A request makes it `restoring` once; one mover takes it; its holder commits.
-        assert_eq!(
-            db.request_restore(&old.id).await.unwrap(),
-            Some(StorageState::Restoring)
-        );
-        assert_eq!(
-            db.request_restore(&old.id).await.unwrap(),
-            Some(StorageState::Restoring)
-        );
+        // A request makes it `restoring` once; no mover takes it while the archive still
+        // holds it; then one does, and only its holder commits.
+        for _ in 0..2 {
+            assert_eq!(
+                db.request_restore(&old.id).await.unwrap(),
+                Some(StorageState::Restoring)
+            );
+        }
         assert_eq!(
             db.request_restore("0123456789abcdef0123456789abcdef")
                 .await
                 .unwrap(),
             None
         );
+        assert_eq!(db.claim_restore("r1", later).await.unwrap(), None, "{name}");
+        assert!(db.renew_storage_hold(&old.id, "m1", later).await.unwrap());
+        db.release_storage_hold(&old.id, "m1").await.unwrap();
         assert_eq!(
-            db.claim_restore("m1", later).await.unwrap(),
+            db.claim_restore("r1", later).await.unwrap(),
             Some(old.id.clone())
         );
-        assert_eq!(db.claim_restore("m2", later).await.unwrap(), None, "{name}");
+        assert_eq!(db.claim_restore("r2", later).await.unwrap(), None, "{name}");
         // A restore given back is taken again once its time comes.
-        db.postpone_restore(&old.id, "m1", openvod_store::now_ms() - 1)
+        db.postpone_restore(&old.id, "r1", openvod_store::now_ms() - 1)
             .await
             .unwrap();
         assert_eq!(
-            db.claim_restore("m2", later).await.unwrap(),
+            db.claim_restore("r2", later).await.unwrap(),
             Some(old.id.clone())
         );
-        assert!(!db.finish_restore(&old.id, "m1").await.unwrap(), "{name}");
-        assert!(db.finish_restore(&old.id, "m2").await.unwrap(), "{name}");
+        assert!(
+            !db.finish_restore(&old.id, "r1", later).await.unwrap(),
+            "{name}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let before_restore = openvod_store::now_ms();
+        assert!(
+            db.finish_restore(&old.id, "r2", later).await.unwrap(),
+            "{name}"
+        );
         assert_eq!(
             db.asset(&old.id).await.unwrap().unwrap().storage,
             StorageState::Hot
@@ -287,20 +301,45 @@ async fn assets_move_between_classes_under_one_holder_at_a_time() {
             db.request_restore(&old.id).await.unwrap(),
             Some(StorageState::Hot)
         );
+        // Hot, but held while the restore removes the cold copies: no archive yet, and
+        // a restored asset is not "unused" whatever its viewers did before.
+        assert!(
+            !db.begin_archive(&old.id, "m1", later).await.unwrap(),
+            "{name}"
+        );
+        db.release_storage_hold(&old.id, "r2").await.unwrap();
+        assert!(!db
+            .assets_unused_since(before_restore, 10)
+            .await
+            .unwrap()
+            .contains(&old.id));
+        // Nor while its tracks change.
+        assert!(db.begin_tracks_edit(&old.id, later).await.unwrap());
+        assert!(
+            !db.begin_archive(&old.id, "m1", later).await.unwrap(),
+            "{name}"
+        );
+        db.end_tracks_edit(&old.id).await.unwrap();
 
-        // An archive whose mover stopped goes back to hot.
+        // An archive whose mover stopped is taken over, then given back hot.
         let past = openvod_store::now_ms() - 1;
         assert!(db.begin_archive(&old.id, "m3", past).await.unwrap());
         assert_eq!(
-            db.release_stale_archives().await.unwrap(),
+            db.take_stale_archives("m4", later).await.unwrap(),
             vec![old.id.clone()]
         );
+        assert!(db
+            .take_stale_archives("m5", later)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(!db.abandon_archive(&old.id, "m3").await.unwrap());
+        assert!(db.abandon_archive(&old.id, "m4").await.unwrap());
         assert_eq!(
             db.asset(&old.id).await.unwrap().unwrap().storage,
             StorageState::Hot,
             "{name}"
         );
-        assert!(db.release_stale_archives().await.unwrap().is_empty());
         assert!(db
             .count_assets_by_storage()
             .await

@@ -70,11 +70,24 @@ impl TiersSection {
         })
     }
 
-    /// `objects` with its cold class placed as configured.
-    pub fn place(&self, objects: Objects) -> Result<Objects> {
+    /// `objects` (a local store at `hot_root`, or S3) with its cold class placed as
+    /// configured. A cold folder that is the hot one would have every archive remove its
+    /// own copies: refused.
+    pub fn place(&self, objects: Objects, hot_root: Option<&std::path::Path>) -> Result<Objects> {
         let objects = objects.with_cold_class(self.s3_storage_class);
         if self.cold_root.as_os_str().is_empty() {
             return Ok(objects);
+        }
+        if let Some(hot) = hot_root {
+            std::fs::create_dir_all(&self.cold_root)
+                .map_err(|e| anyhow::anyhow!("config: tiers.cold_root: {e}"))?;
+            let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+            if same(hot, &self.cold_root) {
+                bail!(
+                    "config: tiers.cold_root {} is the store's own folder: give the cold class a folder of its own",
+                    self.cold_root.display()
+                );
+            }
         }
         objects
             .with_cold_root(&self.cold_root)
