@@ -1,5 +1,6 @@
-//! The MP4 reader, progressive and fragmented, with the codec parsing of sample entries
-//! and the subsample walks over video samples.
+//! The MP4 reader, progressive and fragmented, with the codec parsing of sample entries,
+//! the subsample walks over video samples and the search for CEA-608 captions in their
+//! SEI.
 //!
 //! Beyond not panicking: every sample read lies inside the input, and every track read
 //! survives its stored index (encode, decode, encode again gives the same bytes).
@@ -44,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(counts) = subsample_counts(track, data) {
                 assert_eq!(counts.len(), track.samples.len(), "a count per sample");
             }
+            let _ = openvod_media::captions::carries_cea608(track, data);
         }
         let _ = track.frame_rate();
         let _ = track.duration_seconds();

@@ -24,7 +24,7 @@ const USER_DATA_REGISTERED: u32 = 4;
 /// holds A/53 `cc_data` with a valid 608 pair (field 1 or 2). Only the NAL units before
 /// each sample's first slice are read, in a few bytes each; a video codec other than
 /// H.264 and H.265, or audio, carries none.
-pub fn carries_cea608(track: &Track, source: &impl ByteSource) -> std::io::Result<bool> {
+pub fn carries_cea608<S: ByteSource + ?Sized>(track: &Track, source: &S) -> std::io::Result<bool> {
     if track.kind != TrackKind::Video {
         return Ok(false);
     }
