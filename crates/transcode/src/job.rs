@@ -326,7 +326,37 @@ pub fn store_encoded(
     if template.packaging.downloads {
         summary.downloads = crate::downloads::make(plan, encoded, out)?;
     }
+    warnings.extend(captions_lost(&summary));
     Ok((summary, warnings))
+}
+
+/// A warning when the source's CEA-608 captions reached some video renditions but not
+/// the others: an encoder that does not pass them through (this ffmpeg's x265 and
+/// SVT-AV1) left them out, and players of those renditions show none.
+fn captions_lost(summary: &PackageSummary) -> Option<SourceWarning> {
+    let video: Vec<&crate::package::RenditionSummary> = summary
+        .renditions
+        .iter()
+        .filter(|r| r.kind == "video")
+        .collect();
+    let (with, without): (Vec<_>, Vec<_>) = video.iter().partition(|r| r.cea608);
+    if with.is_empty() || without.is_empty() {
+        return None;
+    }
+    let names = |rs: &[&&crate::package::RenditionSummary]| {
+        rs.iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(SourceWarning {
+        code: crate::integrity::WarningCode::StreamNotCarried,
+        message: format!(
+            "the source's CEA-608 captions are in {} only: {} do not carry them (their encoder does not pass captions through)",
+            names(&with),
+            names(&without)
+        ),
+    })
 }
 
 /// The storyboard and poster of the encoded renditions. A picture that could not be made
@@ -397,6 +427,7 @@ pub fn package_encoded_copies(
             s.downloads = downloads.clone();
         }
     }
+    warnings.extend(summaries.first().and_then(captions_lost));
     Ok((summaries, warnings))
 }
 

@@ -69,6 +69,9 @@ pub struct RenditionSummary {
     /// Quality against the source, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<crate::quality::QualityScore>,
+    /// Whether the video's picture carries CEA-608 captions (signalled in the manifests).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cea608: bool,
 }
 
 /// What a packaging run wrote.
@@ -114,6 +117,7 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
                 bytes: bytes.get(r).copied().unwrap_or(0),
                 cpu_seconds: None,
                 quality: None,
+                cea608: p.packaging().captioned.contains(rendition.name()),
             }
         })
         .chain(p.texts().iter().enumerate().map(|(k, t)| RenditionSummary {
@@ -134,6 +138,7 @@ fn summary(p: &Presentation, copy: Copy, bytes: &[u64], files: usize) -> Package
             bytes: p.text_bytes(k),
             cpu_seconds: None,
             quality: None,
+            cea608: false,
         }))
         .collect();
     PackageSummary {

@@ -245,3 +245,48 @@ fn packaging_on_request_signals_the_captions_too() {
         .unwrap()
         .contains("urn:scte:dash:cc:cea-608:2015"));
 }
+
+#[test]
+fn renditions_whose_encoder_drops_the_captions_say_none_and_a_warning_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = captioned_source(dir.path());
+    let (result, out) = transcode_fast(dir.path(), &src, &["--codecs", "h264,hevc"]);
+    assert_ok(&result, "openvod transcode --codecs h264,hevc");
+    let summary: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let video: Vec<&serde_json::Value> = summary["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "video")
+        .collect();
+    // x264 passes the captions through; this ffmpeg's x265 does not.
+    for r in &video {
+        let hevc = r["codecs"].as_str().unwrap().starts_with("hvc1");
+        assert_eq!(r["cea608"].as_bool().unwrap_or(false), !hevc, "{r}");
+    }
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["code"] == "stream_not_carried"
+            && w["message"].as_str().unwrap().contains("CEA-608")
+            && w["message"].as_str().unwrap().contains("-hevc")),
+        "{warnings:?}"
+    );
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for v in master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+    {
+        let want = if v.contains("hvc1") {
+            "CLOSED-CAPTIONS=NONE"
+        } else {
+            "CLOSED-CAPTIONS=\"cc\""
+        };
+        assert!(v.contains(want), "{v}");
+    }
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert_eq!(
+        mpd.matches("urn:scte:dash:cc:cea-608:2015").count(),
+        1,
+        "{mpd}"
+    );
+}
