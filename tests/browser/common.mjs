@@ -98,6 +98,24 @@ export async function makeSource(file, seconds) {
   ], { timeoutMs: 60_000 });
 }
 
+// `openvod serve` over a data folder in `tmp`, whose default template is the built-in one
+// at x264's `ultrafast` preset, with `extra` TOML (whole sections) after it; resolves
+// { child, base } once it listens on `listen`.
+export async function startFastServe(tmp, extra = '', listen = '127.0.0.1:0') {
+  const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
+    .replace('preset = "medium"', 'preset = "ultrafast"');
+  if (!template.includes('preset = "ultrafast"')) throw new Error('the default template names no medium preset');
+  fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
+  const config = path.join(tmp, 'openvod.toml');
+  fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n${extra}`);
+  return startServe(config, listen);
+}
+
+// Headless Chromium (CHROMIUM_BIN, or Debian's).
+export function launchChromium(chromium) {
+  return chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
 // `openvod serve --config CONFIG --listen LISTEN`; resolves { child, base } once it listens.
 export async function startServe(config, listen = '127.0.0.1:0') {
   const child = spawn(findOpenvod(), ['serve', '--config', config, '--listen', listen], {

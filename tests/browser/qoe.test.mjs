@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
-import { CHROMIUM_ARGS, REPO, makeSource, startServe, uploadReady } from './common.mjs';
+import { launchChromium, makeSource, startFastServe, uploadReady } from './common.mjs';
 
 const env = process.env;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -29,18 +29,13 @@ describe('viewers\' quality of experience', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-qoe-'));
     const src = path.join(tmp, 'match.mp4');
     await makeSource(src, 24);
-    const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
-      .replace('preset = "medium"', 'preset = "ultrafast"');
-    fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
-    const config = path.join(tmp, 'openvod.toml');
-    fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
-    ({ child: openvod, base } = await startServe(config, '127.0.0.1:0'));
+    ({ child: openvod, base } = await startFastServe(tmp));
     const a = await uploadReady(base, src, 'match.mp4');
     id = a.id;
     bitrates = a.renditions.filter((r) => r.width).map((r) => r.bitrate / 1000);
     // The players' page comes from another origin than the media, as on a real site.
     pages = await startServer({ mediaDir: tmp });
-    browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium(chromium);
   }, { timeout: 240_000 });
 
   after(async () => {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
-import { CHROMIUM_ARGS, REPO, makeSource, startServe, uploadReady } from './common.mjs';
+import { launchChromium, makeSource, startFastServe, uploadReady } from './common.mjs';
 
 const env = process.env;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -77,21 +77,15 @@ describe('content steering across two CDNs', () => {
       cdns[name] = cdn(originPort);
       ports[name] = await cdns[name].start();
     }
-    const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
-      .replace('preset = "medium"', 'preset = "ultrafast"');
-    fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
-    const config = path.join(tmp, 'openvod.toml');
-    fs.writeFileSync(config, [
-      `data_dir = "${path.join(tmp, 'data')}"`,
-      '[templates]', `default = "${path.join(tmp, 'fast.toml')}"`,
+    const steering = [
       '[steering]', 'ttl_seconds = 2', 'health_every_seconds = 1',
       ...Object.entries(ports).flatMap(([name, port]) => ['[[steering.pathways]]', `id = "${name}"`, `base = "http://127.0.0.1:${port}"`]),
       '',
-    ].join('\n'));
-    ({ child: openvod, base } = await startServe(config, `127.0.0.1:${originPort}`));
+    ].join('\n');
+    ({ child: openvod, base } = await startFastServe(tmp, steering, `127.0.0.1:${originPort}`));
     id = (await uploadReady(base, src, 'race.mp4')).id;
     pages = await startServer({ mediaDir: tmp });
-    browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium(chromium);
   }, { timeout: 240_000 });
 
   after(async () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
-import { CHROMIUM_ARGS, REPO, makeSource, startServe, uploadReady } from './common.mjs';
+import { launchChromium, makeSource, startFastServe, uploadReady } from './common.mjs';
 
 const env = process.env;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -27,17 +27,11 @@ describe('storage tiers', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-tiers-'));
     const src = path.join(tmp, 'archive.mp4');
     await makeSource(src, 8);
-    const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
-      .replace('preset = "medium"', 'preset = "ultrafast"');
-    fs.writeFileSync(path.join(tmp, 'fast.toml'), template);
-    const config = path.join(tmp, 'openvod.toml');
-    fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n` +
-      `[tiers]\nretry_after_seconds = 2\ngrace_seconds = 0\ncold_root = "${path.join(tmp, 'cold-disk')}"\n` +
-      `[templates]\ndefault = "${path.join(tmp, 'fast.toml')}"\n`);
-    ({ child: openvod, base } = await startServe(config, '127.0.0.1:0'));
+    ({ child: openvod, base } = await startFastServe(tmp,
+      `[tiers]\nretry_after_seconds = 2\ngrace_seconds = 0\ncold_root = "${path.join(tmp, 'cold-disk')}"\n`));
     ({ id } = await uploadReady(base, src, 'archive.mp4'));
     pages = await startServer({ mediaDir: tmp });
-    browser = await chromium.launch({ executablePath: env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium(chromium);
   }, { timeout: 240_000 });
 
   after(async () => {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use crate::db::{col, now_ms};
-use crate::events::append_event;
+use crate::events::append_asset_event;
 use crate::tasks::{insert_task, Stage};
 use crate::tiers::StorageState;
 use crate::{Db, Error, Result};
@@ -176,14 +176,7 @@ async fn insert_new(
     .execute(&mut **tx)
     .await?;
     insert_task(tx, id, Stage::FIRST, max_attempts, 0, now).await?;
-    append_event(
-        tx,
-        Some(id),
-        "asset.created",
-        &serde_json::json!({ "id": id }),
-        now,
-    )
-    .await
+    append_asset_event(tx, id, "asset.created", now).await
 }
 
 impl Db {
@@ -382,14 +375,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         if n.rows_affected() > 0 {
-            append_event(
-                &mut tx,
-                Some(id),
-                "asset.deleted",
-                &serde_json::json!({ "id": id }),
-                now_ms(),
-            )
-            .await?;
+            append_asset_event(&mut tx, id, "asset.deleted", now_ms()).await?;
         }
         tx.commit().await?;
         Ok(n.rows_affected() > 0)

@@ -33,6 +33,16 @@ pub(crate) async fn append_event(
     Ok(())
 }
 
+/// Appends an event of `kind` about asset `id` whose payload is the id alone.
+pub(crate) async fn append_asset_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<()> {
+    append_event(tx, Some(id), kind, &serde_json::json!({ "id": id }), now).await
+}
+
 impl Db {
     /// Appends an event outside any other change (progress reports).
     pub async fn append_event(

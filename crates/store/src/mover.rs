@@ -105,9 +105,15 @@ impl TierMover {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_archive = tokio::time::Instant::now();
+        let mut next_release = tokio::time::Instant::now();
         loop {
-            if let Err(e) = self.release_stale().await {
-                tracing::warn!(error = %e, "storage tiers: stale archives");
+            // A stale hold is at least `hold` old: looking once a `hold` is enough, and
+            // spares the database a write every `restore_every`.
+            if tokio::time::Instant::now() >= next_release {
+                next_release += self.settings.hold;
+                if let Err(e) = self.release_stale().await {
+                    tracing::warn!(error = %e, "storage tiers: stale archives");
+                }
             }
             loop {
                 match self.restore_next().await {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::assets::new_id;
 use crate::db::{col, now_ms};
-use crate::events::append_event;
+use crate::events::{append_asset_event, append_event};
 use crate::{Backend, Db, Error, Result};
 
 /// The stages of the pipeline, in order.
@@ -321,14 +321,7 @@ impl Db {
                 .bind(&task.asset_id)
                 .execute(&mut *tx)
                 .await?;
-                append_event(
-                    &mut tx,
-                    Some(&task.asset_id),
-                    "asset.ready",
-                    &serde_json::json!({ "id": task.asset_id }),
-                    now,
-                )
-                .await?;
+                append_asset_event(&mut tx, &task.asset_id, "asset.ready", now).await?;
             }
         }
         tx.commit().await?;
@@ -442,14 +435,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {
-            append_event(
-                &mut tx,
-                Some(asset_id),
-                "asset.cancelled",
-                &serde_json::json!({ "id": asset_id }),
-                now,
-            )
-            .await?;
+            append_asset_event(&mut tx, asset_id, "asset.cancelled", now).await?;
         }
         tx.commit().await?;
         Ok(n.rows_affected() == 1)

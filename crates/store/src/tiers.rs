@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use crate::db::{col, now_ms};
-use crate::events::append_event;
+use crate::events::append_asset_event;
 use crate::{Db, Result};
 
 /// Where an asset's objects are kept.
@@ -138,14 +138,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {
-            append_event(
-                &mut tx,
-                Some(id),
-                "asset.archived",
-                &serde_json::json!({ "id": id }),
-                now,
-            )
-            .await?;
+            append_asset_event(&mut tx, id, "asset.archived", now).await?;
             tx.commit().await?;
             return Ok(Some(StorageState::Cold));
         }
@@ -212,14 +205,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {
-            append_event(
-                &mut tx,
-                Some(id),
-                "asset.restoring",
-                &serde_json::json!({ "id": id }),
-                now,
-            )
-            .await?;
+            append_asset_event(&mut tx, id, "asset.restoring", now).await?;
         }
         let row = sqlx::query("SELECT storage FROM assets WHERE id = $1")
             .bind(id)
@@ -280,14 +266,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if n.rows_affected() == 1 {
-            append_event(
-                &mut tx,
-                Some(id),
-                "asset.restored",
-                &serde_json::json!({ "id": id }),
-                now,
-            )
-            .await?;
+            append_asset_event(&mut tx, id, "asset.restored", now).await?;
         }
         tx.commit().await?;
         Ok(n.rows_affected() == 1)
