@@ -368,6 +368,7 @@ function renderAsset(a) {
   $('#downloads-box').hidden = downloads.length === 0;
   renderTracks(a);
   renderStorage(a);
+  renderClip(a);
   if (a.status !== 'ready' || !a.playback) return;
   // A cold asset plays once it is restored: its objects answer 202 until then.
   if (a.storage === 'cold' || a.storage === 'restoring') {
@@ -500,6 +501,44 @@ $('#add-track').addEventListener('submit', async (e) => {
     $('#add-track').reset();
     $('#track-kind').dispatchEvent(new Event('change'));
   } catch (err) { $('#track-result').textContent = err.message; }
+});
+
+// Clips: a range of a ready asset made into an asset of its own.
+function renderClip(a) {
+  $('#clip-box').hidden = a.status !== 'ready' && !a.clip;
+  $('#make-clip').hidden = a.status !== 'ready';
+  $('#clip-of').hidden = !a.clip;
+  if (a.clip) {
+    $('#clip-parent').href = `#/asset/${a.clip.of}`;
+    $('#clip-parent').textContent = `${a.clip.of} (${a.clip.start} s to ${a.clip.end} s, ${a.clip.mode === 'frame' ? 'to the frame' : 'on keyframes'})`;
+  }
+}
+let clipMark = null;
+$('#clip-from-player').addEventListener('click', () => {
+  // The first press marks the start, the second the end.
+  const t = Math.round($('#player').currentTime * 1000) / 1000;
+  if (clipMark === null) {
+    clipMark = t;
+    $('#clip-start').value = String(t);
+    $('#clip-result').textContent = 'Start marked: play on and press again for the end.';
+  } else {
+    $('#clip-end').value = String(t);
+    clipMark = null;
+    $('#clip-result').textContent = '';
+  }
+});
+$('#make-clip').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!currentAsset) return;
+  $('#clip-result').textContent = 'Making…';
+  try {
+    const c = await api(`/v1/assets/${currentAsset}/clips`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ start: Number($('#clip-start').value), end: Number($('#clip-end').value), mode: $('#clip-mode').value }),
+    });
+    $('#clip-result').innerHTML = `Clip <a href="#/asset/${esc(c.id)}">${esc(c.source?.name ?? c.id)}</a> queued.`;
+  } catch (err) { $('#clip-result').textContent = err.message; }
 });
 
 $('#quality').addEventListener('change', (e) => { if (hls) hls.currentLevel = Number(e.target.value); });

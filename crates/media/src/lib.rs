@@ -17,6 +17,7 @@
 pub mod av1;
 pub mod bmff;
 pub mod captions;
+pub mod clip;
 pub mod cmaf;
 pub mod codec;
 pub mod copy;

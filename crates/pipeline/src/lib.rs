@@ -9,6 +9,7 @@
 //! stage; stages are idempotent, writing under keys named after the task run and
 //! committed by the database write.
 
+mod clip;
 mod config;
 mod protect;
 mod stages;
@@ -81,6 +82,7 @@ impl From<openvod_transcode::Error> for StageError {
             | E::Template(_) => StageError::permanent("invalid_media", e),
             E::DamagedSource { .. } => StageError::permanent("damaged_source", e),
             E::Subtitles { .. } => StageError::permanent("invalid_subtitles", e),
+            E::Range(_) => StageError::permanent("invalid_range", e),
             E::Ffmpeg { .. } => StageError::permanent("transcode_failed", e),
             E::Timeout { .. } => StageError::transient("timeout", e),
             E::ToolMissing(_) | E::Io { .. } | E::Output(_) | E::MediaConvert(_) => {

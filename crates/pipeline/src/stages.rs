@@ -43,7 +43,7 @@ pub(crate) struct Ctx<'a> {
     pub cancel: Arc<AtomicBool>,
 }
 
-type StageResult = Result<StageOutcome, StageError>;
+pub(crate) type StageResult = Result<StageOutcome, StageError>;
 
 pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
     let asset = ctx.db.asset(&task.asset_id).await?.ok_or_else(|| {
@@ -84,19 +84,19 @@ impl PackageOutput {
 
 /// What `transcode` hands to `package`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct TranscodeOutput {
-    renditions: Vec<String>,
-    encode_seconds: f64,
-    cpu_seconds: f64,
+pub(crate) struct TranscodeOutput {
+    pub renditions: Vec<String>,
+    pub encode_seconds: f64,
+    pub cpu_seconds: f64,
     /// The plan the encode ran (a per-title ladder's rungs come from its analysis, the
     /// text tracks from the source), so the later stages take it from here rather than
     /// planning again; absent from results recorded by earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    plan: Option<EncodePlan>,
+    pub plan: Option<EncodePlan>,
 }
 
 /// What the transcode stage recorded; `None` before it ran.
-async fn transcode_output(
+pub(crate) async fn transcode_output(
     ctx: &Ctx<'_>,
     asset: &Asset,
 ) -> Result<Option<TranscodeOutput>, StageError> {
@@ -110,7 +110,7 @@ async fn transcode_output(
 /// The plan the transcode stage encoded (per-title, as it recorded it, or fixed), for
 /// the stages after it. They encode nothing, so this worker's encoders are not asked
 /// about: a worker without SVT-AV1 packages the AV1 rungs another worker encoded.
-fn encoded_plan(
+pub(crate) fn encoded_plan(
     ctx: &Ctx<'_>,
     asset: &Asset,
     transcode: Option<&TranscodeOutput>,
@@ -150,7 +150,7 @@ struct PublishOutput {
     usage: ProcessingUsage,
 }
 
-fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, StageError> {
+pub(crate) fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, StageError> {
     serde_json::to_value(output).map_err(|e| StageError::transient("worker", e))
 }
 
@@ -168,7 +168,7 @@ pub(crate) async fn forget_local(config: &PipelineConfig, asset_id: &str) {
     let _ = tokio::fs::remove_dir_all(config.work_dir.join(asset_id)).await;
 }
 
-fn local_dir(ctx: &Ctx<'_>, asset: &Asset) -> PathBuf {
+pub(crate) fn local_dir(ctx: &Ctx<'_>, asset: &Asset) -> PathBuf {
     ctx.config.work_dir.join(&asset.id)
 }
 
@@ -203,7 +203,7 @@ async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf, StageErro
     Ok(path)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StageError> {
     tokio::task::spawn_blocking(f)
@@ -325,7 +325,7 @@ async fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     })
 }
 
-async fn fresh_dir(path: &Path) -> Result<(), StageError> {
+pub(crate) async fn fresh_dir(path: &Path) -> Result<(), StageError> {
     let _ = tokio::fs::remove_dir_all(path).await;
     tokio::fs::create_dir_all(path)
         .await
@@ -333,6 +333,9 @@ async fn fresh_dir(path: &Path) -> Result<(), StageError> {
 }
 
 async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
+    if let Some(clip) = &asset.clip {
+        return crate::clip::transcode(ctx, asset, clip).await;
+    }
     let mut plan = plan(ctx, asset)?;
     let template = template(ctx, asset)?.clone();
     let source = local_source(ctx, asset).await?;

@@ -103,6 +103,11 @@ pub(crate) struct AssetView {
     /// objects are answered 202 with Retry-After until it is hot again).
     #[schema(schema_with = openapi::storage_state)]
     storage: StorageState,
+    /// For a clip, what it was cut from: `of` (the parent's id), `start` and `end`
+    /// (seconds of the parent, as asked) and `mode` (`keyframe` or `frame`); null for
+    /// an upload. The range cut is the clip's own duration, from its first frame.
+    #[schema(value_type = Option<Object>)]
+    clip: Option<Value>,
     created_at_ms: i64,
     started_at_ms: Option<i64>,
     finished_at_ms: Option<i64>,
@@ -298,6 +303,7 @@ fn summary(a: &Asset) -> AssetView {
         ladder: a.ladder.clone(),
         poster_time: a.poster_time_ms.map(|ms| ms as f64 / 1000.0),
         storage: a.storage,
+        clip: a.clip.clone(),
         created_at_ms: a.created_at,
         started_at_ms: a.started_at,
         finished_at_ms: a.finished_at,
@@ -558,7 +564,14 @@ async fn remove(
     let cold = &state.objects.cold;
     state.objects.outputs.delete_prefix(&id).await?;
     cold.outputs.delete_prefix(&id).await?;
-    if state.config.delete_sources {
+    // A source another asset names (a clip's is its parent's) stays.
+    if state.config.delete_sources
+        && state
+            .db
+            .other_assets_of_source(&asset.source_key, &asset.id)
+            .await?
+            == 0
+    {
         state.objects.sources.delete(&asset.source_key).await?;
         cold.sources.delete(&asset.source_key).await?;
     }

@@ -173,6 +173,7 @@ mod tests {
             include_str!("images/poster.rs"),
             include_str!("downloads.rs"),
             include_str!("tracks/mod.rs"),
+            include_str!("clips.rs"),
             include_str!("qoe/mod.rs"),
             include_str!("steering.rs"),
             include_str!("tiers.rs"),

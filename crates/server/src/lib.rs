@@ -6,6 +6,7 @@
 pub mod access;
 mod api;
 mod buffers;
+mod clips;
 mod downloads;
 mod drm;
 mod error;
@@ -218,6 +219,7 @@ pub fn router(state: AppState, roles: Roles) -> Router {
             .merge(tus::routes())
             .merge(images::control_routes())
             .merge(tracks::routes())
+            .merge(clips::routes())
             .merge(tiers::routes())
             .merge(qoe::routes())
             .route_layer(axum::middleware::from_fn_with_state(

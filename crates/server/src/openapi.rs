@@ -61,6 +61,7 @@ pub(crate) use crate::webhooks::EVENT_KINDS;
         crate::images::poster::set_poster,
         crate::tracks::add_track,
         crate::tracks::remove_track,
+        crate::clips::create_clip,
         crate::qoe::asset_qoe,
         crate::steering::steering_answer,
         crate::qoe::report,

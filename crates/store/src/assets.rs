@@ -86,6 +86,9 @@ pub struct Asset {
     pub poster_time_ms: Option<i64>,
     /// Where its objects are kept: hot, cold, or moving between the two.
     pub storage: StorageState,
+    /// For a clip, the range of its parent it was made from (`{"of", "start", "end",
+    /// "mode"}`, read by the pipeline); `None` for an asset made from an upload.
+    pub clip: Option<serde_json::Value>,
 }
 
 /// What creating an asset needs.
@@ -98,7 +101,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms, storage";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms, storage, clip";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -146,6 +149,7 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
             StorageState::parse(&storage)
                 .ok_or_else(|| Error::Conflict(format!("unknown storage state {storage:?}")))?
         },
+        clip: json(col(row, "clip")?)?,
     })
 }
 
@@ -187,6 +191,47 @@ impl Db {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         insert_new(&mut tx, &id, &new, max_attempts, now).await?;
+        tx.commit().await?;
+        self.asset(&id)
+            .await?
+            .ok_or(Error::NotFound { what: "asset", id })
+    }
+
+    /// Creates a clip of `parent`: an asset of the same source and template, its probe
+    /// taken from the parent, whose first task is the transcode stage (which cuts the
+    /// parent's renditions as `clip` says), claimable by a worker that encodes `codecs`;
+    /// with its `asset.created` event, in one transaction.
+    pub async fn create_clip(
+        &self,
+        parent: &Asset,
+        name: &str,
+        clip: &serde_json::Value,
+        codecs: i64,
+        max_attempts: u32,
+    ) -> Result<Asset> {
+        let id = new_id();
+        let now = now_ms();
+        let probe = parent.probe.as_ref().map(serde_json::Value::to_string);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO assets (id, status, stage, progress, source_key, source_name, source_size, template, probe, clip, playback, created_at, updated_at) \
+             VALUES ($1, 'queued', $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(Stage::Transcode.as_str())
+        .bind(&parent.source_key)
+        .bind(name)
+        // The source is the parent's: its bytes are counted there.
+        .bind(None::<i64>)
+        .bind(&parent.template)
+        .bind(probe)
+        .bind(clip.to_string())
+        .bind(&parent.playback)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_task(&mut tx, &id, Stage::Transcode, max_attempts, codecs, now).await?;
+        append_asset_event(&mut tx, &id, "asset.created", now).await?;
         tx.commit().await?;
         self.asset(&id)
             .await?

@@ -556,6 +556,60 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
 }
 
 #[tokio::test]
+async fn a_clip_starts_at_the_transcode_stage_and_shares_its_parents_source() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let parent = db.create_asset(new_asset("a/movie.mov"), 3).await.unwrap();
+        db.set_playback(&parent.id, Some("signed")).await.unwrap();
+        let parent = db.asset(&parent.id).await.unwrap().unwrap();
+        let range = serde_json::json!({"of": parent.id, "start": 1.5, "end": 4.0, "mode": "frame"});
+        let clip = db
+            .create_clip(&parent, "movie (clip)", &range, AV1, 3)
+            .await
+            .unwrap();
+        assert_eq!(clip.clip.as_ref(), Some(&range), "{name}");
+        assert_eq!(clip.stage, Some(Stage::Transcode), "{name}");
+        assert_eq!(
+            (
+                clip.source_key.as_str(),
+                clip.source_size,
+                clip.playback.as_deref()
+            ),
+            (parent.source_key.as_str(), None, Some("signed")),
+            "{name}: the parent's source, counted there, and its access"
+        );
+        assert_eq!(
+            db.other_assets_of_source(&parent.source_key, &clip.id)
+                .await
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        // The parent's probe comes first; the clip's transcode waits for an AV1 encoder.
+        let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+        assert_eq!(
+            (task.asset_id.as_str(), task.stage),
+            (parent.id.as_str(), Stage::Probe),
+            "{name}"
+        );
+        assert!(
+            db.claim_task("w", LEASE, H264).await.unwrap().is_none(),
+            "{name}"
+        );
+        let task = db
+            .claim_task("w2", LEASE, H264 | AV1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (task.asset_id.as_str(), task.stage),
+            (clip.id.as_str(), Stage::Transcode),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_asset_walks_through_every_stage() {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {

@@ -52,6 +52,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Output(String),
+    /// A clip's range that the title does not hold (see `clip`).
+    #[error("{0}")]
+    Range(String),
     #[error("cancelled")]
     Cancelled,
 }

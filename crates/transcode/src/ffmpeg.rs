@@ -507,7 +507,7 @@ pub fn encode(
 }
 
 /// User + system CPU time of all waited-for children of this process.
-pub(crate) fn children_cpu_time() -> Duration {
+pub fn children_cpu_time() -> Duration {
     cpu_time(libc::RUSAGE_CHILDREN)
 }
 

@@ -23,7 +23,7 @@ pub use cipher::{
     aes128_seal, aes128_sealed_len, cbcs_encrypt_ranges, decrypt_sample, encrypt_sample,
     CbcsRanges, LANES,
 };
-pub use sample_entry::{protected_sample_description, video_syntax, VideoSyntax};
+pub use sample_entry::{decoder_config, protected_sample_description, video_syntax, VideoSyntax};
 pub use subsample::{video_subsamples, video_subsamples_into, NalSyntax, Subsample};
 pub use video::{subsample_counts, SubsampleCounts, VideoSubsampler};
 

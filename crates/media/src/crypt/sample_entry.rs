@@ -91,6 +91,22 @@ pub fn video_syntax(stsd: &[u8]) -> Option<VideoSyntax<'_>> {
     }
 }
 
+/// The decoder configuration record of the first sample entry of `stsd` (`avcC`,
+/// ISO/IEC 14496-15 5.3.3.1; `hvcC`, 8.3.3.1; `av1C`, AV1-ISOBMFF 2.3.3), whole:
+/// `None` for other codecs. Two runs of samples can share one sample entry only when
+/// these bytes are the same.
+pub fn decoder_config(stsd: &[u8]) -> Option<&[u8]> {
+    let (at, size) = first_entry(stsd)?;
+    let entry = &stsd[at..at + size];
+    let fourcc: &[u8; 4] = match &entry[4..8] {
+        b"avc1" | b"avc3" => b"avcC",
+        b"hvc1" | b"hev1" => b"hvcC",
+        b"av01" => b"av1C",
+        _ => return None,
+    };
+    child(entry, TrackKind::Video, fourcc)
+}
+
 /// The `stsd` of a protected track: the first entry renamed `encv`/`enca` with a `sinf`
 /// appended, then, with a clear lead, the original entry as a second one for the clear
 /// fragments to select (ISO/IEC 23001-7, 9.4: unprotected samples in a protected track).

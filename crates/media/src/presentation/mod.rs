@@ -593,4 +593,4 @@ fn size_rendition(
 #[cfg(test)]
 mod audio_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -90,7 +90,7 @@ fn nal(kind: u8, body: usize, fill: u8) -> Vec<u8> {
 /// The source: a 10 s video track (25 fps, a sync sample every 2 s, an access unit
 /// delimiter and one or two slices per frame, B-frame-like composition offsets) and a
 /// 10 s AAC track, their samples in one buffer.
-pub(super) fn fixture() -> (Vec<u8>, Vec<Rendition>) {
+pub(crate) fn fixture() -> (Vec<u8>, Vec<Rendition>) {
     let mut bytes = Vec::new();
     let dur = VIDEO_SCALE / FPS;
     let mut video = Vec::with_capacity(FRAMES);
