@@ -23,8 +23,8 @@ use openvod_transcode::ladder::EncodePlan;
 use tokio::io::AsyncWriteExt;
 
 use crate::stages::{
-    blocking, encoded_plan, fresh_dir, local_dir, to_value, transcode_output, Ctx, StageResult,
-    TranscodeOutput,
+    blocking, encoded_plan, fresh_dir, local_dir, put_encoded, to_value, transcode_output, Ctx,
+    StageResult, TranscodeOutput,
 };
 use crate::StageError;
 
@@ -84,15 +84,7 @@ pub(crate) async fn transcode(
     if ctx.cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(StageError::Abandoned);
     }
-    for file in ffmpeg::output_files(&cut.plan) {
-        ctx.objects
-            .outputs
-            .put_file(
-                &format!("{}/work/encode/{file}", asset.id),
-                &encoded.join(&file),
-            )
-            .await?;
-    }
+    put_encoded(ctx, asset, &cut.plan, &encoded).await?;
     Ok(StageOutcome {
         output: to_value(&TranscodeOutput {
             renditions: cut.plan.rendition_names(),

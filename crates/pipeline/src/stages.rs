@@ -398,15 +398,7 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         // Media seconds per wall second: the "x real time" of the encode.
         metrics::histogram!("openvod_encode_speed").record(plan.duration / cost.wall.as_secs_f64());
     }
-    for file in ffmpeg::output_files(&plan) {
-        ctx.objects
-            .outputs
-            .put_file(
-                &format!("{}/work/encode/{file}", asset.id),
-                &encoded.join(&file),
-            )
-            .await?;
-    }
+    put_encoded(ctx, asset, &plan, &encoded).await?;
     Ok(StageOutcome {
         output: to_value(&TranscodeOutput {
             renditions: plan.rendition_names(),
@@ -418,6 +410,25 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         ladder: decision.as_ref().map(to_value).transpose()?,
         ..StageOutcome::default()
     })
+}
+
+/// Stores the files of `plan` in `encoded` as the asset's work files, for `package`.
+pub(crate) async fn put_encoded(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+    plan: &EncodePlan,
+    encoded: &Path,
+) -> Result<(), StageError> {
+    for file in ffmpeg::output_files(plan) {
+        ctx.objects
+            .outputs
+            .put_file(
+                &format!("{}/work/encode/{file}", asset.id),
+                &encoded.join(&file),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {

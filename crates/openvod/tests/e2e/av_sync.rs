@@ -41,7 +41,7 @@ fn flash_time(manifest: &Path) -> f64 {
 }
 
 /// First instant the audio rises above -30 dB, by `silencedetect`.
-fn beep_time(manifest: &Path) -> f64 {
+pub(crate) fn beep_time(manifest: &Path) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-i"])
         .arg(manifest)
