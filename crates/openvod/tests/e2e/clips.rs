@@ -3,7 +3,8 @@
 //! packaged on request. Each lasts what its mode promises (the GOPs around the range,
 //! or the range to the frame), decodes without an error, and keeps a flash and a tone
 //! that coincide in the source together. Ranges the title does not hold are refused
-//! with a 400 and change nothing; deleting a clip keeps its parent's source.
+//! with a 400 and change nothing; deleting a clip keeps its parent's source. Frame-exact
+//! clips of H.264, HEVC and AV1 rungs join their re-encoded frames into one track each.
 
 use std::process::Command;
 
@@ -240,4 +241,68 @@ fn clips_are_cut_on_keyframes_or_to_the_frame_and_stay_in_sync() {
     assert_eq!((status, after), (200, parent_master));
     let errors = decode_errors(std::path::Path::new(&master(&ahead)));
     assert!(errors.trim().is_empty(), "{errors}");
+}
+
+#[test]
+fn frame_exact_clips_join_re_encoded_frames_in_every_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), "src.mp4", "320x180", 30, 6, true, &[]);
+    let cfg = serve_config_with_jit(dir.path());
+    // The jit template with a ladder in H.264, HEVC and AV1.
+    let jit = dir.path().join("jit.toml");
+    let text = std::fs::read_to_string(&jit).unwrap().replace(
+        "codec = \"h264\"\n",
+        "codec = \"h264\"\ncodecs = [\"h264\", \"hevc\", \"av1\"]\n",
+    );
+    std::fs::write(&jit, text).unwrap();
+    let s = start_service("serve", &cfg, &[]);
+    let base = s.base.clone();
+    let id = upload_with(&base, &src, "src.mp4", "jit");
+    let a = wait_finished(&base, &id, std::time::Duration::from_secs(300));
+    assert_eq!(a["status"], "ready", "{a}");
+    let (status, clip) = post_clip(&base, &id, r#"{"start": 0.5, "end": 4.5, "mode": "frame"}"#);
+    assert_eq!(status, 201, "{clip}");
+    let clip = wait_finished(
+        &base,
+        clip["id"].as_str().unwrap(),
+        std::time::Duration::from_secs(300),
+    );
+    assert_eq!(clip["status"], "ready", "{clip}");
+    let rungs: Vec<(String, String)> = clip["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "video")
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["codecs"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let codecs: Vec<&str> = rungs.iter().map(|(_, c)| &c[..4]).collect();
+    assert_eq!(codecs, ["avc1", "hvc1", "av01"], "{clip}");
+    for (rung, _) in &rungs {
+        let url = format!(
+            "{base}/play/{}/{rung}/index.m3u8",
+            clip["id"].as_str().unwrap()
+        );
+        let errors = decode_errors(std::path::Path::new(&url));
+        assert!(errors.trim().is_empty(), "{rung}: {errors}");
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args([
+                "-show_entries",
+                "stream=nb_read_frames",
+                "-of",
+                "csv=p=0",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        // One line per program the playlist is read as, and the stream's.
+        let counts = String::from_utf8_lossy(&out.stdout).into_owned();
+        let frames = counts.split_whitespace().next().unwrap_or("");
+        assert_eq!(frames, "120", "{rung}: 4 s at 30 fps ({counts})");
+    }
 }
