@@ -1,6 +1,7 @@
 // The dashboard in a real browser: Chromium uploads a file through the page (tus), sees
 // it become ready in the live list, opens it, sees the per-title ladder chosen for it and
-// plays it, and a screenshot is kept.
+// plays it, and a screenshot is kept. Tracks are added to an asset, and a clip is cut
+// from it that plays with them.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -193,6 +194,32 @@ describe('the dashboard', () => {
       const languages = await page.$$eval('#audio-track option', (o) => o.map((x) => x.textContent));
       assert.equal(languages.length, 2, languages.join(', '));
       assert.ok(languages.includes('Spanish'), languages.join(', '));
+      assert.equal(await page.evaluate(() => window.__playerError ?? null), null);
+
+      // A clip of it from the same page: 1 s to 5 s on keyframes (2 s GOPs: 0 s to 6 s),
+      // with the dub added since its encode.
+      await page.fill('#clip-start', '1');
+      await page.fill('#clip-end', '5');
+      const [clipped] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith(`/v1/assets/${id}/clips`) && r.request().method() === 'POST'),
+        page.click('#make-clip button[type="submit"]'),
+      ]);
+      assert.equal(clipped.status(), 201, 'the clip is queued');
+      const clipId = (await clipped.json()).id;
+      await page.click('#clip-result a');
+      await page.waitForFunction((c) => location.hash === `#/asset/${c}`, clipId);
+      // It turns ready on the page, plays, names its parent and keeps both languages.
+      await page.waitForFunction(() => {
+        const v = document.querySelector('#player');
+        return v && v.currentTime > 2 && v.videoWidth > 0;
+      }, null, { timeout: 120_000 });
+      assert.equal(await page.isHidden('#clip-of'), false);
+      assert.equal(await page.getAttribute('#clip-parent', 'href'), `#/asset/${id}`);
+      await page.locator('#audio-box').waitFor({ state: 'visible', timeout: 30_000 });
+      const clipLanguages = await page.$$eval('#audio-track option', (o) => o.map((x) => x.textContent));
+      assert.ok(clipLanguages.includes('Spanish') && clipLanguages.length === 2, clipLanguages.join(', '));
+      const clip = await (await fetch(`${base}/v1/assets/${clipId}`)).json();
+      assert.deepEqual(clip.clip, { of: id, start: 1, end: 5, mode: 'keyframe' });
       assert.equal(await page.evaluate(() => window.__playerError ?? null), null);
       assert.deepEqual(errors, []);
     } finally {
