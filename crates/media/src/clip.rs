@@ -100,10 +100,11 @@ fn sync_times(video: &Track) -> (Vec<f64>, f64) {
     (syncs, seconds(video, video.end_time()))
 }
 
-/// A time of `track` in seconds from its first presented instant: the timeline a clip's
-/// range is given on.
+/// A time of `track` in seconds: the timeline a clip's range is given on. The reader
+/// starts every track of a title together at zero (or at its empty-edit delay), so the
+/// same instant is the same number in every track and in the text tracks' cues.
 fn seconds(track: &Track, t: i64) -> f64 {
-    (t - track.start_time()) as f64 / f64::from(track.timescale.max(1))
+    t as f64 / f64::from(track.timescale.max(1))
 }
 
 /// Half the typical sample duration, in seconds: the tolerance of an instant in `track`.
@@ -135,8 +136,8 @@ pub fn keyframe_span(video: &Track, start: f64, end: f64) -> Result<ClipSpan, Cl
     })
 }
 
-/// The frame-exact plan of `start..end` seconds in `video`: the clip begins at the first
-/// frame presented at or after `start` and ends before the first at or after `end`.
+/// The frame-exact plan of `start..end` seconds in `video`: each end of the range is
+/// moved to the nearest frame boundary (at most half a frame away).
 pub fn frame_span(video: &Track, start: f64, end: f64) -> Result<FrameSpan, ClipError> {
     let (syncs, video_end) = sync_times(video);
     check_range(start, end, video_end)?;
@@ -254,20 +255,37 @@ pub fn cut_track(track: &Track, span: ClipSpan) -> Result<Track> {
         subsamples: None,
         ..track.clone()
     };
-    let base = cut.samples[0].dts;
-    for s in &mut cut.samples {
-        s.dts -= base;
-    }
+    rebase(&mut cut)?;
     if track.kind == TrackKind::Video {
-        // Closed GOPs: nothing in the run is presented before its first sync sample.
+        // Closed GOPs: the run presents exactly its own frames, from its first sync
+        // sample on, without a gap (an open GOP's leading frames would be presented
+        // before it, or be missing from the next run).
         let first = cut.samples[0].pts();
-        if cut.samples.iter().any(|s| s.pts() < first) {
+        let end = cut
+            .samples
+            .iter()
+            .map(|s| s.pts() + i64::from(s.duration))
+            .max()
+            .unwrap_or(first);
+        let total: i64 = cut.samples.iter().map(|s| i64::from(s.duration)).sum();
+        if cut.samples.iter().any(|s| s.pts() < first) || end - first != total {
             return Err(Error::Unsupported(
-                "the video's GOPs are open: a frame refers to one before the cut".into(),
+                "the video's GOPs are open: frames refer to pictures across the cut".into(),
             ));
         }
     }
     Ok(cut)
+}
+
+/// Moves a run's decode times to start at zero.
+fn rebase(track: &mut Track) -> Result<()> {
+    let base = track.samples.first().map_or(0, |s| s.dts);
+    for s in &mut track.samples {
+        s.dts = s.dts.checked_sub(base).ok_or_else(|| {
+            Error::Unsupported("decode times go backwards in the rendition".into())
+        })?;
+    }
+    Ok(())
 }
 
 /// A run of a clip's samples, all read from one file (`source`, the caller's index).
@@ -294,24 +312,24 @@ fn decoder_config(track: &Track) -> Option<&[u8]> {
     crate::crypt::decoder_config(&track.sample_description)
 }
 
-/// The file of a clip's rendition joined from `pieces` in order: a CMAF header (the
-/// first piece's sample description), then one segment per piece, decode times
-/// continuing. Pieces must share the track's kind, timescale and, for video, decoder
-/// configuration.
-pub fn clip_layout(pieces: &[ClipPiece]) -> Result<Vec<ClipPart>> {
-    let first = pieces
-        .first()
-        .ok_or_else(|| Error::Settings("a clip of nothing".into()))?;
-    for p in &pieces[1..] {
-        if p.track.kind != first.track.kind || p.track.timescale != first.track.timescale {
+/// The file of a clip's rendition joined from `pieces` in order: a CMAF header with the
+/// sample description of `header` (the rendition the clip is cut from), then one segment
+/// per piece, decode times continuing. Pieces must share the header's kind, timescale
+/// and, for video, decoder configuration.
+pub fn clip_layout(header: &Track, pieces: &[ClipPiece]) -> Result<Vec<ClipPart>> {
+    if pieces.is_empty() {
+        return Err(Error::Settings("a clip of nothing".into()));
+    }
+    for p in pieces {
+        if p.track.kind != header.kind || p.track.timescale != header.timescale {
             return Err(Error::Unsupported(format!(
                 "a re-encoded part has another timescale ({} against {})",
-                p.track.timescale, first.track.timescale
+                p.track.timescale, header.timescale
             )));
         }
-        if first.track.kind == TrackKind::Video
+        if header.kind == TrackKind::Video
             && (decoder_config(&p.track).is_none()
-                || decoder_config(&p.track) != decoder_config(&first.track))
+                || decoder_config(&p.track) != decoder_config(header))
         {
             return Err(Error::Unsupported(
                 "the re-encoded frames' decoder configuration differs from the rendition's: \
@@ -320,12 +338,13 @@ pub fn clip_layout(pieces: &[ClipPiece]) -> Result<Vec<ClipPart>> {
             ));
         }
     }
-    let mut parts = vec![ClipPart::Bytes(init_segment(&first.track, None)?)];
+    let mut parts = vec![ClipPart::Bytes(init_segment(header, None)?)];
     let mut offset = 0u64;
     let mut sequence = 1u32;
     let mut scratch = Vec::new();
     for piece in pieces {
         let mut track = piece.track.clone();
+        rebase(&mut track)?;
         for s in &mut track.samples {
             s.dts += offset;
         }

@@ -70,11 +70,13 @@ pub(crate) async fn transcode(
     let encoded = local_dir(ctx, asset).join("encode");
     fresh_dir(&encoded).await?;
     let (p, d, e) = (plan.clone(), dir.clone(), encoded.clone());
+    let cancel = ctx.cancel.clone();
     let started = std::time::Instant::now();
     let (cut, cpu) = blocking(move || {
         // The cut's own copying on this thread, and the encodes of a frame-exact clip.
         let before = ffmpeg::thread_cpu_time() + ffmpeg::children_cpu_time();
-        let cut = openvod_transcode::clip::cut(&p, &extra_audio, &extra_text, &d, &request, &e);
+        let cut =
+            openvod_transcode::clip::cut(&p, &extra_audio, &extra_text, &d, &request, &e, &cancel);
         let after = ffmpeg::thread_cpu_time() + ffmpeg::children_cpu_time();
         (cut, after.saturating_sub(before))
     })
@@ -93,6 +95,7 @@ pub(crate) async fn transcode(
             plan: Some(cut.plan.clone()),
         })?,
         warnings: Some(to_value(&warnings)?),
+        probe: clip_probe(asset, cut.span.duration()),
         ..StageOutcome::default()
     })
 }
@@ -132,6 +135,8 @@ async fn fetch(
             // out, those added since come in.
             plan.text
                 .retain(|t| stored.texts.iter().any(|s| s.name.as_str() == t.name));
+            plan.audio
+                .retain(|a| stored.renditions.iter().any(|r| r.name.as_str() == a.name));
             let planned = plan.rendition_names();
             let extra_audio = stored
                 .renditions
@@ -247,4 +252,19 @@ async fn join_segments(
     out.flush()
         .await
         .map_err(|e| StageError::transient("worker", e))
+}
+
+/// The clip's probe: its parent's, at the clip's length (the title's and each stream's).
+fn clip_probe(asset: &Asset, seconds: f64) -> Option<serde_json::Value> {
+    let mut probe = asset.probe.clone()?;
+    let seconds = (seconds * 1000.0).round() / 1000.0;
+    probe["duration"] = serde_json::json!(seconds);
+    if let Some(streams) = probe.get_mut("streams").and_then(|s| s.as_array_mut()) {
+        for s in streams {
+            if s.get("duration").is_some_and(|d| !d.is_null()) {
+                s["duration"] = serde_json::json!(seconds);
+            }
+        }
+    }
+    Some(probe)
 }

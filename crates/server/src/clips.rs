@@ -60,6 +60,8 @@ pub(crate) struct ClipBody {
         (status = 401, response = openapi::Unauthorized),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::UnsupportedMediaType),
         (status = 503, response = openapi::Unavailable),
     ),
     security(("AdminToken" = []))
@@ -82,11 +84,17 @@ pub(crate) async fn create_clip(
         ));
     }
     crate::tiers::refuse_cold(&parent)?;
-    let duration = parent
-        .probe
-        .as_ref()
-        .and_then(|p| p.get("duration"))
-        .and_then(serde_json::Value::as_f64)
+    let plan = encoded_plan(&state, &id).await?;
+    // The encoded length (a clip's is its own), or the probed one when it was unknown.
+    let duration = Some(plan.duration)
+        .filter(|d| *d > 0.0)
+        .or_else(|| {
+            parent
+                .probe
+                .as_ref()
+                .and_then(|p| p.get("duration"))
+                .and_then(serde_json::Value::as_f64)
+        })
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
@@ -96,7 +104,6 @@ pub(crate) async fn create_clip(
         })?;
     check_range(body.start, body.end, duration)
         .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
-    let plan = encoded_plan(&state, &id).await?;
     check_clear_renditions(&state, &parent, &plan).await?;
     // A frame-exact clip encodes: only a worker with every rung's encoder may take it.
     let codecs = match body.mode {

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use openvod_media::clip::{self, ClipPart, ClipPiece, ClipSpan};
@@ -76,13 +77,24 @@ pub fn cut(
     parent: &Path,
     request: &ClipRequest,
     out: &Path,
+    cancel: &AtomicBool,
 ) -> Result<ClipCut> {
+    let cancelled = || -> Result<()> {
+        if cancel.load(Ordering::Relaxed) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     let read = |name: &str| -> Result<(PathBuf, Track)> {
         let path = ffmpeg::output_path(parent, name);
         let track = crate::package::read_mp4(&path)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Output(format!("rendition {name} has no track")))?;
+            .ok_or_else(|| Error::Unsupported {
+                input: path.display().to_string(),
+                reason: format!("rendition {name} has no track"),
+            })?;
         Ok((path, track))
     };
     let reference = plan
@@ -93,7 +105,7 @@ pub fn cut(
     // The range was checked against the source's probed duration, which can pass the
     // encoded video's end by a fraction of a second (an audio stream that runs on):
     // such an end is the video's end.
-    let video_end = (video.end_time() - video.start_time()) as f64 / f64::from(video.timescale);
+    let video_end = video.end_time() as f64 / f64::from(video.timescale.max(1));
     let end = if request.end > video_end && request.end <= video_end + MAX_END_OVERRUN {
         video_end
     } else {
@@ -108,6 +120,7 @@ pub fn cut(
     };
     let mut frames_encoded = 0u64;
     for rung in &plan.rungs {
+        cancelled()?;
         let (path, track) = read(&rung.name)?;
         let mut sources = vec![path.clone()];
         let mut pieces = Vec::new();
@@ -118,6 +131,7 @@ pub fn cut(
             }),
             Some(f) => {
                 let mut encode = |s: ClipSpan, what: &str| -> Result<ClipPiece> {
+                    cancelled()?;
                     let file = out.join(format!("{}.{what}.mp4", rung.name));
                     let piece = encode_span(plan, rung, &path, &track, s, &file)?;
                     frames_encoded += piece.samples.len() as u64;
@@ -141,7 +155,12 @@ pub fn cut(
                 }
             }
         }
-        write_clip(&pieces, &sources, &ffmpeg::output_path(out, &rung.name))?;
+        write_clip(
+            &track,
+            &pieces,
+            &sources,
+            &ffmpeg::output_path(out, &rung.name),
+        )?;
         for s in &sources[1..] {
             let _ = std::fs::remove_file(s);
         }
@@ -155,6 +174,7 @@ pub fn cut(
         let (path, track) = read(&audio.name)?;
         let cut = clip::cut_track(&track, span).map_err(|e| media(&path, e))?;
         write_clip(
+            &track,
             &[ClipPiece {
                 track: cut,
                 source: 0,
@@ -214,9 +234,15 @@ fn audio_of(name: &str, track: &Track) -> PlannedAudio {
     }
 }
 
-/// Writes a clip's rendition file from its pieces, the ranges read from `sources`.
-fn write_clip(pieces: &[ClipPiece], sources: &[PathBuf], path: &Path) -> Result<()> {
-    let parts = clip::clip_layout(pieces).map_err(|e| media(path, e))?;
+/// Writes a clip's rendition file from its pieces, the ranges read from `sources`, with
+/// the header of `rendition`, the track it is cut from.
+fn write_clip(
+    rendition: &Track,
+    pieces: &[ClipPiece],
+    sources: &[PathBuf],
+    path: &Path,
+) -> Result<()> {
+    let parts = clip::clip_layout(rendition, pieces).map_err(|e| media(path, e))?;
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = BufWriter::with_capacity(256 << 10, file);
     let mut inputs: Vec<Option<File>> = sources.iter().map(|_| None).collect();
@@ -261,31 +287,30 @@ fn encode_span(
     span: ClipSpan,
     file: &Path,
 ) -> Result<Track> {
-    let start = track.start_time();
-    let scale = f64::from(track.timescale);
-    let half = track
-        .samples
-        .first()
-        .map_or(0.0, |s| f64::from(s.duration) / scale / 2.0);
+    let scale = f64::from(track.timescale.max(1));
+    let frame = track.samples.first().map_or(0, |s| s.duration);
+    let half = f64::from(frame) / scale / 2.0;
     let frames = track
         .samples
         .iter()
-        .map(|s| (s.pts() - start) as f64 / scale)
+        .map(|s| s.pts() as f64 / scale)
         .filter(|&t| t >= span.start - half && t < span.end - half)
         .count();
     if frames == 0 {
-        return Err(Error::Output(format!(
+        return Err(Error::Range(format!(
             "rung {}: no frame between {:.3} s and {:.3} s",
             rung.name, span.start, span.end
         )));
     }
+    // ffmpeg seeks from the file's first presented instant, which is the track's start.
+    let seek = span.start - track.start_time() as f64 / scale;
     // The rendition is this program's own output, opened like any source: its bytes
     // and nothing else.
     let source = SourceFile::open(rendition)?;
     let mut args: Vec<OsString> = quiet_args();
     // Before the input: ffmpeg decodes from the keyframe before and drops the frames
     // before `start`, so the first frame out is the one at `start`.
-    args.extend(["-ss".into(), format!("{:.6}", span.start).into()]);
+    args.extend(["-ss".into(), format!("{:.6}", seek.max(0.0)).into()]);
     args.extend(source.input_args());
     let pixels = if rung.ten_bit {
         "yuv420p10le"
@@ -350,7 +375,11 @@ fn encode_span(
         .into_iter()
         .find(|t| t.kind == TrackKind::Video)
         .ok_or_else(|| Error::Output(format!("the re-encoded rung {} has no video", rung.name)))?;
-    if encoded.samples.len() != frames || encoded.timescale != track.timescale {
+    // The same frames at the same rate: decode times continue across the joins.
+    if encoded.samples.len() != frames
+        || encoded.timescale != track.timescale
+        || encoded.samples.iter().any(|s| s.duration != frame)
+    {
         return Err(Error::Unsupported {
             input: rendition.display().to_string(),
             reason: format!(

@@ -6,10 +6,16 @@ use super::*;
 use crate::presentation::tests::fixture;
 use crate::{read_tracks, Limits};
 
+/// The fixture's tracks, timed as the reader leaves a title's: the video's first frame
+/// presented at zero.
 fn tracks() -> (Vec<u8>, Track, Track) {
     let (bytes, renditions) = fixture();
     let mut it = renditions.into_iter().map(|r| r.track);
-    let video = it.next().expect("video");
+    let mut video = it.next().expect("video");
+    let shift = video.samples[0].cts;
+    for s in &mut video.samples {
+        s.cts -= shift;
+    }
     let audio = it.next().expect("audio");
     (bytes, video, audio)
 }
@@ -124,10 +130,13 @@ fn a_clipped_rendition_reads_back_as_the_samples_of_its_span() {
     for track in [&video, &audio] {
         let cut = cut_track(track, span).unwrap();
         let file = write(
-            &clip_layout(&[ClipPiece {
-                track: cut.clone(),
-                source: 0,
-            }])
+            &clip_layout(
+                track,
+                &[ClipPiece {
+                    track: cut.clone(),
+                    source: 0,
+                }],
+            )
             .unwrap(),
             &[&bytes],
         );
@@ -169,16 +178,19 @@ fn pieces_join_into_one_continuous_track() {
     )
     .unwrap();
     let file = write(
-        &clip_layout(&[
-            ClipPiece {
-                track: a.clone(),
-                source: 0,
-            },
-            ClipPiece {
-                track: b.clone(),
-                source: 1,
-            },
-        ])
+        &clip_layout(
+            &video,
+            &[
+                ClipPiece {
+                    track: a.clone(),
+                    source: 0,
+                },
+                ClipPiece {
+                    track: b.clone(),
+                    source: 1,
+                },
+            ],
+        )
         .unwrap(),
         &[&bytes, &bytes],
     );
@@ -223,7 +235,7 @@ fn pieces_with_another_decoder_configuration_are_not_joined() {
             source: 1,
         },
     ];
-    let e = clip_layout(&pieces).unwrap_err().to_string();
+    let e = clip_layout(&video, &pieces).unwrap_err().to_string();
     assert!(e.contains("decoder configuration differs"), "{e}");
 }
 

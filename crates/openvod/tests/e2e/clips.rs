@@ -222,6 +222,15 @@ fn clips_are_cut_on_keyframes_or_to_the_frame_and_stay_in_sync() {
     );
     let (status, _) = post_clip(&base, &"0".repeat(32), r#"{"start": 1, "end": 2}"#);
     assert_eq!(status, 404);
+    // A clip is a title of its own length: a clip of it is checked against that.
+    let (_, k) = curl_json(&[&format!("{base}/v1/assets/{keyframe}")]);
+    assert_eq!(k["probe"]["duration"], 8.0, "{k}");
+    let (status, e) = post_clip(&base, &keyframe, r#"{"start": 1, "end": 9}"#);
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("invalid_range")),
+        "{e}"
+    );
 
     // Deleting a clip keeps the parent and the source they share (sources are deleted
     // with their asset here), and the parent plays as before.
