@@ -37,9 +37,8 @@ pub(crate) struct ClipBody {
     /// `keyframe` (default): cut on the keyframes around the range, nothing encoded, at
     /// most a GOP longer at each end; `frame`: exactly the frames asked for, the partial
     /// GOPs at each end encoded again.
-    #[serde(default)]
     #[schema(value_type = Option<String>, pattern = "^(keyframe|frame)$")]
-    mode: ClipMode,
+    mode: Option<ClipMode>,
     /// The clip's name (default: the title's, with the range).
     #[schema(max_length = 255)]
     name: Option<String>,
@@ -106,7 +105,8 @@ pub(crate) async fn create_clip(
         .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
     check_clear_renditions(&state, &parent, &plan).await?;
     // A frame-exact clip encodes: only a worker with every rung's encoder may take it.
-    let codecs = match body.mode {
+    let mode = body.mode.unwrap_or_default();
+    let codecs = match mode {
         ClipMode::Keyframe => 0,
         ClipMode::Frame => VideoCodec::set_of(plan.rungs.iter().map(|r| r.codec)),
     };
@@ -122,7 +122,7 @@ pub(crate) async fn create_clip(
         of: parent.id.clone(),
         start: body.start,
         end: body.end,
-        mode: body.mode,
+        mode,
     };
     let clip = serde_json::to_value(&request)
         .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
