@@ -53,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = track.duration_seconds();
         // A clip of its middle: the layout reads only the samples of the input.
         let seconds = track.duration_seconds();
-        let video = tracks.iter().find(|t| t.kind == TrackKind::Video).unwrap_or(track);
+        let video = tracks
+            .iter()
+            .find(|t| t.kind == TrackKind::Video)
+            .unwrap_or(track);
         for span in [
             clip::keyframe_span(video, seconds / 3.0, seconds * 2.0 / 3.0).ok(),
             clip::frame_span(video, seconds / 3.0, seconds * 2.0 / 3.0)
@@ -73,7 +76,9 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(parts) = clip::clip_layout(track, &[piece]) {
                 for p in parts {
                     if let ClipPart::Source { offset, len, .. } = p {
-                        assert!(offset.checked_add(len).is_some_and(|e| e <= data.len() as u64));
+                        assert!(offset
+                            .checked_add(len)
+                            .is_some_and(|e| e <= data.len() as u64));
                     }
                 }
             }
