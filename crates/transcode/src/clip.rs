@@ -155,7 +155,7 @@ pub fn cut(
                 }
             }
         }
-        write_clip(
+        write_joined(
             &track,
             &pieces,
             &sources,
@@ -173,7 +173,7 @@ pub fn cut(
     for audio in &clip_plan.audio {
         let (path, track) = read(&audio.name)?;
         let cut = clip::cut_track(&track, span).map_err(|e| media(&path, e))?;
-        write_clip(
+        write_joined(
             &track,
             &[ClipPiece {
                 track: cut,
@@ -234,9 +234,9 @@ fn audio_of(name: &str, track: &Track) -> PlannedAudio {
     }
 }
 
-/// Writes a clip's rendition file from its pieces, the ranges read from `sources`, with
+/// Writes a joined rendition file (a clip's, or a chunked encode's) from its pieces, the ranges read from `sources`, with
 /// the header of `rendition`, the track it is cut from.
-fn write_clip(
+pub(crate) fn write_joined(
     rendition: &Track,
     pieces: &[ClipPiece],
     sources: &[PathBuf],

@@ -22,6 +22,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// Longest message kept (ffmpeg's own lines are far shorter).
 const MESSAGE_KEEP: usize = 300;
 /// Most source streams tracked; a file with more is still read, its extra streams are
@@ -29,13 +31,21 @@ const MESSAGE_KEEP: usize = 300;
 const STREAMS_KEEP: usize = 64;
 
 /// Error messages of one kind: how many, and the first (with its position in the log).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTally {
     pub count: u64,
     first: Option<(u64, String)>,
 }
 
 impl ErrorTally {
+    /// Adds `later`'s messages, whose positions follow this tally's log by `shift` lines.
+    fn merge(&mut self, later: ErrorTally, shift: u64) {
+        self.count += later.count;
+        if self.first.is_none() {
+            self.first = later.first.map(|(seq, m)| (seq + shift, m));
+        }
+    }
+
     fn add(&mut self, seq: u64, message: &str) {
         self.count += 1;
         if self.first.is_none() {
@@ -50,7 +60,7 @@ impl ErrorTally {
 }
 
 /// What the log says about one source stream.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamLog {
     /// From ffmpeg's final statistics; `None` when it did not print them.
     pub packets_read: Option<u64>,
@@ -61,7 +71,9 @@ pub struct StreamLog {
 }
 
 /// What the log of one encode says about decoding its source.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serialized so that the parts of a chunked encode, run by several workers, can hand
+/// theirs to the join, which [merges](DecodeLog::merge) them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DecodeLog {
     /// The input's demuxer, as ffmpeg names its log lines ("mov,mp4,m4a,3gp,3g2,mj2").
     demuxer: Option<String>,
@@ -256,6 +268,38 @@ impl DecodeLog {
         }
     }
 
+    /// Adds the log of another run over a later part of the same source (a chunk of a
+    /// chunked encode): error counts add up, first messages keep the earliest, and the
+    /// final statistics add up where both runs printed them.
+    pub fn merge(&mut self, later: DecodeLog) {
+        let shift = self.lines;
+        self.lines += later.lines;
+        self.demuxer = self.demuxer.take().or(later.demuxer);
+        for (index, decoder) in later.decoders {
+            if self.decoders.len() < STREAMS_KEEP && !self.decoders.iter().any(|(i, _)| *i == index)
+            {
+                self.decoders.push((index, decoder));
+            }
+        }
+        self.decoding |= later.decoding;
+        for (index, stream) in later.streams {
+            if self.streams.len() >= STREAMS_KEEP && !self.streams.contains_key(&index) {
+                continue;
+            }
+            let own = self.streams.entry(index).or_default();
+            let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+            own.packets_read = add(own.packets_read, stream.packets_read);
+            own.frames_decoded = add(own.frames_decoded, stream.frames_decoded);
+            own.errors.merge(stream.errors, shift);
+        }
+        self.container.merge(later.container, shift);
+        self.last_error = later.last_error.or(self.last_error.take());
+        self.refused_format = self.refused_format.take().or(later.refused_format);
+    }
+
     /// What the log says about source stream `index`.
     pub fn stream(&self, index: u32) -> Option<&StreamLog> {
         self.streams.get(&index)
@@ -361,6 +405,36 @@ mod tests {
             log.decoders,
             vec![(0, "h264".to_string()), (1, "mp3float".to_string())]
         );
+    }
+
+    #[test]
+    fn the_logs_of_a_chunked_encode_merge_through_their_stored_form() {
+        let read = |text: &str| {
+            let mut log = DecodeLog::default();
+            for line in text.lines() {
+                log.record(line);
+            }
+            // As the encode parts store them and the join reads them back.
+            serde_json::from_value::<DecodeLog>(serde_json::to_value(&log).unwrap()).unwrap()
+        };
+        let clean = read("[info] Stream mapping:\n[info]   Stream #0:0 (h264) -> fps:default (graph 0)\n[verbose]   Input stream #0:0 (video): 50 packets read (1000 bytes); 50 frames decoded; ");
+        let mut whole = clean.clone();
+        whole.merge(read(LOG));
+        whole.merge(clean);
+        assert_eq!(whole.source_errors(), 2 + 1 + 2);
+        assert_eq!(whole.stream(0).unwrap().errors.count, 2);
+        assert_eq!(
+            (
+                whole.stream(0).unwrap().packets_read,
+                whole.stream(0).unwrap().frames_decoded
+            ),
+            (Some(220), Some(101))
+        );
+        assert_eq!(
+            whole.first_error_of(0),
+            Some("missing picture in access unit with size 2388")
+        );
+        assert_eq!(whole.last_error(), Some("muxing went wrong"));
     }
 
     #[test]

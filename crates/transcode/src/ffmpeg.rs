@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::chunks::ChunkRange;
 use crate::decode_log::DecodeLog;
 use crate::ladder::EncodePlan;
 use crate::process::{for_each_line, kill, poll, spawn};
@@ -82,8 +83,41 @@ pub fn output_files(plan: &EncodePlan) -> Vec<String> {
         .collect()
 }
 
+/// What one ffmpeg run of a plan encodes: the whole title, or one part of a chunked
+/// encode (see [`crate::chunks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodePart {
+    /// Every rung, the audio and the text, in one run.
+    Whole,
+    /// Every rung's frames of one chunk, and nothing else.
+    Video(ChunkRange),
+    /// The audio and the text of the whole title: AAC is encoded once, since each
+    /// chunk's encoder priming would click at every seam.
+    AudioAndText,
+}
+
+impl EncodePart {
+    /// The media seconds this part encodes, for progress.
+    pub fn seconds(self, plan: &EncodePlan) -> f64 {
+        match self {
+            EncodePart::Whole | EncodePart::AudioAndText => plan.duration,
+            EncodePart::Video(range) => range.seconds(plan),
+        }
+    }
+}
+
 /// The ffmpeg arguments for `plan`, writing into `dir`.
 pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
+    part_arguments(source, plan, EncodePart::Whole, dir)
+}
+
+/// The ffmpeg arguments for `part` of `plan`, writing into `dir`.
+pub fn part_arguments(
+    source: &SourceFile,
+    plan: &EncodePlan,
+    part: EncodePart,
+    dir: &Path,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     push(&[
@@ -98,9 +132,32 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         "-progress",
         "pipe:1",
     ]);
+    if let EncodePart::Video(range) = part {
+        if let Some(seek) = range.seek_seconds(plan) {
+            // Input seeking decodes from the keyframe before and drops every frame
+            // before this instant (ffmpeg's `-accurate_seek`, on by default), so the
+            // chunk's first frame is the one on the grid, and it becomes a keyframe.
+            a.extend(["-ss".into(), format!("{seek:.6}").into()]);
+        }
+    }
     // The source's bytes and nothing else (see `source`).
     a.extend(source.input_args());
+    let (video, audio_text) = match part {
+        EncodePart::Whole => (true, true),
+        EncodePart::Video(_) => (true, false),
+        EncodePart::AudioAndText => (false, true),
+    };
+    if video {
+        a.extend(video_arguments(plan, dir, part));
+    }
+    if audio_text {
+        a.extend(audio_text_arguments(plan, dir));
+    }
+    a
+}
 
+/// The filter graph and one output per rung.
+fn video_arguments(plan: &EncodePlan, dir: &Path, part: EncodePart) -> Vec<OsString> {
     let (num, den) = plan.frame_rate;
     let mut graph = format!("[0:{}]", plan.video_stream_index);
     if plan.deinterlace {
@@ -173,6 +230,14 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
             "-1",
             "-an",
         ]);
+        let frames = match part {
+            EncodePart::Video(range) => range.frames.map(|n| n.to_string()),
+            EncodePart::Whole | EncodePart::AudioAndText => None,
+        };
+        if let Some(n) = &frames {
+            // The chunk's frames exactly; the next chunk starts with the one after.
+            args.extend(["-frames:v", n]);
+        }
         a2.extend(args.iter().map(OsString::from));
         a2.extend([
             "-f".into(),
@@ -180,6 +245,12 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
             output_path(dir, &r.name).into_os_string(),
         ]);
     }
+    a2
+}
+
+/// One output per audio track and per text track of the source.
+fn audio_text_arguments(plan: &EncodePlan, dir: &Path) -> Vec<OsString> {
+    let mut a2: Vec<OsString> = Vec::new();
     for au in &plan.audio {
         for s in [
             "-map".to_string(),
@@ -222,8 +293,7 @@ pub fn arguments(source: &SourceFile, plan: &EncodePlan, dir: &Path) -> Vec<OsSt
         );
         a2.push(text_path(dir, &t.name).into_os_string());
     }
-    a.extend(a2);
-    a
+    a2
 }
 
 /// The encoder of `codec` and its settings that every encode of openvod shares, the
@@ -410,13 +480,34 @@ pub fn encode(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Encoded> {
+    encode_part(
+        source,
+        plan,
+        EncodePart::Whole,
+        dir,
+        deadline,
+        cancel,
+        on_progress,
+    )
+}
+
+/// Runs ffmpeg for `part` of `plan`, as [`encode`] does for the whole.
+pub fn encode_part(
+    source: &SourceFile,
+    plan: &EncodePlan,
+    part: EncodePart,
+    dir: &Path,
+    deadline: Deadline,
+    cancel: &AtomicBool,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Encoded> {
     let started = Instant::now();
     let cpu_before = children_cpu_time();
     let mut cmd = Command::new("ffmpeg");
     // SVT-AV1 prints its own banner and settings to stderr at its `info` level whatever
     // ffmpeg's `-loglevel` says; its errors are enough.
     cmd.env("SVT_LOG", "1");
-    cmd.args(arguments(source, plan, dir))
+    cmd.args(part_arguments(source, plan, part, dir))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -456,7 +547,7 @@ pub fn encode(
             last_progress = Instant::now();
             on_progress(Progress {
                 encoded_seconds: t,
-                total_seconds: plan.duration,
+                total_seconds: part.seconds(plan),
                 speed,
                 elapsed: started.elapsed(),
             });

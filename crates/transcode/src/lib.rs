@@ -23,6 +23,7 @@ pub mod source;
 
 pub use probe::{probe, MediaInfo};
 pub use source::SourceFile;
+pub mod chunks;
 pub mod clip;
 pub mod downloads;
 pub mod dub;

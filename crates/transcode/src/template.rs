@@ -63,6 +63,12 @@ pub struct VideoSettings {
     /// Sources above this frame rate are encoded at half their rate.
     #[serde(default = "default_max_fps")]
     pub max_frame_rate: f64,
+    /// Chunked encoding: a source at least two chunks long is cut into chunks of this
+    /// many seconds (a whole number of GOPs), each encoded by its own task on any
+    /// worker, and joined again before packaging (see `chunks`). A shorter source is
+    /// encoded whole. `None`: every source is encoded whole, by one task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
     pub rungs: Vec<LadderRung>,
 }
 
@@ -489,6 +495,10 @@ impl JobTemplate {
                 "video.gop_seconds {} is outside 0.5..10",
                 v.gop_seconds
             ));
+        }
+        if let Some(c) = v.chunk_seconds {
+            crate::chunks::check_chunk_seconds(c, v.gop_seconds)
+                .map_err(|e| format!("video.chunk_seconds: {e}"))?;
         }
         if !(1.0..=240.0).contains(&v.max_frame_rate) {
             return Err(format!(
