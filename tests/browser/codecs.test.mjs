@@ -5,7 +5,8 @@
 // (from the multivariant playlist) and Shaka (from the MPD) play the AV1 set when told to
 // prefer AV1 and the H.264 set when told to prefer H.264; a preferred codec the browser
 // cannot decode (HEVC, which headless Chromium on Linux has no decoder for) falls back to
-// one it can.
+// one it can. The template encodes in chunks of 4 s (two chunks of the 10 s source, joined
+// at 4 s in every rung of every codec), so all of this also plays chunked encodes.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +54,7 @@ describe('several codecs in one presentation, in Chromium', () => {
 [video]
 codecs = ["h264", "av1", "hevc"]
 preset = "superfast"
+chunk_seconds = 4.0
 [[video.rungs]]
 name = "360p"
 height = 360

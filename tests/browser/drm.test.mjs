@@ -4,7 +4,8 @@
 // botocore's CloudFrontSigner (code nobody here wrote); Chromium plays them through
 // Shaka Player and dash.js with keys from openvod's ClearKey licence server, and through
 // hls.js with openvod's AES-128 key endpoint. A wrong key, a missing or a tampered
-// signature each stop playback.
+// signature each stop playback. The template encodes in chunks of 4 s (three chunks of the
+// 12 s source, joined before packaging), so every copy here is of a chunked encode.
 //
 // Needs python with botocore and rsa: $OPENVOD_PYTHON, else ~/.cache/openvod/venv.
 
@@ -79,6 +80,7 @@ describe('signed, encrypted playback in Chromium', () => {
     const template = `name = "drm"
 [video]
 preset = "superfast"
+chunk_seconds = 4.0
 [[video.rungs]]
 name = "720p"
 height = 720

@@ -9,6 +9,7 @@
 //! stage; stages are idempotent, writing under keys named after the task run and
 //! committed by the database write.
 
+mod chunks;
 mod clip;
 mod config;
 mod protect;

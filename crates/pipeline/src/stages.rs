@@ -22,6 +22,7 @@ use std::collections::HashSet;
 
 use openvod_cost::{OutputRung, ProcessingUsage};
 use openvod_store::{Asset, ClaimedTask, Db, Objects, Stage, StageOutcome};
+use openvod_transcode::chunks::ChunkGrid;
 use openvod_transcode::ffmpeg::{self, Deadline};
 use openvod_transcode::ladder::{self, EncodePlan};
 use openvod_transcode::package::PackageSummary;
@@ -53,6 +54,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
         Stage::Probe => probe(ctx, &asset).await,
         Stage::Validate => validate(ctx, &asset).await,
         Stage::Transcode => transcode(ctx, &asset).await,
+        Stage::Encode => crate::chunks::encode(ctx, &asset, task).await,
         Stage::Package => package(ctx, &asset).await,
         Stage::Publish => publish(ctx, &asset).await,
     }
@@ -88,11 +90,22 @@ pub(crate) struct TranscodeOutput {
     pub renditions: Vec<String>,
     pub encode_seconds: f64,
     pub cpu_seconds: f64,
+    /// How many encode parts a chunked encode fanned out into; 0 otherwise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts: u32,
     /// The plan the encode ran (a per-title ladder's rungs come from its analysis, the
     /// text tracks from the source), so the later stages take it from here rather than
     /// planning again; absent from results recorded by earlier versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<EncodePlan>,
+    /// A chunked encode: the grid its encode parts ran on (see `chunks`); the
+    /// renditions are then joined by the package stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunkGrid>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the transcode stage recorded; `None` before it ran.
@@ -173,7 +186,7 @@ pub(crate) fn local_dir(ctx: &Ctx<'_>, asset: &Asset) -> PathBuf {
 }
 
 /// The source on local disk, fetched from the store unless this worker already has it.
-async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf, StageError> {
+pub(crate) async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf, StageError> {
     let dir = local_dir(ctx, asset);
     tokio::fs::create_dir_all(&dir)
         .await
@@ -191,7 +204,9 @@ async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf, StageErro
             )
         })?;
     if tokio::fs::metadata(&path).await.map(|m| m.len()).ok() != Some(meta.size) {
-        let partial = dir.join("source.partial");
+        // Named after the worker: the parts of a chunked encode may fetch the same
+        // source at once into a folder they share; each renames its own whole copy.
+        let partial = dir.join(format!("source.partial.{}", ctx.config.worker_id));
         ctx.objects
             .sources
             .download(&asset.source_key, &partial)
@@ -235,7 +250,7 @@ fn template<'a>(ctx: &'a Ctx<'_>, asset: &Asset) -> Result<&'a JobTemplate, Stag
     })
 }
 
-fn media_info(asset: &Asset) -> Result<MediaInfo, StageError> {
+pub(crate) fn media_info(asset: &Asset) -> Result<MediaInfo, StageError> {
     let value = asset
         .probe
         .clone()
@@ -245,7 +260,7 @@ fn media_info(asset: &Asset) -> Result<MediaInfo, StageError> {
 }
 
 /// The source as messages name it: its upload name, or the asset id.
-fn source_name(asset: &Asset) -> String {
+pub(crate) fn source_name(asset: &Asset) -> String {
     asset
         .source_name
         .clone()
@@ -362,10 +377,11 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let (mut p, dir) = (plan.clone(), encoded.clone());
     let (info, integrity) = (media_info(asset)?, ctx.config.policy.integrity());
     let name = source_name(asset);
+    let chunk_seconds = template.video.chunk_seconds;
     let result = blocking(move || {
         let source = openvod_transcode::SourceFile::open(&source)?.named(&name);
         // A per-title ladder: the analysis runs here, once per title, and its plan is
-        // handed on with the encode.
+        // handed on with the encode (to every chunk of a chunked one).
         let decision = match template.ladder.mode {
             LadderMode::Fixed => None,
             LadderMode::PerTitle => {
@@ -374,6 +390,9 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
                 Some(d)
             }
         };
+        if let Some(grid) = chunk_seconds.and_then(|c| ChunkGrid::of(&p, c)) {
+            return Ok(Planned::Chunked(grid, p, decision));
+        }
         let done = ffmpeg::encode(
             &source,
             &p,
@@ -388,9 +407,31 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         )?;
         let warnings =
             openvod_transcode::integrity::check(&name, &info, &p, &dir, &done.decode, &integrity)?;
-        Ok::<_, openvod_transcode::Error>((done.cost, warnings, p, decision))
+        Ok::<_, openvod_transcode::Error>(Planned::Encoded(done.cost, warnings, p, decision))
     })
     .await?;
+    let result = match result {
+        Ok(Planned::Chunked(grid, plan, decision)) => {
+            let _ = reporter.await;
+            return Ok(StageOutcome {
+                output: to_value(&TranscodeOutput {
+                    renditions: plan.rendition_names(),
+                    encode_seconds: 0.0,
+                    cpu_seconds: 0.0,
+                    parts: crate::chunks::parts(&plan, &grid).len() as u32,
+                    plan: Some(plan.clone()),
+                    chunks: Some(grid),
+                })?,
+                ladder: decision.as_ref().map(to_value).transpose()?,
+                parts: crate::chunks::parts(&plan, &grid),
+                ..StageOutcome::default()
+            });
+        }
+        Ok(Planned::Encoded(cost, warnings, plan, decision)) => {
+            Ok((cost, warnings, plan, decision))
+        }
+        Err(e) => Err(e),
+    };
     let _ = reporter.await;
     let (cost, warnings, encoded_plan, decision) = result?;
     plan = encoded_plan;
@@ -404,12 +445,30 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             renditions: plan.rendition_names(),
             encode_seconds: cost.wall.as_secs_f64(),
             cpu_seconds: cost.cpu.as_secs_f64(),
+            parts: 0,
             plan: Some(plan.clone()),
+            chunks: None,
         })?,
         warnings: Some(to_value(&warnings)?),
         ladder: decision.as_ref().map(to_value).transpose()?,
         ..StageOutcome::default()
     })
+}
+
+/// What the transcode stage's encoding thread ends with: a whole encode, or the grid of
+/// a chunked one for the encode stage's parts.
+enum Planned {
+    Encoded(
+        ffmpeg::EncodeCost,
+        Vec<openvod_transcode::integrity::SourceWarning>,
+        EncodePlan,
+        Option<openvod_transcode::per_title::PerTitleDecision>,
+    ),
+    Chunked(
+        ChunkGrid,
+        EncodePlan,
+        Option<openvod_transcode::per_title::PerTitleDecision>,
+    ),
 }
 
 /// Stores the files of `plan` in `encoded` as the asset's work files, for `package`.
@@ -432,14 +491,20 @@ pub(crate) async fn put_encoded(
 }
 
 async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
-    let plan = encoded_plan(ctx, asset, transcode_output(ctx, asset).await?.as_ref())?;
+    let transcode = transcode_output(ctx, asset).await?;
+    let plan = encoded_plan(ctx, asset, transcode.as_ref())?;
     let template = template(ctx, asset)?.clone();
     let encoded = local_dir(ctx, asset).join("encode");
     tokio::fs::create_dir_all(&encoded)
         .await
         .map_err(|e| StageError::transient("worker", e))?;
+    let joined = match transcode.as_ref().filter(|t| t.chunks.is_some()) {
+        Some(t) => crate::chunks::fetch_and_join(ctx, asset, t, &plan, &encoded).await?,
+        None => Vec::new(),
+    };
+    let chunked = transcode.as_ref().is_some_and(|t| t.chunks.is_some());
     // Another worker may have run the transcode: fetch what is not here.
-    for file in ffmpeg::output_files(&plan) {
+    for file in ffmpeg::output_files(&plan).into_iter().filter(|_| !chunked) {
         let key = format!("{}/work/encode/{file}", asset.id);
         let local = encoded.join(&file);
         let remote = ctx.objects.outputs.head(&key).await?.ok_or_else(|| {
@@ -489,15 +554,19 @@ async fn package(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     // The transcode's warnings, and those of the text tracks once (a run again finds
     // its own already there).
     let mut warnings = asset.warnings.clone();
-    for w in &text_warnings {
-        let w = to_value(w)?;
-        if !warnings.contains(&w) {
-            warnings.push(w);
+    let added: Vec<serde_json::Value> = joined
+        .iter()
+        .map(to_value)
+        .chain(text_warnings.iter().map(to_value))
+        .collect::<Result<_, _>>()?;
+    for w in &added {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
         }
     }
     Ok(StageOutcome {
         output: to_value(&output)?,
-        warnings: (!text_warnings.is_empty()).then_some(serde_json::Value::Array(warnings)),
+        warnings: (!added.is_empty()).then_some(serde_json::Value::Array(warnings)),
         ..StageOutcome::default()
     })
 }
@@ -581,6 +650,10 @@ async fn processing_usage(
 ) -> Result<ProcessingUsage, StageError> {
     let transcode = transcode_output(ctx, asset).await?;
     let plan = encoded_plan(ctx, asset, transcode.as_ref())?;
+    let parts_cpu = match transcode.as_ref().and_then(|t| t.chunks) {
+        Some(_) => crate::chunks::Parts::of(ctx, asset).await?.cpu_seconds(),
+        None => 0.0,
+    };
     let analysis_cpu_seconds = asset
         .ladder
         .as_ref()
@@ -589,7 +662,7 @@ async fn processing_usage(
         .unwrap_or(0.0);
     Ok(ProcessingUsage {
         analysis_cpu_seconds,
-        encode_cpu_seconds: transcode.map_or(0.0, |t| t.cpu_seconds),
+        encode_cpu_seconds: transcode.map_or(0.0, |t| t.cpu_seconds) + parts_cpu,
         package_cpu_seconds,
         source_bytes: asset.source_size.map_or(0, |s| s.max(0) as u64),
         output_bytes,

@@ -178,7 +178,13 @@ pub(crate) struct TaskView {
     stage: Stage,
     #[schema(schema_with = openapi::task_status)]
     status: TaskStatus,
+    /// Which part of its stage: the chunk of a chunked encode (the `encode` stage), whose
+    /// part 0 encodes the audio and text and part K the video of chunk K-1; 0 for every
+    /// other stage.
+    part: u32,
     attempts: u32,
+    /// 0-100, as an encode part last reported it; 0 for other stages.
+    progress: f64,
     error: Option<String>,
 }
 
@@ -198,11 +204,13 @@ pub(crate) async fn view(state: &AppState, a: &Asset) -> Result<AssetView, ApiEr
         .asset_tasks(&a.id)
         .await?
         .into_iter()
-        .map(|(stage, status, attempts, error)| TaskView {
-            stage,
-            status,
-            attempts,
-            error,
+        .map(|t| TaskView {
+            stage: t.stage,
+            status: t.status,
+            part: t.part,
+            attempts: t.attempts,
+            progress: t.progress,
+            error: t.last_error,
         })
         .collect();
     let mut v = summary(a);

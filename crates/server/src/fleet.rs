@@ -56,6 +56,8 @@ pub(crate) struct WorkerTaskView {
     asset_id: String,
     #[schema(schema_with = openapi::task_stage)]
     stage: Stage,
+    /// The chunk of a chunked encode (see the asset's tasks); 0 for other stages.
+    part: i64,
     attempt: i64,
     /// When its lease runs out unless renewed, milliseconds since the Unix epoch.
     lease_expires_at: i64,
@@ -97,6 +99,7 @@ impl From<FleetWorker> for WorkerView {
             task: w.task.map(|t| WorkerTaskView {
                 asset_id: t.asset_id,
                 stage: t.stage,
+                part: t.part,
                 attempt: t.attempt,
                 lease_expires_at: t.lease_expires_at,
             }),

@@ -5,6 +5,11 @@
 //! committed in one transaction together with the task's completion, and only by the
 //! worker that still holds the lease: a worker that lost its lease cannot overwrite the
 //! work of the one that took over.
+//!
+//! A stage runs as one task (part 0), except a chunked encode: the transcode stage fans
+//! out into the parts of [`Stage::Encode`] ([`StageOutcome::parts`]), any worker takes any
+//! part, and the part that completes last (the asset's row serialises the completions)
+//! queues the package stage. A part that fails for good cancels the others.
 
 use std::time::Duration;
 
@@ -22,16 +27,19 @@ pub enum Stage {
     Probe,
     Validate,
     Transcode,
+    /// The parts of a chunked encode, which the transcode stage fans out into.
+    Encode,
     Package,
     Publish,
 }
 
 impl Stage {
     pub const FIRST: Stage = Stage::Probe;
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Probe,
         Stage::Validate,
         Stage::Transcode,
+        Stage::Encode,
         Stage::Package,
         Stage::Publish,
     ];
@@ -41,6 +49,7 @@ impl Stage {
             Stage::Probe => "probe",
             Stage::Validate => "validate",
             Stage::Transcode => "transcode",
+            Stage::Encode => "encode",
             Stage::Package => "package",
             Stage::Publish => "publish",
         }
@@ -50,10 +59,16 @@ impl Stage {
         Stage::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// The stage after this one; `None` after the last.
+    /// The stage after this one; `None` after the last. A transcode is followed by the
+    /// package stage unless it fans out into [`Stage::Encode`]'s parts.
     pub fn next(self) -> Option<Stage> {
-        let i = Stage::ALL.iter().position(|&s| s == self)?;
-        Stage::ALL.get(i + 1).copied()
+        match self {
+            Stage::Probe => Some(Stage::Validate),
+            Stage::Validate => Some(Stage::Transcode),
+            Stage::Transcode | Stage::Encode => Some(Stage::Package),
+            Stage::Package => Some(Stage::Publish),
+            Stage::Publish => None,
+        }
     }
 }
 
@@ -95,6 +110,8 @@ pub struct ClaimedTask {
     pub id: String,
     pub asset_id: String,
     pub stage: Stage,
+    /// Which part of its stage (0 for a stage that runs as one task).
+    pub part: u32,
     /// 1 on the first run.
     pub attempt: u32,
     pub max_attempts: u32,
@@ -122,18 +139,75 @@ pub(crate) async fn insert_task(
     codecs: i64,
     now: i64,
 ) -> Result<()> {
+    insert_part(
+        tx,
+        asset_id,
+        stage,
+        PartTask { part: 0, codecs },
+        max_attempts,
+        now,
+    )
+    .await
+}
+
+async fn insert_part(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_id: &str,
+    stage: Stage,
+    part: PartTask,
+    max_attempts: u32,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO tasks (id, asset_id, stage, status, attempts, max_attempts, run_after, codecs, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'pending', 0, $4, $5, $6, $5, $5) \
-         ON CONFLICT (asset_id, stage) DO UPDATE SET status = 'pending', attempts = 0, run_after = $5, \
-         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, output = NULL, codecs = $6, updated_at = $5",
+        "INSERT INTO tasks (id, asset_id, stage, part, status, attempts, max_attempts, run_after, codecs, progress, created_at, updated_at) \
+         VALUES ($1, $2, $3, $7, 'pending', 0, $4, $5, $6, 0, $5, $5) \
+         ON CONFLICT (asset_id, stage, part) DO UPDATE SET status = 'pending', attempts = 0, run_after = $5, \
+         lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, output = NULL, codecs = $6, progress = 0, updated_at = $5",
     )
     .bind(new_id())
     .bind(asset_id)
     .bind(stage.as_str())
     .bind(i64::from(max_attempts.max(1)))
     .bind(now)
-    .bind(codecs)
+    .bind(part.codecs)
+    .bind(i64::from(part.part))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Cancels the parts of `stage` of an asset that have not finished: one failed for good,
+/// so the others' work would be thrown away.
+async fn cancel_parts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+         WHERE asset_id = $2 AND stage = $3 AND status IN ('pending', 'running')",
+    )
+    .bind(now)
+    .bind(asset_id)
+    .bind(Stage::Encode.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets the asset's progress to the mean of its encode parts' progress.
+async fn sum_part_progress(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    asset_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE assets SET progress = COALESCE((SELECT AVG(progress) FROM tasks WHERE asset_id = $1 AND stage = $2), 0), \
+         updated_at = $3 WHERE id = $1",
+    )
+    .bind(asset_id)
+    .bind(Stage::Encode.as_str())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -169,8 +243,8 @@ impl Db {
                          WHERE ((status = 'pending' AND run_after <= $3) \
                             OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts)) \
                            AND (codecs | $4) = $4 \
-                         ORDER BY run_after, id LIMIT 1 {lock}) \
-             RETURNING id, asset_id, stage, attempts, max_attempts"
+                         ORDER BY run_after, part, id LIMIT 1 {lock}) \
+             RETURNING id, asset_id, stage, part, attempts, max_attempts"
         ))
         .bind(owner)
         .bind(now + millis(lease))
@@ -188,20 +262,31 @@ impl Db {
             asset_id: col(&row, "asset_id")?,
             stage: Stage::parse(&stage)
                 .ok_or_else(|| Error::Conflict(format!("unknown stage {stage:?}")))?,
+            part: col::<i64>(&row, "part")?.clamp(0, i64::from(u32::MAX)) as u32,
             attempt: col::<i64>(&row, "attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
             max_attempts: col::<i64>(&row, "max_attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
             owner: owner.to_string(),
         };
+        // The parts of an encode share the asset's progress: a part starting does not
+        // reset it.
         sqlx::query(
-            "UPDATE assets SET status = 'processing', stage = $1, progress = 0, started_at = COALESCE(started_at, $2), updated_at = $2 \
-             WHERE id = $3",
+            "UPDATE assets SET status = 'processing', stage = $1, \
+             progress = CASE WHEN $1 = 'encode' THEN progress ELSE 0 END, \
+             started_at = COALESCE(started_at, $2), updated_at = $2 WHERE id = $3",
         )
         .bind(task.stage.as_str())
         .bind(now)
         .bind(&task.asset_id)
         .execute(&mut *tx)
         .await?;
-        let payload = serde_json::json!({ "id": task.asset_id, "stage": task.stage, "attempt": task.attempt, "progress": 0.0 });
+        let payload = match task.stage {
+            Stage::Encode => {
+                serde_json::json!({ "id": task.asset_id, "stage": task.stage, "part": task.part, "attempt": task.attempt })
+            }
+            _ => {
+                serde_json::json!({ "id": task.asset_id, "stage": task.stage, "attempt": task.attempt, "progress": 0.0 })
+            }
+        };
         append_event(
             &mut tx,
             Some(&task.asset_id),
@@ -220,7 +305,7 @@ impl Db {
             "UPDATE tasks SET status = 'failed', lease_owner = NULL, updated_at = $1, \
              last_error = 'the worker running it stopped before finishing, on every attempt' \
              WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts \
-             RETURNING asset_id",
+             RETURNING asset_id, stage",
         )
         .bind(now)
         .fetch_all(&mut *tx)
@@ -233,6 +318,28 @@ impl Db {
                 retryable: false,
             };
             fail_asset(&mut tx, &asset, &failure, now).await?;
+            if col::<String>(row, "stage")? == Stage::Encode.as_str() {
+                cancel_parts(&mut tx, &asset, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a part's progress (0-100) and sets the asset's to the mean of its parts'.
+    pub async fn set_part_progress(&self, task: &ClaimedTask, percent: f64) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE tasks SET progress = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(percent.clamp(0.0, 100.0))
+        .bind(&task.id)
+        .bind(&task.owner)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() == 1 {
+            sum_part_progress(&mut tx, &task.asset_id, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -261,7 +368,7 @@ impl Db {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE tasks SET status = 'succeeded', output = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
+            "UPDATE tasks SET status = 'succeeded', output = $1, progress = 100, lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
              WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
         )
         .bind(outcome.output.to_string())
@@ -278,6 +385,8 @@ impl Db {
             )));
         }
         let to_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+        // This UPDATE also locks the asset's row until the commit, so that of two parts
+        // finishing together, the second sees the first's success below.
         sqlx::query(
             "UPDATE assets SET probe = COALESCE($1, probe), renditions = COALESCE($2, renditions), \
              output_prefix = COALESCE($3, output_prefix), warnings = COALESCE($4, warnings), \
@@ -292,6 +401,49 @@ impl Db {
         .bind(to_text(&outcome.ladder))
         .execute(&mut *tx)
         .await?;
+        if task.stage == Stage::Encode {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM tasks WHERE asset_id = $1 AND stage = $2 AND status <> 'succeeded'",
+            )
+            .bind(&task.asset_id)
+            .bind(Stage::Encode.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if col::<i64>(&row, "n")? > 0 {
+                sum_part_progress(&mut tx, &task.asset_id, now).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+        }
+        if !outcome.parts.is_empty() {
+            // A fan-out: the parts replace whatever an earlier run left.
+            sqlx::query("DELETE FROM tasks WHERE asset_id = $1 AND stage = $2")
+                .bind(&task.asset_id)
+                .bind(Stage::Encode.as_str())
+                .execute(&mut *tx)
+                .await?;
+            for part in &outcome.parts {
+                insert_part(
+                    &mut tx,
+                    &task.asset_id,
+                    Stage::Encode,
+                    *part,
+                    task.max_attempts,
+                    now,
+                )
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE assets SET stage = $1, progress = 0, updated_at = $2 WHERE id = $3",
+            )
+            .bind(Stage::Encode.as_str())
+            .bind(now)
+            .bind(&task.asset_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         match task.stage.next() {
             Some(next) => {
                 insert_task(
@@ -357,7 +509,7 @@ impl Db {
         }
         if retry {
             let payload = serde_json::json!({
-                "id": task.asset_id, "stage": task.stage, "attempt": task.attempt,
+                "id": task.asset_id, "stage": task.stage, "part": task.part, "attempt": task.attempt,
                 "retry_in_ms": millis(retry_delay), "error": failure.message,
             });
             append_event(
@@ -370,6 +522,9 @@ impl Db {
             .await?;
         } else {
             fail_asset(&mut tx, &task.asset_id, failure, now).await?;
+            if task.stage == Stage::Encode {
+                cancel_parts(&mut tx, &task.asset_id, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -448,7 +603,7 @@ impl Db {
         stage: Stage,
     ) -> Result<Option<serde_json::Value>> {
         let row = sqlx::query(
-            "SELECT output FROM tasks WHERE asset_id = $1 AND stage = $2 AND status = 'succeeded'",
+            "SELECT output FROM tasks WHERE asset_id = $1 AND stage = $2 AND part = 0 AND status = 'succeeded'",
         )
         .bind(asset_id)
         .bind(stage.as_str())
@@ -463,6 +618,33 @@ impl Db {
         }
     }
 
+    /// The outputs of the finished parts of a stage of an asset, by part.
+    pub async fn part_outputs(
+        &self,
+        asset_id: &str,
+        stage: Stage,
+    ) -> Result<Vec<(u32, serde_json::Value)>> {
+        let rows = sqlx::query(
+            "SELECT part, output FROM tasks WHERE asset_id = $1 AND stage = $2 AND status = 'succeeded' ORDER BY part",
+        )
+        .bind(asset_id)
+        .bind(stage.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let part: i64 = col(row, "part")?;
+            let text: Option<String> = col(row, "output")?;
+            if let Some(t) = text {
+                out.push((
+                    part.clamp(0, i64::from(u32::MAX)) as u32,
+                    serde_json::from_str(&t)?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Tasks waiting to run (due now or later), for the queue-depth metric.
     pub async fn pending_tasks(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending'")
@@ -471,13 +653,10 @@ impl Db {
         col(&row, "n")
     }
 
-    /// The state of each task of an asset, in stage order.
-    pub async fn asset_tasks(
-        &self,
-        asset_id: &str,
-    ) -> Result<Vec<(Stage, TaskStatus, u32, Option<String>)>> {
+    /// The state of each task of an asset, in stage order, parts in order.
+    pub async fn asset_tasks(&self, asset_id: &str) -> Result<Vec<TaskState>> {
         let rows = sqlx::query(
-            "SELECT stage, status, attempts, last_error FROM tasks WHERE asset_id = $1",
+            "SELECT stage, part, status, attempts, progress, last_error FROM tasks WHERE asset_id = $1",
         )
         .bind(asset_id)
         .fetch_all(&self.pool)
@@ -490,14 +669,17 @@ impl Db {
                 continue;
             };
             let attempts: i64 = col(row, "attempts")?;
-            out.push((
+            let part: i64 = col(row, "part")?;
+            out.push(TaskState {
                 stage,
+                part: part.clamp(0, i64::from(u32::MAX)) as u32,
                 status,
-                attempts.clamp(0, i64::from(u32::MAX)) as u32,
-                col(row, "last_error")?,
-            ));
+                attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+                progress: col(row, "progress")?,
+                last_error: col(row, "last_error")?,
+            });
         }
-        out.sort_by_key(|t| Stage::ALL.iter().position(|&s| s == t.0));
+        out.sort_by_key(|t| (Stage::ALL.iter().position(|&s| s == t.stage), t.part));
         Ok(out)
     }
 }
@@ -534,6 +716,25 @@ async fn fail_asset(
     append_event(tx, Some(asset_id), "asset.failed", &payload, now).await
 }
 
+/// The state of one task of an asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskState {
+    pub stage: Stage,
+    pub part: u32,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    /// 0-100, as the part last reported it (encode parts only).
+    pub progress: f64,
+    pub last_error: Option<String>,
+}
+
+/// One task of a fan-out: its part number and the codecs its worker must encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartTask {
+    pub part: u32,
+    pub codecs: i64,
+}
+
 /// What a finished stage commits with its task.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StageOutcome {
@@ -549,4 +750,7 @@ pub struct StageOutcome {
     /// The video codecs the next stage's worker must encode, as the bit set of
     /// `workers.codecs` (0: any worker).
     pub next_codecs: i64,
+    /// A transcode that fans out: the parts of [`Stage::Encode`] to queue instead of the
+    /// next stage.
+    pub parts: Vec<PartTask>,
 }

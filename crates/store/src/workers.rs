@@ -69,6 +69,8 @@ impl WorkerState {
 pub struct CurrentTask {
     pub asset_id: String,
     pub stage: Stage,
+    /// Which part of its stage (the chunk of a chunked encode; 0 otherwise).
+    pub part: i64,
     /// 1 on the first run.
     pub attempt: i64,
     /// When the lease runs out unless the worker renews it.
@@ -148,7 +150,7 @@ impl Db {
         let now = now_ms();
         let rows = sqlx::query(
             "SELECT w.id, w.host, w.pid, w.cores, w.ffmpeg, w.codecs, w.listen, w.state, \
-             w.started_at, w.seen_at, t.asset_id, t.stage, t.attempts, t.lease_expires_at \
+             w.started_at, w.seen_at, t.asset_id, t.stage, t.part, t.attempts, t.lease_expires_at \
              FROM workers w LEFT JOIN tasks t ON t.lease_owner = w.id AND t.status = 'running' \
              WHERE w.seen_at >= $1 ORDER BY w.started_at DESC, w.id",
         )
@@ -230,6 +232,7 @@ fn fleet_worker(row: &AnyRow, lost_before: i64) -> Result<FleetWorker> {
         (Some(asset_id), Some(stage)) => Some(CurrentTask {
             asset_id,
             stage,
+            part: col(row, "part")?,
             attempt: col(row, "attempts")?,
             lease_expires_at: col::<Option<i64>>(row, "lease_expires_at")?.unwrap_or(0),
         }),

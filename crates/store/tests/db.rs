@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use openvod_store::{
-    AssetStatus, Db, NewAsset, QoeSessionRow, ServedUsage, Stage, StageOutcome, StorageState,
-    TaskFailure, WorkerInfo, WorkerState,
+    AssetStatus, Db, NewAsset, PartTask, QoeSessionRow, ServedUsage, Stage, StageOutcome,
+    StorageState, TaskFailure, TaskStatus, WorkerInfo, WorkerState,
 };
 
 mod common;
@@ -617,7 +617,7 @@ async fn an_asset_walks_through_every_stage() {
         assert_eq!(asset.status, AssetStatus::Queued, "{name}");
         assert_eq!(asset.stage, Some(Stage::Probe), "{name}");
         assert!(asset.warnings.is_empty(), "{name}");
-        for stage in Stage::ALL {
+        for stage in Stage::ALL.into_iter().filter(|s| *s != Stage::Encode) {
             let task = db
                 .claim_task("w1", LEASE, EVERY_CODEC)
                 .await
@@ -651,6 +651,7 @@ async fn an_asset_walks_through_every_stage() {
                 ladder: (stage == Stage::Transcode)
                     .then(|| serde_json::json!({ "codec": "h264", "rungs": [] })),
                 next_codecs: 0,
+                parts: Vec::new(),
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
@@ -1018,5 +1019,200 @@ async fn webhook_deliveries_fan_out_once_and_retry() {
         );
         assert!(db.delete_webhook(&hook.id).await.unwrap());
         assert!(db.deliveries(&hook.id, 10).await.unwrap().is_empty());
+    }
+}
+
+/// Runs the probe and validate stages, and claims the transcode.
+async fn claim_transcode(db: &Db, key: &str) -> (openvod_store::Asset, openvod_store::ClaimedTask) {
+    let asset = db.create_asset(new_asset(key), 3).await.unwrap();
+    for _ in 0..2 {
+        let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+        db.complete_task(&task, StageOutcome::default())
+            .await
+            .unwrap();
+    }
+    let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+    assert_eq!(task.stage, Stage::Transcode);
+    (asset, task)
+}
+
+fn fan_out(n: u32) -> StageOutcome {
+    StageOutcome {
+        output: serde_json::json!({ "chunks": n }),
+        parts: (0..=n)
+            .map(|part| PartTask {
+                part,
+                codecs: if part == 0 { 0 } else { H264 },
+            })
+            .collect(),
+        ..StageOutcome::default()
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let (asset, transcode) = claim_transcode(&db, "a/chunked.mov").await;
+        db.complete_task(&transcode, fan_out(3)).await.unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(a.stage, Some(Stage::Encode), "{name}");
+
+        // Parts go out in order, to any worker; a worker without the codec takes only
+        // the audio part.
+        let audio = db.claim_task("no-video", LEASE, 0).await.unwrap().unwrap();
+        assert_eq!((audio.stage, audio.part), (Stage::Encode, 0), "{name}");
+        assert!(
+            db.claim_task("no-video", LEASE, 0).await.unwrap().is_none(),
+            "{name}"
+        );
+        let one = db.claim_task("w1", LEASE, H264).await.unwrap().unwrap();
+        let two = db.claim_task("w2", LEASE, H264).await.unwrap().unwrap();
+        let three = db.claim_task("w3", LEASE, H264).await.unwrap().unwrap();
+        assert_eq!((one.part, two.part, three.part), (1, 2, 3), "{name}");
+        assert!(
+            db.claim_task("w4", LEASE, H264).await.unwrap().is_none(),
+            "{name}"
+        );
+
+        // The asset's progress is the mean of its parts'.
+        db.set_part_progress(&one, 100.0).await.unwrap();
+        db.set_part_progress(&two, 60.0).await.unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert!((a.progress - 40.0).abs() < 1e-9, "{name}: {}", a.progress);
+
+        // A part that fails for a while is retried alone; the others keep their work.
+        let failure = TaskFailure {
+            code: "worker".into(),
+            message: "killed".into(),
+            retryable: true,
+        };
+        db.fail_task(&two, &failure, Duration::ZERO).await.unwrap();
+        let again = db.claim_task("w5", LEASE, H264).await.unwrap().unwrap();
+        assert_eq!((again.part, again.attempt), (2, 2), "{name}");
+        db.complete_task(
+            &one,
+            StageOutcome {
+                output: serde_json::json!({"p": 1}),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        db.complete_task(
+            &audio,
+            StageOutcome {
+                output: serde_json::json!({"p": 0}),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            db.claim_task("w", LEASE, -1).await.unwrap().is_none(),
+            "{name}: no package yet"
+        );
+
+        // The last two parts finish at once: exactly one of them queues the package.
+        let (a, b) = tokio::join!(
+            db.complete_task(
+                &again,
+                StageOutcome {
+                    output: serde_json::json!({"p": 2}),
+                    ..Default::default()
+                }
+            ),
+            db.complete_task(
+                &three,
+                StageOutcome {
+                    output: serde_json::json!({"p": 3}),
+                    ..Default::default()
+                }
+            ),
+        );
+        a.unwrap();
+        b.unwrap();
+        let package = db
+            .claim_task("w", LEASE, -1)
+            .await
+            .unwrap()
+            .expect("the package");
+        assert_eq!((package.stage, package.part), (Stage::Package, 0), "{name}");
+        let outputs = db.part_outputs(&asset.id, Stage::Encode).await.unwrap();
+        let parts: Vec<u32> = outputs.iter().map(|(p, _)| *p).collect();
+        assert_eq!(parts, vec![0, 1, 2, 3], "{name}");
+        assert_eq!(outputs[2].1, serde_json::json!({"p": 2}), "{name}");
+        let tasks = db.asset_tasks(&asset.id).await.unwrap();
+        let encode: Vec<(u32, TaskStatus, u32)> = tasks
+            .iter()
+            .filter(|t| t.stage == Stage::Encode)
+            .map(|t| (t.part, t.status, t.attempts))
+            .collect();
+        assert_eq!(
+            encode,
+            vec![
+                (0, TaskStatus::Succeeded, 1),
+                (1, TaskStatus::Succeeded, 1),
+                (2, TaskStatus::Succeeded, 2),
+                (3, TaskStatus::Succeeded, 1),
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            db.task_output(&asset.id, Stage::Transcode).await.unwrap(),
+            Some(serde_json::json!({ "chunks": 3 })),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_those() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let (asset, transcode) = claim_transcode(&db, "a/broken.mov").await;
+        db.complete_task(&transcode, fan_out(2)).await.unwrap();
+        let audio = db.claim_task("w0", LEASE, H264).await.unwrap().unwrap();
+        db.complete_task(&audio, StageOutcome::default())
+            .await
+            .unwrap();
+        let one = db.claim_task("w1", LEASE, H264).await.unwrap().unwrap();
+        let two = db.claim_task("w2", LEASE, H264).await.unwrap().unwrap();
+        let failure = TaskFailure {
+            code: "invalid_media".into(),
+            message: "the chunk would not decode".into(),
+            retryable: false,
+        };
+        db.fail_task(&one, &failure, Duration::ZERO).await.unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(a.status, AssetStatus::Failed, "{name}");
+        let status = |tasks: &[openvod_store::TaskState], part| {
+            tasks
+                .iter()
+                .find(|t| t.stage == Stage::Encode && t.part == part)
+                .map(|t| t.status)
+        };
+        let tasks = db.asset_tasks(&asset.id).await.unwrap();
+        assert_eq!(status(&tasks, 2), Some(TaskStatus::Cancelled), "{name}");
+        // The cancelled part's worker learns it at its next heartbeat.
+        assert!(!db.heartbeat(&two, LEASE).await.unwrap(), "{name}");
+
+        db.retry_asset(&asset.id).await.unwrap();
+        let tasks = db.asset_tasks(&asset.id).await.unwrap();
+        assert_eq!(
+            status(&tasks, 0),
+            Some(TaskStatus::Succeeded),
+            "{name}: kept"
+        );
+        let mut again = Vec::new();
+        while let Some(t) = db.claim_task("w", LEASE, H264).await.unwrap() {
+            if t.stage == Stage::Package {
+                break;
+            }
+            again.push(t.part);
+            db.complete_task(&t, StageOutcome::default()).await.unwrap();
+        }
+        again.sort();
+        assert_eq!(again, vec![1, 2], "{name}");
     }
 }

@@ -51,7 +51,7 @@ fn decode_log(url: &str, kind: &str, filter: &str) -> String {
 }
 
 /// Frames of the video, and the time the picture turns white from its first frame.
-fn frames_and_flash(url: &str) -> (usize, f64) {
+pub(crate) fn frames_and_flash(url: &str) -> (usize, f64) {
     let log = decode_log(
         url,
         "v",

@@ -9,6 +9,7 @@ mod audio_languages;
 mod av_sync;
 mod bad_inputs;
 mod captions;
+mod chunks;
 mod clips;
 mod codecs;
 mod cost;

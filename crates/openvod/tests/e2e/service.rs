@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 /// `curl` with `args`; returns (status, headers, body).
-fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
+pub(crate) fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let headers = dir.path().join("h");
     let out = Command::new("curl")
@@ -37,12 +37,12 @@ fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
     (status, h.to_ascii_lowercase(), out.stdout)
 }
 
-fn json(body: &[u8]) -> serde_json::Value {
+pub(crate) fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
-fn upload(api: &str, file: &Path) -> String {
+pub(crate) fn upload(api: &str, file: &Path) -> String {
     let (status, _, body) = curl(&[
         "-X",
         "POST",
@@ -54,7 +54,7 @@ fn upload(api: &str, file: &Path) -> String {
     json(&body)["id"].as_str().unwrap().to_string()
 }
 
-fn wait_until(api: &str, id: &str, want: &str, limit: Duration) -> serde_json::Value {
+pub(crate) fn wait_until(api: &str, id: &str, want: &str, limit: Duration) -> serde_json::Value {
     let started = Instant::now();
     loop {
         let (status, _, body) = curl(&[&format!("{api}/v1/assets/{id}")]);
@@ -73,7 +73,7 @@ fn wait_until(api: &str, id: &str, want: &str, limit: Duration) -> serde_json::V
     }
 }
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let template = fast_template(dir);
     let path = dir.join("openvod.toml");
     let text = format!(
@@ -87,7 +87,7 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
 
 /// Checks that the origin process serves a ready asset from its store (the answers'
 /// headers, ranges and validators are tested in-process in crates/server/tests/origin.rs).
-fn check_origin(origin: &str, id: &str) {
+pub(crate) fn check_origin(origin: &str, id: &str) {
     let play = format!("{origin}/play/{id}");
     let (status, _, body) = curl(&[&format!("{play}/master.m3u8")]);
     assert_eq!(status, 200);
@@ -379,7 +379,7 @@ fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
 }
 
 /// `kill -9`: the process gets no chance to clean up.
-fn unsafe_kill(child: &mut Child) {
+pub(crate) fn unsafe_kill(child: &mut Child) {
     let status = Command::new("kill")
         .args(["-9", &child.id().to_string()])
         .status()
@@ -389,7 +389,7 @@ fn unsafe_kill(child: &mut Child) {
 }
 
 /// The S3 store the child processes use, opened here to look at it directly.
-fn s3_objects(env: &[(String, String)]) -> openvod_store::Objects {
+pub(crate) fn s3_objects(env: &[(String, String)]) -> openvod_store::Objects {
     let get = |k: &str| {
         env.iter()
             .find(|(n, _)| n == k)
@@ -430,7 +430,7 @@ fn twenty_uploads_at_once() {
 }
 
 /// The task of `stage` in an asset's answer.
-fn task_of<'a>(asset: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
+pub(crate) fn task_of<'a>(asset: &'a serde_json::Value, stage: &str) -> &'a serde_json::Value {
     asset["tasks"]
         .as_array()
         .unwrap()
@@ -440,14 +440,14 @@ fn task_of<'a>(asset: &'a serde_json::Value, stage: &str) -> &'a serde_json::Val
 }
 
 /// `GET /v1/workers` from the API process.
-fn fleet(api: &str) -> serde_json::Value {
+pub(crate) fn fleet(api: &str) -> serde_json::Value {
     let (status, _, body) = curl(&[&format!("{api}/v1/workers")]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     json(&body)
 }
 
 /// The worker of the fleet whose process is `pid`.
-fn worker_of(fleet: &serde_json::Value, pid: u32) -> serde_json::Value {
+pub(crate) fn worker_of(fleet: &serde_json::Value, pid: u32) -> serde_json::Value {
     fleet["workers"]
         .as_array()
         .unwrap()
