@@ -352,7 +352,10 @@ for (const [button, action] of [['#archive', 'archive'], ['#restore', 'restore']
 
 function renderAsset(a) {
   $('#asset-title').textContent = a.source?.name ?? a.id;
-  const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%` : a.status;
+  // A chunked encode: how many of its parts (the audio, then each chunk) are done.
+  const parts = (a.tasks ?? []).filter((t) => t.stage === 'encode');
+  const partsDone = parts.length ? ` (${parts.filter((t) => t.status === 'succeeded').length} of ${parts.length} parts)` : '';
+  const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%${a.stage === 'encode' ? partsDone : ''}` : a.status;
   $('#asset-status').innerHTML = `<span class="status ${a.status}">${esc(status)}</span>${a.error ? ` — ${esc(a.error.message)}` : ''}`;
   $('#asset-warnings').innerHTML = (a.warnings ?? []).map((w) =>
     `<li class="warning" data-code="${esc(w.code)}">${WARNING_TITLES[w.code] ?? 'Warning'}: ${esc(w.message)}</li>`).join('');
@@ -562,7 +565,7 @@ async function renderFleet() {
     (f.queue.waiting_for_codecs ? `, ${f.queue.waiting_for_codecs} of them for a codec no live worker encodes` : '') + '.';
   $('#queue tbody').innerHTML = f.queue.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${s.pending}</td><td>${s.running}</td></tr>`).join('');
   $('#workers tbody').innerHTML = f.workers.map((w) => {
-    const task = w.task ? `<a href="#/asset/${esc(w.task.asset_id)}">${esc(w.task.stage)}</a>${w.task.attempt > 1 ? ` (attempt ${w.task.attempt})` : ''}` : '';
+    const task = w.task ? `<a href="#/asset/${esc(w.task.asset_id)}">${esc(w.task.stage)}${w.task.stage === 'encode' ? ` part ${w.task.part}` : ''}</a>${w.task.attempt > 1 ? ` (attempt ${w.task.attempt})` : ''}` : '';
     return `<tr><td title="${esc(w.listen ?? '')}">${esc(w.id)}</td><td class="worker ${esc(w.state)}">${esc(w.state)}</td><td>${task}</td>` +
       `<td>${esc(w.codecs.join(', '))}</td><td title="${esc(w.ffmpeg)}">${esc(w.host)}, ${w.cores} cores</td>` +
       `<td>${new Date(w.seen_at).toLocaleTimeString()}</td></tr>`;

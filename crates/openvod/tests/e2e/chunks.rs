@@ -2,7 +2,8 @@
 //! title in 10 s chunks, one worker killed with SIGKILL in the middle of a chunk. Only
 //! that chunk runs again; the joined renditions have every frame of the source once, in
 //! order, each the source's own picture (no frame lost or doubled at a seam), decode
-//! without an error, and keep a flash and a tone at 55 s together.
+//! without an error, and keep a flash and a tone at 55 s together. A source shorter than
+//! two chunks is encoded whole.
 
 use std::path::Path;
 use std::process::Command;
@@ -146,7 +147,22 @@ fn a_title_encoded_in_chunks_across_workers_is_whole_after_a_killed_worker() {
     );
     let _second = start_service("worker", &config, &env);
     let _third = start_service("worker", &config, &env);
+    // A source shorter than two chunks is encoded whole, by one task.
+    let short = make_source(dir.path(), "short.mp4", "320x240", 25, 6, true, &[]);
+    let short_id = upload(&base, &short);
     let asset = wait_until(&base, &id, "ready", Duration::from_secs(600));
+    let whole = wait_until(&base, &short_id, "ready", Duration::from_secs(300));
+    let stages: Vec<&str> = whole["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        ["probe", "validate", "transcode", "package", "publish"],
+        "{whole}"
+    );
     assert!(asset["warnings"].as_array().unwrap().is_empty(), "{asset}");
 
     // Part 0 (audio and text) and six video chunks; the killed one alone ran twice.

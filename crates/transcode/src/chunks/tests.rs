@@ -110,7 +110,11 @@ fn a_chunk_run_encodes_its_frames_and_no_audio() {
         ten_bit: false,
     }];
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), b"not read: only its name goes on the command line").unwrap();
+    std::fs::write(
+        file.path(),
+        b"not read: only its name goes on the command line",
+    )
+    .unwrap();
     let source = crate::SourceFile::open(file.path()).unwrap();
     let range = ChunkGrid::of(&p, 10.0).unwrap().ranges()[2];
     let args: Vec<String> = part_arguments(&source, &p, EncodePart::Video(range), Path::new("/o"))
