@@ -109,7 +109,12 @@ drm_systems = ["clearkey"]
     for (const id of [a.id, b.id]) {
       for (;;) {
         const asset = await api('GET', `/v1/assets/${id}`);
-        if (asset.status === 'ready') break;
+        if (asset.status === 'ready') {
+          // Two chunks and the audio: every seam below is a join of two encodes.
+          const parts = asset.tasks.filter((t) => t.stage === 'encode').length;
+          if (parts !== 3) throw new Error(`encoded in ${parts} parts, not 3: ${JSON.stringify(asset.tasks)}`);
+          break;
+        }
         if (asset.status === 'failed') throw new Error(`asset failed: ${JSON.stringify(asset.error)}`);
         if (Date.now() > deadline) throw new Error(`asset not ready in time: ${JSON.stringify(asset)}`);
         await new Promise((r) => setTimeout(r, 1000));

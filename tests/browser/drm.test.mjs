@@ -144,7 +144,12 @@ clear_lead_seconds = 2
     for (const id of [second.id, third.id, created.id]) {
       for (;;) {
         asset = await api('GET', `/v1/assets/${id}`);
-        if (asset.status === 'ready') break;
+        if (asset.status === 'ready') {
+          // Three chunks and the audio, joined before packaging.
+          const parts = asset.tasks.filter((t) => t.stage === 'encode').length;
+          if (parts !== 4) throw new Error(`encoded in ${parts} parts, not 4: ${JSON.stringify(asset.tasks)}`);
+          break;
+        }
         if (asset.status === 'failed') throw new Error(`asset failed: ${JSON.stringify(asset.error)}`);
         if (Date.now() > deadline) throw new Error(`asset not ready in time: ${JSON.stringify(asset)}`);
         await new Promise((r) => setTimeout(r, 1000));

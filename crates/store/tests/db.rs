@@ -1167,7 +1167,8 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
 }
 
 #[tokio::test]
-async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_those() {
+async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_those_and_cancel_stops_all(
+) {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {
         let (asset, transcode) = claim_transcode(&db, "a/broken.mov").await;
@@ -1214,5 +1215,34 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
         }
         again.sort();
         assert_eq!(again, vec![1, 2], "{name}");
+
+        // Cancelling a chunked asset stops every part at once.
+        let (asset, transcode) = claim_transcode(&db, "a/cancelled.mov").await;
+        db.complete_task(&transcode, fan_out(2)).await.unwrap();
+        let held: Vec<_> = [
+            db.claim_task("w1", LEASE, H264).await.unwrap().unwrap(),
+            db.claim_task("w2", LEASE, H264).await.unwrap().unwrap(),
+        ]
+        .into();
+        assert!(db.cancel_asset(&asset.id).await.unwrap(), "{name}");
+        for t in &held {
+            assert!(
+                !db.heartbeat(t, LEASE).await.unwrap(),
+                "{name}: part {}",
+                t.part
+            );
+        }
+        let tasks = db.asset_tasks(&asset.id).await.unwrap();
+        assert!(
+            tasks
+                .iter()
+                .filter(|t| t.stage == Stage::Encode)
+                .all(|t| t.status == TaskStatus::Cancelled),
+            "{name}: {tasks:?}"
+        );
+        assert!(
+            db.claim_task("w3", LEASE, H264).await.unwrap().is_none(),
+            "{name}"
+        );
     }
 }
