@@ -86,11 +86,21 @@ pub(crate) async fn encode(ctx: &Ctx<'_>, asset: &Asset, task: &ClaimedTask) -> 
     if matches!(part, EncodePart::Video(_)) {
         ffmpeg::check_encoders(&plan, &name)?;
     }
-    let source = local_source(ctx, asset).await?;
     // One folder per part and worker: two workers of one machine may share the asset's
     // folder, and a part taken over after a lost lease must not meet the old run's files.
     let dir = local_dir(ctx, asset).join(format!("part-{}-{}", task.part, task.owner));
     fresh_dir(&dir).await?;
+    // The part reads the source through a link of its own, so that the shared copy can
+    // go once no part is left to claim (see `stages::after_commit`) while this one runs.
+    let source = dir.join("source");
+    let shared = local_source(ctx, asset).await?;
+    if tokio::fs::hard_link(&shared, &source).await.is_err() {
+        // Removed by a part that finished in between: fetch it again.
+        let shared = local_source(ctx, asset).await?;
+        tokio::fs::hard_link(&shared, &source)
+            .await
+            .map_err(|e| StageError::transient("worker", e))?;
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
     let reporter = {
         let (db, task) = (ctx.db.clone(), task.clone());

@@ -168,11 +168,22 @@ pub(crate) fn to_value<T: Serialize>(output: &T) -> Result<serde_json::Value, St
 }
 
 /// Work done after a stage's result is committed: dropping the local scratch folder
-/// after `publish`. Nothing in the store is left to this step, since a worker may die
+/// after `publish`, and the local copy of the source after the last encode part this
+/// worker could take (the workers that ran a chunked encode's parts are seldom the one
+/// that publishes). Nothing in the store is left to this step, since a worker may die
 /// before it runs.
 pub(crate) async fn after_commit(ctx: &Ctx<'_>, task: &ClaimedTask) {
-    if task.stage == Stage::Publish {
-        forget_local(ctx.config, &task.asset_id).await;
+    match task.stage {
+        Stage::Publish => forget_local(ctx.config, &task.asset_id).await,
+        Stage::Encode => {
+            if let Ok(0) = ctx.db.unclaimed_parts(&task.asset_id, Stage::Encode).await {
+                // A part still running here holds the file open: removing the name
+                // does not take it from that ffmpeg.
+                let source = ctx.config.work_dir.join(&task.asset_id).join("source");
+                let _ = tokio::fs::remove_file(source).await;
+            }
+        }
+        _ => {}
     }
 }
 

@@ -645,6 +645,21 @@ impl Db {
         Ok(out)
     }
 
+    /// How many parts of `stage` of an asset wait to be claimed (pending, or running
+    /// with an expired lease).
+    pub async fn unclaimed_parts(&self, asset_id: &str, stage: Stage) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM tasks WHERE asset_id = $1 AND stage = $2 \
+             AND (status = 'pending' OR (status = 'running' AND lease_expires_at < $3))",
+        )
+        .bind(asset_id)
+        .bind(stage.as_str())
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        col(&row, "n")
+    }
+
     /// Tasks waiting to run (due now or later), for the queue-depth metric.
     pub async fn pending_tasks(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending'")

@@ -1060,6 +1060,11 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
 
         // Parts go out in order, to any worker; a worker without the codec takes only
         // the audio part.
+        assert_eq!(
+            db.unclaimed_parts(&asset.id, Stage::Encode).await.unwrap(),
+            4,
+            "{name}"
+        );
         let audio = db.claim_task("no-video", LEASE, 0).await.unwrap().unwrap();
         assert_eq!((audio.stage, audio.part), (Stage::Encode, 0), "{name}");
         assert!(
@@ -1072,6 +1077,11 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         assert_eq!((one.part, two.part, three.part), (1, 2, 3), "{name}");
         assert!(
             db.claim_task("w4", LEASE, H264).await.unwrap().is_none(),
+            "{name}"
+        );
+        assert_eq!(
+            db.unclaimed_parts(&asset.id, Stage::Encode).await.unwrap(),
+            0,
             "{name}"
         );
 

@@ -145,8 +145,17 @@ fn a_title_encoded_in_chunks_across_workers_is_whole_after_a_killed_worker() {
             .any(|w| w["task"]["stage"] == "encode" && w["task"]["part"] == killed_part),
         "the fleet shows the part a worker holds: {held}"
     );
-    let _second = start_service("worker", &config, &env);
-    let _third = start_service("worker", &config, &env);
+    // Each with its own scratch folder, as on hosts of their own.
+    let scratch = |n: &str| {
+        let mut e = env.clone();
+        let d = dir.path().join(n);
+        e.push(("OPENVOD_WORKER_WORK_DIR".into(), d.display().to_string()));
+        (e, d)
+    };
+    let (second_env, second_dir) = scratch("work-2");
+    let (third_env, third_dir) = scratch("work-3");
+    let _second = start_service("worker", &config, &second_env);
+    let _third = start_service("worker", &config, &third_env);
     // A source shorter than two chunks is encoded whole, by one task.
     let short = make_source(dir.path(), "short.mp4", "320x240", 25, 6, true, &[]);
     let short_id = upload(&base, &short);
@@ -184,6 +193,11 @@ fn a_title_encoded_in_chunks_across_workers_is_whole_after_a_killed_worker() {
         asset["usage"]["encode_cpu_seconds"].as_f64().unwrap() > 1.0,
         "{asset}"
     );
+    // No worker keeps its copy of the source once no part is left to take.
+    for d in [&second_dir, &third_dir] {
+        let copy = d.join(&id).join("source");
+        assert!(!copy.exists(), "{} is left behind", copy.display());
+    }
 
     let master = format!("{base}/play/{id}/master.m3u8");
     let errors = decode_errors(Path::new(&master));
