@@ -45,9 +45,21 @@ for _ in $(seq 1 100); do
   if garage status >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
+# A node that answers `status` may not have every RPC handler registered yet ("No
+# handler"): the layout is retried until it takes.
 node_id="$(garage node id -q 2>/dev/null | cut -d@ -f1)"
-garage layout assign -z dc1 -c 1G "$node_id" >/dev/null
-garage layout apply --version 1 >/dev/null
+for attempt in $(seq 1 50); do
+  if garage layout assign -z dc1 -c 1G "$node_id" >/dev/null 2>&1 &&
+     garage layout apply --version 1 >/dev/null 2>&1; then
+    break
+  fi
+  if [ "$attempt" = 50 ]; then
+    echo "Garage did not take its layout; its log:" >&2
+    cat "$garage_dir/server.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
 key_info="$(garage key create openvod-test)"
 garage bucket create openvod-test >/dev/null
 garage bucket allow --read --write --owner openvod-test --key openvod-test >/dev/null
