@@ -217,21 +217,21 @@ pub(crate) async fn fetch_and_join(
     let grid = transcode
         .chunks
         .ok_or_else(|| StageError::transient("worker", "the encode is not chunked"))?;
-    let parts = Parts::of(ctx, asset).await?;
-    let expected = parts_count(plan, &grid);
-    if parts.outputs.len() != expected {
+    let finished = Parts::of(ctx, asset).await?;
+    let expected = parts(plan, &grid).len();
+    if finished.outputs.len() != expected {
         return Err(StageError::transient(
             "worker",
             format!(
                 "{} of the {expected} encode parts have a result; the missing ones must run again",
-                parts.outputs.len()
+                finished.outputs.len()
             ),
         ));
     }
     let local = local_dir(ctx, asset);
     let chunk_root = local.join("chunks");
     fresh_dir(&chunk_root).await?;
-    for (_, output) in &parts.outputs {
+    for (_, output) in &finished.outputs {
         for file in &output.files {
             let key = format!("{}/work/{file}", asset.id);
             let (dest, parent) = match file.strip_prefix("chunks/") {
@@ -258,13 +258,13 @@ pub(crate) async fn fetch_and_join(
         }
     }
     let mut decode = DecodeLog::default();
-    for (_, output) in parts.outputs {
+    for (_, output) in finished.outputs {
         decode.merge(output.decode);
     }
     let chunk_dirs: Vec<PathBuf> = (0..grid.count)
         .map(|k| chunk_root.join(k.to_string()))
         .collect();
-    let (p, out) = (plan.clone(), encoded.to_path_buf());
+    let (p, out, root) = (plan.clone(), encoded.to_path_buf(), chunk_root.clone());
     let (info, integrity, name) = (
         media_info(asset)?,
         ctx.config.policy.integrity(),
@@ -275,23 +275,10 @@ pub(crate) async fn fetch_and_join(
             // A join that does not line up will not line up on a second try.
             StageError::permanent("transcode_failed", format!("joining the chunks: {e}"))
         })?;
-        let _ = std::fs::remove_dir_all(chunk_root_of(&chunk_dirs));
+        let _ = std::fs::remove_dir_all(&root);
         openvod_transcode::integrity::check(&name, &info, &p, &out, &decode, &integrity)
             .map_err(StageError::from)
     })
     .await??;
     Ok(warnings)
-}
-
-/// The folder that holds the chunk folders.
-fn chunk_root_of(dirs: &[PathBuf]) -> PathBuf {
-    dirs.first()
-        .and_then(|d| d.parent())
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
-
-/// How many parts a chunked encode of `plan` on `grid` has.
-pub(crate) fn parts_count(plan: &EncodePlan, grid: &ChunkGrid) -> usize {
-    parts(plan, grid).len()
 }

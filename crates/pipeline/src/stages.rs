@@ -424,17 +424,18 @@ async fn transcode(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
     let result = match result {
         Ok(Planned::Chunked(grid, plan, decision)) => {
             let _ = reporter.await;
+            let parts = crate::chunks::parts(&plan, &grid);
             return Ok(StageOutcome {
                 output: to_value(&TranscodeOutput {
                     renditions: plan.rendition_names(),
                     encode_seconds: 0.0,
                     cpu_seconds: 0.0,
-                    parts: crate::chunks::parts(&plan, &grid).len() as u32,
+                    parts: parts.len() as u32,
                     plan: Some(plan.clone()),
                     chunks: Some(grid),
                 })?,
                 ladder: decision.as_ref().map(to_value).transpose()?,
-                parts: crate::chunks::parts(&plan, &grid),
+                parts,
                 ..StageOutcome::default()
             });
         }
