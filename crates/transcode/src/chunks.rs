@@ -137,13 +137,7 @@ impl ChunkGrid {
 
     /// Every chunk, in order.
     pub fn ranges(&self) -> Vec<ChunkRange> {
-        (0..self.count)
-            .map(|index| ChunkRange {
-                index,
-                first_frame: u64::from(index) * self.chunk_frames,
-                frames: (index + 1 < self.count).then_some(self.chunk_frames),
-            })
-            .collect()
+        (0..self.count).filter_map(|i| self.range(i)).collect()
     }
 
     /// Chunk `index`, when the grid has it.
