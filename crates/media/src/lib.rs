@@ -31,6 +31,7 @@ pub mod key;
 pub mod language;
 pub mod path;
 pub mod presentation;
+pub mod preview;
 pub mod reader;
 mod sample_bytes;
 pub mod segment;

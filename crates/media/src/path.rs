@@ -41,7 +41,7 @@ pub enum PathError {
     NoSuchObject(String),
     #[error("rendition name {0:?} must be 1-64 characters of A-Z a-z 0-9 - _ . (not . or ..)")]
     InvalidName(String),
-    #[error("rendition name {0:?} is reserved (a copy's folder, keys/, or sN/)")]
+    #[error("rendition name {0:?} is reserved (a copy's folder, keys/, preview/, or sN/)")]
     ReservedName(String),
 }
 
@@ -53,7 +53,7 @@ pub struct RenditionName(String);
 impl RenditionName {
     /// Checks `name`: 1-64 characters of `A-Z a-z 0-9 - _ .`, not `.` or `..`, and not a
     /// name the first folder of a path gives another meaning (a copy's folder, `keys`,
-    /// a segment length `sN`).
+    /// `preview`, a segment length `sN`).
     pub fn new(name: &str) -> Result<RenditionName, PathError> {
         let ok = !name.is_empty()
             && name.len() <= 64
@@ -65,7 +65,11 @@ impl RenditionName {
         if !ok {
             return Err(PathError::InvalidName(name.chars().take(80).collect()));
         }
-        if name == KEYS_FOLDER || Copy::from_folder(name).is_some() || is_length_folder(name) {
+        if name == KEYS_FOLDER
+            || name == crate::preview::PREVIEW_FOLDER
+            || Copy::from_folder(name).is_some()
+            || is_length_folder(name)
+        {
             return Err(PathError::ReservedName(name.to_string()));
         }
         Ok(RenditionName(name.to_string()))

@@ -501,13 +501,34 @@ pub fn encode_part(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Encoded> {
+    run_logged(
+        part_arguments(source, plan, part, dir),
+        source,
+        part.seconds(plan),
+        deadline,
+        cancel,
+        on_progress,
+    )
+}
+
+/// Runs ffmpeg with `args` (which log at `repeat+level+verbose` and report progress on
+/// `pipe:1`), reporting progress against `total_seconds`, and kills it on `deadline`, on
+/// a stall, or as soon as `cancel` is set.
+pub(crate) fn run_logged(
+    args: Vec<OsString>,
+    source: &SourceFile,
+    total_seconds: f64,
+    deadline: Deadline,
+    cancel: &AtomicBool,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Encoded> {
     let started = Instant::now();
     let cpu_before = children_cpu_time();
     let mut cmd = Command::new("ffmpeg");
     // SVT-AV1 prints its own banner and settings to stderr at its `info` level whatever
     // ffmpeg's `-loglevel` says; its errors are enough.
     cmd.env("SVT_LOG", "1");
-    cmd.args(part_arguments(source, plan, part, dir))
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -547,7 +568,7 @@ pub fn encode_part(
             last_progress = Instant::now();
             on_progress(Progress {
                 encoded_seconds: t,
-                total_seconds: part.seconds(plan),
+                total_seconds,
                 speed,
                 elapsed: started.elapsed(),
             });

@@ -36,4 +36,5 @@ pub mod mediaconvert;
 pub mod output;
 pub mod package;
 pub mod per_title;
+pub mod preview;
 pub mod quality;

@@ -69,7 +69,19 @@ pub struct VideoSettings {
     /// encoded whole. `None`: every source is encoded whole, by one task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_seconds: Option<f64>,
+    /// A preview (see `preview`) is encoded and published beside the ladder, so that
+    /// the asset plays seconds after its upload (`playable`). On unless `false`.
+    #[serde(default = "default_preview", skip_serializing_if = "is_on")]
+    pub preview: bool,
     pub rungs: Vec<LadderRung>,
+}
+
+fn default_preview() -> bool {
+    true
+}
+
+fn is_on(on: &bool) -> bool {
+    *on
 }
 
 /// A video codec of the ladder.
