@@ -107,7 +107,7 @@ function renderRow(a) {
     $('#assets tbody').prepend(tr);
   }
   const warnings = (a.warnings ?? []).map((w) => `<span class="warning" title="${esc(w.code)}">⚠ ${esc(w.message)}</span>`).join(' ');
-  const progress = a.status === 'processing' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : warnings;
+  const progress = a.status === 'processing' || a.status === 'playable' ? `${a.stage ?? ''} ${Math.round(a.progress)}%` : a.status === 'failed' ? esc(a.error?.message) : warnings;
   const video = (a.renditions ?? []).filter((r) => r.width);
   const top = video.reduce((m, r) => (r.height > (m?.height ?? 0) ? r : m), null);
   const bytes = (a.renditions ?? []).reduce((n, r) => n + (r.bytes ?? 0), 0);
@@ -355,7 +355,10 @@ function renderAsset(a) {
   // A chunked encode: how many of its parts (the audio, then each chunk) are done.
   const parts = (a.tasks ?? []).filter((t) => t.stage === 'encode');
   const partsDone = parts.length ? ` (${parts.filter((t) => t.status === 'succeeded').length} of ${parts.length} parts)` : '';
-  const status = a.status === 'processing' ? `processing: ${a.stage} ${Math.round(a.progress)}%${a.stage === 'encode' ? partsDone : ''}` : a.status;
+  // A playable asset plays its preview while the ladder encodes.
+  const status = a.status === 'processing' || a.status === 'playable'
+    ? `${a.status === 'playable' ? `playable (preview: ${Math.round(a.preview_seconds ?? 0)} s)` : 'processing'}: ${a.stage} ${Math.round(a.progress)}%${a.stage === 'encode' ? partsDone : ''}`
+    : a.status;
   $('#asset-status').innerHTML = `<span class="status ${a.status}">${esc(status)}</span>${a.error ? ` — ${esc(a.error.message)}` : ''}`;
   $('#asset-warnings').innerHTML = (a.warnings ?? []).map((w) =>
     `<li class="warning" data-code="${esc(w.code)}">${WARNING_TITLES[w.code] ?? 'Warning'}: ${esc(w.message)}</li>`).join('');
@@ -372,7 +375,7 @@ function renderAsset(a) {
   renderTracks(a);
   renderStorage(a);
   renderClip(a);
-  if (a.status !== 'ready' || !a.playback) return;
+  if ((a.status !== 'ready' && a.status !== 'playable') || !a.playback) return;
   // A cold asset plays once it is restored: its objects answer 202 until then.
   if (a.storage === 'cold' || a.storage === 'restoring') {
     stopPlayer();
@@ -381,8 +384,9 @@ function renderAsset(a) {
   }
   const origin = location.origin;
   const hlsUrl = origin + a.playback.hls;
-  const dashUrl = origin + a.playback.dash;
-  $('#urls').innerHTML = `<dt>HLS</dt><dd>${esc(hlsUrl)}</dd><dt>DASH</dt><dd>${esc(dashUrl)}</dd>`;
+  const dashUrl = a.playback.dash ? origin + a.playback.dash : null;
+  $('#urls').innerHTML = `<dt>HLS</dt><dd>${esc(hlsUrl)}</dd>` +
+    (dashUrl ? `<dt>DASH</dt><dd>${esc(dashUrl)}</dd>` : '<dt>DASH</dt><dd>when ready (the preview is HLS)</dd>');
   // The embed sends CMCD (hls.js) and the player's reports, like the dashboard's player.
   $('#embed').value = `<video id="openvod-${a.id}" controls playsinline style="width:100%"></video>\n` +
     `<script src="${origin}/ui/hls.js"></script>\n<script src="${origin}/ui/qoe.js"></script>\n<script>\n(function () {\n  var v = document.getElementById('openvod-${a.id}');\n` +
@@ -395,8 +399,10 @@ function renderAsset(a) {
   $('#player-box').hidden = false;
   if (hls || $('#player').src) return;
   const video = $('#player');
-  video.poster = `/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}`;
-  loadStoryboard(a.id);
+  if (a.status === 'ready') {
+    video.poster = `/image/${a.id}/poster.jpg?v=${a.finished_at_ms}-${a.poster_time ?? ''}`;
+    loadStoryboard(a.id);
+  }
   if (window.Hls && Hls.isSupported()) {
     // Playlists are revalidated (they may be cached for 30 s): a track added or removed
     // here shows as soon as the player loads them again.

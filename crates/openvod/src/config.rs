@@ -232,6 +232,9 @@ pub struct UploadSection {
 pub struct WorkerSection {
     /// Workers in this process (`serve` and `worker`); 0 in `serve` runs no worker.
     pub concurrency: u32,
+    /// Workers that take only previews, beside those (where `concurrency` > 0), so that
+    /// a new upload plays within seconds even while the others encode ladders.
+    pub preview_workers: u32,
     /// Where `openvod worker` answers `/healthz`, `/readyz` and `/metrics`; port 0 (the
     /// default) picks a free one, which the worker prints and records in the fleet, so
     /// that any number of workers start beside `serve` from one configuration.
@@ -340,6 +343,7 @@ impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
             concurrency: 1,
+            preview_workers: 1,
             listen: "127.0.0.1:0".into(),
             work_dir: PathBuf::new(),
             lease_seconds: 60,

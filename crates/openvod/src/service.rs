@@ -142,11 +142,26 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
     let mut workers = Vec::new();
     if matches!(role, Role::Serve | Role::Worker) {
         let host = openvod_pipeline::host_name();
-        for n in 0..config.worker.concurrency {
-            let mut pc = PipelineConfig::new(
-                format!("{host}-{}-{n}", std::process::id()),
-                config.work_dir(),
-            );
+        // Preview workers beside the others, where any run: a new upload's preview never
+        // waits behind a ladder encode.
+        let previews = if config.worker.concurrency > 0 {
+            config.worker.preview_workers
+        } else {
+            0
+        };
+        for n in 0..config.worker.concurrency + previews {
+            let preview = n >= config.worker.concurrency;
+            let id = if preview {
+                format!(
+                    "{host}-{}-preview-{}",
+                    std::process::id(),
+                    n - config.worker.concurrency
+                )
+            } else {
+                format!("{host}-{}-{n}", std::process::id())
+            };
+            let mut pc = PipelineConfig::new(id, config.work_dir());
+            pc.only = preview.then_some(openvod_store::Stage::Preview);
             pc.host = host.clone();
             pc.listen = Some(addr.to_string());
             pc.lease = Duration::from_secs(config.worker.lease_seconds);
@@ -165,7 +180,11 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
                 worker.run(shutdown.notified()).await
             }));
         }
-        tracing::info!(workers = config.worker.concurrency, "workers started");
+        tracing::info!(
+            workers = config.worker.concurrency,
+            preview_workers = previews,
+            "workers started"
+        );
         // Assets move between the hot and the cold class wherever work runs.
         let mover = openvod_store::TierMover::new(
             db.clone(),

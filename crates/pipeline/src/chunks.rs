@@ -27,7 +27,7 @@ use openvod_transcode::template::VideoCodec;
 use serde::{Deserialize, Serialize};
 
 use crate::stages::{
-    blocking, fresh_dir, local_dir, local_source, media_info, source_name, to_value, Ctx,
+    blocking, fresh_dir, linked_source, local_dir, media_info, source_name, to_value, Ctx,
     StageResult, TranscodeOutput,
 };
 use crate::StageError;
@@ -90,17 +90,8 @@ pub(crate) async fn encode(ctx: &Ctx<'_>, asset: &Asset, task: &ClaimedTask) -> 
     // folder, and a part taken over after a lost lease must not meet the old run's files.
     let dir = local_dir(ctx, asset).join(format!("part-{}-{}", task.part, task.owner));
     fresh_dir(&dir).await?;
-    // The part reads the source through a link of its own, so that the shared copy can
-    // go once no part is left to claim (see `stages::after_commit`) while this one runs.
     let source = dir.join("source");
-    let shared = local_source(ctx, asset).await?;
-    if tokio::fs::hard_link(&shared, &source).await.is_err() {
-        // Removed by a part that finished in between: fetch it again.
-        let shared = local_source(ctx, asset).await?;
-        tokio::fs::hard_link(&shared, &source)
-            .await
-            .map_err(|e| StageError::transient("worker", e))?;
-    }
+    linked_source(ctx, asset, &source).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
     let reporter = {
         let (db, task) = (ctx.db.clone(), task.clone());

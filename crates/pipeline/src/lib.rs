@@ -12,6 +12,7 @@
 mod chunks;
 mod clip;
 mod config;
+mod preview;
 mod protect;
 mod stages;
 pub mod watch;

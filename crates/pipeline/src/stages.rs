@@ -6,6 +6,7 @@
 //! ASSET/work/encode/NAME.mp4   renditions as ffmpeg wrote them (transcode -> package)
 //! ASSET/work/encode/TEXT.vtt   text tracks as WebVTT (transcode -> package)
 //! ASSET/out/...                the packaged presentation (master.m3u8, manifest.mpd, ...)
+//! ASSET/out/preview/...        the preview, published while the ladder encodes (`preview`)
 //! ```
 //!
 //! Both are overwritten by a re-run, never duplicated; `publish` removes the work files
@@ -53,6 +54,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, task: &ClaimedTask) -> StageResult {
     match task.stage {
         Stage::Probe => probe(ctx, &asset).await,
         Stage::Validate => validate(ctx, &asset).await,
+        Stage::Preview => crate::preview::preview(ctx, &asset, task).await,
         Stage::Transcode => transcode(ctx, &asset).await,
         Stage::Encode => crate::chunks::encode(ctx, &asset, task).await,
         Stage::Package => package(ctx, &asset).await,
@@ -229,6 +231,25 @@ pub(crate) async fn local_source(ctx: &Ctx<'_>, asset: &Asset) -> Result<PathBuf
     Ok(path)
 }
 
+/// Links the source to `link`, fetched first unless this worker has it: a stage that
+/// reads it through a link of its own keeps it while the shared copy goes (once no
+/// encode part is left to claim, see [`after_commit`]).
+pub(crate) async fn linked_source(
+    ctx: &Ctx<'_>,
+    asset: &Asset,
+    link: &Path,
+) -> Result<(), StageError> {
+    let shared = local_source(ctx, asset).await?;
+    if tokio::fs::hard_link(&shared, link).await.is_err() {
+        // Removed by a part that finished in between: fetch it again.
+        let shared = local_source(ctx, asset).await?;
+        tokio::fs::hard_link(&shared, link)
+            .await
+            .map_err(|e| StageError::transient("worker", e))?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StageError> {
@@ -344,9 +365,15 @@ async fn validate(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
             ));
         }
     }
+    // The preview is H.264 (`openvod_transcode::preview`): any worker that encodes it.
+    let preview = template(ctx, asset)?
+        .video
+        .preview
+        .then(|| VideoCodec::set_of([VideoCodec::H264]));
     Ok(StageOutcome {
         output: serde_json::to_value(&plan).map_err(|e| StageError::transient("worker", e))?,
         next_codecs: codecs,
+        preview_codecs: preview,
         ..StageOutcome::default()
     })
 }
@@ -636,8 +663,12 @@ async fn publish(ctx: &Ctx<'_>, asset: &Asset) -> StageResult {
         .outputs
         .delete_prefix(&format!("{}/work", asset.id))
         .await?;
+    // The preview stays: players that started on it finish on it.
+    let preview = format!("{}/", asset.preview_prefix());
     for key in present.difference(&listed) {
-        ctx.objects.outputs.delete(key).await?;
+        if !key.starts_with(&preview) {
+            ctx.objects.outputs.delete(key).await?;
+        }
     }
     let usage = processing_usage(ctx, asset, out.cpu_seconds, output_bytes).await?;
     Ok(StageOutcome {

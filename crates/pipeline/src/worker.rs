@@ -147,7 +147,12 @@ impl Worker {
     pub async fn run_once(&self) -> Result<bool, openvod_store::Error> {
         let Some(task) = self
             .db
-            .claim_task(&self.config.worker_id, self.config.lease, self.codecs())
+            .claim_task(
+                &self.config.worker_id,
+                self.config.lease,
+                self.codecs(),
+                self.config.only,
+            )
             .await?
         else {
             return Ok(false);

@@ -165,7 +165,10 @@ async fn upload(env: &Env, key: &str, file: &Path) -> NewAsset {
 /// Runs the worker until the asset leaves queued/processing.
 async fn drive(worker: &Worker, db: &Db, id: &str) -> openvod_store::Asset {
     drive_until(worker, db, id, |a| {
-        !matches!(a.status, AssetStatus::Queued | AssetStatus::Processing)
+        !matches!(
+            a.status,
+            AssetStatus::Queued | AssetStatus::Processing | AssetStatus::Playable
+        )
     })
     .await
 }
@@ -249,6 +252,24 @@ async fn a_source_becomes_a_playable_asset() {
             keys.contains(&format!("{prefix}/master.m3u8"))
                 && keys.contains(&format!("{prefix}/manifest.mpd"))
         );
+        // The preview ran first, whole, and publish kept it for players still on it.
+        let preview = &env.db.asset_tasks(&asset.id).await.unwrap()[2];
+        assert_eq!(
+            (preview.stage, preview.status),
+            (Stage::Preview, openvod_store::TaskStatus::Succeeded),
+            "{name}"
+        );
+        let seconds = done.preview_seconds.unwrap_or(0.0);
+        assert!(
+            (seconds - 6.0).abs() < 0.1,
+            "{name}: preview of {seconds} s"
+        );
+        for file in ["master.m3u8", "index.m3u8", "init.mp4", "1.m4s", "3.m4s"] {
+            assert!(
+                keys.contains(&format!("{prefix}/preview/{file}")),
+                "{name}: preview/{file} in {keys:?}"
+            );
+        }
         // ffmpeg plays what the store holds.
         let copy = dir.path().join(format!("copy-{}", name.replace('+', "-")));
         for k in &keys {
@@ -256,17 +277,19 @@ async fn a_source_becomes_a_playable_asset() {
             std::fs::create_dir_all(local.parent().unwrap()).unwrap();
             env.objects.outputs.download(k, &local).await.unwrap();
         }
-        let out = Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(copy.join(&prefix).join("master.m3u8"))
-            .args(["-map", "0", "-f", "null", "-"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for playlist in ["master.m3u8", "preview/master.m3u8"] {
+            let out = Command::new("ffmpeg")
+                .args(["-v", "error", "-i"])
+                .arg(copy.join(&prefix).join(playlist))
+                .args(["-map", "0", "-f", "null", "-"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "{name} {playlist}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         // The source is untouched.
         let meta = env.objects.sources.head(&key).await.unwrap().unwrap();
         assert_eq!(meta.size, std::fs::metadata(&src).unwrap().len());
@@ -511,7 +534,8 @@ async fn publish_leaves_a_clean_store_before_it_commits() {
     .unwrap();
     assert!(worker.run_once().await.is_err(), "the commit must fail");
     let asset_now = db.asset(&asset.id).await.unwrap().unwrap();
-    assert_eq!(asset_now.status, AssetStatus::Processing);
+    // Its preview ran first (a lone worker takes previews first): playable, not ready.
+    assert_eq!(asset_now.status, AssetStatus::Playable);
     let files: Vec<String> = db
         .task_output(&asset.id, Stage::Package)
         .await
@@ -522,7 +546,11 @@ async fn publish_leaves_a_clean_store_before_it_commits() {
         .iter()
         .map(|f| format!("{out}/{}", f.as_str().unwrap()))
         .collect();
+    // And the preview, which publish keeps for the players still on it.
     let mut expected = files.clone();
+    expected.extend(
+        ["1.m4s", "index.m3u8", "init.mp4", "master.m3u8"].map(|f| format!("{out}/preview/{f}")),
+    );
     expected.sort();
     let stored = |objects: Objects, id: String| async move {
         let mut keys: Vec<String> = objects

@@ -74,8 +74,12 @@ pub(crate) struct AssetView {
     /// The encoded renditions; null before the transcode stage ran.
     #[schema(value_type = Option<Vec<Object>>)]
     renditions: Option<Value>,
-    /// Where to play it; only when ready.
+    /// Where to play it: when ready, and while playable (HLS only: the preview).
     playback: Option<PlaybackUrls>,
+    /// Seconds of the preview published so far: a `playable` asset plays its preview at
+    /// `playback.hls` while its ladder encodes (its `progress`). Null before the preview's
+    /// first segment, and for a template with `[video] preview = false`.
+    preview_seconds: Option<f64>,
     /// Why the asset failed: codes include `invalid_media` (not a video file openvod reads,
     /// or a format it does not accept) and `damaged_source` (decoding stopped early or
     /// reported errors).
@@ -152,8 +156,9 @@ pub(crate) struct SourceView {
 pub(crate) struct PlaybackUrls {
     #[schema(pattern = "^/play/[0-9a-f]{32}/master\\.m3u8$")]
     hls: String,
+    /// Null while the asset is only playable: the preview is HLS.
     #[schema(pattern = "^/play/[0-9a-f]{32}/manifest\\.mpd$")]
-    dash: String,
+    dash: Option<String>,
 }
 
 /// Why an asset failed.
@@ -284,10 +289,17 @@ struct UsageView {
 
 /// The asset without its tasks: what a list shows, from the asset row alone.
 fn summary(a: &Asset) -> AssetView {
-    let playback = (a.status == AssetStatus::Ready).then(|| PlaybackUrls {
-        hls: format!("/play/{}/master.m3u8", a.id),
-        dash: format!("/play/{}/manifest.mpd", a.id),
-    });
+    let playback = match a.status {
+        AssetStatus::Ready => Some(PlaybackUrls {
+            hls: format!("/play/{}/master.m3u8", a.id),
+            dash: Some(format!("/play/{}/manifest.mpd", a.id)),
+        }),
+        AssetStatus::Playable => Some(PlaybackUrls {
+            hls: format!("/play/{}/master.m3u8", a.id),
+            dash: None,
+        }),
+        _ => None,
+    };
     let error = a.error_code.as_ref().map(|code| AssetFailure {
         code: code.clone(),
         message: a.error_message.clone(),
@@ -306,6 +318,7 @@ fn summary(a: &Asset) -> AssetView {
         probe: a.probe.clone(),
         renditions: a.renditions.clone(),
         playback,
+        preview_seconds: a.preview_seconds.map(|s| (s * 1000.0).round() / 1000.0),
         error,
         warnings: a.warnings.clone(),
         ladder: a.ladder.clone(),

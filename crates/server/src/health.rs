@@ -124,7 +124,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// histograms recorded as things happen.
 pub(crate) async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(counts) = state.db.count_assets_by_status().await {
-        for status in ["queued", "processing", "ready", "failed", "cancelled"] {
+        for status in openvod_store::AssetStatus::ALL.map(openvod_store::AssetStatus::as_str) {
             let n = counts
                 .iter()
                 .find(|(s, _)| s.as_str() == status)

@@ -18,6 +18,7 @@ pub mod jit;
 mod json;
 mod openapi;
 mod origin;
+mod preview;
 pub mod qoe;
 pub mod shield;
 pub mod steering;

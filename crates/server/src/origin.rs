@@ -264,6 +264,17 @@ async fn serve(
     response
 }
 
+/// A manifest opened with a wildcard policy in its query lists its children with the
+/// same signature, so that a player without cookies can fetch them.
+fn query_signer(
+    grant: Option<openvod_access::Grant>,
+    manifest: bool,
+) -> Option<openvod_access::Grant> {
+    grant.filter(|g| {
+        manifest && g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query
+    })
+}
+
 /// What identifies a viewer's request beyond its headers.
 #[derive(Clone, Copy)]
 struct Viewer<'a> {
@@ -282,9 +293,12 @@ async fn serve_inner(
     check_id(id)?;
     let not_found = || ApiError::not_found(format!("no {path} for asset {id}"));
     let asset = state.db.asset(id).await?.ok_or_else(not_found)?;
-    // Nothing is served before the asset is ready: never a partial manifest.
-    let prefix = match (&asset.status, &asset.output_prefix) {
-        (AssetStatus::Ready, Some(p)) => p.clone(),
+    // Nothing of the presentation is served before the asset is ready: never a partial
+    // manifest. A playable asset serves its preview only.
+    let preview = crate::preview::PreviewRequest::of(&asset, path);
+    let prefix = match (&asset.status, &asset.output_prefix, preview) {
+        (AssetStatus::Ready, Some(p), _) => p.clone(),
+        (AssetStatus::Playable, _, Some(_)) => String::new(),
         _ => return Err(not_found()),
     };
     // Signed playback: the same check CloudFront makes, on every object (manifests,
@@ -299,6 +313,13 @@ async fn serve_inner(
             viewer.client,
         )?),
     };
+    if let Some(request) = preview {
+        if let Some(waiting) = crate::tiers::unless_cold(state, &asset).await? {
+            return Ok(waiting);
+        }
+        let signer = query_signer(grant, request.is_manifest());
+        return crate::preview::serve(state, method, headers, &asset, request, signer).await;
+    }
     // Only the objects a presentation can have are looked for: anything else is 404
     // without a store read.
     let object = ObjectPath::parse(path).map_err(|_| not_found())?;
@@ -309,11 +330,7 @@ async fn serve_inner(
         return Ok(waiting);
     }
     let manifest = object.object.is_manifest();
-    // A manifest opened with a wildcard policy in its query lists its children with the
-    // same signature, so that a player without cookies can fetch them.
-    let signer = grant.filter(|g| {
-        manifest && g.has_wildcard() && g.source() == openvod_access::SignatureSource::Query
-    });
+    let signer = query_signer(grant, manifest);
     // Answers held in memory go through the shield, keyed by asset version and path only
     // (never by signing parameters): objects packaged on request, and files packaged
     // ahead of time up to origin.max_object_bytes (larger files stream below).
@@ -654,7 +671,7 @@ pub(crate) fn answer(
 }
 
 /// FNV-1a, 64 bits: a validator's distinguishing part, not a security boundary.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -673,7 +690,7 @@ fn is_fetchable(uri: &str) -> bool {
 
 /// RFC 8216bis: URI lines, and `URI="..."` attributes of tags (EXT-X-MAP, EXT-X-MEDIA,
 /// EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY, EXT-X-SESSION-KEY).
-fn sign_playlist(text: &str, suffix: &str) -> String {
+pub(crate) fn sign_playlist(text: &str, suffix: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     for line in text.lines() {
         if line.is_empty() {

@@ -30,9 +30,10 @@ use crate::json::JsonBody;
 use crate::{openapi, ApiError, AppState};
 
 /// The events a webhook can subscribe to.
-pub const EVENT_KINDS: [&str; 11] = [
+pub const EVENT_KINDS: [&str; 12] = [
     "asset.created",
     "asset.progress",
+    "asset.playable",
     "asset.ready",
     "asset.failed",
     "asset.retrying",

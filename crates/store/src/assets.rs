@@ -15,6 +15,8 @@ use crate::{Db, Error, Result};
 pub enum AssetStatus {
     Queued,
     Processing,
+    /// Still processing, and its preview is published: a player can start it.
+    Playable,
     Ready,
     Failed,
     Cancelled,
@@ -22,9 +24,10 @@ pub enum AssetStatus {
 
 impl AssetStatus {
     /// Every status, in the order an asset goes through them.
-    pub const ALL: [AssetStatus; 5] = [
+    pub const ALL: [AssetStatus; 6] = [
         AssetStatus::Queued,
         AssetStatus::Processing,
+        AssetStatus::Playable,
         AssetStatus::Ready,
         AssetStatus::Failed,
         AssetStatus::Cancelled,
@@ -34,6 +37,7 @@ impl AssetStatus {
         match self {
             AssetStatus::Queued => "queued",
             AssetStatus::Processing => "processing",
+            AssetStatus::Playable => "playable",
             AssetStatus::Ready => "ready",
             AssetStatus::Failed => "failed",
             AssetStatus::Cancelled => "cancelled",
@@ -44,6 +48,7 @@ impl AssetStatus {
         Some(match s {
             "queued" => AssetStatus::Queued,
             "processing" => AssetStatus::Processing,
+            "playable" => AssetStatus::Playable,
             "ready" => AssetStatus::Ready,
             "failed" => AssetStatus::Failed,
             "cancelled" => AssetStatus::Cancelled,
@@ -89,6 +94,16 @@ pub struct Asset {
     /// For a clip, the range of its parent it was made from (`{"of", "start", "end",
     /// "mode"}`, read by the pipeline); `None` for an asset made from an upload.
     pub clip: Option<serde_json::Value>,
+    /// Seconds of the preview published so far; `None` before its first segment.
+    pub preview_seconds: Option<f64>,
+}
+
+impl Asset {
+    /// Where its preview is stored in the output location: beside its presentation, in
+    /// the folder no rendition may take (see `openvod_pipeline`'s preview stage).
+    pub fn preview_prefix(&self) -> String {
+        format!("{}/out/preview", self.id)
+    }
 }
 
 /// What creating an asset needs.
@@ -101,7 +116,7 @@ pub struct NewAsset {
 }
 
 const COLUMNS: &str = "id, status, stage, progress, source_key, source_name, source_size, template, \
-     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms, storage, clip";
+     probe, renditions, output_prefix, error_code, error_message, created_at, updated_at, started_at, finished_at, playback, warnings, ladder, poster_time_ms, storage, clip, preview_seconds";
 
 fn json(text: Option<String>) -> Result<Option<serde_json::Value>> {
     Ok(match text {
@@ -150,6 +165,7 @@ fn asset_from(row: &AnyRow) -> Result<Asset> {
                 .ok_or_else(|| Error::Conflict(format!("unknown storage state {storage:?}")))?
         },
         clip: json(col(row, "clip")?)?,
+        preview_seconds: col(row, "preview_seconds")?,
     })
 }
 
@@ -395,7 +411,7 @@ impl Db {
     /// Records progress of the running stage; no event (progress events are rate-limited
     /// by the caller).
     pub async fn set_progress(&self, id: &str, progress: f64) -> Result<()> {
-        sqlx::query("UPDATE assets SET progress = $1, updated_at = $2 WHERE id = $3 AND status = 'processing'")
+        sqlx::query("UPDATE assets SET progress = $1, updated_at = $2 WHERE id = $3 AND status IN ('processing', 'playable')")
             .bind(progress.clamp(0.0, 100.0))
             .bind(now_ms())
             .bind(id)

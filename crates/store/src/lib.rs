@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod mover;
 pub mod objects;
+mod preview;
 mod qoe;
 mod tasks;
 mod tiers;

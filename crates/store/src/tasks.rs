@@ -26,6 +26,10 @@ use crate::{Backend, Db, Error, Result};
 pub enum Stage {
     Probe,
     Validate,
+    /// The preview, queued beside the transcode by the validate stage: a fast single
+    /// rendition published segment by segment, so that the asset plays while its ladder
+    /// encodes. It is off the main line: it neither queues a stage nor fails the asset.
+    Preview,
     Transcode,
     /// The parts of a chunked encode, which the transcode stage fans out into.
     Encode,
@@ -35,9 +39,10 @@ pub enum Stage {
 
 impl Stage {
     pub const FIRST: Stage = Stage::Probe;
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Probe,
         Stage::Validate,
+        Stage::Preview,
         Stage::Transcode,
         Stage::Encode,
         Stage::Package,
@@ -48,6 +53,7 @@ impl Stage {
         match self {
             Stage::Probe => "probe",
             Stage::Validate => "validate",
+            Stage::Preview => "preview",
             Stage::Transcode => "transcode",
             Stage::Encode => "encode",
             Stage::Package => "package",
@@ -59,10 +65,12 @@ impl Stage {
         Stage::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// The stage after this one; `None` after the last. A transcode is followed by the
-    /// package stage unless it fans out into [`Stage::Encode`]'s parts.
+    /// The stage after this one; `None` after the last (and after the preview, which is
+    /// off the main line). A transcode is followed by the package stage unless it fans
+    /// out into [`Stage::Encode`]'s parts.
     pub fn next(self) -> Option<Stage> {
         match self {
+            Stage::Preview => None,
             Stage::Probe => Some(Stage::Validate),
             Stage::Validate => Some(Stage::Transcode),
             Stage::Transcode | Stage::Encode => Some(Stage::Package),
@@ -178,6 +186,8 @@ async fn insert_part(
 
 /// Cancels the parts of `stage` of an asset that have not finished: one failed for good,
 /// so the others' work would be thrown away.
+/// Cancels what may still run beside a stage that failed for good: the other parts of
+/// an encode, and the preview.
 async fn cancel_parts(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     asset_id: &str,
@@ -185,11 +195,12 @@ async fn cancel_parts(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
-         WHERE asset_id = $2 AND stage = $3 AND status IN ('pending', 'running')",
+         WHERE asset_id = $2 AND stage IN ($3, $4) AND status IN ('pending', 'running')",
     )
     .bind(now)
     .bind(asset_id)
     .bind(Stage::Encode.as_str())
+    .bind(Stage::Preview.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -220,13 +231,15 @@ fn millis(d: Duration) -> i64 {
 impl Db {
     /// Claims the next runnable task for `owner`, holding it for `lease`, among those
     /// whose codecs are all in `codecs` (the bit set of what the worker's ffmpeg
-    /// encodes). Tasks whose lease expired after their last attempt are failed first, so
-    /// that a task that kills its worker every time cannot loop forever.
+    /// encodes), and of stage `only` when given. Previews come first: they are short and
+    /// make an asset playable. Tasks whose lease expired after their last attempt are
+    /// failed first, so that a task that kills its worker every time cannot loop forever.
     pub async fn claim_task(
         &self,
         owner: &str,
         lease: Duration,
         codecs: i64,
+        only: Option<Stage>,
     ) -> Result<Option<ClaimedTask>> {
         let now = now_ms();
         self.fail_exhausted_leases(now).await?;
@@ -242,14 +255,16 @@ impl Db {
              WHERE id = (SELECT id FROM tasks \
                          WHERE ((status = 'pending' AND run_after <= $3) \
                             OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts)) \
-                           AND (codecs | $4) = $4 \
-                         ORDER BY run_after, part, id LIMIT 1 {lock}) \
+                           AND (codecs | $4) = $4 AND ($5 = '' OR stage = $5) \
+                         ORDER BY CASE WHEN stage = 'preview' THEN 0 ELSE 1 END, run_after, part, id \
+                         LIMIT 1 {lock}) \
              RETURNING id, asset_id, stage, part, attempts, max_attempts"
         ))
         .bind(owner)
         .bind(now + millis(lease))
         .bind(now)
         .bind(codecs)
+        .bind(only.map_or("", Stage::as_str))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -267,10 +282,15 @@ impl Db {
             max_attempts: col::<i64>(&row, "max_attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
             owner: owner.to_string(),
         };
+        if task.stage == Stage::Preview {
+            // Off the main line: the asset's stage and progress are the ladder's.
+            tx.commit().await?;
+            return Ok(Some(task));
+        }
         // The parts of an encode share the asset's progress: a part starting does not
-        // reset it.
+        // reset it. A playable asset stays playable.
         sqlx::query(
-            "UPDATE assets SET status = 'processing', stage = $1, \
+            "UPDATE assets SET status = CASE WHEN status = 'playable' THEN status ELSE 'processing' END, stage = $1, \
              progress = CASE WHEN $1 = 'encode' THEN progress ELSE 0 END, \
              started_at = COALESCE(started_at, $2), updated_at = $2 WHERE id = $3",
         )
@@ -312,15 +332,17 @@ impl Db {
         .await?;
         for row in &rows {
             let asset: String = col(row, "asset_id")?;
+            if col::<String>(row, "stage")? == Stage::Preview.as_str() {
+                // A lost preview leaves the asset to its ladder.
+                continue;
+            }
             let failure = TaskFailure {
                 code: "worker_lost".into(),
                 message: "the worker running it stopped before finishing, on every attempt".into(),
                 retryable: false,
             };
             fail_asset(&mut tx, &asset, &failure, now).await?;
-            if col::<String>(row, "stage")? == Stage::Encode.as_str() {
-                cancel_parts(&mut tx, &asset, now).await?;
-            }
+            cancel_parts(&mut tx, &asset, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -384,6 +406,11 @@ impl Db {
                 task.asset_id
             )));
         }
+        if task.stage == Stage::Preview {
+            // The preview recorded what it published as it went (`set_preview`).
+            tx.commit().await?;
+            return Ok(());
+        }
         let to_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         // This UPDATE also locks the asset's row until the commit, so that of two parts
         // finishing together, the second sees the first's success below.
@@ -443,6 +470,17 @@ impl Db {
             .await?;
             tx.commit().await?;
             return Ok(());
+        }
+        if let Some(codecs) = outcome.preview_codecs {
+            insert_task(
+                &mut tx,
+                &task.asset_id,
+                Stage::Preview,
+                task.max_attempts,
+                codecs,
+                now,
+            )
+            .await?;
         }
         match task.stage.next() {
             Some(next) => {
@@ -520,33 +558,41 @@ impl Db {
                 now,
             )
             .await?;
-        } else {
+        } else if task.stage != Stage::Preview {
+            // A preview that fails leaves the asset to its ladder: the task says why.
             fail_asset(&mut tx, &task.asset_id, failure, now).await?;
-            if task.stage == Stage::Encode {
-                cancel_parts(&mut tx, &task.asset_id, now).await?;
-            }
+            cancel_parts(&mut tx, &task.asset_id, now).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Runs again only what failed (or was cancelled) of an asset.
+    /// Runs again only what failed (or was cancelled) of an asset, its preview with it. A
+    /// failed preview alone is not a failed asset: it is not retried on its own.
     pub async fn retry_asset(&self, asset_id: &str) -> Result<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "UPDATE tasks SET status = 'pending', attempts = 0, run_after = $1, last_error = NULL, updated_at = $1 \
-             WHERE asset_id = $2 AND status IN ('failed', 'cancelled') RETURNING stage",
-        )
-        .bind(now)
-        .bind(asset_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let retry = "UPDATE tasks SET status = 'pending', attempts = 0, run_after = $1, last_error = NULL, updated_at = $1 \
+             WHERE asset_id = $2 AND status IN ('failed', 'cancelled') AND (stage = $3) = $4 RETURNING stage";
+        let rows = sqlx::query(retry)
+            .bind(now)
+            .bind(asset_id)
+            .bind(Stage::Preview.as_str())
+            .bind(false)
+            .fetch_all(&mut *tx)
+            .await?;
         let Some(row) = rows.first() else {
             return Err(Error::Conflict(format!(
                 "asset {asset_id} has no failed or cancelled task to retry"
             )));
         };
+        sqlx::query(retry)
+            .bind(now)
+            .bind(asset_id)
+            .bind(Stage::Preview.as_str())
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
         let stage: String = col(row, "stage")?;
         sqlx::query(
             "UPDATE assets SET status = 'queued', stage = $1, progress = 0, error_code = NULL, error_message = NULL, \
@@ -583,7 +629,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         let n = sqlx::query(
-            "UPDATE assets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND status IN ('queued', 'processing')",
+            "UPDATE assets SET status = 'cancelled', finished_at = $1, updated_at = $1 WHERE id = $2 AND status IN ('queued', 'processing', 'playable')",
         )
         .bind(now)
         .bind(asset_id)
@@ -718,7 +764,7 @@ async fn fail_asset(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE assets SET status = 'failed', error_code = $1, error_message = $2, finished_at = $3, updated_at = $3 \
-         WHERE id = $4 AND status IN ('queued', 'processing')",
+         WHERE id = $4 AND status IN ('queued', 'processing', 'playable')",
     )
     .bind(&failure.code)
     .bind(&failure.message)
@@ -768,4 +814,7 @@ pub struct StageOutcome {
     /// A transcode that fans out: the parts of [`Stage::Encode`] to queue instead of the
     /// next stage.
     pub parts: Vec<PartTask>,
+    /// Queues [`Stage::Preview`] beside the next stage, for a worker encoding this codec
+    /// set (the validate stage sets it).
+    pub preview_codecs: Option<i64>,
 }

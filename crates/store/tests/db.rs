@@ -466,7 +466,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
         // Probe and validate need no encoder; validate says the transcode needs AV1.
         for stage in [Stage::Probe, Stage::Validate] {
             let task = db
-                .claim_task("h264-only", LEASE, H264)
+                .claim_task("h264-only", LEASE, H264, None)
                 .await
                 .unwrap()
                 .unwrap();
@@ -485,7 +485,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
             .await
             .unwrap();
         assert!(
-            db.claim_task("h264-only", LEASE, H264)
+            db.claim_task("h264-only", LEASE, H264, None)
                 .await
                 .unwrap()
                 .is_none(),
@@ -510,7 +510,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
             "{name}"
         );
         let task = db
-            .claim_task("all", LEASE, H264 | 2 | AV1)
+            .claim_task("all", LEASE, H264 | 2 | AV1, None)
             .await
             .unwrap()
             .unwrap();
@@ -586,18 +586,25 @@ async fn a_clip_starts_at_the_transcode_stage_and_shares_its_parents_source() {
             "{name}"
         );
         // The parent's probe comes first; the clip's transcode waits for an AV1 encoder.
-        let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+        let task = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (task.asset_id.as_str(), task.stage),
             (parent.id.as_str(), Stage::Probe),
             "{name}"
         );
         assert!(
-            db.claim_task("w", LEASE, H264).await.unwrap().is_none(),
+            db.claim_task("w", LEASE, H264, None)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}"
         );
         let task = db
-            .claim_task("w2", LEASE, H264 | AV1)
+            .claim_task("w2", LEASE, H264 | AV1, None)
             .await
             .unwrap()
             .unwrap();
@@ -617,15 +624,19 @@ async fn an_asset_walks_through_every_stage() {
         assert_eq!(asset.status, AssetStatus::Queued, "{name}");
         assert_eq!(asset.stage, Some(Stage::Probe), "{name}");
         assert!(asset.warnings.is_empty(), "{name}");
-        for stage in Stage::ALL.into_iter().filter(|s| *s != Stage::Encode) {
+        // Not chunked, and no preview (see the preview's own tests).
+        for stage in Stage::ALL
+            .into_iter()
+            .filter(|s| !matches!(s, Stage::Encode | Stage::Preview))
+        {
             let task = db
-                .claim_task("w1", LEASE, EVERY_CODEC)
+                .claim_task("w1", LEASE, EVERY_CODEC, None)
                 .await
                 .unwrap()
                 .expect("a task");
             assert_eq!((task.stage, task.attempt), (stage, 1), "{name}");
             assert!(
-                db.claim_task("w2", LEASE, EVERY_CODEC)
+                db.claim_task("w2", LEASE, EVERY_CODEC, None)
                     .await
                     .unwrap()
                     .is_none(),
@@ -652,6 +663,7 @@ async fn an_asset_walks_through_every_stage() {
                     .then(|| serde_json::json!({ "codec": "h264", "rungs": [] })),
                 next_codecs: 0,
                 parts: Vec::new(),
+                preview_codecs: None,
             };
             db.complete_task(&task, outcome).await.unwrap();
         }
@@ -688,7 +700,7 @@ async fn an_asset_walks_through_every_stage() {
             "{name}"
         );
         assert!(db
-            .claim_task("w1", LEASE, EVERY_CODEC)
+            .claim_task("w1", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .is_none());
@@ -701,13 +713,13 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
     for (name, db) in dbs {
         db.create_asset(new_asset("b"), 3).await.unwrap();
         let first = db
-            .claim_task("dead-worker", Duration::from_millis(1), EVERY_CODEC)
+            .claim_task("dead-worker", Duration::from_millis(1), EVERY_CODEC, None)
             .await
             .unwrap()
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = db
-            .claim_task("live-worker", LEASE, EVERY_CODEC)
+            .claim_task("live-worker", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .expect("the expired task");
@@ -737,14 +749,14 @@ async fn a_task_that_loses_its_worker_every_time_fails_in_the_end() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("c"), 2).await.unwrap();
         for _ in 0..2 {
-            db.claim_task("crashy", Duration::from_millis(1), EVERY_CODEC)
+            db.claim_task("crashy", Duration::from_millis(1), EVERY_CODEC, None)
                 .await
                 .unwrap()
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(
-            db.claim_task("w", LEASE, EVERY_CODEC)
+            db.claim_task("w", LEASE, EVERY_CODEC, None)
                 .await
                 .unwrap()
                 .is_none(),
@@ -765,7 +777,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("d"), 2).await.unwrap();
         let probe = db
-            .claim_task("w", LEASE, EVERY_CODEC)
+            .claim_task("w", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .unwrap();
@@ -773,7 +785,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             .await
             .unwrap();
         let validate = db
-            .claim_task("w", LEASE, EVERY_CODEC)
+            .claim_task("w", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .unwrap();
@@ -786,7 +798,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             .await
             .unwrap();
         assert!(
-            db.claim_task("w", LEASE, EVERY_CODEC)
+            db.claim_task("w", LEASE, EVERY_CODEC, None)
                 .await
                 .unwrap()
                 .is_none(),
@@ -794,7 +806,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
         );
         tokio::time::sleep(Duration::from_millis(350)).await;
         let again = db
-            .claim_task("w", LEASE, EVERY_CODEC)
+            .claim_task("w", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .expect("due again");
@@ -814,7 +826,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             "{name}"
         );
         let rerun = db
-            .claim_task("w", LEASE, EVERY_CODEC)
+            .claim_task("w", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .unwrap();
@@ -850,7 +862,7 @@ async fn cancel_stops_the_holder_at_its_next_heartbeat() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("e"), 3).await.unwrap();
         let task = db
-            .claim_task("w", LEASE, EVERY_CODEC)
+            .claim_task("w", LEASE, EVERY_CODEC, None)
             .await
             .unwrap()
             .unwrap();
@@ -886,7 +898,7 @@ async fn concurrent_workers_claim_each_task_once() {
             handles.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 while let Some(t) = db
-                    .claim_task(&format!("w{w}"), LEASE, EVERY_CODEC)
+                    .claim_task(&format!("w{w}"), LEASE, EVERY_CODEC, None)
                     .await
                     .unwrap()
                 {
@@ -1026,12 +1038,20 @@ async fn webhook_deliveries_fan_out_once_and_retry() {
 async fn claim_transcode(db: &Db, key: &str) -> (openvod_store::Asset, openvod_store::ClaimedTask) {
     let asset = db.create_asset(new_asset(key), 3).await.unwrap();
     for _ in 0..2 {
-        let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+        let task = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         db.complete_task(&task, StageOutcome::default())
             .await
             .unwrap();
     }
-    let task = db.claim_task("w", LEASE, H264).await.unwrap().unwrap();
+    let task = db
+        .claim_task("w", LEASE, H264, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(task.stage, Stage::Transcode);
     (asset, task)
 }
@@ -1065,18 +1085,40 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
             4,
             "{name}"
         );
-        let audio = db.claim_task("no-video", LEASE, 0).await.unwrap().unwrap();
+        let audio = db
+            .claim_task("no-video", LEASE, 0, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((audio.stage, audio.part), (Stage::Encode, 0), "{name}");
         assert!(
-            db.claim_task("no-video", LEASE, 0).await.unwrap().is_none(),
+            db.claim_task("no-video", LEASE, 0, None)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}"
         );
-        let one = db.claim_task("w1", LEASE, H264).await.unwrap().unwrap();
-        let two = db.claim_task("w2", LEASE, H264).await.unwrap().unwrap();
-        let three = db.claim_task("w3", LEASE, H264).await.unwrap().unwrap();
+        let one = db
+            .claim_task("w1", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let two = db
+            .claim_task("w2", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let three = db
+            .claim_task("w3", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((one.part, two.part, three.part), (1, 2, 3), "{name}");
         assert!(
-            db.claim_task("w4", LEASE, H264).await.unwrap().is_none(),
+            db.claim_task("w4", LEASE, H264, None)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}"
         );
         assert_eq!(
@@ -1098,7 +1140,11 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
             retryable: true,
         };
         db.fail_task(&two, &failure, Duration::ZERO).await.unwrap();
-        let again = db.claim_task("w5", LEASE, H264).await.unwrap().unwrap();
+        let again = db
+            .claim_task("w5", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((again.part, again.attempt), (2, 2), "{name}");
         db.complete_task(
             &one,
@@ -1119,7 +1165,7 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         .await
         .unwrap();
         assert!(
-            db.claim_task("w", LEASE, -1).await.unwrap().is_none(),
+            db.claim_task("w", LEASE, -1, None).await.unwrap().is_none(),
             "{name}: no package yet"
         );
 
@@ -1143,7 +1189,7 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         a.unwrap();
         b.unwrap();
         let package = db
-            .claim_task("w", LEASE, -1)
+            .claim_task("w", LEASE, -1, None)
             .await
             .unwrap()
             .expect("the package");
@@ -1183,12 +1229,24 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
     for (name, db) in dbs {
         let (asset, transcode) = claim_transcode(&db, "a/broken.mov").await;
         db.complete_task(&transcode, fan_out(2)).await.unwrap();
-        let audio = db.claim_task("w0", LEASE, H264).await.unwrap().unwrap();
+        let audio = db
+            .claim_task("w0", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         db.complete_task(&audio, StageOutcome::default())
             .await
             .unwrap();
-        let one = db.claim_task("w1", LEASE, H264).await.unwrap().unwrap();
-        let two = db.claim_task("w2", LEASE, H264).await.unwrap().unwrap();
+        let one = db
+            .claim_task("w1", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let two = db
+            .claim_task("w2", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
         let failure = TaskFailure {
             code: "invalid_media".into(),
             message: "the chunk would not decode".into(),
@@ -1216,7 +1274,7 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
             "{name}: kept"
         );
         let mut again = Vec::new();
-        while let Some(t) = db.claim_task("w", LEASE, H264).await.unwrap() {
+        while let Some(t) = db.claim_task("w", LEASE, H264, None).await.unwrap() {
             if t.stage == Stage::Package {
                 break;
             }
@@ -1230,8 +1288,14 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
         let (asset, transcode) = claim_transcode(&db, "a/cancelled.mov").await;
         db.complete_task(&transcode, fan_out(2)).await.unwrap();
         let held: Vec<_> = [
-            db.claim_task("w1", LEASE, H264).await.unwrap().unwrap(),
-            db.claim_task("w2", LEASE, H264).await.unwrap().unwrap(),
+            db.claim_task("w1", LEASE, H264, None)
+                .await
+                .unwrap()
+                .unwrap(),
+            db.claim_task("w2", LEASE, H264, None)
+                .await
+                .unwrap()
+                .unwrap(),
         ]
         .into();
         assert!(db.cancel_asset(&asset.id).await.unwrap(), "{name}");
@@ -1251,8 +1315,233 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
             "{name}: {tasks:?}"
         );
         assert!(
-            db.claim_task("w3", LEASE, H264).await.unwrap().is_none(),
+            db.claim_task("w3", LEASE, H264, None)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}"
         );
+    }
+}
+
+/// Runs the probe stage and completes the validate stage with a preview, which queues
+/// the preview beside the transcode; returns the asset.
+async fn validated_with_preview(db: &Db, key: &str) -> openvod_store::Asset {
+    let asset = db.create_asset(new_asset(key), 3).await.unwrap();
+    for stage in [Stage::Probe, Stage::Validate] {
+        let task = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(task.stage, stage);
+        let outcome = StageOutcome {
+            preview_codecs: (stage == Stage::Validate).then_some(H264),
+            ..StageOutcome::default()
+        };
+        db.complete_task(&task, outcome).await.unwrap();
+    }
+    asset
+}
+
+#[tokio::test]
+async fn a_preview_runs_beside_the_ladder_and_never_decides_the_asset() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        let asset = validated_with_preview(&db, "a/preview.mov").await;
+        // A worker kept for previews takes only those; any worker takes them first.
+        let preview = db
+            .claim_task("previewer", LEASE, H264, Some(Stage::Preview))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(preview.stage, Stage::Preview, "{name}");
+        assert!(
+            db.claim_task("previewer", LEASE, H264, Some(Stage::Preview))
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: the transcode is not a preview worker's"
+        );
+        let transcode = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(transcode.stage, Stage::Transcode, "{name}");
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.stage, a.preview_seconds),
+            (AssetStatus::Processing, Some(Stage::Transcode), None),
+            "{name}: the preview does not take the asset's stage"
+        );
+
+        // Its first segment makes the asset playable, once; the ladder keeps it so.
+        assert!(db.set_preview(&preview, 2.0, 10.0).await.unwrap());
+        assert!(db.set_preview(&preview, 4.0, 20.0).await.unwrap());
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.preview_seconds),
+            (AssetStatus::Playable, Some(4.0)),
+            "{name}"
+        );
+        let playable: Vec<_> = db
+            .events_after(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "asset.playable" && e.asset_id.as_deref() == Some(&asset.id))
+            .collect();
+        assert_eq!(playable.len(), 1, "{name}: one asset.playable event");
+        db.set_progress(&asset.id, 50.0).await.unwrap();
+        assert_eq!(
+            db.asset(&asset.id).await.unwrap().unwrap().progress,
+            50.0,
+            "{name}: a playable asset records the ladder's progress"
+        );
+        db.complete_task(&transcode, StageOutcome::default())
+            .await
+            .unwrap();
+        let package = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.stage),
+            (AssetStatus::Playable, Some(Stage::Package)),
+            "{name}: claiming a stage keeps the asset playable"
+        );
+
+        // The preview completing queues nothing and does not make the asset ready.
+        db.complete_task(&preview, StageOutcome::default())
+            .await
+            .unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(a.status, AssetStatus::Playable, "{name}");
+        db.complete_task(&package, StageOutcome::default())
+            .await
+            .unwrap();
+        let publish = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(publish.stage, Stage::Publish, "{name}");
+        db.complete_task(
+            &publish,
+            StageOutcome {
+                output_prefix: Some(format!("{}/out", asset.id)),
+                ..StageOutcome::default()
+            },
+        )
+        .await
+        .unwrap();
+        let ready = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(ready.status, AssetStatus::Ready, "{name}");
+        assert!(
+            db.claim_task("w", LEASE, EVERY_CODEC, None)
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: nothing left"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_preview_leaves_the_asset_to_its_ladder_and_a_failed_ladder_stops_the_preview() {
+    let (dbs, _dir) = databases().await;
+    for (name, db) in dbs {
+        // A preview that fails for good: the asset goes on, and is not retried for it.
+        let asset = validated_with_preview(&db, "a/preview-fails.mov").await;
+        let preview = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(preview.stage, Stage::Preview, "{name}: previews first");
+        let failure = TaskFailure {
+            code: "transcode_failed".into(),
+            message: "the preview's encode wrote no segment".into(),
+            retryable: false,
+        };
+        db.fail_task(&preview, &failure, Duration::ZERO)
+            .await
+            .unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(a.status, AssetStatus::Processing, "{name}");
+        assert!(
+            db.retry_asset(&asset.id).await.is_err(),
+            "{name}: a failed preview alone is not a failed asset"
+        );
+        let transcode = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(transcode.stage, Stage::Transcode, "{name}");
+
+        // A ladder that fails for good cancels the running preview: its lease is gone,
+        // and a retry runs both again.
+        let asset = validated_with_preview(&db, "a/ladder-fails.mov").await;
+        let preview = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(db.set_preview(&preview, 2.0, 5.0).await.unwrap());
+        let transcode = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        db.fail_task(&transcode, &failure, Duration::ZERO)
+            .await
+            .unwrap();
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(
+            a.status,
+            AssetStatus::Failed,
+            "{name}: a playable asset fails"
+        );
+        assert!(
+            !db.set_preview(&preview, 4.0, 10.0).await.unwrap(),
+            "{name}: the preview's lease went with the asset"
+        );
+        assert!(!db.heartbeat(&preview, LEASE).await.unwrap(), "{name}");
+        db.retry_asset(&asset.id).await.unwrap();
+        let stages: Vec<(Stage, TaskStatus)> = db
+            .asset_tasks(&asset.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.stage, t.status))
+            .collect();
+        assert!(
+            stages.contains(&(Stage::Preview, TaskStatus::Pending))
+                && stages.contains(&(Stage::Transcode, TaskStatus::Pending)),
+            "{name}: {stages:?}"
+        );
+        assert_eq!(
+            db.asset(&asset.id).await.unwrap().unwrap().stage,
+            Some(Stage::Transcode),
+            "{name}: the asset's stage is the ladder's"
+        );
+        assert!(db.cancel_asset(&asset.id).await.unwrap(), "{name}");
+
+        // Cancel stops a playable asset and its preview.
+        let asset = validated_with_preview(&db, "a/cancelled.mov").await;
+        let preview = db
+            .claim_task("w", LEASE, H264, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(db.set_preview(&preview, 2.0, 5.0).await.unwrap());
+        assert!(db.cancel_asset(&asset.id).await.unwrap(), "{name}");
+        let a = db.asset(&asset.id).await.unwrap().unwrap();
+        assert_eq!(a.status, AssetStatus::Cancelled, "{name}");
+        assert!(!db.heartbeat(&preview, LEASE).await.unwrap(), "{name}");
     }
 }

@@ -284,7 +284,7 @@ impl Server {
     pub async fn commit_ready(&self, id: &str, prefix: &str) {
         let db = &self.state.db;
         while let Some(task) = db
-            .claim_task("in-process-test", Duration::from_secs(60), -1)
+            .claim_task("in-process-test", Duration::from_secs(60), -1, None)
             .await
             .unwrap()
         {

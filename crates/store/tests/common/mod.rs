@@ -19,10 +19,13 @@ pub async fn ready_asset(db: &Db, key: &str) -> Asset {
         )
         .await
         .unwrap();
-    // An encode that is not chunked has no encode stage.
-    for stage in Stage::ALL.into_iter().filter(|s| *s != Stage::Encode) {
+    // An encode that is not chunked has no encode stage, and this asset no preview.
+    for stage in Stage::ALL
+        .into_iter()
+        .filter(|s| !matches!(s, Stage::Encode | Stage::Preview))
+    {
         let task = db
-            .claim_task("ready-maker", Duration::from_secs(30), -1)
+            .claim_task("ready-maker", Duration::from_secs(30), -1, None)
             .await
             .unwrap()
             .expect("a task");
@@ -36,6 +39,7 @@ pub async fn ready_asset(db: &Db, key: &str) -> Asset {
             ladder: None,
             next_codecs: 0,
             parts: Vec::new(),
+            preview_codecs: None,
         };
         db.complete_task(&task, outcome).await.unwrap();
     }
