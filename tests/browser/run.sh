@@ -9,4 +9,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/hls.js ] || [ ! -d node_modules/dashjs ] || [ ! -d node_modules/shaka-player ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
-exec node --test --test-concurrency=1 --test-reporter=spec "$@" play.test.mjs catalogue.test.mjs dashboard.test.mjs drm.test.mjs codecs.test.mjs qoe.test.mjs steering.test.mjs tiers.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=spec "$@" play.test.mjs catalogue.test.mjs dashboard.test.mjs drm.test.mjs codecs.test.mjs qoe.test.mjs steering.test.mjs tiers.test.mjs preview.test.mjs
