@@ -56,7 +56,8 @@ fn init_segment_with(track: &Track, stsd: &[u8], pssh: &[Vec<u8>]) -> Vec<u8> {
             o.extend_from_slice(&[0; 10]);
             put_identity_matrix(o);
             o.extend_from_slice(&[0; 24]); // pre_defined
-            o.put_u32(track.track_id + 1); // next_track_ID
+                                           // next_track_ID; all 1s when no larger one exists (8.2.2.3).
+            o.put_u32(track.track_id.saturating_add(1));
         });
         write_box(o, b"trak", |o| {
             // 8.3.2 Track Header: enabled and in movie.
@@ -178,5 +179,35 @@ mod tests {
         assert_eq!(packed_language("und"), 0x55c4);
         assert_eq!(packed_language("English"), 0x55c4);
         assert_eq!(packed_language("eng"), 0x15c7);
+    }
+
+    #[test]
+    fn the_largest_track_id_gets_a_header() {
+        let track = Track {
+            track_id: u32::MAX,
+            kind: TrackKind::Audio,
+            timescale: 48_000,
+            language: "und".into(),
+            sample_description: vec![0; 16],
+            codec: crate::codec::CodecInfo::Mp4Audio {
+                object_type_indication: 0x40,
+                audio_object_type: 2,
+                channels: 2,
+                sample_rate: 48_000,
+            },
+            width: 0,
+            height: 0,
+            samples: Vec::new(),
+            subsamples: None,
+        };
+        let init = init_segment(&track, None).expect("a header");
+        let mvhd = init
+            .windows(4)
+            .position(|w| w == b"mvhd")
+            .expect("an mvhd box");
+        // next_track_ID is the last field of the mvhd box.
+        let size = u32::from_be_bytes(init[mvhd - 4..mvhd].try_into().unwrap()) as usize;
+        let next = &init[mvhd - 4 + size - 4..mvhd - 4 + size];
+        assert_eq!(next, &u32::MAX.to_be_bytes());
     }
 }
