@@ -143,7 +143,7 @@ export async function uploadReady(base, file, name) {
   for (;;) {
     const a = await (await fetch(`${base}/v1/assets/${id}`)).json();
     if (a.status === 'ready') return a;
-    if (!['queued', 'processing'].includes(a.status) || Date.now() > deadline) {
+    if (!['queued', 'processing', 'playable'].includes(a.status) || Date.now() > deadline) {
       throw new Error(`asset ${id} did not become ready: ${JSON.stringify(a)}`);
     }
     await new Promise((r) => setTimeout(r, 300));

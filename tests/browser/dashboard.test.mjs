@@ -138,7 +138,7 @@ describe('the dashboard', () => {
     for (;;) {
       const a = await (await fetch(`${base}/v1/assets/${id}`)).json();
       if (a.status === 'ready') break;
-      assert.ok(['queued', 'processing'].includes(a.status) && Date.now() < deadline, JSON.stringify(a));
+      assert.ok(['queued', 'processing', 'playable'].includes(a.status) && Date.now() < deadline, JSON.stringify(a));
       await new Promise((r) => setTimeout(r, 300));
     }
     const vtt = path.join(tmp, 'spanish.vtt');

@@ -1,5 +1,5 @@
 // Playable while it encodes: `openvod serve` publishes a preview of a fresh upload
-// segment by segment while the ladder encodes at the template's `medium` preset. hls.js
+// segment by segment while the ladder encodes (the default ladder at x264 `faster`). hls.js
 // in Chromium starts the asset's one playback URL while the asset is `playable`, and
 // plays on to the end after the asset turns `ready`, with no error and no stall at the
 // switch; a player that starts after `ready` gets the ladder at the same URL.
@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
-import { ARTIFACTS, launchChromium, run, slug, startServe } from './common.mjs';
+import { ARTIFACTS, REPO, launchChromium, run, slug, startServe } from './common.mjs';
 
 const env = process.env;
 const SOURCE_SECONDS = 60;
@@ -28,17 +28,21 @@ describe('a fresh upload plays while it encodes, in Chromium', () => {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-preview-'));
       const src = path.join(tmp, 'source.mp4');
       // Moving pictures and a tone, 960x540: the default ladder's 540p and 360p rungs at
-      // x264 `medium` take long enough here for a player to start on the preview first,
-      // and less than the title's length (about 30 s on 2 cores), so that the asset turns
-      // ready while the player is on the preview.
+      // x264 `faster` take long enough here for a player to start on the preview first
+      // (about 15 s on 2 cores), and well under the title's length, so that the asset
+      // turns ready while the player is on the preview.
       await run('ffmpeg', [
         '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
         '-f', 'lavfi', '-i', `testsrc2=size=960x540:rate=30:duration=${SOURCE_SECONDS}`,
         '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${SOURCE_SECONDS}`,
         '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
       ], { timeoutMs: 60_000 });
+      const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
+        .replace('preset = "medium"', 'preset = "faster"');
+      assert.match(template, /preset = "faster"/);
+      fs.writeFileSync(path.join(tmp, 'faster.toml'), template);
       const config = path.join(tmp, 'openvod.toml');
-      fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n`);
+      fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'faster.toml')}"\n`);
       serve = await startServe(config);
       pageServer = await startServer({ mediaDir: tmp });
       browser = await launchChromium(chromium);

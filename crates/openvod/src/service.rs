@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use openvod_pipeline::{PipelineConfig, Worker};
 use openvod_server::{AppState, Roles, ServerConfig};
-use openvod_store::{Db, Objects};
+use openvod_store::{Db, Objects, Previews};
 
 use crate::config::Config;
 
@@ -161,7 +161,13 @@ async fn run_async(role: Role, config: Config) -> Result<()> {
                 format!("{host}-{}-{n}", std::process::id())
             };
             let mut pc = PipelineConfig::new(id, config.work_dir());
-            pc.only = preview.then_some(openvod_store::Stage::Preview);
+            pc.previews = if preview {
+                Previews::Only
+            } else if previews > 0 {
+                Previews::Last
+            } else {
+                Previews::First
+            };
             pc.host = host.clone();
             pc.listen = Some(addr.to_string());
             pc.lease = Duration::from_secs(config.worker.lease_seconds);

@@ -83,9 +83,9 @@ pub struct PipelineConfig {
     pub heartbeat: Duration,
     /// How long an idle worker waits before looking for work again.
     pub poll_interval: Duration,
-    /// Claims only tasks of this stage (`Some(Stage::Preview)`: a preview worker, which
-    /// a busy ladder encode never keeps a new upload's preview waiting for).
-    pub only: Option<openvod_store::Stage>,
+    /// How this worker takes previews: first (a lone worker), last (beside preview
+    /// workers), or only (a preview worker).
+    pub previews: openvod_store::Previews,
     /// Runs of a stage before its asset fails.
     pub max_attempts: u32,
     /// Delay before the first retry; doubled at each further attempt, up to `retry_max`.
@@ -117,7 +117,7 @@ impl PipelineConfig {
             lease: Duration::from_secs(60),
             heartbeat: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
-            only: None,
+            previews: openvod_store::Previews::First,
             max_attempts: 3,
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),

@@ -151,7 +151,7 @@ impl Worker {
                 &self.config.worker_id,
                 self.config.lease,
                 self.codecs(),
-                self.config.only,
+                self.config.previews,
             )
             .await?
         else {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::*;
 use openvod_media::preview::{media_playlist, multivariant, PreviewVariant};
 use openvod_server::ServerConfig;
-use openvod_store::{Stage, StageOutcome};
+use openvod_store::{Previews, Stage, StageOutcome};
 
 #[tokio::test]
 async fn a_playable_asset_serves_its_preview_and_then_its_ladder_at_the_same_url() {
@@ -21,7 +21,11 @@ async fn a_playable_asset_serves_its_preview_and_then_its_ladder_at_the_same_url
     let id = s.queued_asset().await;
     let lease = Duration::from_secs(60);
     for (stage, preview) in [(Stage::Probe, None), (Stage::Validate, Some(1))] {
-        let task = db.claim_task("w", lease, -1, None).await.unwrap().unwrap();
+        let task = db
+            .claim_task("w", lease, -1, Previews::First)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(task.stage, stage);
         let outcome = StageOutcome {
             preview_codecs: preview,
@@ -29,7 +33,11 @@ async fn a_playable_asset_serves_its_preview_and_then_its_ladder_at_the_same_url
         };
         db.complete_task(&task, outcome).await.unwrap();
     }
-    let preview = db.claim_task("w", lease, -1, None).await.unwrap().unwrap();
+    let preview = db
+        .claim_task("w", lease, -1, Previews::First)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(preview.stage, Stage::Preview);
     let play = |p: &str| format!("/play/{id}/{p}");
     // Processing, nothing published: nothing is served.

@@ -29,7 +29,9 @@ pub use events::Event;
 pub use mover::{TierMover, TierSettings};
 pub use objects::{Bucket, ColdObjects, ColdStorageClass, Objects, ObjectsConfig};
 pub use qoe::QoeSessionRow;
-pub use tasks::{ClaimedTask, PartTask, Stage, StageOutcome, TaskFailure, TaskState, TaskStatus};
+pub use tasks::{
+    ClaimedTask, PartTask, Previews, Stage, StageOutcome, TaskFailure, TaskState, TaskStatus,
+};
 pub use tiers::StorageState;
 pub use uploads::Upload;
 pub use usage::ServedUsage;

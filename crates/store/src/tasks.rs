@@ -80,6 +80,19 @@ impl Stage {
     }
 }
 
+/// How a worker takes previews ([`Stage::Preview`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Previews {
+    /// Before any other task: they are short and make an asset playable.
+    #[default]
+    First,
+    /// After every other task: a worker beside preview workers keeps to the ladders
+    /// while those take the previews, and takes a preview only when it has nothing else.
+    Last,
+    /// Nothing else: a preview worker, which a ladder encode never keeps busy.
+    Only,
+}
+
 /// The state of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -231,15 +244,15 @@ fn millis(d: Duration) -> i64 {
 impl Db {
     /// Claims the next runnable task for `owner`, holding it for `lease`, among those
     /// whose codecs are all in `codecs` (the bit set of what the worker's ffmpeg
-    /// encodes), and of stage `only` when given. Previews come first: they are short and
-    /// make an asset playable. Tasks whose lease expired after their last attempt are
-    /// failed first, so that a task that kills its worker every time cannot loop forever.
+    /// encodes), taking previews as `previews` says. Tasks whose lease expired after
+    /// their last attempt are failed first, so that a task that kills its worker every
+    /// time cannot loop forever.
     pub async fn claim_task(
         &self,
         owner: &str,
         lease: Duration,
         codecs: i64,
-        only: Option<Stage>,
+        previews: Previews,
     ) -> Result<Option<ClaimedTask>> {
         let now = now_ms();
         self.fail_exhausted_leases(now).await?;
@@ -255,8 +268,8 @@ impl Db {
              WHERE id = (SELECT id FROM tasks \
                          WHERE ((status = 'pending' AND run_after <= $3) \
                             OR (status = 'running' AND lease_expires_at < $3 AND attempts < max_attempts)) \
-                           AND (codecs | $4) = $4 AND ($5 = '' OR stage = $5) \
-                         ORDER BY CASE WHEN stage = 'preview' THEN 0 ELSE 1 END, run_after, part, id \
+                           AND (codecs | $4) = $4 AND ($5 = 0 OR stage = 'preview') \
+                         ORDER BY CASE WHEN stage = 'preview' THEN $6 ELSE 1 END, run_after, part, id \
                          LIMIT 1 {lock}) \
              RETURNING id, asset_id, stage, part, attempts, max_attempts"
         ))
@@ -264,7 +277,8 @@ impl Db {
         .bind(now + millis(lease))
         .bind(now)
         .bind(codecs)
-        .bind(only.map_or("", Stage::as_str))
+        .bind(i64::from(previews == Previews::Only))
+        .bind(if previews == Previews::Last { 2i64 } else { 0 })
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use openvod_store::{
-    AssetStatus, Db, NewAsset, PartTask, QoeSessionRow, ServedUsage, Stage, StageOutcome,
+    AssetStatus, Db, NewAsset, PartTask, Previews, QoeSessionRow, ServedUsage, Stage, StageOutcome,
     StorageState, TaskFailure, TaskStatus, WorkerInfo, WorkerState,
 };
 
@@ -466,7 +466,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
         // Probe and validate need no encoder; validate says the transcode needs AV1.
         for stage in [Stage::Probe, Stage::Validate] {
             let task = db
-                .claim_task("h264-only", LEASE, H264, None)
+                .claim_task("h264-only", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .unwrap();
@@ -485,7 +485,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
             .await
             .unwrap();
         assert!(
-            db.claim_task("h264-only", LEASE, H264, None)
+            db.claim_task("h264-only", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -510,7 +510,7 @@ async fn a_task_goes_only_to_a_worker_whose_ffmpeg_encodes_its_codecs() {
             "{name}"
         );
         let task = db
-            .claim_task("all", LEASE, H264 | 2 | AV1, None)
+            .claim_task("all", LEASE, H264 | 2 | AV1, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -587,7 +587,7 @@ async fn a_clip_starts_at_the_transcode_stage_and_shares_its_parents_source() {
         );
         // The parent's probe comes first; the clip's transcode waits for an AV1 encoder.
         let task = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -597,14 +597,14 @@ async fn a_clip_starts_at_the_transcode_stage_and_shares_its_parents_source() {
             "{name}"
         );
         assert!(
-            db.claim_task("w", LEASE, H264, None)
+            db.claim_task("w", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
             "{name}"
         );
         let task = db
-            .claim_task("w2", LEASE, H264 | AV1, None)
+            .claim_task("w2", LEASE, H264 | AV1, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -630,13 +630,13 @@ async fn an_asset_walks_through_every_stage() {
             .filter(|s| !matches!(s, Stage::Encode | Stage::Preview))
         {
             let task = db
-                .claim_task("w1", LEASE, EVERY_CODEC, None)
+                .claim_task("w1", LEASE, EVERY_CODEC, Previews::First)
                 .await
                 .unwrap()
                 .expect("a task");
             assert_eq!((task.stage, task.attempt), (stage, 1), "{name}");
             assert!(
-                db.claim_task("w2", LEASE, EVERY_CODEC, None)
+                db.claim_task("w2", LEASE, EVERY_CODEC, Previews::First)
                     .await
                     .unwrap()
                     .is_none(),
@@ -700,7 +700,7 @@ async fn an_asset_walks_through_every_stage() {
             "{name}"
         );
         assert!(db
-            .claim_task("w1", LEASE, EVERY_CODEC, None)
+            .claim_task("w1", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .is_none());
@@ -713,13 +713,18 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
     for (name, db) in dbs {
         db.create_asset(new_asset("b"), 3).await.unwrap();
         let first = db
-            .claim_task("dead-worker", Duration::from_millis(1), EVERY_CODEC, None)
+            .claim_task(
+                "dead-worker",
+                Duration::from_millis(1),
+                EVERY_CODEC,
+                Previews::First,
+            )
             .await
             .unwrap()
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = db
-            .claim_task("live-worker", LEASE, EVERY_CODEC, None)
+            .claim_task("live-worker", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .expect("the expired task");
@@ -749,14 +754,19 @@ async fn a_task_that_loses_its_worker_every_time_fails_in_the_end() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("c"), 2).await.unwrap();
         for _ in 0..2 {
-            db.claim_task("crashy", Duration::from_millis(1), EVERY_CODEC, None)
-                .await
-                .unwrap()
-                .unwrap();
+            db.claim_task(
+                "crashy",
+                Duration::from_millis(1),
+                EVERY_CODEC,
+                Previews::First,
+            )
+            .await
+            .unwrap()
+            .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(
-            db.claim_task("w", LEASE, EVERY_CODEC, None)
+            db.claim_task("w", LEASE, EVERY_CODEC, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -777,7 +787,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("d"), 2).await.unwrap();
         let probe = db
-            .claim_task("w", LEASE, EVERY_CODEC, None)
+            .claim_task("w", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -785,7 +795,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             .await
             .unwrap();
         let validate = db
-            .claim_task("w", LEASE, EVERY_CODEC, None)
+            .claim_task("w", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -798,7 +808,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             .await
             .unwrap();
         assert!(
-            db.claim_task("w", LEASE, EVERY_CODEC, None)
+            db.claim_task("w", LEASE, EVERY_CODEC, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -806,7 +816,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
         );
         tokio::time::sleep(Duration::from_millis(350)).await;
         let again = db
-            .claim_task("w", LEASE, EVERY_CODEC, None)
+            .claim_task("w", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .expect("due again");
@@ -826,7 +836,7 @@ async fn failures_back_off_then_fail_and_retry_reruns_only_what_failed() {
             "{name}"
         );
         let rerun = db
-            .claim_task("w", LEASE, EVERY_CODEC, None)
+            .claim_task("w", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -862,7 +872,7 @@ async fn cancel_stops_the_holder_at_its_next_heartbeat() {
     for (name, db) in dbs {
         let asset = db.create_asset(new_asset("e"), 3).await.unwrap();
         let task = db
-            .claim_task("w", LEASE, EVERY_CODEC, None)
+            .claim_task("w", LEASE, EVERY_CODEC, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -898,7 +908,7 @@ async fn concurrent_workers_claim_each_task_once() {
             handles.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 while let Some(t) = db
-                    .claim_task(&format!("w{w}"), LEASE, EVERY_CODEC, None)
+                    .claim_task(&format!("w{w}"), LEASE, EVERY_CODEC, Previews::First)
                     .await
                     .unwrap()
                 {
@@ -1039,7 +1049,7 @@ async fn claim_transcode(db: &Db, key: &str) -> (openvod_store::Asset, openvod_s
     let asset = db.create_asset(new_asset(key), 3).await.unwrap();
     for _ in 0..2 {
         let task = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1048,7 +1058,7 @@ async fn claim_transcode(db: &Db, key: &str) -> (openvod_store::Asset, openvod_s
             .unwrap();
     }
     let task = db
-        .claim_task("w", LEASE, H264, None)
+        .claim_task("w", LEASE, H264, Previews::First)
         .await
         .unwrap()
         .unwrap();
@@ -1086,36 +1096,36 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
             "{name}"
         );
         let audio = db
-            .claim_task("no-video", LEASE, 0, None)
+            .claim_task("no-video", LEASE, 0, Previews::First)
             .await
             .unwrap()
             .unwrap();
         assert_eq!((audio.stage, audio.part), (Stage::Encode, 0), "{name}");
         assert!(
-            db.claim_task("no-video", LEASE, 0, None)
+            db.claim_task("no-video", LEASE, 0, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
             "{name}"
         );
         let one = db
-            .claim_task("w1", LEASE, H264, None)
+            .claim_task("w1", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
         let two = db
-            .claim_task("w2", LEASE, H264, None)
+            .claim_task("w2", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
         let three = db
-            .claim_task("w3", LEASE, H264, None)
+            .claim_task("w3", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
         assert_eq!((one.part, two.part, three.part), (1, 2, 3), "{name}");
         assert!(
-            db.claim_task("w4", LEASE, H264, None)
+            db.claim_task("w4", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -1141,7 +1151,7 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         };
         db.fail_task(&two, &failure, Duration::ZERO).await.unwrap();
         let again = db
-            .claim_task("w5", LEASE, H264, None)
+            .claim_task("w5", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1165,7 +1175,10 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         .await
         .unwrap();
         assert!(
-            db.claim_task("w", LEASE, -1, None).await.unwrap().is_none(),
+            db.claim_task("w", LEASE, -1, Previews::First)
+                .await
+                .unwrap()
+                .is_none(),
             "{name}: no package yet"
         );
 
@@ -1189,7 +1202,7 @@ async fn a_chunked_encode_fans_out_and_its_last_part_queues_the_package() {
         a.unwrap();
         b.unwrap();
         let package = db
-            .claim_task("w", LEASE, -1, None)
+            .claim_task("w", LEASE, -1, Previews::First)
             .await
             .unwrap()
             .expect("the package");
@@ -1230,7 +1243,7 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
         let (asset, transcode) = claim_transcode(&db, "a/broken.mov").await;
         db.complete_task(&transcode, fan_out(2)).await.unwrap();
         let audio = db
-            .claim_task("w0", LEASE, H264, None)
+            .claim_task("w0", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1238,12 +1251,12 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
             .await
             .unwrap();
         let one = db
-            .claim_task("w1", LEASE, H264, None)
+            .claim_task("w1", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
         let two = db
-            .claim_task("w2", LEASE, H264, None)
+            .claim_task("w2", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1274,7 +1287,11 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
             "{name}: kept"
         );
         let mut again = Vec::new();
-        while let Some(t) = db.claim_task("w", LEASE, H264, None).await.unwrap() {
+        while let Some(t) = db
+            .claim_task("w", LEASE, H264, Previews::First)
+            .await
+            .unwrap()
+        {
             if t.stage == Stage::Package {
                 break;
             }
@@ -1288,11 +1305,11 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
         let (asset, transcode) = claim_transcode(&db, "a/cancelled.mov").await;
         db.complete_task(&transcode, fan_out(2)).await.unwrap();
         let held: Vec<_> = [
-            db.claim_task("w1", LEASE, H264, None)
+            db.claim_task("w1", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .unwrap(),
-            db.claim_task("w2", LEASE, H264, None)
+            db.claim_task("w2", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .unwrap(),
@@ -1315,7 +1332,7 @@ async fn a_part_that_fails_for_good_cancels_the_others_and_a_retry_runs_only_tho
             "{name}: {tasks:?}"
         );
         assert!(
-            db.claim_task("w3", LEASE, H264, None)
+            db.claim_task("w3", LEASE, H264, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -1330,7 +1347,7 @@ async fn validated_with_preview(db: &Db, key: &str) -> openvod_store::Asset {
     let asset = db.create_asset(new_asset(key), 3).await.unwrap();
     for stage in [Stage::Probe, Stage::Validate] {
         let task = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1349,26 +1366,20 @@ async fn a_preview_runs_beside_the_ladder_and_never_decides_the_asset() {
     let (dbs, _dir) = databases().await;
     for (name, db) in dbs {
         let asset = validated_with_preview(&db, "a/preview.mov").await;
-        // A worker kept for previews takes only those; any worker takes them first.
-        let preview = db
-            .claim_task("previewer", LEASE, H264, Some(Stage::Preview))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(preview.stage, Stage::Preview, "{name}");
-        assert!(
-            db.claim_task("previewer", LEASE, H264, Some(Stage::Preview))
-                .await
-                .unwrap()
-                .is_none(),
-            "{name}: the transcode is not a preview worker's"
-        );
+        // A worker beside preview workers takes the ladder first; a preview worker takes
+        // only previews.
         let transcode = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::Last)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(transcode.stage, Stage::Transcode, "{name}");
+        let preview = db
+            .claim_task("previewer", LEASE, H264, Previews::Only)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(preview.stage, Stage::Preview, "{name}");
         let a = db.asset(&asset.id).await.unwrap().unwrap();
         assert_eq!(
             (a.status, a.stage, a.preview_seconds),
@@ -1402,8 +1413,15 @@ async fn a_preview_runs_beside_the_ladder_and_never_decides_the_asset() {
         db.complete_task(&transcode, StageOutcome::default())
             .await
             .unwrap();
+        assert!(
+            db.claim_task("previewer", LEASE, H264, Previews::Only)
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: the package is not a preview worker's"
+        );
         let package = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1424,7 +1442,7 @@ async fn a_preview_runs_beside_the_ladder_and_never_decides_the_asset() {
             .await
             .unwrap();
         let publish = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1441,7 +1459,7 @@ async fn a_preview_runs_beside_the_ladder_and_never_decides_the_asset() {
         let ready = db.asset(&asset.id).await.unwrap().unwrap();
         assert_eq!(ready.status, AssetStatus::Ready, "{name}");
         assert!(
-            db.claim_task("w", LEASE, EVERY_CODEC, None)
+            db.claim_task("w", LEASE, EVERY_CODEC, Previews::First)
                 .await
                 .unwrap()
                 .is_none(),
@@ -1457,7 +1475,7 @@ async fn a_failed_preview_leaves_the_asset_to_its_ladder_and_a_failed_ladder_sto
         // A preview that fails for good: the asset goes on, and is not retried for it.
         let asset = validated_with_preview(&db, "a/preview-fails.mov").await;
         let preview = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1477,7 +1495,7 @@ async fn a_failed_preview_leaves_the_asset_to_its_ladder_and_a_failed_ladder_sto
             "{name}: a failed preview alone is not a failed asset"
         );
         let transcode = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1487,13 +1505,13 @@ async fn a_failed_preview_leaves_the_asset_to_its_ladder_and_a_failed_ladder_sto
         // and a retry runs both again.
         let asset = validated_with_preview(&db, "a/ladder-fails.mov").await;
         let preview = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
         assert!(db.set_preview(&preview, 2.0, 5.0).await.unwrap());
         let transcode = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();
@@ -1534,7 +1552,7 @@ async fn a_failed_preview_leaves_the_asset_to_its_ladder_and_a_failed_ladder_sto
         // Cancel stops a playable asset and its preview.
         let asset = validated_with_preview(&db, "a/cancelled.mov").await;
         let preview = db
-            .claim_task("w", LEASE, H264, None)
+            .claim_task("w", LEASE, H264, Previews::First)
             .await
             .unwrap()
             .unwrap();

@@ -20,7 +20,7 @@ use openvod_media::segment::SegmentTarget;
 use openvod_media::{Copy, KeyProviderSettings, KeyScope, Manifests, Packaging, Rendition};
 use openvod_media::{DrmSystem, ProtectionSettings};
 use openvod_server::{AppState, Roles, ServerConfig};
-use openvod_store::{Db, NewAsset, Objects, ObjectsConfig, StageOutcome};
+use openvod_store::{Db, NewAsset, Objects, ObjectsConfig, Previews, StageOutcome};
 use tower::ServiceExt;
 
 /// The encode and its packaged forms, made once per test binary.
@@ -284,7 +284,12 @@ impl Server {
     pub async fn commit_ready(&self, id: &str, prefix: &str) {
         let db = &self.state.db;
         while let Some(task) = db
-            .claim_task("in-process-test", Duration::from_secs(60), -1, None)
+            .claim_task(
+                "in-process-test",
+                Duration::from_secs(60),
+                -1,
+                Previews::First,
+            )
             .await
             .unwrap()
         {

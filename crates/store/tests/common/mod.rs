@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use openvod_store::{Asset, Db, NewAsset, Stage, StageOutcome};
+use openvod_store::{Asset, Db, NewAsset, Previews, Stage, StageOutcome};
 
 /// An asset of source `key` walked through every stage to `ready`, published under its
 /// id.
@@ -25,7 +25,7 @@ pub async fn ready_asset(db: &Db, key: &str) -> Asset {
         .filter(|s| !matches!(s, Stage::Encode | Stage::Preview))
     {
         let task = db
-            .claim_task("ready-maker", Duration::from_secs(30), -1, None)
+            .claim_task("ready-maker", Duration::from_secs(30), -1, Previews::First)
             .await
             .unwrap()
             .expect("a task");
