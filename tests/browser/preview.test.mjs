@@ -1,5 +1,5 @@
 // Playable while it encodes: `openvod serve` publishes a preview of a fresh upload
-// segment by segment while the ladder encodes (the default ladder at x264 `faster`). hls.js
+// segment by segment while the ladder encodes (the default ladder at x264 `veryfast`). hls.js
 // in Chromium starts the asset's one playback URL while the asset is `playable`, and
 // plays on to the end after the asset turns `ready`, with no error and no stall at the
 // switch; a player that starts after `ready` gets the ladder at the same URL.
@@ -28,9 +28,9 @@ describe('a fresh upload plays while it encodes, in Chromium', () => {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openvod-preview-'));
       const src = path.join(tmp, 'source.mp4');
       // Moving pictures and a tone, 960x540: the default ladder's 540p and 360p rungs at
-      // x264 `faster` take long enough here for a player to start on the preview first
-      // (about 15 s on 2 cores), and well under the title's length, so that the asset
-      // turns ready while the player is on the preview.
+      // x264 `veryfast` take long enough here for a player to start on the preview first
+      // (about 30 s on 2 cores beside the preview and the player), and well under the
+      // title's length, so that the asset turns ready while the player is on the preview.
       await run('ffmpeg', [
         '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
         '-f', 'lavfi', '-i', `testsrc2=size=960x540:rate=30:duration=${SOURCE_SECONDS}`,
@@ -38,11 +38,11 @@ describe('a fresh upload plays while it encodes, in Chromium', () => {
         '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', src,
       ], { timeoutMs: 60_000 });
       const template = fs.readFileSync(path.join(REPO, 'crates/transcode/templates/default.toml'), 'utf8')
-        .replace('preset = "medium"', 'preset = "faster"');
-      assert.match(template, /preset = "faster"/);
-      fs.writeFileSync(path.join(tmp, 'faster.toml'), template);
+        .replace('preset = "medium"', 'preset = "veryfast"');
+      assert.match(template, /preset = "veryfast"/);
+      fs.writeFileSync(path.join(tmp, 'veryfast.toml'), template);
       const config = path.join(tmp, 'openvod.toml');
-      fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'faster.toml')}"\n`);
+      fs.writeFileSync(config, `data_dir = "${path.join(tmp, 'data')}"\n[templates]\ndefault = "${path.join(tmp, 'veryfast.toml')}"\n`);
       serve = await startServe(config);
       pageServer = await startServer({ mediaDir: tmp });
       browser = await launchChromium(chromium);

@@ -19,9 +19,7 @@ use openvod_store::{Asset, AssetStatus, ClaimedTask, StageOutcome};
 use openvod_transcode::preview::{self, PreviewPlan, Written};
 use serde_json::json;
 
-use crate::stages::{
-    blocking, fresh_dir, linked_source, media_info, source_name, Ctx, StageResult,
-};
+use crate::stages::{blocking, fresh_dir, local_dir, media_info, source_name, Ctx, StageResult};
 use crate::StageError;
 
 /// How often the encode's folder is looked at for new segments.
@@ -60,8 +58,19 @@ async fn run(
     plan: &PreviewPlan,
     dir: &Path,
 ) -> StageResult {
+    // The worker's copy of the source when it has one (the probe's, or the ladder's);
+    // else one of its own, which goes with the preview's folder: a worker that only
+    // runs the preview keeps no copy after it.
     let source = dir.join("source");
-    linked_source(ctx, asset, &source).await?;
+    if tokio::fs::hard_link(local_dir(ctx, asset).join("source"), &source)
+        .await
+        .is_err()
+    {
+        ctx.objects
+            .sources
+            .download(&asset.source_key, &source)
+            .await?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let mut encode = {
         let (plan, dir, stop, name) = (
