@@ -67,7 +67,8 @@ printf '%-8s %10s %14s %12s %10s\n' length upload_s playable_s ready_s preview_s
 for length in $LENGTHS; do
     src=$(source_of "$length")
     start=$(now)
-    id=$(curl -sf --data-binary @"$src" "$base/v1/assets?name=bench-$length.mp4" | jq -r .id)
+    # -T streams the file (--data-binary would read it whole into memory first).
+    id=$(curl -sf -X POST -T "$src" "$base/v1/assets?name=bench-$length.mp4" | jq -r .id)
     uploaded=$(now)
     playable= ready= preview=
     while :; do
