@@ -133,7 +133,7 @@ async function loadList() {
 
 // Authenticated first (the list asks for a token when one is needed), then the stream.
 const events = new EventSource('/v1/events');
-for (const kind of ['asset.created', 'asset.progress', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted', 'asset.archived', 'asset.restoring', 'asset.restored']) {
+for (const kind of ['asset.created', 'asset.progress', 'asset.playable', 'asset.ready', 'asset.failed', 'asset.retrying', 'asset.retried', 'asset.cancelled', 'asset.deleted', 'asset.archived', 'asset.restoring', 'asset.restored']) {
   events.addEventListener(kind, (e) => {
     const data = JSON.parse(e.data);
     if (data.id) refreshAsset(data.id);

@@ -123,6 +123,11 @@ struct Published<'a> {
     prefix: String,
     /// Durations of the segments stored and listed so far.
     segments: Vec<f64>,
+    /// Seconds an earlier attempt published: players may be on its playlist, which an
+    /// EVENT playlist only ever extends (RFC 8216bis, 6.2.1), so this run lists nothing
+    /// until it has caught up. Its segments are cut at the same instants with the same
+    /// settings, so a player may take either run's.
+    earlier: f64,
 }
 
 impl<'a> Published<'a> {
@@ -140,6 +145,7 @@ impl<'a> Published<'a> {
             dir,
             prefix: asset.preview_prefix(),
             segments: Vec::new(),
+            earlier: asset.preview_seconds.unwrap_or(0.0),
         }
     }
 
@@ -203,13 +209,16 @@ impl<'a> Published<'a> {
                 "the preview's encode wrote no segment",
             ));
         }
+        let seconds = self.seconds();
+        if !last && seconds + 0.001 < self.earlier {
+            return Ok(());
+        }
         outputs
             .put_bytes(
                 &format!("{}/index.m3u8", self.prefix),
                 Bytes::from(media_playlist(&self.segments, last)),
             )
             .await?;
-        let seconds = self.seconds();
         let duration = self.plan.duration();
         let percent = if last || duration <= 0.0 {
             100.0

@@ -33,7 +33,7 @@ pub(crate) struct Params {
     path = "/v1/events",
     operation_id = "events",
     tag = "events",
-    summary = "Server-sent events: asset.created, asset.progress, asset.ready, asset.failed, ...",
+    summary = "Server-sent events: asset.created, asset.progress, asset.playable, asset.ready, asset.failed, ...",
     params(
         Params,
         ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$",

@@ -81,8 +81,8 @@ fn webhook_url_regex() -> &'static regex::Regex {
 pub(crate) struct NewWebhook {
     #[schema(schema_with = webhook_url_schema)]
     url: String,
-    /// Event kinds, or `*` for all; default: asset.created, asset.progress, asset.ready,
-    /// asset.failed.
+    /// Event kinds, or `*` for all; default: asset.created, asset.progress,
+    /// asset.playable, asset.ready, asset.failed.
     #[serde(default)]
     #[schema(schema_with = events_or_default)]
     events: Option<Vec<String>>,
@@ -240,6 +240,7 @@ pub fn check_webhook(
         [
             "asset.created",
             "asset.progress",
+            "asset.playable",
             "asset.ready",
             "asset.failed",
         ]
