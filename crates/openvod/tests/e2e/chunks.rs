@@ -156,7 +156,7 @@ fn a_title_encoded_in_chunks_across_workers_is_whole_after_a_killed_worker() {
     let (third_env, third_dir) = scratch("work-3");
     let _second = start_service("worker", &config, &second_env);
     let _third = start_service("worker", &config, &third_env);
-    // A source shorter than two chunks is encoded whole, by one task.
+    // A source shorter than two chunks is encoded whole, by one task (beside its preview).
     let short = make_source(dir.path(), "short.mp4", "320x240", 25, 6, true, &[]);
     let short_id = upload(&base, &short);
     let asset = wait_until(&base, &id, "ready", Duration::from_secs(600));
@@ -169,7 +169,14 @@ fn a_title_encoded_in_chunks_across_workers_is_whole_after_a_killed_worker() {
         .collect();
     assert_eq!(
         stages,
-        ["probe", "validate", "transcode", "package", "publish"],
+        [
+            "probe",
+            "validate",
+            "preview",
+            "transcode",
+            "package",
+            "publish"
+        ],
         "{whole}"
     );
     assert!(asset["warnings"].as_array().unwrap().is_empty(), "{asset}");

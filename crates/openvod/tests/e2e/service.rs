@@ -361,9 +361,16 @@ fn separate_roles_on_postgres_and_s3_survive_a_killed_worker() {
         keys.iter().all(|k| k.starts_with(&format!("{id}/out/"))),
         "{keys:?}"
     );
+    // The presentation's and its preview's.
     assert_eq!(
-        keys.iter().filter(|k| k.ends_with("master.m3u8")).count(),
-        1
+        keys.iter()
+            .filter(|k| k.ends_with("master.m3u8"))
+            .collect::<Vec<_>>(),
+        [
+            &format!("{id}/out/master.m3u8"),
+            &format!("{id}/out/preview/master.m3u8")
+        ],
+        "{keys:?}"
     );
     let copy = dir.path().join("source-after");
     rt.block_on(
