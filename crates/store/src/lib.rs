@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod mover;
 pub mod objects;
+mod parts;
 mod preview;
 mod qoe;
 mod tasks;
@@ -28,10 +29,9 @@ pub use error::{Error, Result};
 pub use events::Event;
 pub use mover::{TierMover, TierSettings};
 pub use objects::{Bucket, ColdObjects, ColdStorageClass, Objects, ObjectsConfig};
+pub use parts::PartTask;
 pub use qoe::QoeSessionRow;
-pub use tasks::{
-    ClaimedTask, PartTask, Previews, Stage, StageOutcome, TaskFailure, TaskState, TaskStatus,
-};
+pub use tasks::{ClaimedTask, Previews, Stage, StageOutcome, TaskFailure, TaskState, TaskStatus};
 pub use tiers::StorageState;
 pub use uploads::Upload;
 pub use usage::ServedUsage;

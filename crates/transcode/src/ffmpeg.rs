@@ -118,20 +118,7 @@ pub fn part_arguments(
     part: EncodePart,
     dir: &Path,
 ) -> Vec<OsString> {
-    let mut a: Vec<OsString> = Vec::new();
-    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
-    push(&[
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        // Severity on every line, repeated lines in full, and the stream mapping and
-        // final statistics that `DecodeLog` reads (see there).
-        "-loglevel",
-        "repeat+level+verbose",
-        "-nostats",
-        "-progress",
-        "pipe:1",
-    ]);
+    let mut a = logged_args();
     if let EncodePart::Video(range) = part {
         if let Some(seek) = range.seek_seconds(plan) {
             // Input seeking decodes from the keyframe before and drops every frame
@@ -317,6 +304,26 @@ pub(crate) fn capped_crf_args(crf: u8, max_bitrate: u64, gop_frames: u32) -> Vec
         "-sc_threshold".into(),
         "0".into(),
     ]
+}
+
+/// The options of an ffmpeg run that [`run_logged`] runs: no banner, no reading of
+/// stdin, outputs overwritten, severity on every line, repeated lines in full, and the
+/// stream mapping and final statistics that `DecodeLog` reads (see there), with
+/// progress on stdout.
+pub(crate) fn logged_args() -> Vec<OsString> {
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "repeat+level+verbose",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
 }
 
 /// The options of an ffmpeg run that reports errors only: no banner, no stats, no
@@ -511,9 +518,9 @@ pub fn encode_part(
     )
 }
 
-/// Runs ffmpeg with `args` (which log at `repeat+level+verbose` and report progress on
-/// `pipe:1`), reporting progress against `total_seconds`, and kills it on `deadline`, on
-/// a stall, or as soon as `cancel` is set.
+/// Runs ffmpeg with `args` (which begin with [`logged_args`]), reporting progress
+/// against `total_seconds`, and kills it on `deadline`, on a stall, or as soon as
+/// `cancel` is set.
 pub(crate) fn run_logged(
     args: Vec<OsString>,
     source: &SourceFile,

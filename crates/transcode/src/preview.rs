@@ -87,19 +87,7 @@ impl PreviewPlan {
     /// playlist in `dir`, each segment renamed into place whole (`temp_file`) before the
     /// playlist names it.
     pub fn arguments(&self, source: &SourceFile, dir: &Path) -> Vec<OsString> {
-        let mut a: Vec<OsString> = [
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "repeat+level+verbose",
-            "-nostats",
-            "-progress",
-            "pipe:1",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+        let mut a = ffmpeg::logged_args();
         a.extend(source.input_args());
         let mut filter = format!(
             "scale=w=trunc(oh*dar/2)*2:h=trunc(min({MAX_HEIGHT}\\,ih)/2)*2,setsar=1,format=yuv420p"
