@@ -579,10 +579,15 @@ mod tests {
         assert_eq!(err.code, "url_not_allowed");
         assert!(err.message.contains("loopback"), "{}", err.message);
         assert_eq!(
-            check_webhook("http://127.0.0.1:9/hook", None, &loopback)
-                .unwrap()
-                .len(),
-            4
+            check_webhook("http://127.0.0.1:9/hook", None, &loopback).unwrap(),
+            [
+                "asset.created",
+                "asset.progress",
+                "asset.playable",
+                "asset.ready",
+                "asset.failed"
+            ],
+            "the default events"
         );
         assert!(check_webhook(
             "http://127.0.0.1:9/hook",
@@ -594,7 +599,7 @@ mod tests {
             check_webhook("https://example.com/h", None, &fenced)
                 .unwrap()
                 .len(),
-            4
+            5
         );
     }
 }

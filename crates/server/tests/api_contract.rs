@@ -265,7 +265,7 @@ async fn webhook_registrations_are_as_documented() {
     let body = json!({ "url": good, "events": null }).to_string();
     let (status, _, hook) = api.post("/v1/webhooks", "application/json", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
-    assert_eq!(hook["events"].as_array().unwrap().len(), 4);
+    assert_eq!(hook["events"].as_array().unwrap().len(), 5);
     let id = pattern(at(&doc, "/components/schemas/WebhookView/properties/id"));
     assert!(id.is_match(hook["id"].as_str().unwrap()));
     for events in [
