@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use openvod_pipeline::{PipelineConfig, Worker};
 use openvod_store::{AssetStatus, Db, NewAsset, Objects, ObjectsConfig, Stage};
 use openvod_transcode::JobTemplate;
@@ -654,4 +655,93 @@ async fn a_per_title_ladder_is_recorded_and_packaged_as_encoded() {
             assert_eq!(r["height"], c["height"], "{name}");
         }
     }
+}
+
+/// The preview's EVENT playlist only grows (RFC 8216bis 6.2.1): players may be on it.
+/// A preview run again after its worker was lost (its lease expired) lists nothing until
+/// it has caught up with what the lost run published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_run_again_never_shrinks_its_playlist() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = make_source(dir.path(), 12, "320x180");
+    let db = Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
+        .await
+        .unwrap();
+    let objects = Objects::open(&ObjectsConfig::Local {
+        root: dir.path().join("objects"),
+    })
+    .unwrap();
+    let env = Env {
+        name: "sqlite+folder",
+        db: db.clone(),
+        objects: objects.clone(),
+    };
+    let new = upload(&env, "uploads/again.mp4", &src).await;
+    let asset = db.create_asset(new, 3).await.unwrap();
+    let worker = Worker::new(db.clone(), objects.clone(), config(dir.path(), "w"));
+    let published = drive_until(&worker, &db, &asset.id, |a| {
+        a.preview_seconds.is_some_and(|s| s >= 11.9)
+    })
+    .await;
+    assert_eq!(published.status, AssetStatus::Playable);
+    let key = format!("{}/out/preview/index.m3u8", asset.id);
+    let read = |objects: Objects, key: String| async move {
+        let chunks: Vec<bytes::Bytes> = objects
+            .outputs
+            .get_stream(&key, None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        String::from_utf8(chunks.concat()).unwrap()
+    };
+    let first = read(objects.clone(), key.clone()).await;
+    let listed = |playlist: &str| playlist.matches("#EXTINF:").count();
+    assert_eq!(listed(&first), 6, "{first}");
+
+    // The worker that ran it is gone: its task is running under a lease that expired.
+    db.execute_raw(
+        "UPDATE tasks SET status = 'running', lease_owner = 'lost', lease_expires_at = 0 \
+         WHERE stage = 'preview'",
+    )
+    .await
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (objects, key, stop) = (objects.clone(), key.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.push(listed(&read(objects.clone(), key.clone()).await));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            seen
+        })
+    };
+    assert!(
+        worker.run_once().await.unwrap(),
+        "the lost preview is claimed"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.await.unwrap();
+    let tasks = db.asset_tasks(&asset.id).await.unwrap();
+    let preview = tasks.iter().find(|t| t.stage == Stage::Preview).unwrap();
+    assert_eq!(
+        (preview.status, preview.attempts),
+        (openvod_store::TaskStatus::Succeeded, 2),
+        "the second attempt ran it whole"
+    );
+    assert!(
+        seen.len() > 10,
+        "the playlist was read while it ran: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|&n| n == 6),
+        "a player saw the playlist shrink: {seen:?}"
+    );
+    assert_eq!(read(objects.clone(), key).await, first);
+    let after = db.asset(&asset.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AssetStatus::Playable);
+    assert_eq!(after.preview_seconds, published.preview_seconds);
 }

@@ -282,6 +282,15 @@ struct Viewer<'a> {
     client: Option<std::net::SocketAddr>,
 }
 
+/// What a request to `/play/ID/...` is answered from.
+enum Served {
+    /// The preview's objects: while the asset is playable, and after it is ready for
+    /// players that started on it.
+    Preview(crate::preview::PreviewRequest),
+    /// The published presentation under this prefix.
+    Presentation(String),
+}
+
 async fn serve_inner(
     state: &AppState,
     method: &Method,
@@ -295,10 +304,13 @@ async fn serve_inner(
     let asset = state.db.asset(id).await?.ok_or_else(not_found)?;
     // Nothing of the presentation is served before the asset is ready: never a partial
     // manifest. A playable asset serves its preview only.
-    let preview = crate::preview::PreviewRequest::of(&asset, path);
-    let prefix = match (&asset.status, &asset.output_prefix, preview) {
-        (AssetStatus::Ready, Some(p), _) => p.clone(),
-        (AssetStatus::Playable, _, Some(_)) => String::new(),
+    let served = match (
+        &asset.status,
+        &asset.output_prefix,
+        crate::preview::PreviewRequest::of(&asset, path),
+    ) {
+        (AssetStatus::Ready | AssetStatus::Playable, _, Some(request)) => Served::Preview(request),
+        (AssetStatus::Ready, Some(prefix), None) => Served::Presentation(prefix.clone()),
         _ => return Err(not_found()),
     };
     // Signed playback: the same check CloudFront makes, on every object (manifests,
@@ -313,13 +325,16 @@ async fn serve_inner(
             viewer.client,
         )?),
     };
-    if let Some(request) = preview {
-        if let Some(waiting) = crate::tiers::unless_cold(state, &asset).await? {
-            return Ok(waiting);
+    let prefix = match served {
+        Served::Presentation(prefix) => prefix,
+        Served::Preview(request) => {
+            if let Some(waiting) = crate::tiers::unless_cold(state, &asset).await? {
+                return Ok(waiting);
+            }
+            let signer = query_signer(grant, request.is_manifest());
+            return crate::preview::serve(state, method, headers, &asset, request, signer).await;
         }
-        let signer = query_signer(grant, request.is_manifest());
-        return crate::preview::serve(state, method, headers, &asset, request, signer).await;
-    }
+    };
     // Only the objects a presentation can have are looked for: anything else is 404
     // without a store read.
     let object = ObjectPath::parse(path).map_err(|_| not_found())?;

@@ -453,15 +453,25 @@ pub(crate) fn fleet(api: &str) -> serde_json::Value {
     json(&body)
 }
 
-/// The worker of the fleet whose process is `pid`.
-pub(crate) fn worker_of(fleet: &serde_json::Value, pid: u32) -> serde_json::Value {
+/// The workers of the fleet whose process is `pid`: its ladder workers and its preview
+/// worker.
+pub(crate) fn workers_of(fleet: &serde_json::Value, pid: u32) -> Vec<serde_json::Value> {
     fleet["workers"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|w| w["pid"] == pid)
+        .filter(|w| w["pid"] == pid)
         .cloned()
-        .unwrap_or_else(|| panic!("no worker of process {pid}: {fleet}"))
+        .collect()
+}
+
+/// The ladder worker of the fleet whose process is `pid` (not its preview worker, which
+/// takes only previews and, idle, stops at once on SIGTERM).
+pub(crate) fn worker_of(fleet: &serde_json::Value, pid: u32) -> serde_json::Value {
+    workers_of(fleet, pid)
+        .into_iter()
+        .find(|w| w["id"].as_str().is_some_and(|id| !id.contains("-preview-")))
+        .unwrap_or_else(|| panic!("no ladder worker of process {pid}: {fleet}"))
 }
 
 #[test]
@@ -507,7 +517,7 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
     let started = Instant::now();
     let f = loop {
         let f = fleet(&api.base);
-        if f["workers"].as_array().is_some_and(|w| !w.is_empty()) {
+        if workers_of(&f, no_av1.child.id()).len() == 2 {
             break f;
         }
         assert!(started.elapsed() < Duration::from_secs(20), "{f}");
@@ -605,7 +615,15 @@ fn workers_beside_serve_from_one_config_claim_what_they_can_encode_and_drain_on_
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(exit.success(), "{exit}");
-    assert_eq!(worker_of(&fleet(&api.base), pid)["state"], "stopped");
+    let stopped = workers_of(&fleet(&api.base), pid);
+    assert_eq!(
+        stopped.len(),
+        2,
+        "a ladder worker and a preview worker: {stopped:?}"
+    );
+    for w in stopped {
+        assert_eq!(w["state"], "stopped", "{w}");
+    }
     check_origin(&api.base, &id);
 
     // A stopped worker's codecs count for nothing: the first AV1 job, run again, is
