@@ -97,6 +97,20 @@ async fn environments(dir: &Path) -> Vec<Env> {
     out
 }
 
+/// SQLite and a folder store in `dir`: the default set-up.
+async fn sqlite_env(dir: &Path) -> Env {
+    Env {
+        name: "sqlite+folder",
+        db: Db::connect(&format!("sqlite://{}/meta.db", dir.display()))
+            .await
+            .unwrap(),
+        objects: Objects::open(&ObjectsConfig::Local {
+            root: dir.join("objects"),
+        })
+        .unwrap(),
+    }
+}
+
 fn fast_template() -> JobTemplate {
     let mut t = JobTemplate::default_ladder();
     t.video.preset = openvod_transcode::template::Preset::Superfast;
@@ -497,18 +511,8 @@ async fn watched_objects_become_assets_exactly_once() {
 async fn publish_leaves_a_clean_store_before_it_commits() {
     let dir = tempfile::tempdir().unwrap();
     let src = make_source(dir.path(), 2, "320x180");
-    let db = Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
-        .await
-        .unwrap();
-    let objects = Objects::open(&ObjectsConfig::Local {
-        root: dir.path().join("objects"),
-    })
-    .unwrap();
-    let env = Env {
-        name: "sqlite+folder",
-        db: db.clone(),
-        objects: objects.clone(),
-    };
+    let env = sqlite_env(dir.path()).await;
+    let (db, objects) = (env.db.clone(), env.objects.clone());
     let new = upload(&env, "uploads/publish.mp4", &src).await;
     let asset = db.create_asset(new, 3).await.unwrap();
     let worker = Worker::new(db.clone(), objects.clone(), config(dir.path(), "w"));
@@ -664,18 +668,8 @@ async fn a_per_title_ladder_is_recorded_and_packaged_as_encoded() {
 async fn a_preview_run_again_never_shrinks_its_playlist() {
     let dir = tempfile::tempdir().unwrap();
     let src = make_source(dir.path(), 12, "320x180");
-    let db = Db::connect(&format!("sqlite://{}/meta.db", dir.path().display()))
-        .await
-        .unwrap();
-    let objects = Objects::open(&ObjectsConfig::Local {
-        root: dir.path().join("objects"),
-    })
-    .unwrap();
-    let env = Env {
-        name: "sqlite+folder",
-        db: db.clone(),
-        objects: objects.clone(),
-    };
+    let env = sqlite_env(dir.path()).await;
+    let (db, objects) = (env.db.clone(), env.objects.clone());
     let new = upload(&env, "uploads/again.mp4", &src).await;
     let asset = db.create_asset(new, 3).await.unwrap();
     let worker = Worker::new(db.clone(), objects.clone(), config(dir.path(), "w"));
